@@ -1,0 +1,654 @@
+//! Configuration: the TOML file ops and unit admins write, parsed, validated
+//! and turned into the runtime [`Config`].
+//!
+//! Two layers, as in vector: `Raw*` structs mirror the file exactly
+//! (`deny_unknown_fields`, so a typo is an error rather than a silently
+//! ignored option), and [`Config`] is what the rest of the program uses, with
+//! every default applied and every cross-reference (parents, cycles) checked.
+//! Every error names the file, the line and the unit.
+
+use crate::extract::ExtractOptions;
+use crate::fetch::FetchOptions;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use url::Url;
+
+/// The longest account name the platform accepts, in characters.
+pub const MAX_ACCOUNT_NAME_CHARS: usize = 10;
+
+// ---------------------------------------------------------------- raw file
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    daemon: RawDaemon,
+    #[serde(default)]
+    fetch: RawFetch,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    unit: Vec<RawUnit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    state_dir: PathBuf,
+    listen: Option<String>,
+    editors_file: Option<PathBuf>,
+    timezone: Option<String>,
+    concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    user_agent: Option<String>,
+    timeout_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    max_redirects: Option<usize>,
+    host_delay_ms: Option<u64>,
+    respect_robots: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    backfill: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnit {
+    id: Spanned<String>,
+    account_name: Spanned<String>,
+    org_name: String,
+    level: Level,
+    parent: Option<Spanned<String>>,
+    site: Spanned<String>,
+    contact: Option<String>,
+    backfill: Option<usize>,
+    #[serde(default)]
+    allow_hosts: Vec<String>,
+    content_selector: Option<String>,
+    title_selector: Option<String>,
+    #[serde(default)]
+    source: Vec<Spanned<RawSource>>,
+    publisher: Spanned<PublisherConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    feed: Option<String>,
+    list: Option<String>,
+    link_selector: Option<String>,
+}
+
+// ---------------------------------------------------------------- runtime
+
+/// Where a unit sits in the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    National,
+    Provincial,
+    City,
+    County,
+    Other,
+}
+
+/// The platform an account lives on: the closed registry of publishers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum PublisherConfig {
+    /// 头条号 through its web API.
+    Toutiao {
+        base_url: String,
+        /// A file holding the cookie string (relative to the config file).
+        cookie_file: Option<PathBuf>,
+        /// Or an environment variable holding it.
+        cookie_env: Option<String>,
+    },
+    /// One JSON file per published item, for dry runs.
+    File { dir: PathBuf },
+}
+
+/// Where a source's entries come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    Feed,
+    List { link_selector: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub url: Url,
+    pub kind: SourceKind,
+}
+
+impl Source {
+    /// Stable key of the source in the store: kind and URL.
+    pub fn key(&self) -> String {
+        match self.kind {
+            SourceKind::Feed => format!("feed:{}", self.url),
+            SourceKind::List { .. } => format!("list:{}", self.url),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub id: String,
+    pub account_name: String,
+    pub org_name: String,
+    pub level: Level,
+    pub parent: Option<String>,
+    pub site: Url,
+    pub contact: Option<String>,
+    pub backfill: usize,
+    /// Hosts besides the site's and the sources' whose articles may be
+    /// followed.
+    pub allow_hosts: Vec<String>,
+    pub extract: ExtractOptions,
+    pub sources: Vec<Source>,
+    pub publisher: PublisherConfig,
+    /// Line of the unit's `id` in the config file, for messages.
+    pub line: usize,
+}
+
+impl Unit {
+    /// May an article link to `url` be followed for this unit? Its own site,
+    /// its sources' hosts and `allow_hosts` (subdomains included).
+    pub fn allows(&self, url: &Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_start_matches("www.");
+        let mut hosts: Vec<&str> = vec![self.site.host_str().unwrap_or("")];
+        hosts.extend(self.sources.iter().filter_map(|s| s.url.host_str()));
+        hosts.extend(self.allow_hosts.iter().map(String::as_str));
+        hosts.iter().any(|h| {
+            let h = h.trim_start_matches("www.");
+            !h.is_empty() && (host == h || host.ends_with(&format!(".{h}")))
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub state_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub editors_file: Option<PathBuf>,
+    pub timezone: chrono_tz::Tz,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub daemon: Daemon,
+    pub fetch: FetchOptions,
+    pub units: Vec<Unit>,
+}
+
+impl Config {
+    pub fn unit(&self, id: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.id == id)
+    }
+
+    /// `id` and every unit below it in the matrix, `id` first.
+    pub fn subtree(&self, id: &str) -> Vec<&Unit> {
+        let mut out: Vec<&Unit> = self.unit(id).into_iter().collect();
+        let mut i = 0;
+        while i < out.len() {
+            let cur = out[i].id.clone();
+            out.extend(
+                self.units
+                    .iter()
+                    .filter(|u| u.parent.as_deref() == Some(cur.as_str())),
+            );
+            i += 1;
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------- errors
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub unit: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(unit) = &self.unit {
+            write!(f, ": unit {unit}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one file (all are reported, not just the first).
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- loading
+
+/// Read and validate a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            unit: None,
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
+    parse(&text, path)
+}
+
+/// Parse and validate config text; `path` names it in errors and anchors
+/// relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let err = |line: Option<usize>, unit: Option<&str>, message: String| ConfigError {
+        file: path.to_path_buf(),
+        line,
+        unit: unit.map(str::to_string),
+        message,
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(s.start));
+        // Name the unit the error sits in, when it sits in one.
+        let unit = e.span().and_then(|s| unit_around(text, s.start));
+        let msg = e.message().trim().to_string();
+        ConfigErrors(vec![err(line, unit.as_deref(), msg)])
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut errors = Vec::new();
+
+    let d = raw.daemon;
+    let listen = match d.listen.as_deref().unwrap_or("127.0.0.1:8640").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            errors.push(err(None, None, format!("[daemon] listen: {e}")));
+            "127.0.0.1:8640".parse().expect("static addr")
+        }
+    };
+    let timezone = match d.timezone.as_deref().unwrap_or("Asia/Shanghai").parse() {
+        Ok(tz) => tz,
+        Err(e) => {
+            errors.push(err(None, None, format!("[daemon] timezone: {e}")));
+            chrono_tz::Asia::Shanghai
+        }
+    };
+    let daemon = Daemon {
+        state_dir: resolve(&base_dir, &d.state_dir),
+        listen,
+        editors_file: d.editors_file.map(|p| resolve(&base_dir, &p)),
+        timezone,
+        concurrency: d.concurrency.unwrap_or(8).max(1),
+    };
+
+    let mut fetch = FetchOptions::default();
+    let f = raw.fetch;
+    if let Some(ua) = f.user_agent {
+        fetch.user_agent = ua;
+    }
+    if let Some(t) = f.timeout_secs {
+        fetch.timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(m) = f.max_body_bytes {
+        fetch.max_body_bytes = m;
+    }
+    if let Some(r) = f.max_redirects {
+        fetch.max_redirects = r;
+    }
+    if let Some(ms) = f.host_delay_ms {
+        fetch.host_delay = Duration::from_millis(ms);
+    }
+    if let Some(r) = f.respect_robots {
+        fetch.respect_robots = r;
+    }
+
+    let mut units = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for ru in raw.unit {
+        let line = line_of(ru.id.span().start);
+        let id = ru.id.get_ref().clone();
+        let uerr = |line: usize, message: String| err(Some(line), Some(&id), message);
+        if !valid_id(&id) {
+            errors.push(uerr(
+                line,
+                "id must be lowercase letters, digits and '-', starting with a letter or digit"
+                    .into(),
+            ));
+        }
+        if let Some(first) = seen.insert(id.clone(), line) {
+            errors.push(uerr(line, format!("duplicate id (first defined on line {first})")));
+        }
+        let name_line = line_of(ru.account_name.span().start);
+        let account_name = ru.account_name.get_ref().trim().to_string();
+        let n = account_name.chars().count();
+        if n == 0 || n > MAX_ACCOUNT_NAME_CHARS {
+            errors.push(uerr(
+                name_line,
+                format!(
+                    "account_name {account_name:?} has {n} characters; it must have 1 to {MAX_ACCOUNT_NAME_CHARS}"
+                ),
+            ));
+        }
+        let site_line = line_of(ru.site.span().start);
+        let site = match parse_http_url(ru.site.get_ref()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                errors.push(uerr(site_line, format!("site: {e}")));
+                None
+            }
+        };
+        let mut sources = Vec::new();
+        if ru.source.is_empty() {
+            errors.push(uerr(line, "no [[unit.source]]: give at least one feed or list".into()));
+        }
+        for rs in &ru.source {
+            let sline = line_of(rs.span().start);
+            let rs = rs.get_ref();
+            let (url, kind) = match (&rs.feed, &rs.list) {
+                (Some(feed), None) => {
+                    if rs.link_selector.is_some() {
+                        errors.push(uerr(sline, "link_selector only applies to a list source".into()));
+                    }
+                    (feed, SourceKind::Feed)
+                }
+                (None, Some(list)) => {
+                    if let Some(sel) = &rs.link_selector
+                        && let Err(e) = scraper::Selector::parse(sel)
+                    {
+                        errors.push(uerr(sline, format!("link_selector {sel:?} is not a valid CSS selector: {e}")));
+                    }
+                    (
+                        list,
+                        SourceKind::List {
+                            link_selector: rs.link_selector.clone(),
+                        },
+                    )
+                }
+                _ => {
+                    errors.push(uerr(sline, "a source takes exactly one of feed = \"…\" or list = \"…\"".into()));
+                    continue;
+                }
+            };
+            match parse_http_url(url) {
+                Ok(url) => sources.push(Source { url, kind }),
+                Err(e) => errors.push(uerr(sline, format!("source {url:?}: {e}"))),
+            }
+        }
+        let mut keys = HashSet::new();
+        for s in &sources {
+            if !keys.insert(s.key()) {
+                errors.push(uerr(line, format!("source {} is listed twice", s.url)));
+            }
+        }
+        for sel in [&ru.content_selector, &ru.title_selector].into_iter().flatten() {
+            if let Err(e) = scraper::Selector::parse(sel) {
+                errors.push(uerr(line, format!("selector {sel:?} is not valid CSS: {e}")));
+            }
+        }
+        let pline = line_of(ru.publisher.span().start);
+        let publisher = match ru.publisher.into_inner() {
+            PublisherConfig::Toutiao {
+                base_url,
+                cookie_file,
+                cookie_env,
+            } => {
+                if let Err(e) = parse_http_url(&base_url) {
+                    errors.push(uerr(pline, format!("publisher base_url: {e}")));
+                }
+                if cookie_file.is_some() == cookie_env.is_some() {
+                    errors.push(uerr(pline, "toutiao publisher takes exactly one of cookie_file or cookie_env".into()));
+                }
+                PublisherConfig::Toutiao {
+                    base_url,
+                    cookie_file: cookie_file.map(|p| resolve(&base_dir, &p)),
+                    cookie_env,
+                }
+            }
+            PublisherConfig::File { dir } => PublisherConfig::File {
+                dir: resolve(&base_dir, &dir),
+            },
+        };
+        let Some(site) = site else { continue };
+        units.push(Unit {
+            parent: ru.parent.as_ref().map(|p| p.get_ref().clone()),
+            id,
+            account_name,
+            org_name: ru.org_name,
+            level: ru.level,
+            site,
+            contact: ru.contact,
+            backfill: ru.backfill.or(raw.defaults.backfill).unwrap_or(0),
+            allow_hosts: ru.allow_hosts,
+            extract: ExtractOptions {
+                content_selector: ru.content_selector,
+                title_selector: ru.title_selector,
+            },
+            sources,
+            publisher,
+            line,
+        });
+    }
+
+    // Parents must exist and the matrix must be a tree.
+    for u in &units {
+        if let Some(p) = &u.parent {
+            if !seen.contains_key(p) {
+                errors.push(err(Some(u.line), Some(&u.id), format!("parent {p:?} is not a unit in this file")));
+            } else if p == &u.id {
+                errors.push(err(Some(u.line), Some(&u.id), "a unit cannot be its own parent".into()));
+            }
+        }
+    }
+    for u in &units {
+        let mut cur = u.parent.clone();
+        let mut steps = 0;
+        while let Some(p) = cur {
+            if p == u.id && steps > 0 {
+                errors.push(err(Some(u.line), Some(&u.id), "parent chain loops back to this unit".into()));
+                break;
+            }
+            steps += 1;
+            if steps > units.len() {
+                break;
+            }
+            cur = units.iter().find(|x| x.id == p).and_then(|x| x.parent.clone());
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(Config {
+            path: path.to_path_buf(),
+            daemon,
+            fetch,
+            units,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+}
+
+fn parse_http_url(s: &str) -> Result<Url, String> {
+    let u = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    match u.scheme() {
+        "http" | "https" if u.host_str().is_some() => Ok(u),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
+/// The `id` of the `[[unit]]` table that contains byte `offset`, if any.
+fn unit_around(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let start = before.rfind("[[unit]]")?;
+    // The id may come after the error, so search the whole table.
+    let table = &text[start..];
+    let end = table[8..].find("[[unit]]").map(|e| e + 8).unwrap_or(table.len());
+    let re = regex::Regex::new(r#"(?m)^\s*id\s*=\s*"([^"]*)""#).expect("static regex");
+    re.captures(&table[..end]).map(|c| c[1].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[daemon]
+state_dir = "state"
+
+[[unit]]
+id = "cast"
+account_name = "中国科协"
+org_name = "中国科学技术协会"
+level = "national"
+site = "https://www.cast.org.cn/"
+  [[unit.source]]
+  feed = "https://www.cast.org.cn/rss.xml"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+
+[[unit]]
+id = "sx-kx"
+account_name = "示例省科协"
+org_name = "示例省科学技术协会"
+level = "provincial"
+parent = "cast"
+site = "https://example.org/"
+  [[unit.source]]
+  list = "https://example.org/xwzx/"
+  link_selector = "ul.list a"
+  [unit.publisher]
+  kind = "toutiao"
+  base_url = "https://mp.toutiao.com"
+  cookie_env = "SX_KX_COOKIE"
+"#;
+
+    fn errs(text: &str) -> Vec<String> {
+        match parse(text, Path::new("/etc/autosync/autosync.toml")) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let c = parse(MINIMAL, Path::new("/etc/autosync/autosync.toml")).unwrap();
+        assert_eq!(c.units.len(), 2);
+        assert_eq!(c.daemon.state_dir, Path::new("/etc/autosync/state"));
+        assert_eq!(c.units[1].parent.as_deref(), Some("cast"));
+        assert_eq!(c.units[1].line, 18);
+        assert_eq!(c.subtree("cast").len(), 2);
+        assert!(matches!(c.units[0].publisher, PublisherConfig::File { .. }));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_line_and_unit() {
+        let bad = MINIMAL.replace("backfill", "x").replace(
+            "level = \"provincial\"",
+            "level = \"provincial\"\nbackfil = 3",
+        );
+        let e = errs(&bad);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("autosync.toml:22"), "{}", e[0]);
+        assert!(e[0].contains("unit sx-kx"), "{}", e[0]);
+        assert!(e[0].contains("backfil"), "{}", e[0]);
+    }
+
+    #[test]
+    fn account_name_longer_than_ten_characters_is_refused() {
+        let e = errs(&MINIMAL.replace("示例省科协", "示例省科学技术协会官方账号"));
+        assert!(e.iter().any(|m| m.contains("unit sx-kx") && m.contains("13 characters")), "{e:?}");
+    }
+
+    #[test]
+    fn missing_parent_and_cycles_are_refused() {
+        let e = errs(&MINIMAL.replace("parent = \"cast\"", "parent = \"nope\""));
+        assert!(e.iter().any(|m| m.contains("parent \"nope\"")), "{e:?}");
+        let cyc = MINIMAL.replace(
+            "level = \"national\"",
+            "level = \"national\"\nparent = \"sx-kx\"",
+        );
+        let e = errs(&cyc);
+        assert!(e.iter().any(|m| m.contains("loops")), "{e:?}");
+    }
+
+    #[test]
+    fn bad_ids_duplicates_and_sources_are_refused() {
+        assert!(!errs(&MINIMAL.replace("id = \"cast\"", "id = \"CAST\"")).is_empty());
+        let dup = MINIMAL.replace("id = \"sx-kx\"", "id = \"cast\"");
+        assert!(errs(&dup).iter().any(|m| m.contains("duplicate")));
+        let both = MINIMAL.replace(
+            "feed = \"https://www.cast.org.cn/rss.xml\"",
+            "feed = \"https://www.cast.org.cn/rss.xml\"\n  list = \"https://www.cast.org.cn/\"",
+        );
+        assert!(errs(&both).iter().any(|m| m.contains("exactly one of feed")));
+        let badsel = MINIMAL.replace("ul.list a", "ul..list");
+        assert!(errs(&badsel).iter().any(|m| m.contains("not a valid CSS")));
+    }
+
+    #[test]
+    fn toutiao_needs_exactly_one_cookie_source() {
+        let e = errs(&MINIMAL.replace("cookie_env = \"SX_KX_COOKIE\"", ""));
+        assert!(e.iter().any(|m| m.contains("cookie_file or cookie_env")), "{e:?}");
+    }
+
+    #[test]
+    fn unit_allows_its_own_site_and_subdomains_only() {
+        let c = parse(MINIMAL, Path::new("a.toml")).unwrap();
+        let u = &c.units[1];
+        assert!(u.allows(&Url::parse("https://example.org/a.html").unwrap()));
+        assert!(u.allows(&Url::parse("http://www.example.org/a.html").unwrap()));
+        assert!(u.allows(&Url::parse("https://news.example.org/a.html").unwrap()));
+        assert!(!u.allows(&Url::parse("https://evil.org/a.html").unwrap()));
+        assert!(!u.allows(&Url::parse("https://notexample.org/a.html").unwrap()));
+    }
+}

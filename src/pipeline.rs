@@ -1,0 +1,2 @@
+//! One auto-update pass: schedule → fetch → discover → extract → store →
+//! review → publish.

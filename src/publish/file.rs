@@ -1,0 +1,1 @@
+//! The `file` publisher: one JSON file per published item, for dry runs.

@@ -1,0 +1,108 @@
+//! Publishing: the [`Publisher`] trait and one file per platform.
+//!
+//! The trait's answer is an [`Outcome`] rather than a `Result` because the
+//! caller must treat each failure differently: retry later, pause the account,
+//! give up, or — when the request may have gone through — look the post up
+//! before anything is sent again. **Never post blind twice.**
+
+pub mod file;
+pub mod toutiao;
+pub mod toutiao_mock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
+use std::time::Duration;
+use url::Url;
+
+/// What is sent to an account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    /// Stable item id from the store; publishers may use it for idempotency.
+    pub item_id: String,
+    pub title: String,
+    /// Sanitised body HTML with absolute links and images.
+    pub html: String,
+    pub text: String,
+    /// The article on the unit's site; the Referer for its images.
+    pub source_url: Url,
+    pub images: Vec<Url>,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub author: Option<String>,
+    pub source: Option<String>,
+}
+
+/// A post as it exists on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+/// The account's identity, from the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// What happened to one publish attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It is on the account. `notes` lists what was degraded (images dropped,
+    /// title shortened) for the editors.
+    Published { remote: Remote, notes: Vec<String> },
+    /// Try again after `after` (429/503, a passing network error before the
+    /// request was sent).
+    RetryLater { after: Duration, reason: String },
+    /// The account's login expired: pause the account, keep items queued.
+    LoginExpired { reason: String },
+    /// The platform refused this post for good.
+    Rejected { code: Option<i64>, message: String },
+    /// The request may or may not have been applied (timeout after sending):
+    /// look the post up before any retry.
+    Unknown { reason: String },
+}
+
+/// Errors of calls that are not a publish (binding check, lookup).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("login expired: {0}")]
+    LoginExpired(String),
+    #[error("platform error {code}: {message}")]
+    Platform { code: i64, message: String },
+    #[error("{0}")]
+    Transport(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// One account on one platform.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Short platform name for logs and metrics (`toutiao`, `file`).
+    fn kind(&self) -> &'static str;
+
+    /// Check the binding (credentials valid, which account it is).
+    async fn verify(&self) -> Result<AccountInfo, PublishError>;
+
+    /// Publish one post.
+    async fn publish(&self, post: &Post) -> Outcome;
+
+    /// Find a post already on the account (after an [`Outcome::Unknown`] or a
+    /// crash mid-publish). `Ok(None)` means it is certainly not there.
+    async fn lookup(&self, post: &Post) -> Result<Option<Remote>, PublishError>;
+}
+
+/// Bytes of one image, fetched from the unit's site.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub bytes: bytes::Bytes,
+    pub content_type: Option<String>,
+}
+
+/// Where publishers get images from (the fetcher, in production), so that
+/// politeness and size caps apply to them too.
+#[async_trait]
+pub trait ImageSource: Send + Sync {
+    async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<Image, String>;
+}

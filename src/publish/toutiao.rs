@@ -1,0 +1,1 @@
+//! The toutiao (头条号) platform client.

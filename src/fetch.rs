@@ -160,15 +160,15 @@ impl Fetcher {
     }
 
     pub async fn get(&self, req: &Request) -> Result<Response, FetchError> {
-        let resp = self
-            .client
-            .get(req.url.clone())
-            .send()
-            .await
-            .map_err(|e| FetchError::Connect {
-                url: req.url.clone(),
-                reason: e.to_string(),
-            })?;
+        let resp =
+            self.client
+                .get(req.url.clone())
+                .send()
+                .await
+                .map_err(|e| FetchError::Connect {
+                    url: req.url.clone(),
+                    reason: e.to_string(),
+                })?;
         let status = resp.status().as_u16();
         let url = resp.url().clone();
         let content_type = resp

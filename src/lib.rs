@@ -19,6 +19,7 @@
 pub mod charset;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod extract;
 pub mod fetch;
 pub mod pipeline;

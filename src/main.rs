@@ -1,4 +1,215 @@
 //! The `autosync` command: parses the command line, loads the config, starts
-//! logging and calls the library.
+//! logging and calls the library. No logic lives here.
 
-fn main() {}
+use anyhow::{Context as _, Result};
+use autosync::clock::SystemClock;
+use autosync::{config, demo, extract, pipeline, publish};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for a config error.
+const EXIT_CONFIG: u8 = 2;
+/// Exit code when some unit failed (the others still ran).
+const EXIT_UNIT_FAILED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "autosync",
+    version,
+    about = "Keeps official accounts in step with official websites"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "AUTOSYNC_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One pass over all units (or one): poll, discover, extract, dedupe, publish.
+    Once {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Only this unit.
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// Validate a config file; every error names the file, line and unit.
+    Check {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
+    /// Extract articles from saved pages and print one JSON object per line.
+    Extract {
+        /// The pages' URL, for absolute links and images.
+        #[arg(long)]
+        url: Option<url::Url>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Serve a local double of the toutiao platform API.
+    MockAccount {
+        #[arg(long, default_value = "127.0.0.1:8641")]
+        listen: String,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Run a pass against a built-in sample website and mock account.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("autosync: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,autosync=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: &std::path::Path) -> std::result::Result<config::Config, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Check { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            println!("{}: ok, {} unit(s)", config.display(), cfg.units.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once { config, unit } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            if let Some(id) = &unit
+                && cfg.unit(id).is_none()
+            {
+                eprintln!("{}: no unit {id:?}", config.display());
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+            let rt = runtime()?;
+            let reports = rt.block_on(async {
+                let shutdown = CancellationToken::new();
+                let ctx = pipeline::Context::open(&cfg, Arc::new(SystemClock), shutdown.clone())
+                    .map_err(anyhow::Error::msg)?;
+                let ctrl_c = shutdown.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        ctrl_c.cancel();
+                    }
+                });
+                let reports = pipeline::run_pass(&ctx, &cfg, unit.as_deref()).await;
+                ctx.store.flush().await.map_err(anyhow::Error::from)?;
+                anyhow::Ok(reports)
+            })?;
+            let mut out = std::io::stdout().lock();
+            for r in &reports {
+                write!(out, "{r}")?;
+            }
+            let failed = reports.iter().filter(|r| !r.ok()).count();
+            writeln!(out, "{} unit(s), {} failed", reports.len(), failed)?;
+            Ok(if failed > 0 {
+                ExitCode::from(EXIT_UNIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Extract { url, files } => {
+            let mut out = std::io::stdout().lock();
+            let mut failed = 0;
+            for f in &files {
+                match extract::extract_file(f, url.as_ref()) {
+                    Ok(rec) => writeln!(out, "{}", serde_json::to_string(&rec)?)?,
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{}: {e}", f.display());
+                    }
+                }
+            }
+            Ok(if failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::MockAccount { listen, data } => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("binding {listen}"))?;
+                eprintln!(
+                    "mock account listening on http://{}",
+                    listener.local_addr()?
+                );
+                let shutdown = CancellationToken::new();
+                let s = shutdown.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        s.cancel();
+                    }
+                });
+                let opts = publish::toutiao_mock::MockOptions {
+                    data_dir: data,
+                    ..Default::default()
+                };
+                publish::toutiao_mock::serve(listener, opts, shutdown).await?;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            let rt = runtime()?;
+            let mut out = std::io::stdout().lock();
+            rt.block_on(demo::run(&mut out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

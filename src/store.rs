@@ -1,1 +1,550 @@
-//! The durable store (sled). The only module that touches sled.
+//! The durable store (sled). **The only module that touches sled.**
+//!
+//! Why sled: one embedded file tree, no server for ops to run, crash-safe
+//! writes and multi-tree transactions. Its price is that only one process may
+//! open it, which is why `autosync status` asks the daemon first.
+//!
+//! Trees (all values JSON, so the format is inspectable and versioned):
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `format` | the on-disk format version ([`FORMAT_VERSION`]) |
+//! | `items` | item id | [`Item`] |
+//! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
+//! | `sources` | `unit \0 source key` | [`SourceState`] |
+//!
+//! Every state change is flushed to disk before the caller takes the step
+//! that depends on it (above all: an item is `publishing` on disk before the
+//! publish request leaves), so a crash can neither lose an item nor publish
+//! one twice: an item found in `publishing` at start is looked up on the
+//! account before anything else happens to it.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever the meaning of stored data changes; a store of another
+/// version is refused rather than misread.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "store {path}: cannot open: {reason} (is another autosync process using it? `autosync status` asks the running daemon)"
+    )]
+    Open { path: PathBuf, reason: String },
+    #[error(
+        "store {path}: on-disk format version {found}, this autosync reads version {FORMAT_VERSION}"
+    )]
+    Version { path: PathBuf, found: String },
+    #[error("store: {0}")]
+    Db(String),
+    #[error("store: item {0} not found")]
+    NoSuchItem(String),
+    #[error("store: corrupt record under {key}: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// Where an item is in its life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum State {
+    /// Known but never to be published: it was there before the unit was
+    /// bound (the baseline of a first poll beyond `backfill`).
+    Seen,
+    /// Content ready, waiting for its turn to publish.
+    Queued,
+    /// A publish request is (or was, before a crash) under way. `title` is
+    /// the title sent, for looking the post up on the account.
+    Publishing { since: DateTime<Utc> },
+    /// On the account.
+    Published {
+        remote_id: String,
+        remote_url: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Something went wrong. With `next_retry`, it is tried again then; without,
+    /// it waits for an editor or ops.
+    Failed {
+        stage: Stage,
+        reason: String,
+        attempts: u32,
+        next_retry: Option<DateTime<Utc>>,
+    },
+    /// Waiting for an editor's decision.
+    Held { reason: String },
+    /// An editor decided it is not to be published.
+    Rejected { reason: String },
+}
+
+impl State {
+    /// The short name used in summaries, the CLI and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Seen => "seen",
+            State::Queued => "queued",
+            State::Publishing { .. } => "publishing",
+            State::Published { .. } => "published",
+            State::Failed { .. } => "failed",
+            State::Held { .. } => "held",
+            State::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// Which step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Getting the article (fetch or extraction).
+    Fetch,
+    /// Sending it to the account.
+    Publish,
+}
+
+/// One article of one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub unit: String,
+    /// Canonical URL of the article.
+    pub url: String,
+    /// Key of the source it was found through.
+    pub source: String,
+    pub guid: Option<String>,
+    /// Content fingerprint, once the content is known.
+    pub fingerprint: Option<String>,
+    pub title: String,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub author: Option<String>,
+    /// `来源：` on the page.
+    pub origin: Option<String>,
+    pub html: String,
+    pub text: String,
+    pub images: Vec<String>,
+    pub priority: bool,
+    /// Notes for editors and ops (images dropped, title shortened, …).
+    pub notes: Vec<String>,
+    pub discovered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub state: State,
+}
+
+impl Item {
+    /// The item id for a unit's article: short, stable and safe in URLs and
+    /// on the command line.
+    pub fn id_for(unit: &str, canonical_url: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(unit.as_bytes());
+        h.update([0]);
+        h.update(canonical_url.as_bytes());
+        hex::encode(&h.finalize()[..8])
+    }
+}
+
+/// The fingerprint of an article's content: the same article reached by two
+/// URLs (or two sources) of one unit has the same one. Whitespace and
+/// punctuation are ignored so that markup changes do not make a new article.
+pub fn fingerprint(title: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    for c in title.chars().chain(['\u{0}']).chain(text.chars()) {
+        if c.is_alphanumeric() || c == '\u{0}' {
+            let mut buf = [0u8; 4];
+            for lc in c.to_lowercase() {
+                h.update(lc.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Per-source polling state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Set once the first poll recorded its baseline.
+    pub baselined: bool,
+    pub last_poll: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_errors: u32,
+    /// Set on 410 Gone: not polled again until the config changes it.
+    pub gone: bool,
+}
+
+/// What [`Store::insert_new`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new item.
+    New(String),
+    /// Some identity of it was already known: this existing item.
+    Known(String),
+}
+
+/// Counts per state, for summaries and metrics.
+pub type StateCounts = std::collections::BTreeMap<&'static str, usize>;
+
+/// The store. Cheap to clone (sled handles are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    items: sled::Tree,
+    keys: sled::Tree,
+    sources: sled::Tree,
+}
+
+fn key2(unit: &str, rest: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(unit.len() + 1 + rest.len());
+    k.extend_from_slice(unit.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rest.as_bytes());
+    k
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store records always serialise")
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(32 * 1024 * 1024)
+            .open()
+            .map_err(|e| open_err(e.to_string()))?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("format")? {
+            None => {
+                meta.insert("format", FORMAT_VERSION.to_string().as_bytes())?;
+                db.flush()?;
+            }
+            Some(v) if v.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::Version {
+                    path: dir.to_path_buf(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                });
+            }
+        }
+        Ok(Store {
+            path: dir.to_path_buf(),
+            items: db.open_tree("items")?,
+            keys: db.open_tree("keys")?,
+            sources: db.open_tree("sources")?,
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Make every change so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Is any of these identities (canonical URL, `guid:…`, `fp:…`) of `unit`
+    /// known? Returns the item it belongs to.
+    pub fn lookup(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
+        for ident in identities {
+            if let Some(id) = self.keys.get(key2(unit, ident))? {
+                return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Insert `item` under all its `identities` in one transaction, unless one
+    /// of them is already known; then the known item's other identities are
+    /// completed (so the next lookup by this URL is a hit) and it is returned.
+    /// Not flushed: call [`Store::flush`] before depending on it.
+    pub fn insert_new(&self, item: &Item, identities: &[String]) -> Result<Inserted, StoreError> {
+        let res = (&self.items, &self.keys).transaction(|(items, keys)| {
+            let mut existing = None;
+            for ident in identities {
+                if let Some(id) = keys.get(key2(&item.unit, ident))? {
+                    existing = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = existing {
+                for ident in identities {
+                    keys.insert(key2(&item.unit, ident), id.clone())?;
+                }
+                return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
+            }
+            items.insert(item.id.as_bytes(), encode(item))?;
+            for ident in identities {
+                keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
+        });
+        res.map_err(|e: TransactionError<()>| StoreError::Db(format!("{e:?}")))
+    }
+
+    /// Add identities (e.g. the content fingerprint, once known) to an item.
+    pub fn add_identities(
+        &self,
+        unit: &str,
+        id: &str,
+        identities: &[String],
+    ) -> Result<(), StoreError> {
+        for ident in identities {
+            self.keys.insert(key2(unit, ident), id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        self.items
+            .get(id.as_bytes())?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Write an item back (whole record). Not flushed.
+    pub fn put(&self, item: &Item) -> Result<(), StoreError> {
+        self.items.insert(item.id.as_bytes(), encode(item))?;
+        Ok(())
+    }
+
+    /// Change an item's state and flush before returning: the caller may take
+    /// the step that depends on it.
+    pub async fn set_state(
+        &self,
+        id: &str,
+        state: State,
+        now: DateTime<Utc>,
+    ) -> Result<Item, StoreError> {
+        let mut item = self
+            .get(id)?
+            .ok_or_else(|| StoreError::NoSuchItem(id.to_string()))?;
+        item.state = state;
+        item.updated_at = now;
+        self.put(&item)?;
+        self.flush().await?;
+        Ok(item)
+    }
+
+    /// All items, optionally of one unit. (A scan; the publish queue and the
+    /// editors' lists are small next to the number of items a store holds.)
+    pub fn items(&self, unit: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.items.iter() {
+            let (k, v) = kv?;
+            let item: Item = decode(&k, &v)?;
+            if unit.is_none_or(|u| u == item.unit) {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Items of `unit` that are due for publishing at `now`: queued ones and
+    /// failed ones whose retry time has come, priority first, then oldest.
+    pub fn due(&self, unit: &str, now: DateTime<Utc>) -> Result<Vec<Item>, StoreError> {
+        let mut due: Vec<Item> = self
+            .items(Some(unit))?
+            .into_iter()
+            .filter(|i| match &i.state {
+                State::Queued => true,
+                State::Failed {
+                    next_retry: Some(t),
+                    ..
+                } => *t <= now,
+                _ => false,
+            })
+            .collect();
+        due.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.published_at.cmp(&b.published_at))
+                .then(a.discovered_at.cmp(&b.discovered_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(due)
+    }
+
+    pub fn count_states(&self, unit: Option<&str>) -> Result<StateCounts, StoreError> {
+        let mut counts = StateCounts::new();
+        for i in self.items(unit)? {
+            *counts.entry(i.state.name()).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
+    pub fn source_state(&self, unit: &str, source: &str) -> Result<SourceState, StoreError> {
+        let k = key2(unit, source);
+        match self.sources.get(&k)? {
+            Some(v) => decode(&k, &v),
+            None => Ok(SourceState::default()),
+        }
+    }
+
+    /// Not flushed: call [`Store::flush`] before depending on it.
+    pub fn put_source_state(
+        &self,
+        unit: &str,
+        source: &str,
+        st: &SourceState,
+    ) -> Result<(), StoreError> {
+        self.sources.insert(key2(unit, source), encode(st))?;
+        Ok(())
+    }
+
+    /// Size of the store on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(unit: &str, url: &str) -> Item {
+        let now = Utc::now();
+        Item {
+            id: Item::id_for(unit, url),
+            unit: unit.into(),
+            url: url.into(),
+            source: "feed:x".into(),
+            guid: None,
+            fingerprint: None,
+            title: "标题".into(),
+            published_at: None,
+            author: None,
+            origin: None,
+            html: String::new(),
+            text: String::new(),
+            images: vec![],
+            priority: false,
+            notes: vec![],
+            discovered_at: now,
+            updated_at: now,
+            state: State::Queued,
+        }
+    }
+
+    #[tokio::test]
+    async fn same_article_by_two_identities_is_one_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let a = item("u", "https://a.org/1.html");
+        let ids = vec![a.url.clone(), "fp:abc".to_string()];
+        assert_eq!(s.insert_new(&a, &ids).unwrap(), Inserted::New(a.id.clone()));
+        let b = item("u", "https://a.org/other.html");
+        let ids_b = vec![b.url.clone(), "fp:abc".to_string()];
+        assert_eq!(
+            s.insert_new(&b, &ids_b).unwrap(),
+            Inserted::Known(a.id.clone())
+        );
+        // The second URL now leads to the first item, and no second item exists.
+        assert_eq!(s.lookup("u", &[b.url.clone()]).unwrap(), Some(a.id.clone()));
+        assert_eq!(s.items(Some("u")).unwrap().len(), 1);
+        // Another unit has its own namespace.
+        let c = item("v", "https://a.org/1.html");
+        assert!(matches!(
+            s.insert_new(&c, &[c.url.clone()]).unwrap(),
+            Inserted::New(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn state_changes_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = item("u", "https://a.org/1.html");
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.insert_new(&a, &[a.url.clone()]).unwrap();
+            s.set_state(&a.id, State::Publishing { since: Utc::now() }, Utc::now())
+                .await
+                .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.get(&a.id).unwrap().unwrap().state.name(), "publishing");
+    }
+
+    #[test]
+    fn store_of_another_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path().join("db")).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("format", "99")
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let e = Store::open(dir.path()).err().unwrap();
+        assert!(e.to_string().contains("version 99"), "{e}");
+    }
+
+    #[test]
+    fn due_puts_priority_first_then_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let mut a = item("u", "https://a.org/1");
+        a.discovered_at = now - chrono::Duration::minutes(5);
+        let mut b = item("u", "https://a.org/2");
+        b.discovered_at = now - chrono::Duration::minutes(10);
+        let mut c = item("u", "https://a.org/3");
+        c.priority = true;
+        let mut d = item("u", "https://a.org/4");
+        d.state = State::Failed {
+            stage: Stage::Publish,
+            reason: "429".into(),
+            attempts: 1,
+            next_retry: Some(now + chrono::Duration::minutes(1)),
+        };
+        for i in [&a, &b, &c, &d] {
+            s.insert_new(i, &[i.url.clone()]).unwrap();
+        }
+        let due: Vec<String> = s
+            .due("u", now)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.url)
+            .collect();
+        assert_eq!(due, vec![c.url.clone(), b.url.clone(), a.url.clone()]);
+        let later = s.due("u", now + chrono::Duration::minutes(2)).unwrap();
+        assert_eq!(later.len(), 4);
+    }
+
+    #[test]
+    fn fingerprint_ignores_markup_whitespace_and_punctuation() {
+        assert_eq!(
+            fingerprint("标题", "第一段。\n\n 第二段！"),
+            fingerprint("标题", "第一段 第二段")
+        );
+        assert_ne!(fingerprint("标题", "第一段"), fingerprint("标题", "第二段"));
+    }
+}

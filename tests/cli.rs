@@ -1,0 +1,67 @@
+//! The command line: exit codes and messages ops rely on.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn autosync() -> Command {
+    Command::cargo_bin("autosync").unwrap()
+}
+
+#[test]
+fn check_accepts_the_example_config() {
+    autosync()
+        .args(["check", "-c", "config/example.toml"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok, 2 unit(s)"));
+}
+
+#[test]
+fn check_names_file_line_and_unit_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string("config/example.toml")
+        .unwrap()
+        .replace(
+            "account_name = \"试运行\"",
+            "account_name = \"试运行单位的官方账号名称\"",
+        );
+    std::fs::write(&path, text).unwrap();
+    autosync()
+        .args(["check", "-c"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:"))
+        .stderr(predicate::str::contains("unit sx-dry-run"))
+        .stderr(predicate::str::contains("account_name"));
+}
+
+#[test]
+fn check_of_a_missing_file_exits_2() {
+    autosync()
+        .args(["check", "-c", "/nonexistent/autosync.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read"));
+}
+
+#[test]
+fn once_with_an_unknown_unit_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    let text = std::fs::read_to_string("config/example.toml")
+        .unwrap()
+        .replace(
+            "/var/lib/autosync",
+            &dir.path().join("state").display().to_string(),
+        );
+    std::fs::write(&path, text).unwrap();
+    autosync()
+        .args(["once", "-c"])
+        .arg(&path)
+        .args(["--unit", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no unit \"nope\""));
+}

@@ -1,0 +1,49 @@
+//! The documented example config must always parse: it is what admins copy.
+
+use std::path::Path;
+
+#[test]
+fn example_config_parses_and_documents_every_unit_field() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+    let cfg = autosync::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.units.len(), 2);
+    assert_eq!(cfg.units[1].parent.as_deref(), Some("sx-kx"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    for key in [
+        "state_dir",
+        "listen",
+        "editors_file",
+        "timezone",
+        "concurrency",
+        "user_agent",
+        "timeout_secs",
+        "max_body_bytes",
+        "max_redirects",
+        "host_delay_ms",
+        "respect_robots",
+        "backfill",
+        "id",
+        "account_name",
+        "org_name",
+        "level",
+        "parent",
+        "site",
+        "contact",
+        "allow_hosts",
+        "content_selector",
+        "title_selector",
+        "feed",
+        "list",
+        "link_selector",
+        "kind",
+        "base_url",
+        "cookie_file",
+        "cookie_env",
+        "dir",
+    ] {
+        assert!(
+            text.contains(&format!("{key} =")),
+            "config/example.toml does not document {key}"
+        );
+    }
+}

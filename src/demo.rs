@@ -32,11 +32,101 @@ pub const PNG: &[u8] = &[
 ];
 
 /// One article of the sample site.
+#[derive(Debug, Clone)]
 pub struct SampleArticle {
     pub path: &'static str,
     pub title: &'static str,
     pub date: &'static str,
     pub body: &'static str,
+}
+
+/// An article added at run time (tests add one to see exactly one new post).
+#[derive(Debug, Clone)]
+pub struct OwnedArticle {
+    pub path: String,
+    pub title: String,
+    pub date: String,
+    pub body: String,
+}
+
+impl From<&SampleArticle> for OwnedArticle {
+    fn from(a: &SampleArticle) -> Self {
+        OwnedArticle {
+            path: a.path.into(),
+            title: a.title.into(),
+            date: a.date.into(),
+            body: a.body.into(),
+        }
+    }
+}
+
+/// A fault the sample site can be told to serve at a path, for tests of bad
+/// input.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status code.
+    Status(u16),
+    /// A body of this many bytes (an oversized page).
+    Huge(usize),
+    /// This body, as text/html or XML.
+    Body(&'static str, String),
+}
+
+#[derive(Debug, Default)]
+struct SiteState {
+    list: Vec<OwnedArticle>,
+    feed: Vec<OwnedArticle>,
+    faults: std::collections::HashMap<String, Fault>,
+}
+
+/// The sample website. Cheap to clone; all clones share one state.
+#[derive(Debug, Clone)]
+pub struct SampleSite {
+    state: Arc<std::sync::RwLock<SiteState>>,
+}
+
+impl Default for SampleSite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SampleSite {
+    /// The built-in sample content.
+    pub fn new() -> Self {
+        SampleSite {
+            state: Arc::new(std::sync::RwLock::new(SiteState {
+                list: LIST_ARTICLES.iter().map(OwnedArticle::from).collect(),
+                feed: FEED_ARTICLES.iter().map(OwnedArticle::from).collect(),
+                faults: Default::default(),
+            })),
+        }
+    }
+
+    /// Put a new article on top of the GBK list page.
+    pub fn add_list_article(&self, a: OwnedArticle) {
+        self.state.write().expect("site lock").list.insert(0, a);
+    }
+
+    /// Serve `fault` at `path` from now on (`None` clears it).
+    pub fn set_fault(&self, path: &str, fault: Option<Fault>) {
+        let mut st = self.state.write().expect("site lock");
+        match fault {
+            Some(f) => st.faults.insert(path.to_string(), f),
+            None => st.faults.remove(path),
+        };
+    }
+
+    /// Serve the site on `listener` until `shutdown`.
+    pub async fn serve(&self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = Router::new()
+            .route("/{*path}", get(sample_page))
+            .with_state((Arc::new(base), self.clone()));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    }
 }
 
 /// The GBK list page's articles, newest first.
@@ -82,7 +172,7 @@ fn gbk(s: &str) -> Vec<u8> {
     encoding_rs::GBK.encode(s).0.into_owned()
 }
 
-fn trs_article(a: &SampleArticle) -> String {
+fn trs_article(a: &OwnedArticle) -> String {
     format!(
         r##"<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
 <html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312" />
@@ -102,8 +192,8 @@ fn trs_article(a: &SampleArticle) -> String {
     )
 }
 
-fn list_page() -> String {
-    let items: String = LIST_ARTICLES
+fn list_page(list: &[OwnedArticle]) -> String {
+    let items: String = list
         .iter()
         .map(|a| {
             format!(
@@ -125,7 +215,7 @@ fn list_page() -> String {
     )
 }
 
-fn utf8_article(a: &SampleArticle) -> String {
+fn utf8_article(a: &OwnedArticle) -> String {
     format!(
         r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title} - 示例市科协</title>
 <meta property="og:title" content="{title}"><meta property="article:published_time" content="{date}T10:00:00+08:00"></head>
@@ -139,9 +229,9 @@ fn utf8_article(a: &SampleArticle) -> String {
     )
 }
 
-fn feed(base: &str) -> String {
+fn feed(base: &str, articles: &[OwnedArticle]) -> String {
     let mut items = String::new();
-    for (i, a) in FEED_ARTICLES.iter().enumerate() {
+    for (i, a) in articles.iter().enumerate() {
         let link = format!("{base}{}", a.path);
         let content = if i == 0 {
             format!(
@@ -154,7 +244,7 @@ fn feed(base: &str) -> String {
         items.push_str(&format!(
             "<item><title>{}</title><link>{link}</link><guid>{link}</guid><pubDate>{}</pubDate><description>{}</description>{content}</item>\n",
             a.title,
-            rfc822(a.date),
+            rfc822(&a.date),
             "活动简讯"
         ));
     }
@@ -183,41 +273,44 @@ fn html_utf8(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
-async fn sample_page(State(base): State<Arc<String>>, AxPath(path): AxPath<String>) -> Response {
+async fn sample_page(
+    State((base, site)): State<(Arc<String>, SampleSite)>,
+    AxPath(path): AxPath<String>,
+) -> Response {
     let path = format!("/{path}");
+    let st = site.state.read().expect("site lock");
+    if let Some(f) = st.faults.get(&path) {
+        return match f {
+            Fault::Status(code) => StatusCode::from_u16(*code)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response(),
+            Fault::Huge(n) => {
+                let mut body = b"<html><body><p>".to_vec();
+                body.resize(*n, b'x');
+                ([(header::CONTENT_TYPE, "text/html")], body).into_response()
+            }
+            Fault::Body(ct, body) => ([(header::CONTENT_TYPE, *ct)], body.clone()).into_response(),
+        };
+    }
     if path == "/robots.txt" {
         return "User-agent: *\nDisallow: /admin/\n".into_response();
     }
     if path == "/xwzx/" || path == "/xwzx/index.html" {
-        return html_gbk(list_page());
+        return html_gbk(list_page(&st.list));
     }
     if path == "/rss.xml" {
-        return ([(header::CONTENT_TYPE, "application/rss+xml")], feed(&base)).into_response();
+        return ([(header::CONTENT_TYPE, "application/rss+xml")], feed(&base, &st.feed)).into_response();
     }
     if path.starts_with("/images/") && path.ends_with(".png") {
         return ([(header::CONTENT_TYPE, "image/png")], PNG).into_response();
     }
-    if let Some(a) = LIST_ARTICLES.iter().find(|a| a.path == path) {
+    if let Some(a) = st.list.iter().find(|a| a.path == path) {
         return html_gbk(trs_article(a));
     }
-    if let Some(a) = FEED_ARTICLES.iter().find(|a| a.path == path) {
+    if let Some(a) = st.feed.iter().find(|a| a.path == path) {
         return html_utf8(utf8_article(a));
     }
     (StatusCode::NOT_FOUND, "404 Not Found").into_response()
-}
-
-/// Serve the sample website on `listener` until `shutdown`.
-pub async fn serve_sample_site(
-    listener: tokio::net::TcpListener,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let base = format!("http://{}", listener.local_addr()?);
-    let app = Router::new()
-        .route("/{*path}", get(sample_page))
-        .with_state(Arc::new(base));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
 }
 
 /// The demo's config, for a site at `site` and an account at `account`.
@@ -271,7 +364,9 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let site_addr = site.local_addr()?;
     let account = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let account_addr = account.local_addr()?;
-    tokio::spawn(serve_sample_site(site, shutdown.clone()));
+    let sample = SampleSite::new();
+    let sd = shutdown.clone();
+    tokio::spawn(async move { sample.serve(site, sd).await });
     let opts = toutiao_mock::MockOptions {
         data_dir: dir.join("account"),
         ..Default::default()

@@ -1,0 +1,255 @@
+//! End to end: a local website and a local mock account, and the real
+//! `autosync once` binary between them.
+
+use assert_cmd::Command;
+use autosync::demo::{Fault, OwnedArticle, SampleSite};
+use autosync::publish::toutiao_mock::{self, MockOptions};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+/// The site and the account, served from a runtime of their own while the
+/// test drives the binary.
+struct World {
+    dir: tempfile::TempDir,
+    site: SampleSite,
+    site_addr: SocketAddr,
+    account_addr: SocketAddr,
+    account_data: PathBuf,
+    shutdown: CancellationToken,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new() -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let site = SampleSite::new();
+        let shutdown = CancellationToken::new();
+        let account_data = dir.path().join("account");
+        let (site_addr, account_addr) = rt.block_on(async {
+            let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
+            let (site, sd) = (site.clone(), shutdown.clone());
+            tokio::spawn(async move { site.serve(s, sd).await });
+            let opts = MockOptions {
+                data_dir: account_data.clone(),
+                ..Default::default()
+            };
+            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
+            addrs
+        });
+        std::fs::write(dir.path().join("cookie"), "sessionid=e2e; csrftoken=e2e-csrf").unwrap();
+        World {
+            dir,
+            site,
+            site_addr,
+            account_addr,
+            account_data,
+            shutdown,
+            _rt: rt,
+        }
+    }
+
+    fn write_config(&self, extra_units: &str) -> PathBuf {
+        let mut text = autosync::demo::demo_config(
+            &self.dir.path().join("state"),
+            self.site_addr,
+            self.account_addr,
+        );
+        text.push_str(extra_units);
+        let path = self.dir.path().join("autosync.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn once(&self, config: &Path) -> (i32, String) {
+        let out = Command::cargo_bin("autosync")
+            .unwrap()
+            .args(["once", "-c"])
+            .arg(config)
+            .env("AUTOSYNC_LOG", "warn")
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), format!("{stdout}\n--- stderr\n{stderr}"))
+    }
+
+    fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
+        toutiao_mock::load_articles(&self.account_data)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn titles(posts: &[toutiao_mock::MockArticle]) -> Vec<String> {
+    let mut t: Vec<String> = posts.iter().map(|p| p.title.clone()).collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn one_pass_publishes_each_article_once_and_a_new_article_exactly_once() {
+    let w = World::new();
+    let cfg = w.write_config("");
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+
+    let posts = w.posts();
+    let mut expected: Vec<String> = autosync::demo::LIST_ARTICLES
+        .iter()
+        .chain(autosync::demo::FEED_ARTICLES)
+        .map(|a| a.title.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(titles(&posts), expected, "{out}");
+
+    // Bodies: the article, not the page around it; GBK-only characters intact.
+    let meeting = posts.iter().find(|p| p.title.contains("学会工作会议")).unwrap();
+    assert!(meeting.content.contains("朱镕基"), "{}", meeting.content);
+    for p in &posts {
+        for junk in ["上一篇", "版权所有", "分享到", "热点排行", "首页"] {
+            assert!(!p.content.contains(junk), "{junk} in post {}: {}", p.title, p.content);
+        }
+        // Every image is an uploaded one.
+        for img in p.content.split("<img").skip(1) {
+            assert!(img.contains("web_uri"), "image not uploaded in {}: {}", p.title, p.content);
+        }
+    }
+    let with_images = posts.iter().filter(|p| p.content.contains("<img")).count();
+    assert!(with_images >= 3, "expected the sample images uploaded: {out}");
+
+    // A second pass finds nothing new.
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(w.posts().len(), expected.len(), "{out}");
+
+    // One new article: exactly one new post.
+    w.site.add_list_article(OwnedArticle {
+        path: "/xwzx/202611/t20261125_1004.html".into(),
+        title: "省科协党组召开理论学习中心组会议".into(),
+        date: "2026-11-25".into(),
+        body: "<p>11月25日，省科协党组召开理论学习中心组学习会议，传达学习有关会议精神，研究部署贯彻落实工作。</p><p>会议强调，要把学习成果转化为推动科协事业高质量发展的实际成效。</p>".into(),
+    });
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let posts = w.posts();
+    assert_eq!(posts.len(), expected.len() + 1, "{out}");
+    assert_eq!(
+        posts.iter().filter(|p| p.title == "省科协党组召开理论学习中心组会议").count(),
+        1
+    );
+}
+
+#[test]
+fn bad_inputs_fail_their_unit_clearly_and_lose_nothing() {
+    let w = World::new();
+    let site = w.site_addr;
+    let account = w.account_addr;
+    // Units that each meet one kind of bad input; the demo units stay healthy.
+    let unit = |id: &str, source: &str| {
+        format!(
+            r#"
+[[unit]]
+id = "{id}"
+account_name = "测试{n}"
+org_name = "测试单位"
+level = "county"
+site = "http://{site}/"
+backfill = 10
+  [[unit.source]]
+  {source}
+  [unit.publisher]
+  kind = "toutiao"
+  base_url = "http://{account}"
+  cookie_file = "cookie"
+"#,
+            n = id.len()
+        )
+    };
+    let mut extra = String::new();
+    extra.push_str(&unit("unreachable", "list = \"http://127.0.0.1:9/xwzx/\"").replace(&format!("http://{site}/\""), "\"http://127.0.0.1:9/\""));
+    extra.push_str(&unit("notfound", &format!("list = \"http://{site}/missing/\"")));
+    extra.push_str(&unit("err-500", &format!("list = \"http://{site}/broken/\"")));
+    extra.push_str(&unit("bad-feed", &format!("feed = \"http://{site}/bad.xml\"")));
+    extra.push_str(&unit("odd-pages", &format!("feed = \"http://{site}/odd.xml\"")));
+    w.site.set_fault("/broken/", Some(Fault::Status(500)));
+    w.site.set_fault(
+        "/bad.xml",
+        Some(Fault::Body("application/rss+xml", "<rss><channel><item><title>断了".into())),
+    );
+    let odd_feed = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>http://{site}/</link>
+<item><title>不是文章的页面</title><link>http://{site}/odd/nav.html</link><guid>odd-1</guid></item>
+<item><title>超大的页面</title><link>http://{site}/odd/huge.html</link><guid>odd-2</guid></item>
+</channel></rss>"#
+    );
+    w.site.set_fault("/odd.xml", Some(Fault::Body("application/rss+xml", odd_feed)));
+    w.site.set_fault(
+        "/odd/nav.html",
+        Some(Fault::Body("text/html", "<html><body><ul><li><a href=\"/\">首页</a></li></ul></body></html>".into())),
+    );
+    w.site.set_fault("/odd/huge.html", Some(Fault::Huge(20 * 1024 * 1024)));
+    let cfg = w.write_config(&extra);
+
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    for (id, needle) in [
+        ("unreachable", "127.0.0.1:9"),
+        ("notfound", "/missing/"),
+        ("err-500", "500"),
+        ("bad-feed", "/bad.xml"),
+        ("odd-pages", "/odd/nav.html"),
+        ("odd-pages", "/odd/huge.html"),
+    ] {
+        let block = out
+            .split("\nFAILED ")
+            .find(|b| b.starts_with(&format!("{id}:")))
+            .unwrap_or_else(|| panic!("unit {id} not reported as failed:\n{out}"));
+        let block = block.split("\nok ").next().unwrap();
+        assert!(block.contains(needle), "unit {id}: {needle} not in its report:\n{out}");
+    }
+    // The healthy units still published everything.
+    let healthy = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
+    assert_eq!(w.posts().len(), healthy, "{out}");
+
+    // A second pass publishes nothing twice.
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(w.posts().len(), healthy, "{out}");
+}
+
+#[test]
+fn a_source_that_recovers_from_500_is_published_once() {
+    let w = World::new();
+    let cfg = w.write_config("");
+    w.site.set_fault("/rss.xml", Some(Fault::Status(500)));
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("FAILED demo-city"), "{out}");
+    assert!(out.contains("/rss.xml: HTTP 500"), "{out}");
+    let list_only = autosync::demo::LIST_ARTICLES.len();
+    assert_eq!(w.posts().len(), list_only, "{out}");
+
+    w.site.set_fault("/rss.xml", None);
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let posts = w.posts();
+    assert_eq!(posts.len(), list_only + autosync::demo::FEED_ARTICLES.len(), "{out}");
+    let mut t = titles(&posts);
+    t.dedup();
+    assert_eq!(t.len(), posts.len(), "an article was published twice: {out}");
+}

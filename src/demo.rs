@@ -118,7 +118,11 @@ impl SampleSite {
     }
 
     /// Serve the site on `listener` until `shutdown`.
-    pub async fn serve(&self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
         let base = format!("http://{}", listener.local_addr()?);
         let app = Router::new()
             .route("/{*path}", get(sample_page))
@@ -299,7 +303,11 @@ async fn sample_page(
         return html_gbk(list_page(&st.list));
     }
     if path == "/rss.xml" {
-        return ([(header::CONTENT_TYPE, "application/rss+xml")], feed(&base, &st.feed)).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/rss+xml")],
+            feed(&base, &st.feed),
+        )
+            .into_response();
     }
     if path.starts_with("/images/") && path.ends_with(".png") {
         return ([(header::CONTENT_TYPE, "image/png")], PNG).into_response();

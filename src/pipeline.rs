@@ -268,7 +268,10 @@ pub async fn run_unit(
 /// period → queued again. An error leaves them as they are and stops this
 /// account's publishing for the pass.
 async fn reconcile(ctx: &Context, unit: &Unit, p: &dyn Publisher) -> Result<(), String> {
-    let items = ctx.store.items(Some(&unit.id)).map_err(|e| e.to_string())?;
+    let items = ctx
+        .store
+        .items_in(&unit.id, "publishing")
+        .map_err(|e| e.to_string())?;
     for item in items {
         let State::Publishing { since } = item.state else {
             continue;
@@ -531,7 +534,7 @@ async fn ingest(
     }
     store.flush().await.map_err(|e| e.to_string())?;
     r.held = store
-        .count_states(Some(&unit.id))
+        .unit_counts(&unit.id)
         .map_err(|e| e.to_string())?
         .get("held")
         .copied()
@@ -662,7 +665,11 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
 /// Items whose fetch failed are tried again when their time comes.
 async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result<(), String> {
     let now = ctx.clock.now();
-    for item in ctx.store.items(Some(&unit.id)).map_err(|e| e.to_string())? {
+    for item in ctx
+        .store
+        .items_in(&unit.id, "failed")
+        .map_err(|e| e.to_string())?
+    {
         let State::Failed {
             stage: Stage::Fetch,
             attempts,

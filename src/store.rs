@@ -12,6 +12,7 @@
 //! | `items` | item id | [`Item`] |
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
+//! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
 //!
 //! Every state change is flushed to disk before the caller takes the step
 //! that depends on it (above all: an item is `publishing` on disk before the
@@ -203,6 +204,34 @@ pub struct Store {
     items: sled::Tree,
     keys: sled::Tree,
     sources: sled::Tree,
+    index: sled::Tree,
+}
+
+/// The `index` key of an item: unit, state name, then an order that makes a
+/// prefix scan come out in queue order (priority first, then oldest; failed
+/// items by retry time).
+fn index_key(item: &Item) -> Vec<u8> {
+    let millis = |t: DateTime<Utc>| t.timestamp_millis().max(0) as u64;
+    let (class, t) = match &item.state {
+        State::Queued => (
+            u8::from(!item.priority),
+            item.published_at
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(item.discovered_at),
+        ),
+        State::Failed { next_retry, .. } => (
+            u8::from(next_retry.is_none()),
+            next_retry.unwrap_or(item.updated_at),
+        ),
+        _ => (1, item.discovered_at),
+    };
+    let mut k = key2(&item.unit, item.state.name());
+    k.push(0);
+    k.push(class);
+    k.extend_from_slice(&millis(t).to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(item.id.as_bytes());
+    k
 }
 
 fn key2(unit: &str, rest: &str) -> Vec<u8> {
@@ -256,6 +285,7 @@ impl Store {
             items: db.open_tree("items")?,
             keys: db.open_tree("keys")?,
             sources: db.open_tree("sources")?,
+            index: db.open_tree("index")?,
             db,
         })
     }
@@ -286,7 +316,7 @@ impl Store {
     /// completed (so the next lookup by this URL is a hit) and it is returned.
     /// Not flushed: call [`Store::flush`] before depending on it.
     pub fn insert_new(&self, item: &Item, identities: &[String]) -> Result<Inserted, StoreError> {
-        let res = (&self.items, &self.keys).transaction(|(items, keys)| {
+        let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
             let mut existing = None;
             for ident in identities {
                 if let Some(id) = keys.get(key2(&item.unit, ident))? {
@@ -301,6 +331,7 @@ impl Store {
                 return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
             }
             items.insert(item.id.as_bytes(), encode(item))?;
+            index.insert(index_key(item), &[])?;
             for ident in identities {
                 keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
             }
@@ -329,10 +360,36 @@ impl Store {
             .transpose()
     }
 
-    /// Write an item back (whole record). Not flushed.
+    /// Write an item back (whole record), keeping the index in step. Not
+    /// flushed.
     pub fn put(&self, item: &Item) -> Result<(), StoreError> {
-        self.items.insert(item.id.as_bytes(), encode(item))?;
-        Ok(())
+        let res = (&self.items, &self.index).transaction(|(items, index)| {
+            if let Some(old) = items.insert(item.id.as_bytes(), encode(item))? {
+                let old: Item = serde_json::from_slice(&old)
+                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                index.remove(index_key(&old))?;
+            }
+            index.insert(index_key(item), &[])?;
+            Ok(())
+        });
+        res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))
+    }
+
+    /// Items of `unit` in state `state` (a [`State::name`]), in queue order.
+    pub fn items_in(&self, unit: &str, state: &str) -> Result<Vec<Item>, StoreError> {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.index.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            // id follows the 1-byte class, 8-byte time and a NUL.
+            let id = &k[prefix.len() + 10..];
+            let id = String::from_utf8_lossy(id);
+            if let Some(item) = self.get(&id)? {
+                out.push(item);
+            }
+        }
+        Ok(out)
     }
 
     /// Change an item's state and flush before returning: the caller may take
@@ -368,20 +425,25 @@ impl Store {
     }
 
     /// Items of `unit` that are due for publishing at `now`: queued ones and
-    /// failed ones whose retry time has come, priority first, then oldest.
+    /// those whose publish failed and whose retry time has come, priority
+    /// first, then oldest.
     pub fn due(&self, unit: &str, now: DateTime<Utc>) -> Result<Vec<Item>, StoreError> {
-        let mut due: Vec<Item> = self
-            .items(Some(unit))?
-            .into_iter()
-            .filter(|i| match &i.state {
-                State::Queued => true,
+        let mut due = self.items_in(unit, "queued")?;
+        for item in self.items_in(unit, "failed")? {
+            match &item.state {
+                State::Failed {
+                    stage: Stage::Publish,
+                    next_retry: Some(t),
+                    ..
+                } if *t <= now => due.push(item),
+                // Index order is by retry time: the rest are later.
                 State::Failed {
                     next_retry: Some(t),
                     ..
-                } => *t <= now,
-                _ => false,
-            })
-            .collect();
+                } if *t > now => break,
+                _ => {}
+            }
+        }
         due.sort_by(|a, b| {
             b.priority
                 .cmp(&a.priority)
@@ -390,6 +452,32 @@ impl Store {
                 .then(a.id.cmp(&b.id))
         });
         Ok(due)
+    }
+
+    /// Counts per state of one unit's items, from the index alone.
+    pub fn unit_counts(&self, unit: &str) -> Result<StateCounts, StoreError> {
+        let mut counts = StateCounts::new();
+        let mut prefix = unit.as_bytes().to_vec();
+        prefix.push(0);
+        for kv in self.index.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let rest = &k[prefix.len()..];
+            let state = rest.split(|b| *b == 0).next().unwrap_or_default();
+            let name = [
+                "seen",
+                "queued",
+                "publishing",
+                "published",
+                "failed",
+                "held",
+                "rejected",
+            ]
+            .into_iter()
+            .find(|n| n.as_bytes() == state)
+            .unwrap_or("unknown");
+            *counts.entry(name).or_default() += 1;
+        }
+        Ok(counts)
     }
 
     pub fn count_states(&self, unit: Option<&str>) -> Result<StateCounts, StoreError> {
@@ -490,6 +578,25 @@ mod tests {
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.get(&a.id).unwrap().unwrap().state.name(), "publishing");
+    }
+
+    #[tokio::test]
+    async fn index_follows_state_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let a = item("u", "https://a.org/1");
+        s.insert_new(&a, &[a.url.clone()]).unwrap();
+        assert_eq!(s.items_in("u", "queued").unwrap().len(), 1);
+        let now = Utc::now();
+        s.set_state(&a.id, State::Publishing { since: now }, now)
+            .await
+            .unwrap();
+        assert!(s.items_in("u", "queued").unwrap().is_empty());
+        assert_eq!(s.items_in("u", "publishing").unwrap()[0].id, a.id);
+        let counts = s.unit_counts("u").unwrap();
+        assert_eq!(counts.get("publishing"), Some(&1));
+        assert_eq!(counts.len(), 1);
+        assert!(s.unit_counts("v").unwrap().is_empty());
     }
 
     #[test]

@@ -44,7 +44,11 @@ impl World {
             tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
             addrs
         });
-        std::fs::write(dir.path().join("cookie"), "sessionid=e2e; csrftoken=e2e-csrf").unwrap();
+        std::fs::write(
+            dir.path().join("cookie"),
+            "sessionid=e2e; csrftoken=e2e-csrf",
+        )
+        .unwrap();
         World {
             dir,
             site,
@@ -79,7 +83,10 @@ impl World {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        (out.status.code().unwrap_or(-1), format!("{stdout}\n--- stderr\n{stderr}"))
+        (
+            out.status.code().unwrap_or(-1),
+            format!("{stdout}\n--- stderr\n{stderr}"),
+        )
     }
 
     fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
@@ -116,19 +123,35 @@ fn one_pass_publishes_each_article_once_and_a_new_article_exactly_once() {
     assert_eq!(titles(&posts), expected, "{out}");
 
     // Bodies: the article, not the page around it; GBK-only characters intact.
-    let meeting = posts.iter().find(|p| p.title.contains("学会工作会议")).unwrap();
+    let meeting = posts
+        .iter()
+        .find(|p| p.title.contains("学会工作会议"))
+        .unwrap();
     assert!(meeting.content.contains("朱镕基"), "{}", meeting.content);
     for p in &posts {
         for junk in ["上一篇", "版权所有", "分享到", "热点排行", "首页"] {
-            assert!(!p.content.contains(junk), "{junk} in post {}: {}", p.title, p.content);
+            assert!(
+                !p.content.contains(junk),
+                "{junk} in post {}: {}",
+                p.title,
+                p.content
+            );
         }
         // Every image is an uploaded one.
         for img in p.content.split("<img").skip(1) {
-            assert!(img.contains("web_uri"), "image not uploaded in {}: {}", p.title, p.content);
+            assert!(
+                img.contains("web_uri"),
+                "image not uploaded in {}: {}",
+                p.title,
+                p.content
+            );
         }
     }
     let with_images = posts.iter().filter(|p| p.content.contains("<img")).count();
-    assert!(with_images >= 3, "expected the sample images uploaded: {out}");
+    assert!(
+        with_images >= 3,
+        "expected the sample images uploaded: {out}"
+    );
 
     // A second pass finds nothing new.
     let (code, out) = w.once(&cfg);
@@ -147,7 +170,10 @@ fn one_pass_publishes_each_article_once_and_a_new_article_exactly_once() {
     let posts = w.posts();
     assert_eq!(posts.len(), expected.len() + 1, "{out}");
     assert_eq!(
-        posts.iter().filter(|p| p.title == "省科协党组召开理论学习中心组会议").count(),
+        posts
+            .iter()
+            .filter(|p| p.title == "省科协党组召开理论学习中心组会议")
+            .count(),
         1
     );
 }
@@ -179,15 +205,33 @@ backfill = 10
         )
     };
     let mut extra = String::new();
-    extra.push_str(&unit("unreachable", "list = \"http://127.0.0.1:9/xwzx/\"").replace(&format!("http://{site}/\""), "\"http://127.0.0.1:9/\""));
-    extra.push_str(&unit("notfound", &format!("list = \"http://{site}/missing/\"")));
-    extra.push_str(&unit("err-500", &format!("list = \"http://{site}/broken/\"")));
-    extra.push_str(&unit("bad-feed", &format!("feed = \"http://{site}/bad.xml\"")));
-    extra.push_str(&unit("odd-pages", &format!("feed = \"http://{site}/odd.xml\"")));
+    extra.push_str(
+        &unit("unreachable", "list = \"http://127.0.0.1:9/xwzx/\"")
+            .replace(&format!("http://{site}/\""), "\"http://127.0.0.1:9/\""),
+    );
+    extra.push_str(&unit(
+        "notfound",
+        &format!("list = \"http://{site}/missing/\""),
+    ));
+    extra.push_str(&unit(
+        "err-500",
+        &format!("list = \"http://{site}/broken/\""),
+    ));
+    extra.push_str(&unit(
+        "bad-feed",
+        &format!("feed = \"http://{site}/bad.xml\""),
+    ));
+    extra.push_str(&unit(
+        "odd-pages",
+        &format!("feed = \"http://{site}/odd.xml\""),
+    ));
     w.site.set_fault("/broken/", Some(Fault::Status(500)));
     w.site.set_fault(
         "/bad.xml",
-        Some(Fault::Body("application/rss+xml", "<rss><channel><item><title>断了".into())),
+        Some(Fault::Body(
+            "application/rss+xml",
+            "<rss><channel><item><title>断了".into(),
+        )),
     );
     let odd_feed = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>http://{site}/</link>
@@ -195,12 +239,19 @@ backfill = 10
 <item><title>超大的页面</title><link>http://{site}/odd/huge.html</link><guid>odd-2</guid></item>
 </channel></rss>"#
     );
-    w.site.set_fault("/odd.xml", Some(Fault::Body("application/rss+xml", odd_feed)));
+    w.site.set_fault(
+        "/odd.xml",
+        Some(Fault::Body("application/rss+xml", odd_feed)),
+    );
     w.site.set_fault(
         "/odd/nav.html",
-        Some(Fault::Body("text/html", "<html><body><ul><li><a href=\"/\">首页</a></li></ul></body></html>".into())),
+        Some(Fault::Body(
+            "text/html",
+            "<html><body><ul><li><a href=\"/\">首页</a></li></ul></body></html>".into(),
+        )),
     );
-    w.site.set_fault("/odd/huge.html", Some(Fault::Huge(20 * 1024 * 1024)));
+    w.site
+        .set_fault("/odd/huge.html", Some(Fault::Huge(20 * 1024 * 1024)));
     let cfg = w.write_config(&extra);
 
     let (code, out) = w.once(&cfg);
@@ -218,7 +269,10 @@ backfill = 10
             .find(|b| b.starts_with(&format!("{id}:")))
             .unwrap_or_else(|| panic!("unit {id} not reported as failed:\n{out}"));
         let block = block.split("\nok ").next().unwrap();
-        assert!(block.contains(needle), "unit {id}: {needle} not in its report:\n{out}");
+        assert!(
+            block.contains(needle),
+            "unit {id}: {needle} not in its report:\n{out}"
+        );
     }
     // The healthy units still published everything.
     let healthy = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
@@ -248,8 +302,16 @@ fn a_source_that_recovers_from_500_is_published_once() {
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 0, "{out}");
     let posts = w.posts();
-    assert_eq!(posts.len(), list_only + autosync::demo::FEED_ARTICLES.len(), "{out}");
+    assert_eq!(
+        posts.len(),
+        list_only + autosync::demo::FEED_ARTICLES.len(),
+        "{out}"
+    );
     let mut t = titles(&posts);
     t.dedup();
-    assert_eq!(t.len(), posts.len(), "an article was published twice: {out}");
+    assert_eq!(
+        t.len(),
+        posts.len(),
+        "an article was published twice: {out}"
+    );
 }

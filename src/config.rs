@@ -43,6 +43,7 @@ struct RawDaemon {
     editors_file: Option<PathBuf>,
     timezone: Option<String>,
     concurrency: Option<usize>,
+    publish_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +188,9 @@ pub struct Daemon {
     pub editors_file: Option<PathBuf>,
     pub timezone: chrono_tz::Tz,
     pub concurrency: usize,
+    /// How long an item whose publish outcome is unknown, and that the
+    /// account does not list, waits before it is sent again.
+    pub publish_grace: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +320,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         editors_file: d.editors_file.map(|p| resolve(&base_dir, &p)),
         timezone,
         concurrency: d.concurrency.unwrap_or(8).max(1),
+        publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
     };
 
     let mut fetch = FetchOptions::default();

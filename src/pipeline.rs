@@ -25,8 +25,12 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 /// A `publishing` item not found on the account is sent again only after this
-/// long: platforms list new posts with some delay.
+/// long by default: platforms list new posts with some delay.
 pub const PUBLISH_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// A failing source is polled again after its scheduled interval times
+/// 2^(errors-1), at most this long.
+pub const SOURCE_BACKOFF_CAP: chrono::Duration = chrono::Duration::hours(6);
 
 /// Give up retrying an item after this many attempts; it then waits for ops.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -42,6 +46,8 @@ pub struct Context {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
+    /// See [`PUBLISH_GRACE`].
+    pub publish_grace: chrono::Duration,
 }
 
 /// One published post, for the summary.
@@ -123,6 +129,7 @@ impl Context {
             store,
             clock,
             shutdown,
+            publish_grace: config.daemon.publish_grace,
         })
     }
 }
@@ -244,17 +251,7 @@ pub async fn run_unit(
         r.errors.push(e);
         can_publish = false;
     }
-    for src in &unit.sources {
-        if ctx.shutdown.is_cancelled() {
-            break;
-        }
-        if let Err(e) = poll_source(ctx, unit, src, &mut r).await {
-            r.errors.push(e);
-        }
-    }
-    if let Err(e) = retry_fetches(ctx, unit, &mut r).await {
-        r.errors.push(e);
-    }
+    discover_unit(ctx, unit, &mut r).await;
     if let (Some(p), true) = (&publisher, can_publish)
         && let Err(e) = publish_due(ctx, unit, p.as_ref(), &mut r).await
     {
@@ -263,11 +260,27 @@ pub async fn run_unit(
     r
 }
 
+/// Poll a unit's sources and take in what is new (and retry the article
+/// fetches that are due). Publishing is left to the caller.
+pub async fn discover_unit(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
+    for src in &unit.sources {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        if let Err(e) = poll_source(ctx, unit, src, r).await {
+            r.errors.push(e);
+        }
+    }
+    if let Err(e) = retry_fetches(ctx, unit, r).await {
+        r.errors.push(e);
+    }
+}
+
 /// Items left `publishing` (a crash, an unknown outcome) are looked up on the
 /// account: found → published; certainly absent and older than the grace
 /// period → queued again. An error leaves them as they are and stops this
 /// account's publishing for the pass.
-async fn reconcile(ctx: &Context, unit: &Unit, p: &dyn Publisher) -> Result<(), String> {
+pub async fn reconcile(ctx: &Context, unit: &Unit, p: &dyn Publisher) -> Result<(), String> {
     let items = ctx
         .store
         .items_in(&unit.id, "publishing")
@@ -282,7 +295,7 @@ async fn reconcile(ctx: &Context, unit: &Unit, p: &dyn Publisher) -> Result<(), 
                 tracing::info!(unit = %unit.id, item = %item.id, "reconciled: already on the account");
                 set(ctx, &item.id, published(remote, ctx.clock.now())).await?;
             }
-            Ok(None) if ctx.clock.now() - since >= PUBLISH_GRACE => {
+            Ok(None) if ctx.clock.now() - since >= ctx.publish_grace => {
                 tracing::info!(unit = %unit.id, item = %item.id, "reconciled: not on the account, queued again");
                 set(ctx, &item.id, State::Queued).await?;
             }
@@ -333,6 +346,18 @@ async fn poll_source(
         return Ok(());
     }
     let now = ctx.clock.now();
+    if st.consecutive_errors > 0
+        && let Some(last) = st.last_poll
+        && now < last + source_backoff(st.consecutive_errors)
+    {
+        // Still failing as far as anyone knows: report it, don't hammer it.
+        return Err(format!(
+            "{} (failed {} times in a row; next try after {})",
+            st.last_error.as_deref().unwrap_or("source failing"),
+            st.consecutive_errors,
+            last + source_backoff(st.consecutive_errors)
+        ));
+    }
     st.last_poll = Some(now);
     let mut req = fetch::Request::new(src.url.clone());
     req.etag = st.etag.clone();
@@ -656,6 +681,16 @@ async fn obtain(ctx: &Context, unit: &Unit, e: &Entry) -> Result<Content, Obtain
     })
 }
 
+/// How long a source that failed `errors` times in a row is left alone:
+/// nothing after the first failure (the schedule decides), then 5 minutes
+/// doubling, capped.
+pub fn source_backoff(errors: u32) -> chrono::Duration {
+    if errors <= 1 {
+        return chrono::Duration::zero();
+    }
+    backoff(errors - 1).min(SOURCE_BACKOFF_CAP)
+}
+
 /// Delay before attempt `n + 1`: 5 minutes doubling, capped at 6 hours.
 pub fn backoff(attempts: u32) -> chrono::Duration {
     let mins = 5i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(10));
@@ -749,6 +784,23 @@ pub fn to_post(item: &Item) -> Result<Post, String> {
     })
 }
 
+/// Check the account binding before publishing; a display name other than
+/// the configured account name is a warning, not a failure.
+pub async fn verify_account(unit: &Unit, p: &dyn Publisher) -> Result<Option<String>, String> {
+    match p.verify().await {
+        Ok(info) if info.display_name != unit.account_name => {
+            let w = format!(
+                "account display name {:?} differs from account_name {:?}",
+                info.display_name, unit.account_name
+            );
+            tracing::warn!(unit = %unit.id, "{w}");
+            Ok(Some(w))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => Err(format!("account {}: {e}", unit.account_name)),
+    }
+}
+
 /// Publish the unit's due items, one at a time, priority first then oldest.
 async fn publish_due(
     ctx: &Context,
@@ -763,113 +815,115 @@ async fn publish_due(
     if due.is_empty() {
         return Ok(());
     }
-    match p.verify().await {
-        Ok(info) => {
-            if info.display_name != unit.account_name {
-                let w = format!(
-                    "account display name {:?} differs from account_name {:?}",
-                    info.display_name, unit.account_name
-                );
-                tracing::warn!(unit = %unit.id, "{w}");
-                r.warnings.push(w);
-            }
-        }
-        Err(e) => {
-            return Err(format!(
-                "account {}: {e}; {} item(s) stay queued",
-                unit.account_name,
-                due.len()
-            ));
-        }
+    match verify_account(unit, p).await {
+        Ok(w) => r.warnings.extend(w),
+        Err(e) => return Err(format!("{e}; {} item(s) stay queued", due.len())),
     }
     for item in due {
         if ctx.shutdown.is_cancelled() {
             break;
         }
-        let attempts = match &item.state {
-            State::Failed { attempts, .. } => *attempts,
-            _ => 0,
-        };
-        let post = to_post(&item)?;
-        let started = ctx.clock.now();
-        set(ctx, &item.id, State::Publishing { since: started }).await?;
-        let outcome = p.publish(&post).await;
-        let now = ctx.clock.now();
-        match outcome {
-            Outcome::Published { remote, notes } => {
-                let mut it = set(ctx, &item.id, published(remote.clone(), now)).await?;
-                if !notes.is_empty() {
-                    it.notes.extend(notes);
-                    ctx.store.put(&it).map_err(|e| e.to_string())?;
-                    ctx.store.flush().await.map_err(|e| e.to_string())?;
-                }
-                tracing::info!(unit = %unit.id, item = %item.id, remote = %remote.id, "published");
-                r.published.push(PublishedPost {
-                    item: item.id.clone(),
-                    title: item.title.clone(),
-                    remote_id: remote.id,
-                    remote_url: remote.url,
-                });
-            }
-            Outcome::RetryLater { after, reason } => {
-                let after = chrono::Duration::from_std(after.max(Duration::from_secs(1)))
-                    .unwrap_or(chrono::Duration::minutes(5));
-                set(
-                    ctx,
-                    &item.id,
-                    failed(
-                        attempts + 1,
-                        format!("retry later: {reason}"),
-                        Some(now + after),
-                    ),
-                )
-                .await?;
+        match publish_one(ctx, unit, p, &item).await? {
+            Step::Published(post) => r.published.push(post),
+            Step::Failed(e) => {
                 r.failed += 1;
-                return Err(format!(
-                    "account {}: {reason}; retrying after {}s",
-                    unit.account_name,
-                    after.num_seconds()
-                ));
+                r.errors.push(e);
             }
-            Outcome::LoginExpired { reason } => {
-                set(ctx, &item.id, State::Queued).await?;
-                return Err(format!(
-                    "account {}: login expired ({reason}); publishing paused, items stay queued — renew the cookie",
-                    unit.account_name
-                ));
-            }
-            Outcome::Rejected { code, message } => {
-                let code = code.map(|c| format!("code {c}: ")).unwrap_or_default();
-                let reason = format!("rejected by the platform: {code}{message}");
-                set(ctx, &item.id, failed(attempts + 1, reason.clone(), None)).await?;
-                r.failed += 1;
-                r.errors
-                    .push(format!("item {} ({}): {reason}", item.id, item.url));
-            }
-            Outcome::Unknown { reason } => {
-                // It may be on the account: look before anything is sent again.
-                match p.lookup(&post).await {
-                    Ok(Some(remote)) => {
-                        set(ctx, &item.id, published(remote.clone(), now)).await?;
-                        r.published.push(PublishedPost {
-                            item: item.id.clone(),
-                            title: item.title.clone(),
-                            remote_id: remote.id,
-                            remote_url: remote.url,
-                        });
-                    }
-                    _ => {
-                        // Stays `publishing`; the next pass reconciles it.
-                        return Err(format!(
-                            "account {}: outcome of item {} unknown ({reason}); it will be looked up before any retry",
-                            unit.account_name, item.id
-                        ));
-                    }
-                }
-            }
+            Step::Stop(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// What publishing one item means for the account's next step.
+#[derive(Debug)]
+pub enum Step {
+    Published(PublishedPost),
+    /// This item failed; go on with the next.
+    Failed(String),
+    /// Stop publishing to this account for now (rate limit, expired login,
+    /// unknown outcome).
+    Stop(String),
+}
+
+/// Publish one item: mark it `publishing` (flushed), send it, record the
+/// outcome. `Err` only for store errors.
+pub async fn publish_one(
+    ctx: &Context,
+    unit: &Unit,
+    p: &dyn Publisher,
+    item: &Item,
+) -> Result<Step, String> {
+    let attempts = match &item.state {
+        State::Failed { attempts, .. } => *attempts,
+        _ => 0,
+    };
+    let post = to_post(item)?;
+    let started = ctx.clock.now();
+    set(ctx, &item.id, State::Publishing { since: started }).await?;
+    let outcome = p.publish(&post).await;
+    let now = ctx.clock.now();
+    let done = |remote: publish::Remote| PublishedPost {
+        item: item.id.clone(),
+        title: item.title.clone(),
+        remote_id: remote.id,
+        remote_url: remote.url,
+    };
+    Ok(match outcome {
+        Outcome::Published { remote, notes } => {
+            let mut it = set(ctx, &item.id, published(remote.clone(), now)).await?;
+            if !notes.is_empty() {
+                it.notes.extend(notes);
+                ctx.store.put(&it).map_err(|e| e.to_string())?;
+                ctx.store.flush().await.map_err(|e| e.to_string())?;
+            }
+            tracing::info!(unit = %unit.id, item = %item.id, remote = %remote.id, "published");
+            Step::Published(done(remote))
+        }
+        Outcome::RetryLater { after, reason } => {
+            let after = chrono::Duration::from_std(after.max(Duration::from_secs(1)))
+                .unwrap_or(chrono::Duration::minutes(5));
+            let reason = format!("retry later: {reason}");
+            set(
+                ctx,
+                &item.id,
+                failed(attempts + 1, reason.clone(), Some(now + after)),
+            )
+            .await?;
+            Step::Stop(format!(
+                "account {}: {reason}; retrying after {}s",
+                unit.account_name,
+                after.num_seconds()
+            ))
+        }
+        Outcome::LoginExpired { reason } => {
+            set(ctx, &item.id, State::Queued).await?;
+            Step::Stop(format!(
+                "account {}: login expired ({reason}); publishing paused, items stay queued — renew the cookie",
+                unit.account_name
+            ))
+        }
+        Outcome::Rejected { code, message } => {
+            let code = code.map(|c| format!("code {c}: ")).unwrap_or_default();
+            let reason = format!("rejected by the platform: {code}{message}");
+            set(ctx, &item.id, failed(attempts + 1, reason.clone(), None)).await?;
+            Step::Failed(format!("item {} ({}): {reason}", item.id, item.url))
+        }
+        Outcome::Unknown { reason } => {
+            // It may be on the account: look before anything is sent again.
+            match p.lookup(&post).await {
+                Ok(Some(remote)) => {
+                    set(ctx, &item.id, published(remote.clone(), now)).await?;
+                    Step::Published(done(remote))
+                }
+                // Stays `publishing`; reconciling decides later.
+                _ => Step::Stop(format!(
+                    "account {}: outcome of item {} unknown ({reason}); it will be looked up before any retry",
+                    unit.account_name, item.id
+                )),
+            }
+        }
+    })
 }
 
 fn failed(attempts: u32, reason: String, next: Option<DateTime<Utc>>) -> State {

@@ -15,6 +15,7 @@ fn example_config_parses_and_documents_every_unit_field() {
         "editors_file",
         "timezone",
         "concurrency",
+        "publish_grace_secs",
         "user_agent",
         "timeout_secs",
         "max_body_bytes",

@@ -42,3 +42,28 @@ impl Clock for ManualClock {
         *self.0.lock().expect("clock lock")
     }
 }
+
+/// Wall time that follows tokio's clock: under `tokio::time::pause` it moves
+/// exactly as far as tokio's paused time is advanced, so schedules computed
+/// from it agree with the sleeps that wait for them. For tests.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    wall: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn starting_at(wall: DateTime<Utc>) -> Self {
+        TokioClock {
+            wall,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.start;
+        self.wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+}

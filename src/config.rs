@@ -44,6 +44,8 @@ struct RawDaemon {
     timezone: Option<String>,
     concurrency: Option<usize>,
     publish_grace_secs: Option<u64>,
+    run_at_start: Option<bool>,
+    shutdown_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +63,10 @@ struct RawFetch {
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
     backfill: Option<usize>,
+    schedule: Option<Spanned<String>>,
+    jitter_secs: Option<u64>,
+    min_post_interval_secs: Option<u64>,
+    daily_post_cap: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +80,10 @@ struct RawUnit {
     site: Spanned<String>,
     contact: Option<String>,
     backfill: Option<usize>,
+    schedule: Option<Spanned<String>>,
+    jitter_secs: Option<u64>,
+    min_post_interval_secs: Option<u64>,
+    daily_post_cap: Option<u32>,
     #[serde(default)]
     allow_hosts: Vec<String>,
     content_selector: Option<String>,
@@ -89,6 +99,7 @@ struct RawSource {
     feed: Option<String>,
     list: Option<String>,
     link_selector: Option<String>,
+    schedule: Option<String>,
 }
 
 // ---------------------------------------------------------------- runtime
@@ -131,6 +142,8 @@ pub enum SourceKind {
 pub struct Source {
     pub url: Url,
     pub kind: SourceKind,
+    /// Its own cron schedule, when it has one; else the unit's.
+    pub schedule: Option<String>,
 }
 
 impl Source {
@@ -153,6 +166,12 @@ pub struct Unit {
     pub site: Url,
     pub contact: Option<String>,
     pub backfill: usize,
+    /// Cron expression (crontab(5) meaning) of the unit's polls.
+    pub schedule: String,
+    /// Upper bound of the unit's fixed random delay after each scheduled time.
+    pub jitter: Duration,
+    /// Per-account publishing limits.
+    pub limits: Limits,
     /// Hosts besides the site's and the sources' whose articles may be
     /// followed.
     pub allow_hosts: Vec<String>,
@@ -181,6 +200,15 @@ impl Unit {
     }
 }
 
+/// Per-account publishing limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// At least this long between two posts to the account.
+    pub min_interval: Duration,
+    /// At most this many posts a day (in the daemon's time zone).
+    pub daily_cap: Option<u32>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Daemon {
     pub state_dir: PathBuf,
@@ -191,6 +219,10 @@ pub struct Daemon {
     /// How long an item whose publish outcome is unknown, and that the
     /// account does not list, waits before it is sent again.
     pub publish_grace: chrono::Duration,
+    /// Poll every unit once at start instead of waiting for its schedule.
+    pub run_at_start: bool,
+    /// How long shutdown waits for in-flight work.
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +353,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         timezone,
         concurrency: d.concurrency.unwrap_or(8).max(1),
         publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
+        run_at_start: d.run_at_start.unwrap_or(true),
+        shutdown_timeout: Duration::from_secs(d.shutdown_timeout_secs.unwrap_or(20)),
+    };
+    let check_schedule = |expr: &str| {
+        crate::schedule::Schedule::parse(expr)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let defaults = raw.defaults;
+    let default_schedule = match &defaults.schedule {
+        Some(s) => {
+            if let Err(e) = check_schedule(s.get_ref()) {
+                errors.push(err(
+                    Some(line_of(s.span().start)),
+                    None,
+                    format!("[defaults] {e}"),
+                ));
+            }
+            s.get_ref().clone()
+        }
+        None => crate::schedule::DEFAULT_SCHEDULE.to_string(),
     };
 
     let mut fetch = FetchOptions::default();
@@ -392,6 +445,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         for rs in &ru.source {
             let sline = line_of(rs.span().start);
             let rs = rs.get_ref();
+            if let Some(expr) = &rs.schedule
+                && let Err(e) = check_schedule(expr)
+            {
+                errors.push(uerr(sline, e));
+            }
             let (url, kind) = match (&rs.feed, &rs.list) {
                 (Some(feed), None) => {
                     if rs.link_selector.is_some() {
@@ -427,7 +485,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                 }
             };
             match parse_http_url(url) {
-                Ok(url) => sources.push(Source { url, kind }),
+                Ok(url) => sources.push(Source {
+                    url,
+                    kind,
+                    schedule: rs.schedule.clone(),
+                }),
                 Err(e) => errors.push(uerr(sline, format!("source {url:?}: {e}"))),
             }
         }
@@ -474,6 +536,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                 dir: resolve(&base_dir, &dir),
             },
         };
+        let schedule = match &ru.schedule {
+            Some(s) => {
+                if let Err(e) = check_schedule(s.get_ref()) {
+                    errors.push(uerr(line_of(s.span().start), e));
+                }
+                s.get_ref().clone()
+            }
+            None => default_schedule.clone(),
+        };
         let Some(site) = site else { continue };
         units.push(Unit {
             parent: ru.parent.as_ref().map(|p| p.get_ref().clone()),
@@ -483,7 +554,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             level: ru.level,
             site,
             contact: ru.contact,
-            backfill: ru.backfill.or(raw.defaults.backfill).unwrap_or(0),
+            backfill: ru.backfill.or(defaults.backfill).unwrap_or(0),
+            schedule,
+            jitter: Duration::from_secs(ru.jitter_secs.or(defaults.jitter_secs).unwrap_or(30)),
+            limits: Limits {
+                min_interval: Duration::from_secs(
+                    ru.min_post_interval_secs
+                        .or(defaults.min_post_interval_secs)
+                        .unwrap_or(0),
+                ),
+                daily_cap: ru.daily_post_cap.or(defaults.daily_post_cap),
+            },
             allow_hosts: ru.allow_hosts,
             extract: ExtractOptions {
                 content_selector: ru.content_selector,

@@ -16,14 +16,59 @@
 //! Supporting: [`clock`] (wall time, passed in), [`secret`] (credentials that
 //! never print). `main.rs` only parses the command line and calls in here.
 
+pub mod admin;
 pub mod charset;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod extract;
 pub mod fetch;
+pub mod metrics;
 pub mod pipeline;
 pub mod publish;
+pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod store;
+pub mod systemd;
+
+/// Each unit's next `n` scheduled polls after `after`, as `autosync check
+/// --next N` prints them.
+pub fn schedule_report(
+    cfg: &config::Config,
+    after: chrono::DateTime<chrono::Utc>,
+    n: usize,
+) -> String {
+    let tz = cfg.daemon.timezone;
+    let mut out = String::new();
+    for u in &cfg.units {
+        let mut exprs = vec![u.schedule.clone()];
+        for s in &u.sources {
+            if let Some(e) = &s.schedule
+                && !exprs.contains(e)
+            {
+                exprs.push(e.clone());
+            }
+        }
+        for expr in exprs {
+            let Ok(s) = schedule::Schedule::parse(&expr) else {
+                continue;
+            };
+            let jitter = schedule::jitter(&u.id, u.jitter);
+            let times: Vec<String> = s
+                .upcoming(after.with_timezone(&tz), n)
+                .into_iter()
+                .map(|t| t.format("%Y-%m-%d %H:%M %a").to_string())
+                .collect();
+            out.push_str(&format!(
+                "{}\t{}\t(+{}s jitter)\t{}\n",
+                u.id,
+                expr,
+                jitter.as_secs(),
+                times.join(", ")
+            ));
+        }
+    }
+    out
+}

@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, Result};
 use autosync::clock::SystemClock;
-use autosync::{config, demo, extract, pipeline, publish};
+use autosync::{config, daemon, demo, extract, pipeline, publish};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +53,19 @@ enum Command {
     },
     /// Validate a config file; every error names the file, line and unit.
     Check {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Also print each unit's next N scheduled runs.
+        #[arg(long, value_name = "N")]
+        next: Option<usize>,
+    },
+    /// Run the daemon (under systemd: Type=notify).
+    Run {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
+    /// Each unit's last poll, last error, queue depth and published count.
+    Status {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
     },
@@ -115,12 +128,52 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
-        Command::Check { config } => {
+        Command::Check { config, next } => {
             let cfg = match load_config(&config) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
             println!("{}: ok, {} unit(s)", config.display(), cfg.units.len());
+            if let Some(n) = next {
+                print!("{}", autosync::schedule_report(&cfg, chrono::Utc::now(), n));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let rt = runtime()?;
+            rt.block_on(async {
+                let shutdown = CancellationToken::new();
+                let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+                daemon::watch_signals(shutdown.clone(), reload_tx)?;
+                let ctx = pipeline::Context::open(&cfg, Arc::new(SystemClock), shutdown)
+                    .map_err(anyhow::Error::msg)?;
+                daemon::run(
+                    config,
+                    cfg,
+                    ctx,
+                    autosync::systemd::Notifier::from_env(),
+                    reload_rx,
+                )
+                .await?;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let rt = runtime()?;
+            let (from, rows) = rt
+                .block_on(daemon::status_of(&cfg))
+                .map_err(anyhow::Error::msg)?;
+            println!("# {from}");
+            print!("{}", autosync::admin::format_status(&rows));
             Ok(ExitCode::SUCCESS)
         }
         Command::Once { config, unit } => {

@@ -263,6 +263,12 @@ pub async fn run_unit(
 /// Poll a unit's sources and take in what is new (and retry the article
 /// fetches that are due). Publishing is left to the caller.
 pub async fn discover_unit(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
+    discover_sources(ctx, unit, r).await;
+    retry_due_fetches(ctx, unit, r).await;
+}
+
+/// Poll `unit.sources` and take in what is new.
+pub async fn discover_sources(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
     for src in &unit.sources {
         if ctx.shutdown.is_cancelled() {
             break;
@@ -271,6 +277,10 @@ pub async fn discover_unit(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
             r.errors.push(e);
         }
     }
+}
+
+/// Fetch again the articles whose fetch failed and whose retry time has come.
+pub async fn retry_due_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
     if let Err(e) = retry_fetches(ctx, unit, r).await {
         r.errors.push(e);
     }

@@ -555,12 +555,15 @@ mod tests {
             Inserted::Known(a.id.clone())
         );
         // The second URL now leads to the first item, and no second item exists.
-        assert_eq!(s.lookup("u", &[b.url.clone()]).unwrap(), Some(a.id.clone()));
+        assert_eq!(
+            s.lookup("u", std::slice::from_ref(&b.url)).unwrap(),
+            Some(a.id.clone())
+        );
         assert_eq!(s.items(Some("u")).unwrap().len(), 1);
         // Another unit has its own namespace.
         let c = item("v", "https://a.org/1.html");
         assert!(matches!(
-            s.insert_new(&c, &[c.url.clone()]).unwrap(),
+            s.insert_new(&c, std::slice::from_ref(&c.url)).unwrap(),
             Inserted::New(_)
         ));
     }
@@ -571,7 +574,7 @@ mod tests {
         let a = item("u", "https://a.org/1.html");
         {
             let s = Store::open(dir.path()).unwrap();
-            s.insert_new(&a, &[a.url.clone()]).unwrap();
+            s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
             s.set_state(&a.id, State::Publishing { since: Utc::now() }, Utc::now())
                 .await
                 .unwrap();
@@ -585,7 +588,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let a = item("u", "https://a.org/1");
-        s.insert_new(&a, &[a.url.clone()]).unwrap();
+        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
         assert_eq!(s.items_in("u", "queued").unwrap().len(), 1);
         let now = Utc::now();
         s.set_state(&a.id, State::Publishing { since: now }, now)

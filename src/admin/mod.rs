@@ -1,0 +1,121 @@
+//! The daemon's HTTP endpoint on `[daemon] listen` (loopback by default):
+//! `/healthz`, Prometheus `/metrics`, and `/status` (JSON, what
+//! `autosync status` prints). The editors' desk lives here too.
+
+use crate::daemon::Shared;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+/// One unit's line in `autosync status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UnitStatus {
+    pub unit: String,
+    pub account: String,
+    pub last_poll: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_success: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: Option<String>,
+    pub queue_depth: usize,
+    pub held: usize,
+    pub failed: usize,
+    pub published: usize,
+}
+
+/// Status of every unit of `config`, from the store.
+pub fn status(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+) -> Result<Vec<UnitStatus>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for u in &config.units {
+        let counts = store.unit_counts(&u.id)?;
+        let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+        let mut st = UnitStatus {
+            unit: u.id.clone(),
+            account: u.account_name.clone(),
+            last_poll: None,
+            last_success: None,
+            last_error: None,
+            queue_depth: n("queued"),
+            held: n("held"),
+            failed: n("failed"),
+            published: n("published"),
+        };
+        for s in &u.sources {
+            let ss = store.source_state(&u.id, &s.key())?;
+            st.last_poll = st.last_poll.max(ss.last_poll);
+            st.last_success = st.last_success.max(ss.last_success);
+            if let Some(e) = ss.last_error {
+                st.last_error = Some(e);
+            }
+        }
+        out.push(st);
+    }
+    Ok(out)
+}
+
+/// Render statuses as the table `autosync status` prints.
+pub fn format_status(rows: &[UnitStatus]) -> String {
+    let t = |v: Option<chrono::DateTime<chrono::Utc>>| {
+        v.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    let mut out = String::from(
+        "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast error\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            r.unit,
+            t(r.last_poll),
+            t(r.last_success),
+            r.queue_depth,
+            r.held,
+            r.failed,
+            r.published,
+            r.last_error.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+async fn status_json(State(s): State<Shared>) -> impl IntoResponse {
+    match status(&s.config(), &s.ctx.store) {
+        Ok(rows) => (StatusCode::OK, axum::Json(serde_json::json!(rows))).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The router, for the daemon and for tests.
+pub fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status_json))
+        .with_state(shared)
+}
+
+/// Serve until the process stops (the daemon aborts this task on shutdown).
+pub async fn serve(listener: tokio::net::TcpListener, shared: Shared) {
+    let shutdown = shared.ctx.shutdown.clone();
+    let res = axum::serve(listener, router(shared))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = res {
+        tracing::error!("http endpoint: {e}");
+    }
+}

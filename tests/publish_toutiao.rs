@@ -56,9 +56,17 @@ impl Mock {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
         let stop = CancellationToken::new();
-        let opts = MockOptions { data_dir: data.path().to_path_buf(), ..opts };
+        let opts = MockOptions {
+            data_dir: data.path().to_path_buf(),
+            ..opts
+        };
         let task = tokio::spawn(toutiao_mock::serve(listener, opts, stop.clone()));
-        Mock { base, data, stop, task }
+        Mock {
+            base,
+            data,
+            stop,
+            task,
+        }
     }
 
     fn dir(&self) -> &Path {
@@ -124,7 +132,10 @@ impl ImageSource for HttpImages {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-        Ok(Image { bytes, content_type })
+        Ok(Image {
+            bytes,
+            content_type,
+        })
     }
 }
 
@@ -140,7 +151,13 @@ fn client_with(mock: &Mock, http: reqwest::Client) -> Toutiao {
 }
 
 fn client(mock: &Mock) -> Toutiao {
-    client_with(mock, reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap())
+    client_with(
+        mock,
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
 }
 
 fn post(site: &Url, title: &str) -> Post {
@@ -167,7 +184,10 @@ fn post(site: &Url, title: &str) -> Post {
 
 /// No outcome text may ever carry the cookie.
 fn assert_no_secret(text: &str) {
-    assert!(!text.contains(SESSION) && !text.contains(CSRF), "secret leaked: {text}");
+    assert!(
+        !text.contains(SESSION) && !text.contains(CSRF),
+        "secret leaked: {text}"
+    );
 }
 
 /// The `(src, web_uri)` of every img in stored content, parsed like a browser.
@@ -191,7 +211,9 @@ async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note()
     let t = client(&mock);
     let out = t.publish(&post(&site, "省科协举办科普讲座")).await;
     assert_no_secret(&format!("{out:?}"));
-    let Outcome::Published { remote, notes } = out else { panic!("not published: {out:?}") };
+    let Outcome::Published { remote, notes } = out else {
+        panic!("not published: {out:?}")
+    };
     assert!(notes.iter().any(|n| n.contains("missing.jpg")), "{notes:?}");
     assert_eq!(notes.len(), 1, "only the broken image is noted: {notes:?}");
 
@@ -202,17 +224,29 @@ async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note()
     let found = imgs(&stored[0].content);
     assert_eq!(found.len(), 2, "{}", stored[0].content);
     for (src, uri) in &found {
-        assert!(src.starts_with(&mock.base.join("img/").unwrap().to_string()), "{src}");
+        assert!(
+            src.starts_with(&mock.base.join("img/").unwrap().to_string()),
+            "{src}"
+        );
         let uri = uri.as_deref().expect("web_uri attribute");
         assert!(src.ends_with(uri), "{src} vs {uri}");
     }
-    assert!(!stored[0].content.contains(site.as_str()), "a site image survived: {}", stored[0].content);
+    assert!(
+        !stored[0].content.contains(site.as_str()),
+        "a site image survived: {}",
+        stored[0].content
+    );
     assert!(stored[0].content.contains("alt=\"合影\""));
     let extra: serde_json::Value = serde_json::from_str(&stored[0].extra).unwrap();
     assert_eq!(extra["source_url"], post(&site, "x").source_url.as_str());
     assert_eq!(extra["content_word_cnt"], 6);
     // The uploaded images were kept by the mock.
-    assert_eq!(std::fs::read_dir(mock.dir().join("images")).unwrap().count(), 4);
+    assert_eq!(
+        std::fs::read_dir(mock.dir().join("images"))
+            .unwrap()
+            .count(),
+        4
+    );
     // The article URL came back from the list.
     assert!(remote.url.unwrap().contains(&remote.id));
     mock.stop().await;
@@ -228,15 +262,28 @@ async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_find
     let p = post(&site, title);
     assert_eq!(t.lookup(&p).await.unwrap(), None, "nothing there yet");
 
-    let Outcome::Published { remote, notes } = t.publish(&p).await else { panic!("not published") };
-    assert!(notes.iter().any(|n| n.contains("title shortened")), "{notes:?}");
+    let Outcome::Published { remote, notes } = t.publish(&p).await else {
+        panic!("not published")
+    };
+    assert!(
+        notes.iter().any(|n| n.contains("title shortened")),
+        "{notes:?}"
+    );
     let stored = load_articles(mock.dir());
     let sent = &stored[0].title;
     assert!(sent.ends_with('…') && sent.chars().count() <= 30, "{sent}");
     assert_eq!(sent, &platform_title(title).0);
-    assert!(stored[0].content.starts_with(&format!("<p>{title}</p>")), "{}", stored[0].content);
+    assert!(
+        stored[0].content.starts_with(&format!("<p>{title}</p>")),
+        "{}",
+        stored[0].content
+    );
 
-    let found = t.lookup(&p).await.unwrap().expect("lookup finds the article");
+    let found = t
+        .lookup(&p)
+        .await
+        .unwrap()
+        .expect("lookup finds the article");
     assert_eq!(found.id, remote.id);
     assert!(found.url.is_some());
     let other = post(&site, "另一篇从未发过的文章");
@@ -246,7 +293,11 @@ async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_find
 
 #[tokio::test]
 async fn verify_reports_the_account_and_an_expired_login_pauses_everything() {
-    let mock = Mock::start(MockOptions { display_name: "某市科协".into(), ..MockOptions::default() }).await;
+    let mock = Mock::start(MockOptions {
+        display_name: "某市科协".into(),
+        ..MockOptions::default()
+    })
+    .await;
     let site = start_site().await;
     let t = client(&mock);
     let info = t.verify().await.unwrap();
@@ -257,12 +308,21 @@ async fn verify_reports_the_account_and_an_expired_login_pauses_everything() {
     let out = t.publish(&post(&site, "登录过期后发文")).await;
     assert!(matches!(out, Outcome::LoginExpired { .. }), "{out:?}");
     assert_no_secret(&format!("{out:?}"));
-    assert!(matches!(t.verify().await, Err(PublishError::LoginExpired(_))));
-    assert!(matches!(t.lookup(&post(&site, "x")).await, Err(PublishError::LoginExpired(_))));
+    assert!(matches!(
+        t.verify().await,
+        Err(PublishError::LoginExpired(_))
+    ));
+    assert!(matches!(
+        t.lookup(&post(&site, "x")).await,
+        Err(PublishError::LoginExpired(_))
+    ));
     // Also with a client that does not follow the 302 to the login page.
     let no_redirects = client_with(
         &mock,
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
     );
     let e = no_redirects.verify().await.unwrap_err();
     assert!(matches!(e, PublishError::LoginExpired(_)), "{e}");
@@ -301,53 +361,113 @@ async fn a_cookie_without_csrftoken_is_refused_by_the_constructor() {
 async fn the_mock_refuses_wrong_part_names_foreign_images_bad_titles_and_missing_csrf() {
     let mock = Mock::start(MockOptions::default()).await;
     let http = reqwest::Client::new();
-    let upload = mock.base.join("mp/agw/article_material/photo/upload_picture/?type=json").unwrap();
-    let publish = mock.base.join("mp/agw/article/publish?source=mp&type=article").unwrap();
+    let upload = mock
+        .base
+        .join("mp/agw/article_material/photo/upload_picture/?type=json")
+        .unwrap();
+    let publish = mock
+        .base
+        .join("mp/agw/article/publish?source=mp&type=article")
+        .unwrap();
     let json = |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.unwrap() };
 
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(png()).file_name("a.png"));
-    let r = http.post(upload.clone()).header("Cookie", cookie()).header("X-CSRFToken", CSRF).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png()).file_name("a.png"),
+    );
+    let r = http
+        .post(upload.clone())
+        .header("Cookie", cookie())
+        .header("X-CSRFToken", CSRF)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json(r).await["code"], 1053);
 
-    let form = reqwest::multipart::Form::new()
-        .part("upfile", reqwest::multipart::Part::bytes(png()).file_name("a.png"));
-    let r = http.post(upload.clone()).header("Cookie", cookie()).header("X-CSRFToken", CSRF).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "upfile",
+        reqwest::multipart::Part::bytes(png()).file_name("a.png"),
+    );
+    let r = http
+        .post(upload.clone())
+        .header("Cookie", cookie())
+        .header("X-CSRFToken", CSRF)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let up = json(r).await;
     assert_eq!(up["code"], 0, "{up}");
-    assert_eq!((up["width"].as_u64(), up["height"].as_u64()), (Some(2), Some(1)));
-    let (web_url, web_uri) = (up["web_url"].as_str().unwrap(), up["web_uri"].as_str().unwrap());
+    assert_eq!(
+        (up["width"].as_u64(), up["height"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let (web_url, web_uri) = (
+        up["web_url"].as_str().unwrap(),
+        up["web_uri"].as_str().unwrap(),
+    );
 
     let send = |title: &str, content: String, csrf: Option<&str>| {
-        let mut req = http.post(publish.clone()).header("Cookie", cookie()).form(&[
-            ("pgc_id", "0"),
-            ("title", title),
-            ("content", content.as_str()),
-            ("save", "1"),
-            ("extra", "{}"),
-        ]);
+        let mut req = http
+            .post(publish.clone())
+            .header("Cookie", cookie())
+            .form(&[
+                ("pgc_id", "0"),
+                ("title", title),
+                ("content", content.as_str()),
+                ("save", "1"),
+                ("extra", "{}"),
+            ]);
         if let Some(c) = csrf {
             req = req.header("X-CSRFToken", c);
         }
         req.send()
     };
     let foreign = "<p>x</p><img src=\"http://example.org/a.png\">".to_string();
-    assert_eq!(json(send("外链图片", foreign, Some(CSRF)).await.unwrap()).await["code"], 7115);
+    assert_eq!(
+        json(send("外链图片", foreign, Some(CSRF)).await.unwrap()).await["code"],
+        7115
+    );
     let no_uri = format!("<p>x</p><img src=\"{web_url}\">");
-    assert_eq!(json(send("缺少属性", no_uri, Some(CSRF)).await.unwrap()).await["code"], 7115);
+    assert_eq!(
+        json(send("缺少属性", no_uri, Some(CSRF)).await.unwrap()).await["code"],
+        7115
+    );
     let ok_body = format!("<p>x</p><img src=\"{web_url}\" web_uri=\"{web_uri}\">");
     let long = "长".repeat(31);
-    assert_ne!(json(send(&long, ok_body.clone(), Some(CSRF)).await.unwrap()).await["code"], 0);
-    assert_ne!(json(send("短", ok_body.clone(), Some(CSRF)).await.unwrap()).await["code"], 0);
+    assert_ne!(
+        json(send(&long, ok_body.clone(), Some(CSRF)).await.unwrap()).await["code"],
+        0
+    );
+    assert_ne!(
+        json(send("短", ok_body.clone(), Some(CSRF)).await.unwrap()).await["code"],
+        0
+    );
     let r = send("没有令牌", ok_body.clone(), None).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = send("令牌不对", ok_body.clone(), Some("wrong")).await.unwrap();
+    let r = send("令牌不对", ok_body.clone(), Some("wrong"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = http.post(publish.clone()).header("Cookie", cookie()).header("X-CSRFToken", CSRF).form(&[("title", "缺字段")]).send().await.unwrap();
+    let r = http
+        .post(publish.clone())
+        .header("Cookie", cookie())
+        .header("X-CSRFToken", CSRF)
+        .form(&[("title", "缺字段")])
+        .send()
+        .await
+        .unwrap();
     assert_ne!(json(r).await["code"], 0);
-    assert!(load_articles(mock.dir()).is_empty(), "nothing refused may be stored");
+    assert!(
+        load_articles(mock.dir()).is_empty(),
+        "nothing refused may be stored"
+    );
 
-    assert_eq!(json(send("正常文章", ok_body, Some(CSRF)).await.unwrap()).await["code"], 0);
+    assert_eq!(
+        json(send("正常文章", ok_body, Some(CSRF)).await.unwrap()).await["code"],
+        0
+    );
     assert_eq!(load_articles(mock.dir()).len(), 1);
     mock.stop().await;
 }
@@ -356,18 +476,32 @@ async fn the_mock_refuses_wrong_part_names_foreign_images_bad_titles_and_missing
 async fn throttling_becomes_retry_later_with_the_platforms_delay() {
     let mock = Mock::start(MockOptions {
         rate_limit: Some(1),
-        fail_next: vec![Fault::Status { status: 503, retry_after: Some("7".into()) }],
+        fail_next: vec![Fault::Status {
+            status: 503,
+            retry_after: Some("7".into()),
+        }],
         ..MockOptions::default()
     })
     .await;
     let site = start_site().await;
     let t = client(&mock);
     let out = t.publish(&post(&site, "第一次被挡")).await;
-    assert!(matches!(out, Outcome::RetryLater { after, .. } if after == Duration::from_secs(7)), "{out:?}");
-    assert!(matches!(t.publish(&post(&site, "第二次成功")).await, Outcome::Published { .. }));
+    assert!(
+        matches!(out, Outcome::RetryLater { after, .. } if after == Duration::from_secs(7)),
+        "{out:?}"
+    );
+    assert!(matches!(
+        t.publish(&post(&site, "第二次成功")).await,
+        Outcome::Published { .. }
+    ));
     let out = t.publish(&post(&site, "第三次超限")).await;
-    let Outcome::RetryLater { after, reason } = out else { panic!("{out:?}") };
-    assert!(after > Duration::from_secs(50) && after <= Duration::from_secs(60), "{after:?}");
+    let Outcome::RetryLater { after, reason } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        after > Duration::from_secs(50) && after <= Duration::from_secs(60),
+        "{after:?}"
+    );
     assert!(reason.contains("429"), "{reason}");
     assert_no_secret(&reason);
 
@@ -375,7 +509,10 @@ async fn throttling_becomes_retry_later_with_the_platforms_delay() {
     let at = chrono::Utc::now() + chrono::Duration::seconds(120);
     std::fs::write(
         mock.dir().join("fail_next"),
-        format!("status:429:retry-after={}\n", at.format("%a, %d %b %Y %H:%M:%S GMT")),
+        format!(
+            "status:429:retry-after={}\n",
+            at.format("%a, %d %b %Y %H:%M:%S GMT")
+        ),
     )
     .unwrap();
     let out = t.publish(&post(&site, "日期格式")).await;
@@ -383,18 +520,28 @@ async fn throttling_becomes_retry_later_with_the_platforms_delay() {
         matches!(out, Outcome::RetryLater { after, .. } if after >= Duration::from_secs(100) && after <= Duration::from_secs(120)),
         "{out:?}"
     );
-    assert!(!mock.dir().join("fail_next").exists(), "the knob is consumed");
+    assert!(
+        !mock.dir().join("fail_next").exists(),
+        "the knob is consumed"
+    );
     assert_eq!(load_articles(mock.dir()).len(), 1);
     mock.stop().await;
 }
 
 #[tokio::test]
 async fn a_lost_answer_is_unknown_and_lookup_finds_the_article_it_stored() {
-    let mock = Mock::start(MockOptions { delay: Duration::from_secs(3), ..MockOptions::default() }).await;
+    let mock = Mock::start(MockOptions {
+        delay: Duration::from_secs(3),
+        ..MockOptions::default()
+    })
+    .await;
     let site = start_site().await;
     let impatient = client_with(
         &mock,
-        reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap(),
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(1500))
+            .build()
+            .unwrap(),
     );
     let p = post(&site, "答复丢失的文章");
     let out = impatient.publish(&p).await;
@@ -402,7 +549,11 @@ async fn a_lost_answer_is_unknown_and_lookup_finds_the_article_it_stored() {
     assert_no_secret(&format!("{out:?}"));
     // Sent exactly once, and it went through.
     assert_eq!(load_articles(mock.dir()).len(), 1);
-    let found = impatient.lookup(&p).await.unwrap().expect("the stored article is found");
+    let found = impatient
+        .lookup(&p)
+        .await
+        .unwrap()
+        .expect("the stored article is found");
     assert_eq!(found.id, load_articles(mock.dir())[0].pgc_id);
     mock.stop().await;
 }
@@ -413,21 +564,34 @@ async fn server_errors_and_garbage_after_storing_are_unknown_business_codes_are_
         fail_next: vec![
             Fault::StoreThenStatus(500),
             Fault::StoreThenGarbage,
-            Fault::Code { code: 7001, message: "内容涉嫌违规".into() },
+            Fault::Code {
+                code: 7001,
+                message: "内容涉嫌违规".into(),
+            },
         ],
         ..MockOptions::default()
     })
     .await;
     let site = start_site().await;
     let t = client(&mock);
-    assert!(matches!(t.publish(&post(&site, "五百错误")).await, Outcome::Unknown { .. }));
-    assert!(matches!(t.publish(&post(&site, "乱码答复")).await, Outcome::Unknown { .. }));
+    assert!(matches!(
+        t.publish(&post(&site, "五百错误")).await,
+        Outcome::Unknown { .. }
+    ));
+    assert!(matches!(
+        t.publish(&post(&site, "乱码答复")).await,
+        Outcome::Unknown { .. }
+    ));
     let out = t.publish(&post(&site, "违规内容")).await;
     assert!(
         matches!(&out, Outcome::Rejected { code: Some(7001), message } if message.contains("违规")),
         "{out:?}"
     );
-    assert_eq!(load_articles(mock.dir()).len(), 2, "both 'unknown' ones were applied");
+    assert_eq!(
+        load_articles(mock.dir()).len(),
+        2,
+        "both 'unknown' ones were applied"
+    );
     assert!(t.lookup(&post(&site, "五百错误")).await.unwrap().is_some());
     mock.stop().await;
 }
@@ -461,7 +625,10 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
     let mock = Mock::start(MockOptions::default()).await;
     let site = start_site().await;
     let p = post(&site, "重启之前发的");
-    assert!(matches!(client(&mock).publish(&p).await, Outcome::Published { .. }));
+    assert!(matches!(
+        client(&mock).publish(&p).await,
+        Outcome::Published { .. }
+    ));
     let data = mock.stop().await;
 
     let mock = Mock::start_in(data, MockOptions::default()).await;
@@ -471,13 +638,20 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
     let stored = load_articles(mock.dir());
     let (src, uri) = imgs(&stored[0].content)[0].clone();
     let r = reqwest::Client::new()
-        .post(mock.base.join("mp/agw/article/publish?source=mp&type=article").unwrap())
+        .post(
+            mock.base
+                .join("mp/agw/article/publish?source=mp&type=article")
+                .unwrap(),
+        )
         .header("Cookie", cookie())
         .header("X-CSRFToken", CSRF)
         .form(&[
             ("pgc_id", "0"),
             ("title", "重启之后再用旧图"),
-            ("content", &format!("<p>x</p><img src=\"{src}\" web_uri=\"{}\">", uri.unwrap())),
+            (
+                "content",
+                &format!("<p>x</p><img src=\"{src}\" web_uri=\"{}\">", uri.unwrap()),
+            ),
             ("save", "1"),
             ("extra", "{}"),
         ])
@@ -489,7 +663,12 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
     assert_eq!(stored.len(), 2);
     assert!(stored[1].pgc_id > stored[0].pgc_id, "ids keep increasing");
     // The demo index lists them.
-    let index = reqwest::get(mock.base.clone()).await.unwrap().text().await.unwrap();
+    let index = reqwest::get(mock.base.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(index.contains("重启之后再用旧图"));
     mock.stop().await;
 }

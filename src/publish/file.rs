@@ -53,7 +53,8 @@ impl FilePublisher {
 
     fn write(&self, post: &Post) -> Result<PathBuf, String> {
         let path = self.path_for(&post.item_id);
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
         let doc = FilePost {
             item_id: &post.item_id,
             title: &post.title,
@@ -65,7 +66,8 @@ impl FilePublisher {
             author: post.author.as_deref(),
             source: post.source.as_deref(),
         };
-        let json = serde_json::to_vec_pretty(&doc).map_err(|e| format!("encoding {}: {e}", path.display()))?;
+        let json = serde_json::to_vec_pretty(&doc)
+            .map_err(|e| format!("encoding {}: {e}", path.display()))?;
         write_atomically(&path, &json)?;
         Ok(path)
     }
@@ -77,13 +79,23 @@ impl FilePublisher {
 fn file_name(item_id: &str) -> String {
     let mut safe: String = item_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     let changed = safe != item_id || safe.is_empty() || safe.starts_with('.');
     if changed {
         let hash = Sha256::digest(item_id.as_bytes());
-        safe = format!("{}_{}", safe.trim_start_matches('.'), &hex::encode(hash)[..12]);
+        safe = format!(
+            "{}_{}",
+            safe.trim_start_matches('.'),
+            &hex::encode(hash)[..12]
+        );
     }
     format!("{safe}.json")
 }
@@ -102,7 +114,10 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> 
         .unwrap_or(0);
     let thread = format!("{:?}", std::thread::current().id());
     let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
-    let tmp = dir.join(format!(".{name}.tmp-{}-{thread}-{nanos}", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{thread}-{nanos}",
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -131,12 +146,16 @@ impl Publisher for FilePublisher {
     async fn verify(&self) -> Result<AccountInfo, PublishError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| PublishError::Io(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| PublishError::Io(format!("creating {}: {e}", dir.display())))?;
             let probe = dir.join(format!(".autosync-probe-{}", std::process::id()));
             std::fs::write(&probe, b"probe")
                 .map_err(|e| PublishError::Io(format!("{} is not writable: {e}", dir.display())))?;
             let _ = std::fs::remove_file(&probe);
-            Ok(AccountInfo { id: dir.display().to_string(), display_name: format!("file:{}", dir.display()) })
+            Ok(AccountInfo {
+                id: dir.display().to_string(),
+                display_name: format!("file:{}", dir.display()),
+            })
         })
         .await
         .map_err(|e| PublishError::Io(format!("checking {}: {e}", self.dir.display())))?
@@ -148,15 +167,28 @@ impl Publisher for FilePublisher {
         let written = tokio::task::spawn_blocking(move || this.write(&post)).await;
         match written {
             Ok(Ok(path)) => {
-                let id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let id = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 let url = std::path::absolute(&path)
                     .ok()
                     .and_then(|p| url::Url::from_file_path(p).ok())
                     .map(|u| u.to_string());
-                Outcome::Published { remote: Remote { id, url }, notes: Vec::new() }
+                Outcome::Published {
+                    remote: Remote { id, url },
+                    notes: Vec::new(),
+                }
             }
-            Ok(Err(reason)) => Outcome::RetryLater { after: RETRY_AFTER_IO_ERROR, reason },
-            Err(e) => Outcome::RetryLater { after: RETRY_AFTER_IO_ERROR, reason: format!("writing into {}: {e}", self.dir.display()) },
+            Ok(Err(reason)) => Outcome::RetryLater {
+                after: RETRY_AFTER_IO_ERROR,
+                reason,
+            },
+            Err(e) => Outcome::RetryLater {
+                after: RETRY_AFTER_IO_ERROR,
+                reason: format!("writing into {}: {e}", self.dir.display()),
+            },
         }
     }
 
@@ -164,7 +196,11 @@ impl Publisher for FilePublisher {
         let path = self.path_for(&post.item_id);
         match tokio::fs::metadata(&path).await {
             Ok(m) if m.is_file() => {
-                let id = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let id = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 let url = std::path::absolute(&path)
                     .ok()
                     .and_then(|p| url::Url::from_file_path(p).ok())
@@ -173,7 +209,10 @@ impl Publisher for FilePublisher {
             }
             Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(PublishError::Io(format!("checking {}: {e}", path.display()))),
+            Err(e) => Err(PublishError::Io(format!(
+                "checking {}: {e}",
+                path.display()
+            ))),
         }
     }
 }
@@ -213,15 +252,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = FilePublisher::new(dir.path().join("out"));
         assert!(p.lookup(&post("u1/42")).await.unwrap().is_none());
-        let Outcome::Published { remote, .. } = p.publish(&post("u1/42")).await else { panic!("not published") };
+        let Outcome::Published { remote, .. } = p.publish(&post("u1/42")).await else {
+            panic!("not published")
+        };
         let path = dir.path().join("out").join(&remote.id);
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["title"], "标题");
         assert_eq!(v["images"][0], "https://www.example.org/a/1.jpg");
         assert_eq!(v["author"], "张三");
-        assert_eq!(p.lookup(&post("u1/42")).await.unwrap().unwrap().id, remote.id);
+        assert_eq!(
+            p.lookup(&post("u1/42")).await.unwrap().unwrap().id,
+            remote.id
+        );
         // No temporary files are left behind.
-        assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("out")).unwrap().count(),
+            1
+        );
     }
 
     #[tokio::test]
@@ -231,6 +278,11 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let p = FilePublisher::new(file.join("sub"));
         assert!(matches!(p.verify().await, Err(PublishError::Io(_))));
-        assert!(FilePublisher::new(dir.path().join("ok")).verify().await.is_ok());
+        assert!(
+            FilePublisher::new(dir.path().join("ok"))
+                .verify()
+                .await
+                .is_ok()
+        );
     }
 }

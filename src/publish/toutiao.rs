@@ -113,7 +113,8 @@ impl Toutiao {
                  sent in a header (line breaks?); copy it again"
             ))
         };
-        let mut cookie_header = HeaderValue::from_str(cookie.expose().trim()).map_err(|_| bad_header())?;
+        let mut cookie_header =
+            HeaderValue::from_str(cookie.expose().trim()).map_err(|_| bad_header())?;
         cookie_header.set_sensitive(true);
         let mut csrf_header = HeaderValue::from_str(csrf).map_err(|_| bad_header())?;
         csrf_header.set_sensitive(true);
@@ -139,7 +140,9 @@ impl Toutiao {
         h.insert(COOKIE, self.cookie.clone());
         h.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
         // The back office checks that calls come from its own pages.
-        if let Ok(referer) = HeaderValue::from_str(self.endpoint("/profile_v4/graphic/publish").as_str()) {
+        if let Ok(referer) =
+            HeaderValue::from_str(self.endpoint("/profile_v4/graphic/publish").as_str())
+        {
             h.insert(REFERER, referer);
         }
         if post {
@@ -163,19 +166,28 @@ impl Toutiao {
         let status = resp.status();
         if !status.is_success() {
             let after = retry_after(resp.headers(), Utc::now());
-            let hint = if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let hint = if status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE
+            {
                 format!(" (retry after {}s)", after.as_secs())
             } else {
                 String::new()
             };
-            return Err(PublishError::Transport(format!("GET {url}: HTTP {status}{hint}")));
+            return Err(PublishError::Transport(format!(
+                "GET {url}: HTTP {status}{hint}"
+            )));
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| PublishError::Transport(format!("GET {url}: reading the answer: {}", transport_reason(&e))))?;
+        let body = resp.bytes().await.map_err(|e| {
+            PublishError::Transport(format!(
+                "GET {url}: reading the answer: {}",
+                transport_reason(&e)
+            ))
+        })?;
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
-            PublishError::Transport(format!("GET {url}: the answer is not JSON ({e}): {}", snippet(&body)))
+            PublishError::Transport(format!(
+                "GET {url}: the answer is not JSON ({e}): {}",
+                snippet(&body)
+            ))
         })?;
         let code = v.get("code").and_then(Value::as_i64).unwrap_or(-1);
         if code != 0 {
@@ -183,7 +195,10 @@ impl Toutiao {
             if is_login_message(&message) {
                 return Err(PublishError::LoginExpired(format!("GET {url}: {message}")));
             }
-            return Err(PublishError::Platform { code, message: format!("{message} (GET {url})") });
+            return Err(PublishError::Platform {
+                code,
+                message: format!("{message} (GET {url})"),
+            });
         }
         Ok(v)
     }
@@ -191,7 +206,11 @@ impl Toutiao {
     /// The images of `html`, fetched and uploaded; the body rewritten to
     /// reference only uploaded images. `Err` aborts the publish before
     /// anything was posted.
-    async fn prepare_content(&self, post: &Post, notes: &mut Vec<String>) -> Result<String, Outcome> {
+    async fn prepare_content(
+        &self,
+        post: &Post,
+        notes: &mut Vec<String>,
+    ) -> Result<String, Outcome> {
         let html = strip_unsafe_image_carriers(&post.html);
         let tags = find_img_tags(&html);
         let mut uploaded: HashMap<String, Option<Uploaded>> = HashMap::new();
@@ -254,7 +273,9 @@ impl Toutiao {
             )));
         };
         match self.upload(url, &image, mime).await {
-            Err(UploadFailure::Abort(Outcome::RetryLater { after, reason })) if after <= MAX_INLINE_UPLOAD_WAIT => {
+            Err(UploadFailure::Abort(Outcome::RetryLater { after, reason }))
+                if after <= MAX_INLINE_UPLOAD_WAIT =>
+            {
                 tracing::info!(image = %url, %reason, "image upload failed transiently; retrying once");
                 tokio::time::sleep(after).await;
                 self.upload(url, &image, mime).await
@@ -265,7 +286,12 @@ impl Toutiao {
 
     /// One upload attempt. Transient failures come back as `Abort(RetryLater)`
     /// so the caller can decide between one retry and giving the post back.
-    async fn upload(&self, image_url: &Url, image: &Image, mime: &'static str) -> Result<Uploaded, UploadFailure> {
+    async fn upload(
+        &self,
+        image_url: &Url,
+        image: &Image,
+        mime: &'static str,
+    ) -> Result<Uploaded, UploadFailure> {
         let url = self.endpoint(UPLOAD_PATH);
         let part = reqwest::multipart::Part::bytes(image.bytes.to_vec())
             .file_name(upload_file_name(image_url, mime))
@@ -273,7 +299,10 @@ impl Toutiao {
             .map_err(|e| UploadFailure::Drop(format!("bad content type {mime}: {e}")))?;
         let form = reqwest::multipart::Form::new().part("upfile", part);
         let transient = |reason: String, after: Duration| {
-            UploadFailure::Abort(Outcome::RetryLater { after, reason: format!("uploading image {image_url}: {reason}") })
+            UploadFailure::Abort(Outcome::RetryLater {
+                after,
+                reason: format!("uploading image {image_url}: {reason}"),
+            })
         };
         let resp = match self
             .http
@@ -284,10 +313,17 @@ impl Toutiao {
             .await
         {
             Ok(r) => r,
-            Err(e) => return Err(transient(format!("POST {url}: {}", transport_reason(&e)), Duration::from_secs(1))),
+            Err(e) => {
+                return Err(transient(
+                    format!("POST {url}: {}", transport_reason(&e)),
+                    Duration::from_secs(1),
+                ));
+            }
         };
         if let Some(reason) = login_expired(&resp) {
-            return Err(UploadFailure::Abort(Outcome::LoginExpired { reason: format!("POST {url}: {reason}") }));
+            return Err(UploadFailure::Abort(Outcome::LoginExpired {
+                reason: format!("POST {url}: {reason}"),
+            }));
         }
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
@@ -299,25 +335,46 @@ impl Toutiao {
             return Err(transient(format!("POST {url}: HTTP {status}"), after));
         }
         if !status.is_success() {
-            return Err(UploadFailure::Drop(format!("upload refused: POST {url}: HTTP {status}")));
+            return Err(UploadFailure::Drop(format!(
+                "upload refused: POST {url}: HTTP {status}"
+            )));
         }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transient(format!("POST {url}: reading the answer: {}", transport_reason(&e)), Duration::from_secs(1)))?;
+        let body = resp.bytes().await.map_err(|e| {
+            transient(
+                format!("POST {url}: reading the answer: {}", transport_reason(&e)),
+                Duration::from_secs(1),
+            )
+        })?;
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
-            transient(format!("POST {url}: the answer is not JSON ({e}): {}", snippet(&body)), Duration::from_secs(1))
+            transient(
+                format!(
+                    "POST {url}: the answer is not JSON ({e}): {}",
+                    snippet(&body)
+                ),
+                Duration::from_secs(1),
+            )
         })?;
         let code = v.get("code").and_then(Value::as_i64).unwrap_or(-1);
         if code != 0 {
             let message = message_of(&v);
             return Err(match classify_code(code, &message) {
-                CodeClass::Login => UploadFailure::Abort(Outcome::LoginExpired { reason: format!("POST {url}: {message}") }),
-                CodeClass::Transient => transient(format!("code {code}: {message}"), DEFAULT_RETRY_AFTER),
-                CodeClass::Permanent => UploadFailure::Drop(format!("upload refused with code {code}: {message}")),
+                CodeClass::Login => UploadFailure::Abort(Outcome::LoginExpired {
+                    reason: format!("POST {url}: {message}"),
+                }),
+                CodeClass::Transient => {
+                    transient(format!("code {code}: {message}"), DEFAULT_RETRY_AFTER)
+                }
+                CodeClass::Permanent => {
+                    UploadFailure::Drop(format!("upload refused with code {code}: {message}"))
+                }
             });
         }
-        let field = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .filter(|s| !s.is_empty())
+        };
         match (field("web_url"), field("web_uri")) {
             (Some(web_url), Some(web_uri)) => Ok(Uploaded { web_url, web_uri }),
             _ => Err(UploadFailure::Drop(format!(
@@ -396,7 +453,10 @@ impl Publisher for Toutiao {
         if title.chars().count() < TITLE_MIN_CHARS {
             return Outcome::Rejected {
                 code: None,
-                message: format!("title {:?} is shorter than {TITLE_MIN_CHARS} characters", post.title),
+                message: format!(
+                    "title {:?} is shorter than {TITLE_MIN_CHARS} characters",
+                    post.title
+                ),
             };
         }
         let mut notes = Vec::new();
@@ -405,15 +465,23 @@ impl Publisher for Toutiao {
             Err(outcome) => return outcome,
         };
         if shortened {
-            notes.push(format!("title shortened to {title:?}; the full title opens the body"));
-            content = format!("<p>{}</p>{content}", escape_text(normalise_space(&post.title).as_str()));
+            notes.push(format!(
+                "title shortened to {title:?}; the full title opens the body"
+            ));
+            content = format!(
+                "<p>{}</p>{content}",
+                escape_text(normalise_space(&post.title).as_str())
+            );
         }
         // Last line of defence: the platform refuses a body with any image it
         // did not issue (7115), so never send one.
         if let Some(bad) = foreign_image(&content) {
             return Outcome::Rejected {
                 code: None,
-                message: format!("the body of {} still holds a non-uploaded image ({bad}); not sent", post.source_url),
+                message: format!(
+                    "the body of {} still holds a non-uploaded image ({bad}); not sent",
+                    post.source_url
+                ),
             };
         }
         let extra = serde_json::json!({
@@ -447,12 +515,17 @@ impl Publisher for Toutiao {
             }
             Err(e) => {
                 return Outcome::Unknown {
-                    reason: format!("POST {url}: {} (the article may have been published)", transport_reason(&e)),
+                    reason: format!(
+                        "POST {url}: {} (the article may have been published)",
+                        transport_reason(&e)
+                    ),
                 };
             }
         };
         if let Some(reason) = login_expired(&resp) {
-            return Outcome::LoginExpired { reason: format!("POST {url}: {reason}") };
+            return Outcome::LoginExpired {
+                reason: format!("POST {url}: {reason}"),
+            };
         }
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
@@ -473,13 +546,19 @@ impl Publisher for Toutiao {
             };
         }
         if !status.is_success() {
-            return Outcome::Rejected { code: None, message: format!("POST {url}: HTTP {status}") };
+            return Outcome::Rejected {
+                code: None,
+                message: format!("POST {url}: HTTP {status}"),
+            };
         }
         let body = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {
                 return Outcome::Unknown {
-                    reason: format!("POST {url}: reading the answer: {} (the article may have been published)", transport_reason(&e)),
+                    reason: format!(
+                        "POST {url}: reading the answer: {} (the article may have been published)",
+                        transport_reason(&e)
+                    ),
                 };
             }
         };
@@ -487,7 +566,10 @@ impl Publisher for Toutiao {
             Ok(v) => v,
             Err(e) => {
                 return Outcome::Unknown {
-                    reason: format!("POST {url}: the answer is not JSON ({e}): {}", snippet(&body)),
+                    reason: format!(
+                        "POST {url}: the answer is not JSON ({e}): {}",
+                        snippet(&body)
+                    ),
                 };
             }
         };
@@ -497,12 +579,17 @@ impl Publisher for Toutiao {
             Some(code) => {
                 let message = message_of(&v);
                 return match classify_code(code, &message) {
-                    CodeClass::Login => Outcome::LoginExpired { reason: format!("POST {url}: {message}") },
+                    CodeClass::Login => Outcome::LoginExpired {
+                        reason: format!("POST {url}: {message}"),
+                    },
                     CodeClass::Transient => Outcome::RetryLater {
                         after: DEFAULT_RETRY_AFTER,
                         reason: format!("POST {url}: code {code}: {message}"),
                     },
-                    CodeClass::Permanent => Outcome::Rejected { code: Some(code), message },
+                    CodeClass::Permanent => Outcome::Rejected {
+                        code: Some(code),
+                        message,
+                    },
                 };
             }
             None => {
@@ -513,11 +600,17 @@ impl Publisher for Toutiao {
         }
         let Some(pgc_id) = v.pointer("/data/pgc_id").and_then(id_string) else {
             return Outcome::Unknown {
-                reason: format!("POST {url}: success without data.pgc_id: {}", snippet(&body)),
+                reason: format!(
+                    "POST {url}: success without data.pgc_id: {}",
+                    snippet(&body)
+                ),
             };
         };
         let url = self.article_url(&pgc_id).await;
-        Outcome::Published { remote: Remote { id: pgc_id, url }, notes }
+        Outcome::Published {
+            remote: Remote { id: pgc_id, url },
+            notes,
+        }
     }
 
     async fn lookup(&self, post: &Post) -> Result<Option<Remote>, PublishError> {
@@ -528,7 +621,10 @@ impl Publisher for Toutiao {
             let v = self.get_json(&url).await?;
             let items = list_items(&v);
             if let Some(hit) = items.iter().find(|i| normalise_space(&i.title) == title) {
-                return Ok(Some(Remote { id: hit.pgc_id.clone(), url: hit.article_url.clone() }));
+                return Ok(Some(Remote {
+                    id: hit.pgc_id.clone(),
+                    url: hit.article_url.clone(),
+                }));
             }
             seen += items.len() as u64;
             let total = v.pointer("/data/total").and_then(Value::as_u64);
@@ -595,7 +691,11 @@ pub fn platform_title(title: &str) -> (String, bool) {
     }
     let head: String = chars[..cut.unwrap_or(room)].iter().collect();
     let mut head = head
-        .trim_end_matches(|c: char| c.is_whitespace() || (is_break_char(c) && !matches!(c, '。' | '！' | '？' | '!' | '?')) || is_opening(c))
+        .trim_end_matches(|c: char| {
+            c.is_whitespace()
+                || (is_break_char(c) && !matches!(c, '。' | '！' | '？' | '!' | '?'))
+                || is_opening(c)
+        })
         .to_string();
     if head.chars().count() < TITLE_MIN_CHARS {
         head = chars[..room].iter().collect();
@@ -608,7 +708,25 @@ fn is_break_char(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
-            '，' | '。' | '！' | '？' | '；' | '：' | '、' | '—' | '…' | '·' | '|' | '｜' | ',' | '.' | '!' | '?' | ';' | ':' | '-' | '/'
+            '，' | '。'
+                | '！'
+                | '？'
+                | '；'
+                | '：'
+                | '、'
+                | '—'
+                | '…'
+                | '·'
+                | '|'
+                | '｜'
+                | ','
+                | '.'
+                | '!'
+                | '?'
+                | ';'
+                | ':'
+                | '-'
+                | '/'
         )
 }
 
@@ -637,13 +755,19 @@ pub(crate) fn cookie_value<'a>(cookie: &'a str, name: &str) -> Option<&'a str> {
 fn login_expired(resp: &Response) -> Option<String> {
     let status = resp.status();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Some(format!("HTTP {status}: the login expired or the cookie is invalid"));
+        return Some(format!(
+            "HTTP {status}: the login expired or the cookie is invalid"
+        ));
     }
     if resp.url().path().starts_with(LOGIN_PATH) {
         return Some("redirected to the login page: the login expired".to_string());
     }
     if status.is_redirection() {
-        let to = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("");
+        let to = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("");
         if to.contains(LOGIN_PATH) || to.contains("/login") {
             return Some("redirected to the login page: the login expired".to_string());
         }
@@ -665,7 +789,9 @@ fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let d = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
-        let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc2822(value)
+            .ok()?
+            .with_timezone(&Utc);
         (at - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(d.clamp(Duration::from_secs(1), MAX_RETRY_AFTER))
@@ -684,9 +810,17 @@ fn classify_code(_code: i64, message: &str) -> CodeClass {
     let m = message.to_lowercase();
     if is_login_message(&m) {
         CodeClass::Login
-    } else if ["频繁", "稍后", "繁忙", "too frequent", "rate limit", "try again later", "busy"]
-        .iter()
-        .any(|k| m.contains(k))
+    } else if [
+        "频繁",
+        "稍后",
+        "繁忙",
+        "too frequent",
+        "rate limit",
+        "try again later",
+        "busy",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
     {
         CodeClass::Transient
     } else {
@@ -696,9 +830,17 @@ fn classify_code(_code: i64, message: &str) -> CodeClass {
 
 fn is_login_message(message: &str) -> bool {
     let m = message.to_lowercase();
-    ["未登录", "请登录", "登录过期", "登录已过期", "重新登录", "not logged in", "login expired"]
-        .iter()
-        .any(|k| m.contains(k))
+    [
+        "未登录",
+        "请登录",
+        "登录过期",
+        "登录已过期",
+        "重新登录",
+        "not logged in",
+        "login expired",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 fn message_of(v: &Value) -> String {
@@ -788,7 +930,11 @@ fn upload_file_name(url: &Url, mime: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
         .take(60)
         .collect();
-    let stem = if stem.is_empty() { "image".to_string() } else { stem };
+    let stem = if stem.is_empty() {
+        "image".to_string()
+    } else {
+        stem
+    };
     format!("{stem}.{ext}")
 }
 
@@ -798,11 +944,14 @@ static IMG_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)<im(?:g|age)\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
 });
 static ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"#).expect("static regex")
+    Regex::new(r#"([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"#)
+        .expect("static regex")
 });
-static COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)<!--.*?(?:-->|$)").expect("static regex"));
-static SOURCE_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?i)<source\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex"));
+static COMMENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)<!--.*?(?:-->|$)").expect("static regex"));
+static SOURCE_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)<source\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
+});
 
 /// Remove what could smuggle a foreign image past the `<img>` rewrite:
 /// comments (a commented-out `<img>` is still text to some parsers) and
@@ -820,7 +969,10 @@ struct ImgTag {
 
 impl ImgTag {
     fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Where the image really is: `src`, or a lazy-loading attribute when
@@ -828,7 +980,10 @@ impl ImgTag {
     fn source(&self) -> Option<String> {
         let usable = |v: &str| {
             let v = v.trim();
-            !v.is_empty() && !v.starts_with("data:") && !v.starts_with("about:") && !v.starts_with('#')
+            !v.is_empty()
+                && !v.starts_with("data:")
+                && !v.starts_with("about:")
+                && !v.starts_with('#')
         };
         ["src", "data-src", "data-original", "data-url"]
             .iter()
@@ -844,17 +999,36 @@ fn find_img_tags(html: &str) -> Vec<ImgTag> {
         .map(|m| {
             let tag = m.as_str();
             // Skip `<img` / `<image` itself.
-            let name_len = if tag.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("<image")) { 6 } else { 4 };
+            let name_len = if tag
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case("<image"))
+            {
+                6
+            } else {
+                4
+            };
             let inner = tag[name_len..].trim_end_matches('>');
             let attrs = ATTR
                 .captures_iter(inner)
                 .map(|c| {
-                    let name = c.get(1).map(|m| m.as_str().to_ascii_lowercase()).unwrap_or_default();
-                    let value = c.get(2).or(c.get(3)).or(c.get(4)).map(|m| m.as_str()).unwrap_or("");
+                    let name = c
+                        .get(1)
+                        .map(|m| m.as_str().to_ascii_lowercase())
+                        .unwrap_or_default();
+                    let value = c
+                        .get(2)
+                        .or(c.get(3))
+                        .or(c.get(4))
+                        .map(|m| m.as_str())
+                        .unwrap_or("");
                     (name, decode_entities(value))
                 })
                 .collect();
-            ImgTag { start: m.start(), end: m.end(), attrs }
+            ImgTag {
+                start: m.start(),
+                end: m.end(),
+                attrs,
+            }
         })
         .collect()
 }
@@ -884,11 +1058,16 @@ fn decode_entities(s: &str) -> String {
 }
 
 fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -897,7 +1076,10 @@ mod tests {
 
     #[test]
     fn short_titles_are_kept_whitespace_normalised() {
-        assert_eq!(platform_title("  科普  大篷车进校园 "), ("科普 大篷车进校园".to_string(), false));
+        assert_eq!(
+            platform_title("  科普  大篷车进校园 "),
+            ("科普 大篷车进校园".to_string(), false)
+        );
         let thirty: String = "字".repeat(30);
         assert_eq!(platform_title(&thirty), (thirty.clone(), false));
     }
@@ -942,7 +1124,9 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates_and_clamps() {
-        let now = DateTime::parse_from_rfc3339("2026-11-26T04:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-26T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(
             parse_retry_after("Thu, 26 Nov 2026 04:02:00 GMT", now),
@@ -974,7 +1158,9 @@ mod tests {
 
     #[test]
     fn comments_and_picture_sources_are_stripped() {
-        let s = strip_unsafe_image_carriers(r#"a<!-- <img src="x"> -->b<picture><source srcset="y.webp"></picture>"#);
+        let s = strip_unsafe_image_carriers(
+            r#"a<!-- <img src="x"> -->b<picture><source srcset="y.webp"></picture>"#,
+        );
         assert_eq!(s, "ab<picture></picture>");
     }
 
@@ -986,8 +1172,14 @@ mod tests {
 
     #[test]
     fn image_mime_sniffs_magic_not_headers() {
-        let img = |b: &'static [u8], ct: &str| Image { bytes: bytes::Bytes::from_static(b), content_type: Some(ct.into()) };
-        assert_eq!(image_mime(&img(b"\x89PNG\r\n\x1a\nrest", "application/octet-stream")), Some("image/png"));
+        let img = |b: &'static [u8], ct: &str| Image {
+            bytes: bytes::Bytes::from_static(b),
+            content_type: Some(ct.into()),
+        };
+        assert_eq!(
+            image_mime(&img(b"\x89PNG\r\n\x1a\nrest", "application/octet-stream")),
+            Some("image/png")
+        );
         assert_eq!(image_mime(&img(b"<html>denied</html>", "image/jpeg")), None);
     }
 
@@ -1009,7 +1201,10 @@ mod tests {
         )
         .unwrap();
         let d = format!("{t:?}");
-        assert!(!d.contains("SESSIONVALUE") && !d.contains("CSRFVALUE"), "{d}");
+        assert!(
+            !d.contains("SESSIONVALUE") && !d.contains("CSRFVALUE"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -1030,6 +1225,9 @@ mod tests {
         )
         .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("csrftoken") && !s.contains("SESSIONVALUE"), "{s}");
+        assert!(
+            s.contains("csrftoken") && !s.contains("SESSIONVALUE"),
+            "{s}"
+        );
     }
 }

@@ -123,7 +123,10 @@ impl Default for MockOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this HTTP status (and Retry-After), storing nothing.
-    Status { status: u16, retry_after: Option<String> },
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+    },
     /// Refuse with this business code, storing nothing.
     Code { code: i64, message: String },
     /// Store the article, then answer with this HTTP status: "applied, but
@@ -138,7 +141,11 @@ impl FromStr for Fault {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || format!("bad fault {s:?}: expected status:N[:retry-after=V], code:N:message, store-then-status:N or store-then-garbage");
+        let bad = || {
+            format!(
+                "bad fault {s:?}: expected status:N[:retry-after=V], code:N:message, store-then-status:N or store-then-garbage"
+            )
+        };
         if s == "store-then-garbage" {
             return Ok(Fault::StoreThenGarbage);
         }
@@ -147,19 +154,28 @@ impl FromStr for Fault {
         }
         if let Some(rest) = s.strip_prefix("status:") {
             let (status, retry_after) = match rest.split_once(':') {
-                Some((st, ra)) => (st, Some(ra.strip_prefix("retry-after=").ok_or_else(bad)?.to_string())),
+                Some((st, ra)) => (
+                    st,
+                    Some(ra.strip_prefix("retry-after=").ok_or_else(bad)?.to_string()),
+                ),
                 None => (rest, None),
             };
             let status: u16 = status.parse().map_err(|_| bad())?;
             if !(100..=599).contains(&status) {
                 return Err(bad());
             }
-            return Ok(Fault::Status { status, retry_after });
+            return Ok(Fault::Status {
+                status,
+                retry_after,
+            });
         }
         if let Some(rest) = s.strip_prefix("code:") {
             let (code, message) = rest.split_once(':').unwrap_or((rest, "injected failure"));
             let code: i64 = code.parse().map_err(|_| bad())?;
-            return Ok(Fault::Code { code, message: message.to_string() });
+            return Ok(Fault::Code {
+                code,
+                message: message.to_string(),
+            });
         }
         Err(bad())
     }
@@ -213,7 +229,10 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     rd.filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().is_some_and(|x| x == "json")
-                && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
         })
         .collect()
 }
@@ -247,22 +266,32 @@ impl Shared {
 /// Read the stored state, refusing to start on corrupt files (silently
 /// ignoring them would make the mock "forget" published articles).
 fn load_state(data: &Path) -> std::io::Result<MockState> {
-    let corrupt = |p: &Path, e: String| std::io::Error::other(format!("mock data file {}: {e}", p.display()));
+    let corrupt =
+        |p: &Path, e: String| std::io::Error::other(format!("mock data file {}: {e}", p.display()));
     std::fs::create_dir_all(data.join("articles"))?;
     std::fs::create_dir_all(data.join("images"))?;
     let mut articles = Vec::new();
     for p in json_files(&data.join("articles")) {
         let bytes = std::fs::read(&p)?;
-        articles.push(serde_json::from_slice::<MockArticle>(&bytes).map_err(|e| corrupt(&p, e.to_string()))?);
+        articles.push(
+            serde_json::from_slice::<MockArticle>(&bytes)
+                .map_err(|e| corrupt(&p, e.to_string()))?,
+        );
     }
     sort_oldest_first(&mut articles);
     let mut images = HashMap::new();
     for p in json_files(&data.join("images")) {
         let bytes = std::fs::read(&p)?;
-        let img: MockImage = serde_json::from_slice(&bytes).map_err(|e| corrupt(&p, e.to_string()))?;
+        let img: MockImage =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(&p, e.to_string()))?;
         images.insert(img.web_uri.clone(), img);
     }
-    Ok(MockState { articles, images, recent_publishes: VecDeque::new(), faults: VecDeque::new() })
+    Ok(MockState {
+        articles,
+        images,
+        recent_publishes: VecDeque::new(),
+        faults: VecDeque::new(),
+    })
 }
 
 /// Serve until `shutdown` is cancelled.
@@ -283,7 +312,11 @@ pub async fn serve(
         images = state.images.len(),
         "mock toutiao account serving"
     );
-    let shared = Arc::new(Shared { opts, shutdown: shutdown.clone(), state: Mutex::new(state) });
+    let shared = Arc::new(Shared {
+        opts,
+        shutdown: shutdown.clone(),
+        state: Mutex::new(state),
+    });
     let app = Router::new()
         .route("/", get(index))
         .route("/auth/page/login", get(login_page))
@@ -292,7 +325,10 @@ pub async fn serve(
             "/mp/agw/article_material/photo/upload_picture/",
             post(upload_picture).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
-        .route("/mp/agw/article/publish", post(publish).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route(
+            "/mp/agw/article/publish",
+            post(publish).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/mp/agw/article/list/", get(article_list))
         .route("/mp/agw/article/list", get(article_list))
         .route("/img/{*web_uri}", get(image))
@@ -313,7 +349,11 @@ fn host_of(headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
+        })
         .unwrap_or("127.0.0.1")
         .to_string()
 }
@@ -321,16 +361,33 @@ fn host_of(headers: &HeaderMap) -> String {
 fn cookie_value<'a>(cookie: &'a str, name: &str) -> Option<&'a str> {
     cookie.split(';').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        (k.trim() == name).then(|| v.trim().trim_matches('"')).filter(|v| !v.is_empty())
+        (k.trim() == name)
+            .then(|| v.trim().trim_matches('"'))
+            .filter(|v| !v.is_empty())
     })
 }
 
 /// `Err(answer)` when the request is not logged in or fails the CSRF check.
-fn check_auth(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), Response> {
-    let cookie = headers.get(header::COOKIE).and_then(|c| c.to_str().ok()).unwrap_or("");
+// The error is the HTTP answer itself, produced at most once per request;
+// boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn check_auth(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let cookie = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("");
     let session = cookie_value(cookie, "sessionid");
     let csrf = cookie_value(cookie, "csrftoken");
-    let expected_session = shared.opts.cookie.as_deref().and_then(|c| cookie_value(c, "sessionid"));
+    let expected_session = shared
+        .opts
+        .cookie
+        .as_deref()
+        .and_then(|c| cookie_value(c, "sessionid"));
     let expired = shared.opts.expired || shared.data().join("expired").exists();
     let logged_in = !expired
         && csrf.is_some()
@@ -341,7 +398,8 @@ fn check_auth(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) 
         };
     if !logged_in {
         if method == Method::GET {
-            let target = url::form_urlencoded::byte_serialize(uri.to_string().as_bytes()).collect::<String>();
+            let target = url::form_urlencoded::byte_serialize(uri.to_string().as_bytes())
+                .collect::<String>();
             let location = format!("/auth/page/login?redirect_url={target}");
             let mut resp = StatusCode::FOUND.into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -360,7 +418,9 @@ fn check_auth(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) 
         if sent.is_none() || sent != csrf {
             return Err((
                 StatusCode::FORBIDDEN,
-                axum::Json(json!({"code": codes::CSRF, "message": "CSRF token missing or incorrect"})),
+                axum::Json(
+                    json!({"code": codes::CSRF, "message": "CSRF token missing or incorrect"}),
+                ),
             )
                 .into_response());
         }
@@ -369,14 +429,25 @@ fn check_auth(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) 
 }
 
 async fn login_page() -> Html<&'static str> {
-    Html("<!doctype html><html><head><meta charset=\"utf-8\"><title>登录</title></head><body><p>请登录头条号（mock）。</p></body></html>")
+    Html(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>登录</title></head><body><p>请登录头条号（mock）。</p></body></html>",
+    )
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({"code": 404, "message": "not found"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"code": 404, "message": "not found"})),
+    )
+        .into_response()
 }
 
-async fn media_info(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn media_info(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check_auth(&shared, &method, &uri, &headers) {
         return r;
     }
@@ -402,9 +473,15 @@ async fn upload_picture(
     if let Err(r) = check_auth(&shared, &method, &uri, &headers) {
         return r;
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let Some(parts) = parse_multipart(content_type, &body) else {
-        return business(codes::NOT_MULTIPART, "请求格式错误：需要 multipart/form-data");
+        return business(
+            codes::NOT_MULTIPART,
+            "请求格式错误：需要 multipart/form-data",
+        );
     };
     let Some(file) = parts.into_iter().find(|p| p.name == "upfile") else {
         return business(codes::NO_UPFILE, "上传文件为空：缺少 upfile");
@@ -422,14 +499,18 @@ async fn upload_picture(
     let data = shared.data().join("images");
     let stored = {
         let mut st = shared.lock();
-        let mut img = st.images.get(&web_uri).cloned().unwrap_or_else(|| MockImage {
-            web_uri: web_uri.clone(),
-            web_urls: Vec::new(),
-            width,
-            height,
-            mime_type: mime.to_string(),
-            file: format!("{id}.{ext}"),
-        });
+        let mut img = st
+            .images
+            .get(&web_uri)
+            .cloned()
+            .unwrap_or_else(|| MockImage {
+                web_uri: web_uri.clone(),
+                web_urls: Vec::new(),
+                width,
+                height,
+                mime_type: mime.to_string(),
+                file: format!("{id}.{ext}"),
+            });
         if !img.web_urls.contains(&web_url) {
             img.web_urls.push(web_url.clone());
         }
@@ -444,7 +525,10 @@ async fn upload_picture(
     };
     if let Err(e) = stored {
         tracing::error!(error = %e, "mock could not store an upload");
-        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"code": 500, "message": "storage error"})))
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"code": 500, "message": "storage error"})),
+        )
             .into_response();
     }
     axum::Json(json!({
@@ -502,11 +586,21 @@ async fn publish(
         let mut st = shared.lock();
         let fault = next_fault(&shared, &mut st);
         match &fault {
-            Some(Fault::Status { status, retry_after }) => {
-                let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut resp = (status, axum::Json(json!({"code": status.as_u16(), "message": "injected failure"})))
+            Some(Fault::Status {
+                status,
+                retry_after,
+            }) => {
+                let status =
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut resp = (
+                    status,
+                    axum::Json(json!({"code": status.as_u16(), "message": "injected failure"})),
+                )
                     .into_response();
-                if let Some(v) = retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                if let Some(v) = retry_after
+                    .as_deref()
+                    .and_then(|v| HeaderValue::from_str(v).ok())
+                {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
                 return resp;
@@ -516,7 +610,11 @@ async fn publish(
         }
         if let Some(limit) = shared.opts.rate_limit {
             let now = Instant::now();
-            while st.recent_publishes.front().is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW) {
+            while st
+                .recent_publishes
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= RATE_WINDOW)
+            {
                 st.recent_publishes.pop_front();
             }
             if st.recent_publishes.len() >= limit as usize {
@@ -528,7 +626,8 @@ async fn publish(
                     axum::Json(json!({"code": 429, "message": "发文过于频繁，请稍后再试"})),
                 )
                     .into_response();
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
                 return resp;
             }
         }
@@ -542,14 +641,23 @@ async fn publish(
             .filter_map(|a| a.pgc_id.parse::<u64>().ok())
             .max()
             .map_or(FIRST_PGC_ID, |m| m + 1);
-        let article = MockArticle { pgc_id: next_id.to_string(), ..article };
-        let path = shared.data().join("articles").join(format!("{}.json", article.pgc_id));
+        let article = MockArticle {
+            pgc_id: next_id.to_string(),
+            ..article
+        };
+        let path = shared
+            .data()
+            .join("articles")
+            .join(format!("{}.json", article.pgc_id));
         let written = serde_json::to_vec_pretty(&article)
             .map_err(|e| e.to_string())
             .and_then(|bytes| write_atomically(&path, &bytes));
         if let Err(e) = written {
             tracing::error!(error = %e, "mock could not store an article");
-            return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"code": 500, "message": "storage error"})))
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"code": 500, "message": "storage error"})),
+            )
                 .into_response();
         }
         tracing::info!(pgc_id = %article.pgc_id, title = %article.title, "mock stored an article");
@@ -570,7 +678,9 @@ async fn publish(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, Html("<html><body>upstream error</body></html>")).into_response()
         }
-        Some(Fault::StoreThenGarbage) => (StatusCode::OK, Html("<html><body>服务异常</body></html>")).into_response(),
+        Some(Fault::StoreThenGarbage) => {
+            (StatusCode::OK, Html("<html><body>服务异常</body></html>")).into_response()
+        }
         _ => axum::Json(json!({
             "code": 0,
             "message": "success",
@@ -582,25 +692,39 @@ async fn publish(
 
 /// The article a publish form describes, or the platform's refusal. Nothing
 /// is stored unless every check passes.
-fn validate_publish(st: &MockState, query: &HashMap<String, String>, body: &[u8]) -> Result<MockArticle, Response> {
+#[allow(clippy::result_large_err)]
+fn validate_publish(
+    st: &MockState,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<MockArticle, Response> {
     if query.get("type").map(String::as_str) != Some("article") {
         return Err(business(codes::BAD_TYPE, "参数错误：type"));
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     for field in ["pgc_id", "title", "content", "save"] {
         if !form.contains_key(field) {
-            return Err(business(codes::MISSING_FIELD, &format!("缺少参数：{field}")));
+            return Err(business(
+                codes::MISSING_FIELD,
+                &format!("缺少参数：{field}"),
+            ));
         }
     }
     if form.get("pgc_id").map(String::as_str) != Some("0") {
-        return Err(business(codes::BAD_PGC_ID, "文章不存在（pgc_id 须为 0 以新建）"));
+        return Err(business(
+            codes::BAD_PGC_ID,
+            "文章不存在（pgc_id 须为 0 以新建）",
+        ));
     }
     let title = form.get("title").cloned().unwrap_or_default();
     let n = title.trim().chars().count();
     if !(2..=30).contains(&n) || n != title.chars().count() {
         return Err(business(codes::TITLE_LENGTH, "标题字数须在2-30字之间"));
     }
-    let extra = form.get("extra").cloned().unwrap_or_else(|| "{}".to_string());
+    let extra = form
+        .get("extra")
+        .cloned()
+        .unwrap_or_else(|| "{}".to_string());
     if !serde_json::from_str::<serde_json::Value>(&extra).is_ok_and(|v| v.is_object()) {
         return Err(business(codes::BAD_EXTRA, "参数错误：extra"));
     }
@@ -615,9 +739,15 @@ fn validate_publish(st: &MockState, query: &HashMap<String, String>, body: &[u8]
     for img in imgs {
         let src = img.value().attr("src").unwrap_or("");
         let uri = img.value().attr("web_uri").unwrap_or("");
-        let issued = st.images.get(uri).is_some_and(|i| i.web_urls.iter().any(|u| u == src));
+        let issued = st
+            .images
+            .get(uri)
+            .is_some_and(|i| i.web_urls.iter().any(|u| u == src));
         if !issued {
-            return Err(business(codes::FOREIGN_IMAGE, "正文中含有未上传的图片，请重新上传"));
+            return Err(business(
+                codes::FOREIGN_IMAGE,
+                "正文中含有未上传的图片，请重新上传",
+            ));
         }
     }
     Ok(MockArticle {
@@ -644,7 +774,11 @@ async fn article_list(
         return r;
     }
     let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
-    let size: usize = query.get("size").and_then(|p| p.parse().ok()).unwrap_or(20).clamp(1, 50);
+    let size: usize = query
+        .get("size")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 50);
     let host = host_of(&headers);
     let (items, total) = {
         let st = shared.lock();
@@ -666,7 +800,8 @@ async fn article_list(
             .collect();
         (items, st.articles.len())
     };
-    axum::Json(json!({"code": 0, "message": "success", "data": {"content": items, "total": total}})).into_response()
+    axum::Json(json!({"code": 0, "message": "success", "data": {"content": items, "total": total}}))
+        .into_response()
 }
 
 async fn image(State(shared): State<Arc<Shared>>, UrlPath(web_uri): UrlPath<String>) -> Response {
@@ -680,8 +815,16 @@ async fn image(State(shared): State<Arc<Shared>>, UrlPath(web_uri): UrlPath<Stri
     }
 }
 
-async fn item_page(State(shared): State<Arc<Shared>>, UrlPath(pgc_id): UrlPath<String>) -> Response {
-    let found = shared.lock().articles.iter().find(|a| a.pgc_id == pgc_id).cloned();
+async fn item_page(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(pgc_id): UrlPath<String>,
+) -> Response {
+    let found = shared
+        .lock()
+        .articles
+        .iter()
+        .find(|a| a.pgc_id == pgc_id)
+        .cloned();
     let Some(a) = found else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -716,7 +859,10 @@ async fn index(State(shared): State<Arc<Shared>>) -> Html<String> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 struct Part {
@@ -733,7 +879,9 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
     }
     let boundary = params.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_string())
     })?;
     if boundary.is_empty() {
         return None;
@@ -764,7 +912,10 @@ fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
                 (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
             })
         })?;
-        parts.push(Part { name, data: body[data_start..data_end].to_vec() });
+        parts.push(Part {
+            name,
+            data: body[data_start..data_end].to_vec(),
+        });
         pos = data_end + next_delim.len();
     }
 }
@@ -790,9 +941,18 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// MIME type, file extension and pixel size of an image, from its header;
 /// `None` when it is not an image the platform takes.
 fn sniff_image(b: &[u8]) -> Option<(&'static str, &'static str, u32, u32)> {
-    let be16 = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])));
-    let le16 = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])));
-    let be32 = |i: usize| b.get(i..i + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+    let be16 = |i: usize| {
+        b.get(i..i + 2)
+            .map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])))
+    };
+    let le16 = |i: usize| {
+        b.get(i..i + 2)
+            .map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])))
+    };
+    let be32 = |i: usize| {
+        b.get(i..i + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    };
     if b.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Some(("image/png", "png", be32(16)?, be32(20)?));
     }
@@ -829,15 +989,33 @@ mod tests {
     fn faults_parse_from_their_text_form() {
         assert_eq!(
             "status:429:retry-after=7".parse::<Fault>(),
-            Ok(Fault::Status { status: 429, retry_after: Some("7".into()) })
+            Ok(Fault::Status {
+                status: 429,
+                retry_after: Some("7".into())
+            })
         );
-        assert_eq!("status:500".parse::<Fault>(), Ok(Fault::Status { status: 500, retry_after: None }));
+        assert_eq!(
+            "status:500".parse::<Fault>(),
+            Ok(Fault::Status {
+                status: 500,
+                retry_after: None
+            })
+        );
         assert_eq!(
             "code:7001:内容违规".parse::<Fault>(),
-            Ok(Fault::Code { code: 7001, message: "内容违规".into() })
+            Ok(Fault::Code {
+                code: 7001,
+                message: "内容违规".into()
+            })
         );
-        assert_eq!("store-then-status:502".parse::<Fault>(), Ok(Fault::StoreThenStatus(502)));
-        assert_eq!("store-then-garbage".parse::<Fault>(), Ok(Fault::StoreThenGarbage));
+        assert_eq!(
+            "store-then-status:502".parse::<Fault>(),
+            Ok(Fault::StoreThenStatus(502))
+        );
+        assert_eq!(
+            "store-then-garbage".parse::<Fault>(),
+            Ok(Fault::StoreThenGarbage)
+        );
         assert!("status:abc".parse::<Fault>().is_err());
         assert!("explode".parse::<Fault>().is_err());
     }
@@ -863,7 +1041,9 @@ mod tests {
         assert_eq!(sniff_image(&png), Some(("image/png", "png", 3, 2)));
         let gif = b"GIF89a\x05\x00\x07\x00";
         assert_eq!(sniff_image(gif), Some(("image/gif", "gif", 5, 7)));
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x0A, 0x00, 0x14, 0x03, 0, 0, 0, 0];
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x0A, 0x00, 0x14, 0x03, 0, 0, 0, 0,
+        ];
         assert_eq!(sniff_image(&jpeg), Some(("image/jpeg", "jpg", 20, 10)));
         assert_eq!(sniff_image(b"<html>"), None);
     }
@@ -873,7 +1053,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let arts = dir.path().join("articles");
         std::fs::create_dir_all(&arts).unwrap();
-        let a = MockArticle { pgc_id: "2".into(), title: "标题".into(), content: "x".into(), extra: "{}".into(), create_time: 5 };
+        let a = MockArticle {
+            pgc_id: "2".into(),
+            title: "标题".into(),
+            content: "x".into(),
+            extra: "{}".into(),
+            create_time: 5,
+        };
         std::fs::write(arts.join("2.json"), serde_json::to_vec(&a).unwrap()).unwrap();
         std::fs::write(arts.join(".3.json.tmp-1"), b"partial").unwrap();
         assert_eq!(load_articles(dir.path()), vec![a]);

@@ -672,3 +672,93 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
     assert!(index.contains("重启之后再用旧图"));
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_upload_is_retried_once_then_only_that_image_is_dropped() {
+    let mock = Mock::start(MockOptions {
+        // protected.png fails twice → dropped; plain.gif fails once, the
+        // retry succeeds.
+        fail_uploads: vec![
+            Fault::Status {
+                status: 500,
+                retry_after: None,
+            },
+            Fault::Status {
+                status: 502,
+                retry_after: None,
+            },
+            Fault::Status {
+                status: 502,
+                retry_after: None,
+            },
+        ],
+        ..MockOptions::default()
+    })
+    .await;
+    let site = start_site().await;
+    let out = client(&mock).publish(&post(&site, "上传重试")).await;
+    let Outcome::Published { notes, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("protected.png") && n.contains("502")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("missing.jpg")), "{notes:?}");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let stored = load_articles(mock.dir());
+    let kept = imgs(&stored[0].content);
+    assert_eq!(kept.len(), 1, "{}", stored[0].content);
+    // The one kept is plain.gif (a GIF), uploaded on the second try.
+    let bytes = reqwest::get(kept[0].0.as_str())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"GIF89a"));
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_throttled_upload_gives_the_whole_post_back_before_publishing() {
+    let mock = Mock::start(MockOptions {
+        fail_uploads: vec![Fault::Status {
+            status: 429,
+            retry_after: Some("30".into()),
+        }],
+        ..MockOptions::default()
+    })
+    .await;
+    let site = start_site().await;
+    let out = client(&mock).publish(&post(&site, "上传被限流")).await;
+    assert!(
+        matches!(out, Outcome::RetryLater { after, .. } if after == Duration::from_secs(30)),
+        "{out:?}"
+    );
+    assert!(load_articles(mock.dir()).is_empty());
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_base_url_without_the_api_holds_posts_back_instead_of_rejecting_them() {
+    let site = start_site().await;
+    // The unit's site has no toutiao API: every call 404s.
+    let t = Toutiao::new(
+        site.clone(),
+        Secret::new(cookie()),
+        "x".into(),
+        reqwest::Client::new(),
+        Arc::new(HttpImages(reqwest::Client::new())),
+    )
+    .unwrap();
+    let mut p = post(&site, "地址配错了");
+    p.html = "<p>纯文字</p>".into();
+    let out = t.publish(&p).await;
+    assert!(
+        matches!(&out, Outcome::RetryLater { reason, .. } if reason.contains("base_url")),
+        "{out:?}"
+    );
+}

@@ -240,6 +240,10 @@ impl Toutiao {
                         None
                     }
                     Err(UploadFailure::Abort(outcome)) => return Err(outcome),
+                    Err(UploadFailure::Transient { reason, .. }) => {
+                        notes.push(format!("dropped image {abs}: {reason}"));
+                        None
+                    }
                 };
                 uploaded.insert(key.clone(), entry);
             }
@@ -272,13 +276,34 @@ impl Toutiao {
                 image.content_type.as_deref().unwrap_or("none")
             )));
         };
+        let give_up = |after: Duration, reason: String, postpone: bool| {
+            if postpone {
+                // The platform is throttling or unreachable: the publish
+                // would fail too, so hand the whole post back.
+                UploadFailure::Abort(Outcome::RetryLater { after, reason })
+            } else {
+                UploadFailure::Drop(format!("upload kept failing: {reason}"))
+            }
+        };
         match self.upload(url, &image, mime).await {
-            Err(UploadFailure::Abort(Outcome::RetryLater { after, reason }))
-                if after <= MAX_INLINE_UPLOAD_WAIT =>
-            {
+            Err(UploadFailure::Transient {
+                after,
+                reason,
+                postpone,
+            }) => {
+                if after > MAX_INLINE_UPLOAD_WAIT {
+                    return Err(give_up(after, reason, postpone));
+                }
                 tracing::info!(image = %url, %reason, "image upload failed transiently; retrying once");
                 tokio::time::sleep(after).await;
-                self.upload(url, &image, mime).await
+                match self.upload(url, &image, mime).await {
+                    Err(UploadFailure::Transient {
+                        after,
+                        reason,
+                        postpone,
+                    }) => Err(give_up(after, reason, postpone)),
+                    other => other,
+                }
             }
             other => other,
         }
@@ -298,12 +323,12 @@ impl Toutiao {
             .mime_str(mime)
             .map_err(|e| UploadFailure::Drop(format!("bad content type {mime}: {e}")))?;
         let form = reqwest::multipart::Form::new().part("upfile", part);
-        let transient = |reason: String, after: Duration| {
-            UploadFailure::Abort(Outcome::RetryLater {
+        let transient =
+            |reason: String, after: Duration, postpone: bool| UploadFailure::Transient {
                 after,
                 reason: format!("uploading image {image_url}: {reason}"),
-            })
-        };
+                postpone,
+            };
         let resp = match self
             .http
             .post(url.clone())
@@ -314,9 +339,12 @@ impl Toutiao {
         {
             Ok(r) => r,
             Err(e) => {
+                // Unreachable platform: postpone the post. A timeout or a
+                // reset is more likely this upload's own trouble.
                 return Err(transient(
                     format!("POST {url}: {}", transport_reason(&e)),
                     Duration::from_secs(1),
+                    e.is_connect(),
                 ));
             }
         };
@@ -332,7 +360,13 @@ impl Toutiao {
             } else {
                 Duration::from_secs(1)
             };
-            return Err(transient(format!("POST {url}: HTTP {status}"), after));
+            let throttled = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            return Err(transient(
+                format!("POST {url}: HTTP {status}"),
+                after,
+                throttled,
+            ));
         }
         if !status.is_success() {
             return Err(UploadFailure::Drop(format!(
@@ -343,6 +377,7 @@ impl Toutiao {
             transient(
                 format!("POST {url}: reading the answer: {}", transport_reason(&e)),
                 Duration::from_secs(1),
+                false,
             )
         })?;
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
@@ -352,6 +387,7 @@ impl Toutiao {
                     snippet(&body)
                 ),
                 Duration::from_secs(1),
+                false,
             )
         })?;
         let code = v.get("code").and_then(Value::as_i64).unwrap_or(-1);
@@ -362,7 +398,7 @@ impl Toutiao {
                     reason: format!("POST {url}: {message}"),
                 }),
                 CodeClass::Transient => {
-                    transient(format!("code {code}: {message}"), DEFAULT_RETRY_AFTER)
+                    transient(format!("code {code}: {message}"), DEFAULT_RETRY_AFTER, true)
                 }
                 CodeClass::Permanent => {
                     UploadFailure::Drop(format!("upload refused with code {code}: {message}"))
@@ -416,6 +452,14 @@ enum UploadFailure {
     Drop(String),
     /// Stop the whole publish (nothing has been posted yet).
     Abort(Outcome),
+    /// Worth one more try after `after`; if that fails too, `postpone`
+    /// says whether to give the whole post back (throttled, unreachable)
+    /// or to drop just this image.
+    Transient {
+        after: Duration,
+        reason: String,
+        postpone: bool,
+    },
 }
 
 #[async_trait]
@@ -545,6 +589,20 @@ impl Publisher for Toutiao {
                 reason: format!("POST {url}: HTTP {status}"),
             };
         }
+        if status.is_redirection()
+            || status == StatusCode::NOT_FOUND
+            || status == StatusCode::METHOD_NOT_ALLOWED
+            || status == StatusCode::GONE
+        {
+            // Not about this post: the endpoint moved or base_url is wrong.
+            // Rejecting would throw every queued post away; wait for a fix.
+            return Outcome::RetryLater {
+                after: MAX_RETRY_AFTER,
+                reason: format!(
+                    "POST {url}: HTTP {status}: the publish endpoint is not there; check base_url"
+                ),
+            };
+        }
         if !status.is_success() {
             return Outcome::Rejected {
                 code: None,
@@ -606,7 +664,14 @@ impl Publisher for Toutiao {
                 ),
             };
         };
-        let url = self.article_url(&pgc_id).await;
+        let url = match v
+            .pointer("/data/article_url")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => Some(u.to_string()),
+            None => self.article_url(&pgc_id).await,
+        };
         Outcome::Published {
             remote: Remote { id: pgc_id, url },
             notes,

@@ -20,9 +20,10 @@
 //!   `{"code":401,"message":"登录已过期，请重新登录"}` (what its XHR endpoints
 //!   do). A POST whose `X-CSRFToken` is missing or differs from the cookie's
 //!   `csrftoken` gets `403` with `{"code":403,…}`.
-//! * **Faults** apply to publish calls only, in order: first those in
+//! * **Faults** apply to publish calls in order: first those in
 //!   [`MockOptions::fail_next`], then one line per call from the file
-//!   `DATA/fail_next` (consumed as used; see [`Fault`] for the syntax). With
+//!   `DATA/fail_next` (consumed as used; see [`Fault`] for the syntax).
+//!   Image uploads take theirs from [`MockOptions::fail_uploads`]. With
 //!   [`MockOptions::rate_limit`] = N, the (N+1)th publish within 60 s gets
 //!   `429` with `Retry-After` in seconds. [`MockOptions::delay`] holds every
 //!   publish answer back *after* the article has been stored, like an answer
@@ -98,6 +99,8 @@ pub struct MockOptions {
     pub expired: bool,
     /// Faults for the next publish calls, in order.
     pub fail_next: Vec<Fault>,
+    /// Faults for the next image uploads, in order.
+    pub fail_uploads: Vec<Fault>,
 }
 
 impl Default for MockOptions {
@@ -110,6 +113,7 @@ impl Default for MockOptions {
             rate_limit: None,
             expired: false,
             fail_next: Vec::new(),
+            fail_uploads: Vec::new(),
         }
     }
 }
@@ -249,6 +253,7 @@ struct MockState {
     images: HashMap<String, MockImage>,
     recent_publishes: VecDeque<Instant>,
     faults: VecDeque<Fault>,
+    upload_faults: VecDeque<Fault>,
 }
 
 impl Shared {
@@ -291,6 +296,7 @@ fn load_state(data: &Path) -> std::io::Result<MockState> {
         images,
         recent_publishes: VecDeque::new(),
         faults: VecDeque::new(),
+        upload_faults: VecDeque::new(),
     })
 }
 
@@ -305,6 +311,7 @@ pub async fn serve(
         .await
         .map_err(std::io::Error::other)??;
     state.faults = opts.fail_next.iter().cloned().collect();
+    state.upload_faults = opts.fail_uploads.iter().cloned().collect();
     tracing::info!(
         addr = ?listener.local_addr().ok(),
         data = %opts.data_dir.display(),
@@ -473,6 +480,10 @@ async fn upload_picture(
     if let Err(r) = check_auth(&shared, &method, &uri, &headers) {
         return r;
     }
+    let fault = shared.lock().upload_faults.pop_front();
+    if let Some(resp) = fault.as_ref().and_then(refusal_before_storing) {
+        return resp;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -531,6 +542,9 @@ async fn upload_picture(
         )
             .into_response();
     }
+    if let Some(resp) = fault.as_ref().and_then(failure_after_storing) {
+        return resp;
+    }
     axum::Json(json!({
         "code": 0,
         "message": "success",
@@ -581,32 +595,11 @@ async fn publish(
     if let Err(r) = check_auth(&shared, &method, &uri, &headers) {
         return r;
     }
-    let host = host_of(&headers);
     let (stored, after_fault) = {
         let mut st = shared.lock();
         let fault = next_fault(&shared, &mut st);
-        match &fault {
-            Some(Fault::Status {
-                status,
-                retry_after,
-            }) => {
-                let status =
-                    StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut resp = (
-                    status,
-                    axum::Json(json!({"code": status.as_u16(), "message": "injected failure"})),
-                )
-                    .into_response();
-                if let Some(v) = retry_after
-                    .as_deref()
-                    .and_then(|v| HeaderValue::from_str(v).ok())
-                {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return resp;
-            }
-            Some(Fault::Code { code, message }) => return business(*code, message),
-            _ => {}
+        if let Some(resp) = fault.as_ref().and_then(refusal_before_storing) {
+            return resp;
         }
         if let Some(limit) = shared.opts.rate_limit {
             let now = Instant::now();
@@ -673,20 +666,56 @@ async fn publish(
             _ = shared.shutdown.cancelled() => {}
         }
     }
-    match after_fault {
-        Some(Fault::StoreThenStatus(status)) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, Html("<html><body>upstream error</body></html>")).into_response()
+    after_fault
+        .as_ref()
+        .and_then(failure_after_storing)
+        .unwrap_or_else(|| {
+            axum::Json(json!({
+                "code": 0,
+                "message": "success",
+                "data": {"pgc_id": stored.pgc_id}
+            }))
+            .into_response()
+        })
+}
+
+/// The answer of a fault that refuses before anything is stored.
+fn refusal_before_storing(fault: &Fault) -> Option<Response> {
+    match fault {
+        Fault::Status {
+            status,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = (
+                status,
+                axum::Json(json!({"code": status.as_u16(), "message": "injected failure"})),
+            )
+                .into_response();
+            if let Some(v) = retry_after
+                .as_deref()
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Some(resp)
         }
-        Some(Fault::StoreThenGarbage) => {
-            (StatusCode::OK, Html("<html><body>服务异常</body></html>")).into_response()
+        Fault::Code { code, message } => Some(business(*code, message)),
+        Fault::StoreThenStatus(_) | Fault::StoreThenGarbage => None,
+    }
+}
+
+/// The answer of a fault that strikes after the request was applied.
+fn failure_after_storing(fault: &Fault) -> Option<Response> {
+    match fault {
+        Fault::StoreThenStatus(status) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some((status, Html("<html><body>upstream error</body></html>")).into_response())
         }
-        _ => axum::Json(json!({
-            "code": 0,
-            "message": "success",
-            "data": {"pgc_id": stored.pgc_id, "article_url": article_url(&host, &stored.pgc_id)}
-        }))
-        .into_response(),
+        Fault::StoreThenGarbage => {
+            Some((StatusCode::OK, Html("<html><body>服务异常</body></html>")).into_response())
+        }
+        Fault::Status { .. } | Fault::Code { .. } => None,
     }
 }
 
@@ -718,7 +747,7 @@ fn validate_publish(
     }
     let title = form.get("title").cloned().unwrap_or_default();
     let n = title.trim().chars().count();
-    if !(2..=30).contains(&n) || n != title.chars().count() {
+    if !(2..=30).contains(&n) {
         return Err(business(codes::TITLE_LENGTH, "标题字数须在2-30字之间"));
     }
     let extra = form

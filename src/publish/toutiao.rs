@@ -204,13 +204,14 @@ impl Toutiao {
     }
 
     /// The images of `html`, fetched and uploaded; the body rewritten to
-    /// reference only uploaded images. `Err` aborts the publish before
-    /// anything was posted.
+    /// reference only uploaded images, and the images the platform issued
+    /// (`web_url` → `web_uri`). `Err` aborts the publish before anything was
+    /// posted.
     async fn prepare_content(
         &self,
         post: &Post,
         notes: &mut Vec<String>,
-    ) -> Result<String, Outcome> {
+    ) -> Result<(String, HashMap<String, String>), Outcome> {
         let html = strip_unsafe_image_carriers(&post.html);
         let tags = find_img_tags(&html);
         let mut uploaded: HashMap<String, Option<Uploaded>> = HashMap::new();
@@ -260,7 +261,12 @@ impl Toutiao {
             }
         }
         out.push_str(&html[last..]);
-        Ok(out)
+        let issued = uploaded
+            .into_values()
+            .flatten()
+            .map(|u| (u.web_url, u.web_uri))
+            .collect();
+        Ok((out, issued))
     }
 
     async fn fetch_and_upload(&self, url: &Url, referer: &Url) -> Result<Uploaded, UploadFailure> {
@@ -504,7 +510,7 @@ impl Publisher for Toutiao {
             };
         }
         let mut notes = Vec::new();
-        let mut content = match self.prepare_content(post, &mut notes).await {
+        let (mut content, issued) = match self.prepare_content(post, &mut notes).await {
             Ok(c) => c,
             Err(outcome) => return outcome,
         };
@@ -519,7 +525,7 @@ impl Publisher for Toutiao {
         }
         // Last line of defence: the platform refuses a body with any image it
         // did not issue (7115), so never send one.
-        if let Some(bad) = foreign_image(&content) {
+        if let Some(bad) = foreign_image(&content, &issued) {
             return Outcome::Rejected {
                 code: None,
                 message: format!(
@@ -1098,15 +1104,16 @@ fn find_img_tags(html: &str) -> Vec<ImgTag> {
         .collect()
 }
 
-/// The image in `content` that the platform did not issue, if any, parsed
-/// the way a browser would (an independent check of the rewrite).
-fn foreign_image(content: &str) -> Option<String> {
+/// The image in `content` that the platform did not issue (`issued`:
+/// `web_url` → `web_uri`), if any, parsed the way a browser would: an
+/// independent check of the regex-based rewrite.
+fn foreign_image(content: &str, issued: &HashMap<String, String>) -> Option<String> {
     let doc = scraper::Html::parse_fragment(content);
     let sel = scraper::Selector::parse("img").expect("static selector");
     doc.select(&sel).find_map(|img| {
         let src = img.value().attr("src").unwrap_or("");
-        let uri = img.value().attr("web_uri").unwrap_or("");
-        (src.is_empty() || uri.is_empty()).then(|| short(src))
+        let uri = img.value().attr("web_uri");
+        (issued.get(src).map(String::as_str) != uri || uri.is_none()).then(|| short(src))
     })
 }
 
@@ -1231,8 +1238,12 @@ mod tests {
 
     #[test]
     fn foreign_image_check_catches_unrewritten_imgs() {
-        assert!(foreign_image(r#"<p><img src="http://x/a.jpg"></p>"#).is_some());
-        assert!(foreign_image(r#"<p><img src="http://p/a" web_uri="u/a"></p>"#).is_none());
+        let issued = HashMap::from([("http://p/a".to_string(), "u/a".to_string())]);
+        assert!(foreign_image(r#"<p><img src="http://x/a.jpg"></p>"#, &issued).is_some());
+        assert!(foreign_image(r#"<p><img src="http://p/a" web_uri="u/b"></p>"#, &issued).is_some());
+        assert!(foreign_image(r#"<p><img src="http://p/a"></p>"#, &issued).is_some());
+        assert!(foreign_image(r#"<p><img src="http://p/a" web_uri="u/a"></p>"#, &issued).is_none());
+        assert!(foreign_image(r#"<p>text only</p>"#, &issued).is_none());
     }
 
     #[test]

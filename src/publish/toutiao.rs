@@ -20,6 +20,23 @@
 //!   ([`platform_title`]) so that `lookup` can find the post again by title.
 //! * The cookie is a [`Secret`]: it is sent as a sensitive header and never
 //!   appears in `Debug`, logs or errors.
+//!
+//! How a publish answer maps to an [`Outcome`]:
+//!
+//! | answer | outcome |
+//! |---|---|
+//! | `code` 0 with `data.pgc_id` | `Published` (notes: dropped images, shortened title) |
+//! | 401, 403, redirect to `/auth/page/login`, "未登录"-like message | `LoginExpired` |
+//! | 429, 503 (Retry-After in seconds or HTTP date, default 60 s, max 1 h) | `RetryLater` |
+//! | connection refused / DNS / TLS (nothing sent), 408 | `RetryLater` |
+//! | 404, 405, 410, other redirects (the endpoint is wrong, not the post) | `RetryLater` (1 h) |
+//! | other 5xx, timeout or reset after sending, unreadable or non-JSON answer | `Unknown` |
+//! | non-zero `code` ("频繁"/"稍后"-like messages: `RetryLater`) | `Rejected { code, message }` |
+//! | other 4xx | `Rejected { code: None, … }` |
+//!
+//! Image uploads are retried once after a short wait; when that fails too, a
+//! throttled or unreachable platform gives the post back (`RetryLater`),
+//! anything else drops just that image with a note.
 
 use super::{AccountInfo, Image, ImageSource, Outcome, Post, PublishError, Publisher, Remote};
 use crate::secret::Secret;

@@ -81,8 +81,27 @@ enum Command {
     MockAccount {
         #[arg(long, default_value = "127.0.0.1:8641")]
         listen: String,
+        /// Where articles and images are kept (survives restarts). Creating
+        /// DATA/expired makes the login expire; DATA/fail_next holds faults
+        /// (`status:503`, `code:7001:message`, `store-then-status:500`, …),
+        /// one per publish.
         #[arg(long)]
         data: PathBuf,
+        /// The account's display name.
+        #[arg(long, default_value = "示例省科协")]
+        display_name: String,
+        /// Only this cookie's sessionid is accepted (any, when absent).
+        #[arg(long)]
+        cookie: Option<String>,
+        /// Hold every publish answer back this long, after storing the article.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        /// At most this many publishes a minute; more get 429.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Start with the login expired.
+        #[arg(long)]
+        expired: bool,
     },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
@@ -232,7 +251,15 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::MockAccount { listen, data } => {
+        Command::MockAccount {
+            listen,
+            data,
+            display_name,
+            cookie,
+            delay_ms,
+            rate_limit,
+            expired,
+        } => {
             let rt = runtime()?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(&listen)
@@ -251,6 +278,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 });
                 let opts = publish::toutiao_mock::MockOptions {
                     data_dir: data,
+                    display_name,
+                    cookie,
+                    delay: std::time::Duration::from_millis(delay_ms),
+                    rate_limit,
+                    expired,
                     ..Default::default()
                 };
                 publish::toutiao_mock::serve(listener, opts, shutdown).await?;

@@ -126,6 +126,9 @@ pub enum PublisherConfig {
         cookie_file: Option<PathBuf>,
         /// Or an environment variable holding it.
         cookie_env: Option<String>,
+        /// Or a systemd credential (`LoadCredential=`): the file of this name
+        /// in `$CREDENTIALS_DIRECTORY`.
+        cookie_credential: Option<String>,
     },
     /// One JSON file per published item, for dry runs.
     File { dir: PathBuf },
@@ -516,20 +519,35 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                 base_url,
                 cookie_file,
                 cookie_env,
+                cookie_credential,
             } => {
                 if let Err(e) = parse_http_url(&base_url) {
                     errors.push(uerr(pline, format!("publisher base_url: {e}")));
                 }
-                if cookie_file.is_some() == cookie_env.is_some() {
+                let given = [
+                    cookie_file.is_some(),
+                    cookie_env.is_some(),
+                    cookie_credential.is_some(),
+                ];
+                if given.iter().filter(|g| **g).count() != 1 {
                     errors.push(uerr(
                         pline,
-                        "toutiao publisher takes exactly one of cookie_file or cookie_env".into(),
+                        "toutiao publisher takes exactly one of cookie_file, cookie_env or cookie_credential".into(),
+                    ));
+                }
+                if let Some(c) = &cookie_credential
+                    && (c.is_empty() || c.contains('/'))
+                {
+                    errors.push(uerr(
+                        pline,
+                        format!("cookie_credential {c:?} must be a plain file name"),
                     ));
                 }
                 PublisherConfig::Toutiao {
                     base_url,
                     cookie_file: cookie_file.map(|p| resolve(&base_dir, &p)),
                     cookie_env,
+                    cookie_credential,
                 }
             }
             PublisherConfig::File { dir } => PublisherConfig::File {
@@ -779,7 +797,8 @@ site = "https://example.org/"
     fn toutiao_needs_exactly_one_cookie_source() {
         let e = errs(&MINIMAL.replace("cookie_env = \"SX_KX_COOKIE\"", ""));
         assert!(
-            e.iter().any(|m| m.contains("cookie_file or cookie_env")),
+            e.iter()
+                .any(|m| m.contains("cookie_file, cookie_env or cookie_credential")),
             "{e:?}"
         );
     }

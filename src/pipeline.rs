@@ -180,14 +180,23 @@ pub fn build_publisher(unit: &Unit, ctx: &Context) -> Result<Arc<dyn Publisher>,
             base_url,
             cookie_file,
             cookie_env,
+            cookie_credential,
         } => {
-            let cookie = match (cookie_file, cookie_env) {
-                (Some(path), _) => std::fs::read_to_string(path)
+            let cookie = match (cookie_file, cookie_env, cookie_credential) {
+                (Some(path), _, _) => std::fs::read_to_string(path)
                     .map_err(|e| format!("cookie_file {}: {e}", path.display()))?,
-                (None, Some(var)) => std::env::var(var).map_err(|_| {
+                (None, Some(var), _) => std::env::var(var).map_err(|_| {
                     format!("cookie_env {var}: the environment variable is not set")
                 })?,
-                (None, None) => return Err("no cookie_file or cookie_env".into()),
+                (None, None, Some(name)) => {
+                    let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
+                        format!("cookie_credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit file)")
+                    })?;
+                    let path = std::path::Path::new(&dir).join(name);
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cookie_credential {}: {e}", path.display()))?
+                }
+                (None, None, None) => return Err("no cookie configured".into()),
             };
             let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
             let images: Arc<dyn publish::ImageSource> =

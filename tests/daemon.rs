@@ -1,0 +1,262 @@
+//! `autosync run` as ops run it: a real process, killed and restarted.
+
+use autosync::demo::{OwnedArticle, SampleSite};
+use autosync::publish::toutiao_mock::{self, MockOptions};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+struct World {
+    dir: tempfile::TempDir,
+    site: SampleSite,
+    site_addr: SocketAddr,
+    account_addr: SocketAddr,
+    account_data: PathBuf,
+    shutdown: CancellationToken,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn new(delay: Duration) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let site = SampleSite::new();
+        let shutdown = CancellationToken::new();
+        let account_data = dir.path().join("account");
+        let (site_addr, account_addr) = rt.block_on(async {
+            let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
+            let (site, sd) = (site.clone(), shutdown.clone());
+            tokio::spawn(async move { site.serve(s, sd).await });
+            let opts = MockOptions {
+                data_dir: account_data.clone(),
+                delay,
+                ..Default::default()
+            };
+            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
+            addrs
+        });
+        std::fs::write(dir.path().join("cookie"), "sessionid=d; csrftoken=d-csrf").unwrap();
+        World {
+            dir,
+            site,
+            site_addr,
+            account_addr,
+            account_data,
+            shutdown,
+            _rt: rt,
+        }
+    }
+
+    fn config(&self, listen: SocketAddr, extra: &str) -> PathBuf {
+        let text = autosync::demo::demo_config(&self.dir.path().join("state"), self.site_addr, self.account_addr)
+            .replace(
+                "[daemon]\n",
+                &format!("[daemon]\nlisten = \"{listen}\"\npublish_grace_secs = 1\nshutdown_timeout_secs = 5\n"),
+            );
+        let path = self.dir.path().join("autosync.toml");
+        std::fs::write(&path, format!("{text}{extra}")).unwrap();
+        path
+    }
+
+    fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
+        toutiao_mock::load_articles(&self.account_data)
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn start(config: &Path, log: &Path) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("autosync"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("AUTOSYNC_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+/// Wait for the child to exit, at most `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn new_article(i: usize) -> OwnedArticle {
+    OwnedArticle {
+        path: format!("/xwzx/202611/t2026112{}_20{i:02}.html", i % 10),
+        title: format!("第{i}期科普大讲堂在省科技馆举行"),
+        date: format!("2026-11-2{}", i % 10),
+        body: format!(
+            "<p>第{i}期科普大讲堂日前在省科技馆举行，邀请专家围绕前沿科技话题作专题报告。</p><p>现场观众与专家积极互动，气氛热烈。本期讲座共吸引三百余名市民参加。</p>"
+        ),
+    }
+}
+
+#[test]
+fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
+    // A deliberately slow account: each publish answer comes 700 ms after the
+    // article is stored, so kills land between "applied" and "answered".
+    let w = World::new(Duration::from_millis(700));
+    let log = w.dir.path().join("daemon.log");
+    let cfg = w.config(free_addr(), "");
+    let mut expected = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
+    for round in 0..12 {
+        if round % 2 == 1 && round <= 11 {
+            w.site.add_list_article(new_article(round));
+            expected += 1;
+        }
+        let mut child = start(&cfg, &log);
+        // Kill at varied moments: during start, polling, publishing.
+        std::thread::sleep(Duration::from_millis(150 + (round as u64 * 271) % 1500));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    // A last, undisturbed run finishes the work.
+    let listen = free_addr();
+    let cfg = w.config(listen, "");
+    let mut child = start(&cfg, &log);
+    let done = wait_for(Duration::from_secs(90), || w.posts().len() >= expected);
+    // Status comes from the running daemon.
+    let status = Command::new(assert_cmd::cargo::cargo_bin("autosync"))
+        .args(["status", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let status_out = String::from_utf8_lossy(&status.stdout).into_owned();
+    signal(&child, "-TERM");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        done,
+        "only {} of {expected} posts after restarts\n{log_text}",
+        w.posts().len()
+    );
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "daemon did not exit 0 on SIGTERM: {exit:?}\n{log_text}"
+    );
+
+    let mut per_title: HashMap<String, usize> = HashMap::new();
+    for p in w.posts() {
+        *per_title.entry(p.title).or_default() += 1;
+    }
+    let twice: Vec<_> = per_title.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "published more than once: {twice:?}\n{log_text}"
+    );
+    assert_eq!(per_title.len(), expected, "{per_title:?}");
+
+    assert!(status.status.success(), "{status_out}");
+    assert!(
+        status_out.contains("from the running daemon"),
+        "{status_out}"
+    );
+    assert!(status_out.contains("demo-province"), "{status_out}");
+}
+
+#[test]
+fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
+    let w = World::new(Duration::ZERO);
+    let log = w.dir.path().join("daemon.log");
+    let listen = free_addr();
+    // Start with the province only.
+    let full =
+        autosync::demo::demo_config(&w.dir.path().join("state"), w.site_addr, w.account_addr);
+    let province_only = full
+        .split("\n[[unit]]\nid = \"demo-city\"")
+        .next()
+        .unwrap()
+        .to_string();
+    let path = w.dir.path().join("autosync.toml");
+    let with_daemon = |t: &str| {
+        t.replace(
+            "[daemon]\n",
+            &format!("[daemon]\nlisten = \"{listen}\"\nshutdown_timeout_secs = 5\n"),
+        )
+    };
+    std::fs::write(&path, with_daemon(&province_only)).unwrap();
+    let mut child = start(&path, &log);
+    let list = autosync::demo::LIST_ARTICLES.len();
+    assert!(wait_for(Duration::from_secs(30), || w.posts().len() >= list));
+
+    // A bad config is refused; the daemon keeps running.
+    std::fs::write(
+        &path,
+        with_daemon(&province_only).replace("level = \"provincial\"", "level = \"planet\""),
+    )
+    .unwrap();
+    signal(&child, "-HUP");
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("reload refused")
+    }));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "daemon died on a bad config"
+    );
+
+    // A good config with a new unit: the new unit's articles come.
+    std::fs::write(&path, with_daemon(&full)).unwrap();
+    signal(&child, "-HUP");
+    let all = list + autosync::demo::FEED_ARTICLES.len();
+    let ok = wait_for(Duration::from_secs(30), || w.posts().len() >= all);
+    signal(&child, "-TERM");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(ok, "new unit not picked up on SIGHUP\n{log_text}");
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{log_text}");
+    assert_eq!(w.posts().len(), all);
+}

@@ -353,7 +353,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             ));
         }
         if let Some(first) = seen.insert(id.clone(), line) {
-            errors.push(uerr(line, format!("duplicate id (first defined on line {first})")));
+            errors.push(uerr(
+                line,
+                format!("duplicate id (first defined on line {first})"),
+            ));
         }
         let name_line = line_of(ru.account_name.span().start);
         let account_name = ru.account_name.get_ref().trim().to_string();
@@ -376,7 +379,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         };
         let mut sources = Vec::new();
         if ru.source.is_empty() {
-            errors.push(uerr(line, "no [[unit.source]]: give at least one feed or list".into()));
+            errors.push(uerr(
+                line,
+                "no [[unit.source]]: give at least one feed or list".into(),
+            ));
         }
         for rs in &ru.source {
             let sline = line_of(rs.span().start);
@@ -384,7 +390,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             let (url, kind) = match (&rs.feed, &rs.list) {
                 (Some(feed), None) => {
                     if rs.link_selector.is_some() {
-                        errors.push(uerr(sline, "link_selector only applies to a list source".into()));
+                        errors.push(uerr(
+                            sline,
+                            "link_selector only applies to a list source".into(),
+                        ));
                     }
                     (feed, SourceKind::Feed)
                 }
@@ -392,7 +401,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                     if let Some(sel) = &rs.link_selector
                         && let Err(e) = scraper::Selector::parse(sel)
                     {
-                        errors.push(uerr(sline, format!("link_selector {sel:?} is not a valid CSS selector: {e}")));
+                        errors.push(uerr(
+                            sline,
+                            format!("link_selector {sel:?} is not a valid CSS selector: {e}"),
+                        ));
                     }
                     (
                         list,
@@ -402,7 +414,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                     )
                 }
                 _ => {
-                    errors.push(uerr(sline, "a source takes exactly one of feed = \"…\" or list = \"…\"".into()));
+                    errors.push(uerr(
+                        sline,
+                        "a source takes exactly one of feed = \"…\" or list = \"…\"".into(),
+                    ));
                     continue;
                 }
             };
@@ -417,9 +432,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                 errors.push(uerr(line, format!("source {} is listed twice", s.url)));
             }
         }
-        for sel in [&ru.content_selector, &ru.title_selector].into_iter().flatten() {
+        for sel in [&ru.content_selector, &ru.title_selector]
+            .into_iter()
+            .flatten()
+        {
             if let Err(e) = scraper::Selector::parse(sel) {
-                errors.push(uerr(line, format!("selector {sel:?} is not valid CSS: {e}")));
+                errors.push(uerr(
+                    line,
+                    format!("selector {sel:?} is not valid CSS: {e}"),
+                ));
             }
         }
         let pline = line_of(ru.publisher.span().start);
@@ -433,7 +454,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                     errors.push(uerr(pline, format!("publisher base_url: {e}")));
                 }
                 if cookie_file.is_some() == cookie_env.is_some() {
-                    errors.push(uerr(pline, "toutiao publisher takes exactly one of cookie_file or cookie_env".into()));
+                    errors.push(uerr(
+                        pline,
+                        "toutiao publisher takes exactly one of cookie_file or cookie_env".into(),
+                    ));
                 }
                 PublisherConfig::Toutiao {
                     base_url,
@@ -470,9 +494,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     for u in &units {
         if let Some(p) = &u.parent {
             if !seen.contains_key(p) {
-                errors.push(err(Some(u.line), Some(&u.id), format!("parent {p:?} is not a unit in this file")));
+                errors.push(err(
+                    Some(u.line),
+                    Some(&u.id),
+                    format!("parent {p:?} is not a unit in this file"),
+                ));
             } else if p == &u.id {
-                errors.push(err(Some(u.line), Some(&u.id), "a unit cannot be its own parent".into()));
+                errors.push(err(
+                    Some(u.line),
+                    Some(&u.id),
+                    "a unit cannot be its own parent".into(),
+                ));
             }
         }
     }
@@ -481,14 +513,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         let mut steps = 0;
         while let Some(p) = cur {
             if p == u.id && steps > 0 {
-                errors.push(err(Some(u.line), Some(&u.id), "parent chain loops back to this unit".into()));
+                errors.push(err(
+                    Some(u.line),
+                    Some(&u.id),
+                    "parent chain loops back to this unit".into(),
+                ));
                 break;
             }
             steps += 1;
             if steps > units.len() {
                 break;
             }
-            cur = units.iter().find(|x| x.id == p).and_then(|x| x.parent.clone());
+            cur = units
+                .iter()
+                .find(|x| x.id == p)
+                .and_then(|x| x.parent.clone());
         }
     }
 
@@ -505,7 +544,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 fn valid_id(id: &str) -> bool {
@@ -531,7 +574,10 @@ fn unit_around(text: &str, offset: usize) -> Option<String> {
     let start = before.rfind("[[unit]]")?;
     // The id may come after the error, so search the whole table.
     let table = &text[start..];
-    let end = table[8..].find("[[unit]]").map(|e| e + 8).unwrap_or(table.len());
+    let end = table[8..]
+        .find("[[unit]]")
+        .map(|e| e + 8)
+        .unwrap_or(table.len());
     let re = regex::Regex::new(r#"(?m)^\s*id\s*=\s*"([^"]*)""#).expect("static regex");
     re.captures(&table[..end]).map(|c| c[1].to_string())
 }
@@ -606,7 +652,11 @@ site = "https://example.org/"
     #[test]
     fn account_name_longer_than_ten_characters_is_refused() {
         let e = errs(&MINIMAL.replace("示例省科协", "示例省科学技术协会官方账号"));
-        assert!(e.iter().any(|m| m.contains("unit sx-kx") && m.contains("13 characters")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("unit sx-kx") && m.contains("13 characters")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -630,7 +680,11 @@ site = "https://example.org/"
             "feed = \"https://www.cast.org.cn/rss.xml\"",
             "feed = \"https://www.cast.org.cn/rss.xml\"\n  list = \"https://www.cast.org.cn/\"",
         );
-        assert!(errs(&both).iter().any(|m| m.contains("exactly one of feed")));
+        assert!(
+            errs(&both)
+                .iter()
+                .any(|m| m.contains("exactly one of feed"))
+        );
         let badsel = MINIMAL.replace("ul.list a", "ul..list");
         assert!(errs(&badsel).iter().any(|m| m.contains("not a valid CSS")));
     }
@@ -638,7 +692,10 @@ site = "https://example.org/"
     #[test]
     fn toutiao_needs_exactly_one_cookie_source() {
         let e = errs(&MINIMAL.replace("cookie_env = \"SX_KX_COOKIE\"", ""));
-        assert!(e.iter().any(|m| m.contains("cookie_file or cookie_env")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.contains("cookie_file or cookie_env")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub enum ExtractError {
 }
 
 /// Extract an article from decoded HTML.
-pub fn extract(html: &str, url: Option<&Url>, opts: &ExtractOptions) -> Result<Article, ExtractError> {
+pub fn extract(
+    html: &str,
+    url: Option<&Url>,
+    opts: &ExtractOptions,
+) -> Result<Article, ExtractError> {
     let _ = (html, opts);
     Err(ExtractError::NotAnArticle {
         url: url.map(|u| u.to_string()).unwrap_or_default(),
@@ -71,7 +75,10 @@ pub struct FileRecord {
 
 /// Extract a saved page (raw bytes in any charset, `.html` or `.html.gz`).
 /// `base` is the page's URL when known, for absolute links.
-pub fn extract_file(path: &std::path::Path, base: Option<&Url>) -> Result<FileRecord, ExtractError> {
+pub fn extract_file(
+    path: &std::path::Path,
+    base: Option<&Url>,
+) -> Result<FileRecord, ExtractError> {
     let _ = base;
     Err(ExtractError::NotAnArticle {
         url: path.display().to_string(),

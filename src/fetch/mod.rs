@@ -95,6 +95,9 @@ impl Request {
 }
 
 /// What a GET gave back.
+// A page is returned once per GET and moved straight on; boxing it would only
+// change the public shape others code against.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Response {
     /// 304: nothing changed since the validators we sent.
@@ -351,10 +354,10 @@ impl Fetcher {
         let origin = url.origin().ascii_serialization();
         let slot = self.robots.slot(&origin);
         let mut slot = slot.lock().await;
-        if let Some(cached) = slot.as_ref() {
-            if Instant::now() < cached.expires {
-                return cached.robots.clone();
-            }
+        if let Some(cached) = slot.as_ref()
+            && Instant::now() < cached.expires
+        {
+            return cached.robots.clone();
         }
         let (robots, ttl) = self.fetch_robots(url).await;
         let robots = Arc::new(robots);

@@ -95,10 +95,10 @@ impl Robots {
         }
         let mine: Vec<Rule> = groups
             .iter()
-            .filter(|g| g.agents.iter().any(|a| *a == token))
+            .filter(|g| g.agents.contains(&token))
             .flat_map(|g| g.rules.iter().cloned())
             .collect();
-        let any_mine = groups.iter().any(|g| g.agents.iter().any(|a| *a == token));
+        let any_mine = groups.iter().any(|g| g.agents.contains(&token));
         let rules = if any_mine {
             mine
         } else {

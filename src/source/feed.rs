@@ -1,14 +1,258 @@
 //! RSS 0.9x/1.0/2.0, Atom and JSON Feed, through feed-rs.
+//!
+//! feed-rs does the format work (and applies `xml:base` to Atom links); this
+//! module adds what real Chinese feeds need around it:
+//! - XML declared in a legacy encoding (`gb2312`, `gbk`, `big5`) is transcoded
+//!   to UTF-8 first, with `gb2312` read as GB18030 because real "gb2312" feeds
+//!   carry GBK-only characters; an undeclared non-UTF-8 feed is decoded by
+//!   [`crate::charset::decode`].
+//! - Links that are still relative are resolved against the feed's own link,
+//!   else the URL the feed was fetched from; items with no usable http(s) link
+//!   are skipped, because an entry without a URL cannot be published or
+//!   deduplicated.
+//! - feed-rs invents an id for items that have none; we keep the `guid` empty
+//!   then, so that the URL is the identity and not a hash that changes when a
+//!   title is edited.
 
-use super::{Entry, SourceError};
+use super::{Entry, SourceError, canonicalize};
+use chrono::{DateTime, FixedOffset};
+use encoding_rs::Encoding;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use url::Url;
 
 /// Parse a feed's raw bytes; relative links resolve against `xml:base` or,
 /// failing that, `feed_url`.
+// SourceError names the URL and the selector; it is built once per failed
+// source, so its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn parse_feed(bytes: &[u8], feed_url: &Url) -> Result<Vec<Entry>, SourceError> {
-    let _ = bytes;
-    Err(SourceError::BadFeed {
+    let bad = |reason: String| SourceError::BadFeed {
         url: feed_url.clone(),
-        reason: "not implemented".into(),
-    })
+        reason,
+    };
+    let utf8 = to_utf8(bytes);
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url.as_str()))
+        // Empty id marks "the feed gave none" (see module docs).
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let feed = parser
+        .parse(utf8.as_bytes())
+        .map_err(|e| bad(e.to_string()))?;
+
+    // The feed's own site link is a better base than the feed URL for feeds
+    // that use site-relative item links (RSS has no xml:base).
+    let site_base = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| feed_url.join(&l.href).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let base = site_base.as_ref().unwrap_or(feed_url);
+
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for item in feed.entries {
+        let guid = Some(item.id.trim().to_string()).filter(|s| !s.is_empty());
+        let Some(url) = item_url(&item, guid.as_deref(), base) else {
+            tracing::debug!(feed = %feed_url, guid = ?guid, "feed item without a usable link; skipped");
+            continue;
+        };
+        let url = canonicalize(&url);
+        let key = guid.clone().unwrap_or_else(|| url.to_string());
+        if !seen.insert(key) {
+            continue;
+        }
+        let title = item.title.as_ref().map(text_of).filter(|t| !t.is_empty());
+        let published_at: Option<DateTime<FixedOffset>> =
+            item.published.or(item.updated).map(|d| d.fixed_offset());
+        let author = item
+            .authors
+            .iter()
+            .filter_map(|p| p.name.as_deref().or(p.email.as_deref()))
+            .map(str::trim)
+            .find(|n| !n.is_empty() && *n != "unknown")
+            .map(str::to_string);
+        let content_html = item.content.as_ref().and_then(|c| {
+            let body = c.body.as_deref()?.trim();
+            if body.is_empty() {
+                return None;
+            }
+            // JSON Feed's content_text arrives as text/plain: make it HTML.
+            if c.content_type.ty() == "text" && c.content_type.subty() == "plain" {
+                Some(text_to_html(body))
+            } else {
+                Some(body.to_string())
+            }
+        });
+        let summary = item
+            .summary
+            .as_ref()
+            .map(|s| s.content.trim().to_string())
+            .filter(|s| !s.is_empty());
+        out.push(Entry {
+            url,
+            guid,
+            title,
+            published_at,
+            author,
+            content_html,
+            summary,
+        });
+    }
+    Ok(out)
+}
+
+/// The item's article URL: its alternate (or first) link, else a guid that is
+/// itself a URL (RSS `isPermaLink`).
+fn item_url(item: &feed_rs::model::Entry, guid: Option<&str>, base: &Url) -> Option<Url> {
+    let link = item
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| item.links.first())
+        .map(|l| l.href.trim())
+        .filter(|h| !h.is_empty());
+    let candidate = link.and_then(|h| base.join(h).ok()).or_else(|| {
+        guid.filter(|g| g.starts_with("http://") || g.starts_with("https://"))
+            .and_then(|g| Url::parse(g).ok())
+    })?;
+    matches!(candidate.scheme(), "http" | "https").then_some(candidate)
+}
+
+/// A title as plain text: HTML titles (Atom `type="html"`) lose their tags.
+fn text_of(t: &feed_rs::model::Text) -> String {
+    let raw = t.content.trim();
+    let text = if t.content_type.subty() == "html" && raw.contains('<') {
+        scraper::Html::parse_fragment(raw)
+            .root_element()
+            .text()
+            .collect::<String>()
+    } else {
+        raw.to_string()
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn text_to_html(text: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("<p>{}</p>", esc(p).replace('\n', "<br>")))
+        .collect()
+}
+
+/// The feed as UTF-8 text with a matching XML declaration.
+fn to_utf8(bytes: &[u8]) -> Cow<'_, str> {
+    // A BOM is authoritative.
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return Cow::Owned(rewrite_declaration(&text));
+    }
+    if let Some(label) = declared_encoding(bytes) {
+        let label = label.to_ascii_lowercase();
+        // GB2312 and GBK labels are read as GB18030, their superset.
+        let enc = if matches!(label.as_str(), "gb2312" | "gbk" | "x-gbk" | "gb_2312-80") {
+            Some(encoding_rs::GB18030)
+        } else {
+            Encoding::for_label(label.as_bytes())
+        };
+        match enc {
+            Some(enc) if enc != encoding_rs::UTF_8 => {
+                let (text, _, _) = enc.decode(bytes);
+                return Cow::Owned(rewrite_declaration(&text));
+            }
+            _ => {}
+        }
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        // Undeclared and not UTF-8: let charset detection decide.
+        Err(_) => {
+            let (text, _) = crate::charset::decode(bytes, None);
+            Cow::Owned(rewrite_declaration(&text))
+        }
+    }
+}
+
+/// The `encoding="…"` of an XML declaration at the start of `bytes`.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(512)];
+    // The declaration is ASCII in every ASCII-compatible encoding.
+    let head = String::from_utf8_lossy(head);
+    let start = head.trim_start().strip_prefix("<?xml")?;
+    let decl = &start[..start.find("?>")?];
+    let after = &decl[decl.find("encoding")? + "encoding".len()..];
+    let after = after.trim_start().strip_prefix('=')?.trim_start();
+    let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let rest = &after[1..];
+    Some(rest[..rest.find(quote)?].trim().to_string())
+}
+
+/// Replace the XML declaration's encoding by UTF-8 (the text now is UTF-8,
+/// and a parser trusting the old label would decode it twice).
+fn rewrite_declaration(text: &str) -> String {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if let Some(rest) = trimmed.strip_prefix("<?xml")
+        && let Some(end) = rest.find("?>")
+    {
+        return format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>{}",
+            &rest[end + 2..]
+        );
+    }
+    trimmed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_encoding_is_found() {
+        assert_eq!(
+            declared_encoding(b"<?xml version=\"1.0\" encoding=\"gb2312\"?><rss/>").as_deref(),
+            Some("gb2312")
+        );
+        assert_eq!(
+            declared_encoding(b"\n <?xml version='1.0' encoding = 'GBK' ?><rss/>").as_deref(),
+            Some("GBK")
+        );
+        assert_eq!(declared_encoding(b"<?xml version=\"1.0\"?><rss/>"), None);
+        assert_eq!(declared_encoding(b"<rss/>"), None);
+    }
+
+    #[test]
+    fn gb2312_label_decodes_gbk_only_characters() {
+        // 镕 is outside GB2312 but in GBK; a strict GB2312 decoder loses it.
+        let (bytes, _, _) = encoding_rs::GBK.encode("朱镕基");
+        let mut doc = b"<?xml version=\"1.0\" encoding=\"gb2312\"?><t>".to_vec();
+        doc.extend_from_slice(&bytes);
+        doc.extend_from_slice(b"</t>");
+        let text = to_utf8(&doc);
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>朱镕基</t>"
+        );
+    }
+
+    #[test]
+    fn utf8_input_is_borrowed_untouched() {
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><t>科协</t>";
+        assert!(matches!(to_utf8(doc.as_bytes()), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn plain_text_content_becomes_paragraphs() {
+        assert_eq!(
+            text_to_html("a < b\nline\n\nsecond"),
+            "<p>a &lt; b<br>line</p><p>second</p>"
+        );
+    }
 }

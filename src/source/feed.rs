@@ -32,8 +32,14 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url) -> Result<Vec<Entry>, SourceErro
         reason,
     };
     let utf8 = to_utf8(bytes);
+    // Atom (and anything using xml:base) resolves relative links against the
+    // document URI, as XML Base says; feed-rs does that when given the feed
+    // URL. RSS has no such rule, and real RSS feeds with relative item links
+    // mean the site (the channel `<link>`), so there the base is left unset
+    // and the fallback below picks the channel link.
+    let xml_base_applies = root_name(&utf8) == Some("feed") || utf8.contains("xml:base");
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(feed_url.as_str()))
+        .base_uri(xml_base_applies.then_some(feed_url.as_str()))
         // Empty id marks "the feed gave none" (see module docs).
         .id_generator(|_, _, _| String::new())
         .build();
@@ -181,6 +187,21 @@ fn to_utf8(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// The local name of the document's root element (`rss`, `feed`, `RDF`).
+fn root_name(text: &str) -> Option<&str> {
+    let mut rest = text;
+    loop {
+        let start = rest.find('<')?;
+        rest = &rest[start + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+        let name = &rest[..end];
+        return Some(name.rsplit(':').next().unwrap_or(name));
+    }
+}
+
 /// The `encoding="…"` of an XML declaration at the start of `bytes`.
 fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let head = &bytes[..bytes.len().min(512)];
@@ -213,6 +234,16 @@ fn rewrite_declaration(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_name_skips_declaration_and_comments() {
+        assert_eq!(
+            root_name("<?xml version=\"1.0\"?>\n<!-- x --><feed xmlns=\"a\">"),
+            Some("feed")
+        );
+        assert_eq!(root_name("<rdf:RDF xmlns:rdf=\"r\">"), Some("RDF"));
+        assert_eq!(root_name("{\"version\": 1}"), None);
+    }
 
     #[test]
     fn declared_encoding_is_found() {

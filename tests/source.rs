@@ -209,3 +209,182 @@ fn malformed_feed_is_bad_feed_naming_the_url() {
         );
     }
 }
+
+// ----------------------------------------------------------- list pages
+
+fn list_fixture(name: &str) -> String {
+    String::from_utf8(fixture(&format!("source/{name}"))).expect("utf-8 fixture")
+}
+
+#[test]
+fn trs_list_page_finds_exactly_the_main_list() {
+    let page = u("http://www.hbkx.org.cn/xwzx/tzgg/index.shtml");
+    let entries = parse_list(&list_fixture("trs_list.html"), &page, None).expect("parses");
+    assert_eq!(
+        urls(&entries),
+        [
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231120_4567.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231117_4561.shtml",
+            "http://www.hbkx.org.cn/xwzx/gzdt/202311/t20231116_4558.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231115_4552.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231114_4549.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231110_4541.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231108_4533.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231106_4528.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231103_4520.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202311/t20231101_4515.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202310/t20231030_4507.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202310/t20231027_4501.shtml",
+            "http://www.hbkx.org.cn/xwzx/tzgg/202310/t20231025_4496.shtml",
+        ],
+        "pdf, off-site item, menus, 热点排行, pager and footer all left out"
+    );
+    // The title attribute beats the truncated text.
+    assert_eq!(
+        entries[0].title.as_deref(),
+        Some("关于举办2023年湖北省科技工作者学术年会的通知")
+    );
+    assert_eq!(
+        entries[0].published_at,
+        Some(date("2023-11-20T00:00:00+08:00"))
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.published_at.is_some() && e.guid.is_none())
+    );
+}
+
+#[test]
+fn content_htm_list_with_short_dates() {
+    let page = u("http://www.hnkp.gov.cn/kpdt/node_12.htm");
+    let entries = parse_list(&list_fixture("content_list.html"), &page, None).expect("parses");
+    assert_eq!(
+        urls(&entries),
+        [
+            "http://www.hnkp.gov.cn/2023-11/20/content_58831.htm",
+            "http://www.hnkp.gov.cn/2023-11/20/content_58829.htm",
+            "http://www.hnkp.gov.cn/2023-11/19/content_58820.htm",
+            "http://www.hnkp.gov.cn/2023-11/18/content_58812.htm",
+            "http://www.hnkp.gov.cn/2023-11/17/content_58801.htm",
+            "http://www.hnkp.gov.cn/2023-11/16/content_58795.htm",
+            "http://www.hnkp.gov.cn/2023-11/15/content_58788.htm",
+            "http://www.hnkp.gov.cn/2023-11/14/content_58780.htm",
+            "http://www.hnkp.gov.cn/2023-11/13/content_58771.htm",
+            "http://www.hnkp.gov.cn/2023-11/10/content_58760.htm",
+        ],
+        "推荐阅读, 图片新闻, pager (node_12_2.htm) and nav left out"
+    );
+    // "[11-20]" + year from the URL.
+    assert_eq!(
+        entries[0].published_at,
+        Some(date("2023-11-20T00:00:00+08:00"))
+    );
+    assert_eq!(
+        entries[2].title.as_deref(),
+        Some("“院士专家科普行”走进信阳革命老区")
+    );
+}
+
+#[test]
+fn table_based_list_with_id_query_links() {
+    let page = u("http://www.xxkx.org.cn/news.asp?classid=5");
+    let entries = parse_list(&list_fixture("table_list.html"), &page, None).expect("parses");
+    assert_eq!(
+        urls(&entries),
+        [
+            "http://www.xxkx.org.cn/shownews.asp?id=2291",
+            "http://www.xxkx.org.cn/shownews.asp?id=2288",
+            "http://www.xxkx.org.cn/shownews.asp?id=2285",
+            "http://www.xxkx.org.cn/shownews.asp?id=2280&classid=5",
+            "http://www.xxkx.org.cn/shownews.asp?id=2276",
+            "http://www.xxkx.org.cn/shownews.asp?id=2270",
+            "http://www.xxkx.org.cn/shownews.asp?id=2266",
+            "http://www.xxkx.org.cn/shownews.asp?id=2261",
+        ]
+    );
+    assert_eq!(
+        entries[0].published_at,
+        Some(date("2023-11-20T00:00:00+08:00"))
+    );
+    assert_eq!(
+        entries[3].title.as_deref(),
+        Some("市土木建筑学会组织观摩绿色建筑示范项目")
+    );
+}
+
+#[test]
+fn card_list_one_entry_per_card() {
+    let page = u("https://www.gdkx.org.cn/news/");
+    let entries = parse_list(&list_fixture("card_list.html"), &page, None).expect("parses");
+    assert_eq!(
+        urls(&entries),
+        [
+            "https://www.gdkx.org.cn/news/20231120/8841.html",
+            "https://www.gdkx.org.cn/news/20231118/8835.html",
+            "https://www.gdkx.org.cn/art/2023/11/16/art_2051_8830.html",
+            "https://www.gdkx.org.cn/news/20231115/8826.html",
+            "https://www.gdkx.org.cn/news/20231113/8819.html",
+            "https://www.gdkx.org.cn/news/20231110/8810.html",
+        ],
+        "热门文章 aside, nav, pager and footer left out"
+    );
+    assert_eq!(
+        entries[0].title.as_deref(),
+        Some("广东省科协举办粤港澳大湾区科技创新峰会")
+    );
+    assert_eq!(
+        entries[5].published_at,
+        Some(date("2023-11-10T00:00:00+08:00"))
+    );
+}
+
+#[test]
+fn link_selector_picks_the_named_links() {
+    let page = u("http://www.hbkx.org.cn/xwzx/tzgg/index.shtml");
+    let html = list_fixture("trs_list.html");
+    // The operator points at the 热点排行 box: exactly its links come back.
+    let entries = parse_list(&html, &page, Some("div.hot li")).expect("parses");
+    assert_eq!(entries.len(), 8);
+    assert_eq!(
+        entries[1].url.as_str(),
+        "http://www.hbkx.org.cn/xwzx/gzdt/202311/t20231113_4546.shtml"
+    );
+    assert_eq!(
+        entries[1].title.as_deref(),
+        Some("省科协党组理论学习中心组举行专题学习")
+    );
+    // Selecting anchors directly works too; filters still apply (pdf, off-site).
+    let entries = parse_list(&html, &page, Some("div.list a")).expect("parses");
+    assert_eq!(entries.len(), 13);
+    assert_eq!(
+        entries[0].published_at,
+        Some(date("2023-11-20T00:00:00+08:00"))
+    );
+}
+
+#[test]
+fn bad_link_selector_names_page_and_selector() {
+    let page = u("http://www.hbkx.org.cn/xwzx/tzgg/");
+    let err = parse_list("<html></html>", &page, Some("ul >> li[")).expect_err("bad selector");
+    assert!(matches!(err, SourceError::BadSelector { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("http://www.hbkx.org.cn/xwzx/tzgg/") && msg.contains("ul >> li["),
+        "{msg}"
+    );
+}
+
+#[test]
+fn garbage_html_gives_no_entries_not_a_panic() {
+    let page = u("http://www.example.gov.cn/list/");
+    for html in [
+        "",
+        "<<<>>>",
+        "<a href=\"http://[::1\">x</a>",
+        "\u{0}\u{feff}<li><a href=//>",
+    ] {
+        let entries = parse_list(html, &page, None).expect("parses");
+        assert!(entries.is_empty(), "{html:?}");
+    }
+}

@@ -299,13 +299,19 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
     let mut scored: Vec<Group<'a>> = groups
         .into_iter()
         .map(|(container, items)| {
+            let item_ids: Vec<NodeId> = items.iter().map(|(id, _)| *id).collect();
             let mut seen = HashSet::new();
             let items: Vec<Candidate> = items
                 .into_iter()
                 .map(|(_, c)| c)
                 .filter(|c| seen.insert(c.url.clone()))
                 .collect();
-            let score = score(container, &items);
+            let links_per_item = item_ids
+                .iter()
+                .map(|id| tree.under.get(id).copied().unwrap_or(0))
+                .sum::<usize>() as f64
+                / item_ids.len().max(1) as f64;
+            let score = score(container, &items, links_per_item);
             Group {
                 container,
                 items,
@@ -353,7 +359,10 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
 /// banner): an empty result is more honest than a guess.
 const MIN_SCORE: f64 = 1.0;
 
-fn score(container: ElementRef, items: &[Candidate]) -> f64 {
+/// `links_per_item`: candidate anchors per item; a list item holds one to
+/// three (title, image, "阅读全文"), a layout block (header, footer, column)
+/// holds many.
+fn score(container: ElementRef, items: &[Candidate], links_per_item: f64) -> f64 {
     if items.is_empty() {
         return 0.0;
     }
@@ -368,6 +377,13 @@ fn score(container: ElementRef, items: &[Candidate]) -> f64 {
     let article_frac = items.iter().filter(|c| article_like(&c.url)).count() as f64 / n;
     let date_frac = items.iter().filter(|c| c.date.is_some()).count() as f64 / n;
     let mut s = n * title_factor * (0.3 + article_frac) * (1.0 + date_frac);
+    if links_per_item > 4.0 {
+        s *= 0.2;
+    }
+    // Children of <body> are page regions, not list items.
+    if matches!(container.value().name(), "body" | "html") {
+        s *= 0.3;
+    }
     if in_boilerplate(container) {
         s *= 0.1;
     }

@@ -149,7 +149,20 @@ impl<'a> Candidate<'a> {
             // date follows it.
             _ => text_after(self.anchor),
         };
-        self.date = find_date(&text);
+        self.date = find_date(&text)
+            // `<a><span>title</span><span>2023-11-20</span></a>`
+            .or(self.date)
+            // `<dt><a>title</a></dt><dd>2023-11-20</dd>`: the date is the
+            // item's short, link-free next sibling.
+            .or_else(|| {
+                let item = item.filter(|i| i.id() != self.anchor.id())?;
+                let next = item.next_siblings().find_map(ElementRef::wrap)?;
+                if next.select(&A_HREF).next().is_some() {
+                    return None;
+                }
+                let t = collapse(&next.text().collect::<String>());
+                (t.chars().count() <= 30).then(|| find_date(&t)).flatten()
+            });
         self
     }
 }
@@ -187,7 +200,7 @@ fn candidates<'a>(anchors: impl Iterator<Item = ElementRef<'a>>, ctx: &Ctx) -> V
         if !same_site(page_host, host) || is_attachment(&url) {
             continue;
         }
-        let text = collapse(&a.text().collect::<String>());
+        let (text, anchor_date) = anchor_text(a);
         if is_pager_text(&text) || is_pager_url(&url) || page_key(&url) == ctx.page_key {
             continue;
         }
@@ -195,10 +208,32 @@ fn candidates<'a>(anchors: impl Iterator<Item = ElementRef<'a>>, ctx: &Ctx) -> V
             anchor: a,
             url,
             title: title_of(a, &text),
-            date: None,
+            date: anchor_date,
         });
     }
     out
+}
+
+/// The anchor's text without date-only pieces (`<span>2023-11-20</span>`
+/// inside the link), and the date those pieces held.
+fn anchor_text(a: ElementRef) -> (String, Option<ListDate>) {
+    static DATE_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^[\[(（【]?\s*(?:(?:19|20)\d{2}\s*[-/.年]\s*)?\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*[\])）】]?$",
+        )
+        .expect("static regex")
+    });
+    let mut text = String::new();
+    let mut date = None;
+    for piece in a.text() {
+        let trimmed = piece.trim();
+        if DATE_ONLY.is_match(trimmed) {
+            date = date.or_else(|| find_date(trimmed));
+        } else {
+            text.push_str(piece);
+        }
+    }
+    (collapse(&text), date)
 }
 
 /// The visible title, or the `title` attribute when the text is cut short
@@ -913,6 +948,40 @@ mod tests {
         assert_eq!(
             entries[1].published_at.map(|d| d.to_rfc3339()),
             Some("2023-11-19T00:00:00+08:00".into())
+        );
+    }
+
+    #[test]
+    fn date_inside_the_anchor_is_not_part_of_the_title() {
+        let html = r#"<html><body><ul class="news">
+            <li><a href="/n/1001.html"><span class="t">第一条文章的标题比较长</span><span class="d">2023-11-20</span></a></li>
+            <li><a href="/n/1002.html"><span class="t">第二条文章的标题比较长</span><span class="d">2023-11-19</span></a></li>
+            <li><a href="/n/1003.html"><span class="t">第三条文章的标题比较长</span><span class="d">[11-18]</span></a></li>
+            </ul></body></html>"#;
+        let entries = parse_list(html, &u("http://a.cn/n/"), None).expect("parses");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].title.as_deref(), Some("第一条文章的标题比较长"));
+        assert_eq!(
+            entries[0].published_at.map(|d| d.to_rfc3339()),
+            Some("2023-11-20T00:00:00+08:00".into())
+        );
+        // No year anywhere (not in the URL either): no date rather than a guess.
+        assert_eq!(entries[2].published_at, None);
+    }
+
+    #[test]
+    fn definition_list_dates_in_the_next_sibling() {
+        let html = r#"<html><body><dl class="list">
+            <dt><a href="/a/2023/11/20/art_1_101.html">关于开展科技周活动的通知公告</a></dt><dd>2023-11-20</dd>
+            <dt><a href="/a/2023/11/19/art_1_102.html">关于评选优秀科技论文的通知公告</a></dt><dd>2023-11-19</dd>
+            <dt><a href="/a/2023/11/18/art_1_103.html">关于学会年检工作安排的通知公告</a></dt><dd>2023-11-18</dd>
+            </dl></body></html>"#;
+        let entries =
+            parse_list(html, &u("http://a.cn/col/col1/index.html"), None).expect("parses");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(
+            entries[2].published_at.map(|d| d.to_rfc3339()),
+            Some("2023-11-18T00:00:00+08:00".into())
         );
     }
 

@@ -42,8 +42,11 @@ const MAX_IDLE_HOSTS: usize = 512;
 pub struct FetchOptions {
     /// Sent as `User-Agent`; names autosync and a contact URL.
     pub user_agent: String,
-    /// Whole-request timeout.
+    /// Whole-request timeout (per hop, body included).
     pub timeout: Duration,
+    /// Time allowed to establish a connection (capped by `timeout`), so a
+    /// dead host is reported quickly while a slow body keeps the full budget.
+    pub connect_timeout: Duration,
     /// Bodies larger than this are refused (after decompression).
     pub max_body_bytes: usize,
     /// Redirects followed at most.
@@ -64,6 +67,7 @@ impl Default for FetchOptions {
             )
             .to_string(),
             timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
             max_body_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
             host_delay: Duration::from_millis(500),
@@ -181,9 +185,7 @@ impl Fetcher {
             url: Url::parse("about:blank").expect("static url"),
             reason: format!("cannot build HTTP client: {}", error_chain(&e)),
         };
-        // Connecting should never take the whole budget: a dead host is
-        // reported quickly, a slow body still gets the full timeout.
-        let connect_timeout = opts.timeout.min(Duration::from_secs(10));
+        let connect_timeout = opts.connect_timeout.min(opts.timeout);
         let client = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .timeout(opts.timeout)

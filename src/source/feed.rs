@@ -161,7 +161,8 @@ fn to_utf8(bytes: &[u8]) -> Cow<'_, str> {
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         return Cow::Owned(rewrite_declaration(&text));
     }
-    if let Some(label) = declared_encoding(bytes) {
+    let declared = declared_encoding(bytes);
+    if let Some(label) = &declared {
         let label = label.to_ascii_lowercase();
         // GB2312 and GBK labels are read as GB18030, their superset.
         let enc = if matches!(label.as_str(), "gb2312" | "gbk" | "x-gbk" | "gb_2312-80") {
@@ -169,8 +170,12 @@ fn to_utf8(bytes: &[u8]) -> Cow<'_, str> {
         } else {
             Encoding::for_label(label.as_bytes())
         };
+        // A legacy label on bytes that are valid UTF-8 with non-ASCII in
+        // them is a stale declaration (CMS switched to UTF-8, template kept
+        // "gb2312"): GBK text is practically never valid UTF-8.
+        let lying = std::str::from_utf8(bytes).is_ok_and(|t| !t.is_ascii());
         match enc {
-            Some(enc) if enc != encoding_rs::UTF_8 => {
+            Some(enc) if enc != encoding_rs::UTF_8 && !lying => {
                 let (text, _, _) = enc.decode(bytes);
                 return Cow::Owned(rewrite_declaration(&text));
             }
@@ -178,6 +183,10 @@ fn to_utf8(bytes: &[u8]) -> Cow<'_, str> {
         }
     }
     match std::str::from_utf8(bytes) {
+        // A stale legacy label must go, or feed-rs would decode again by it.
+        Ok(s) if declared.is_some_and(|l| !l.eq_ignore_ascii_case("utf-8")) => {
+            Cow::Owned(rewrite_declaration(s))
+        }
         Ok(s) => Cow::Borrowed(s),
         // Undeclared and not UTF-8: let charset detection decide.
         Err(_) => {
@@ -271,6 +280,26 @@ mod tests {
             text,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>朱镕基</t>"
         );
+    }
+
+    #[test]
+    fn stale_gb2312_declaration_on_utf8_bytes_is_ignored() {
+        let doc = "<?xml version=\"1.0\" encoding=\"gb2312\"?><t>科协</t>";
+        let text = to_utf8(doc.as_bytes());
+        assert_eq!(
+            text,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>科协</t>"
+        );
+        let feed = format!(
+            "<?xml version=\"1.0\" encoding=\"gb2312\"?><rss version=\"2.0\"><channel><title>t</title>\
+             <item><title>科协新闻</title><link>http://a.cn/1.html</link></item></channel></rss>"
+        );
+        let entries = parse_feed(
+            feed.as_bytes(),
+            &Url::parse("http://a.cn/rss").expect("url"),
+        )
+        .expect("parses");
+        assert_eq!(entries[0].title.as_deref(), Some("科协新闻"));
     }
 
     #[test]

@@ -986,6 +986,27 @@ mod tests {
     }
 
     #[test]
+    fn base_href_is_honoured_and_off_site_base_links_dropped() {
+        let html = r#"<html><head><base href="http://www.a.cn/xwzx/"></head><body><ul>
+            <li><a href="202311/t20231120_1.html">第一条文章的标题比较长</a> 2023-11-20</li>
+            <li><a href="202311/t20231119_2.html">第二条文章的标题比较长</a> 2023-11-19</li>
+            <li><a href="http://www.b.cn/202311/t20231118_3.html">外站文章的标题比较长</a> 2023-11-18</li>
+            <li><a href="202311/t20231117_4.html">第四条文章的标题比较长</a> 2023-11-17</li>
+            </ul></body></html>"#;
+        let entries =
+            parse_list(html, &u("http://www.a.cn/cms/list.jsp?cat=3"), None).expect("parses");
+        let got: Vec<_> = entries.iter().map(|e| e.url.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "http://www.a.cn/xwzx/202311/t20231120_1.html",
+                "http://www.a.cn/xwzx/202311/t20231119_2.html",
+                "http://www.a.cn/xwzx/202311/t20231117_4.html",
+            ]
+        );
+    }
+
+    #[test]
     fn nothing_list_like_gives_nothing() {
         let html = r#"<html><body><nav><a href="/a/">关于</a><a href="/b/">新闻</a><a href="/c/">联系</a></nav>
             <p>本站正在维护。</p></body></html>"#;

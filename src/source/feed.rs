@@ -290,9 +290,9 @@ mod tests {
             text,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><t>科协</t>"
         );
-        let feed = format!(
-            "<?xml version=\"1.0\" encoding=\"gb2312\"?><rss version=\"2.0\"><channel><title>t</title>\
-             <item><title>科协新闻</title><link>http://a.cn/1.html</link></item></channel></rss>"
+        let feed = concat!(
+            "<?xml version=\"1.0\" encoding=\"gb2312\"?><rss version=\"2.0\"><channel><title>t</title>",
+            "<item><title>科协新闻</title><link>http://a.cn/1.html</link></item></channel></rss>"
         );
         let entries = parse_feed(
             feed.as_bytes(),

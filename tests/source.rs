@@ -388,3 +388,22 @@ fn garbage_html_gives_no_entries_not_a_panic() {
         assert!(entries.is_empty(), "{html:?}");
     }
 }
+
+#[test]
+fn hanweb_datastore_records_are_the_list() {
+    let page = u("https://www.zast.org.cn/col/col1229/index.html");
+    let entries = parse_list(&list_fixture("hanweb_list.html"), &page, None).expect("parses");
+    assert_eq!(
+        urls(&entries),
+        [
+            "https://www.zast.org.cn/art/2023/11/20/art_1229_60123.html",
+            "https://www.zast.org.cn/art/2023/11/17/art_1229_60101.html",
+            "https://www.zast.org.cn/art/2023/11/15/art_1229_60088.html",
+            "https://www.zast.org.cn/art/2023/11/13/art_1229_60070.html",
+        ]
+    );
+    assert_eq!(
+        entries[3].published_at,
+        Some(date("2023-11-13T00:00:00+08:00"))
+    );
+}

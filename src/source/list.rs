@@ -23,6 +23,10 @@
 //! 4. The best group wins, together with groups built the same way
 //!    (same ancestor path: a list split into several `ul`s).
 //!
+//! Hanweb (大汉) column pages ship their list as CDATA records inside
+//! `<script type="text/xml"><datastore>`, rendered by JavaScript; those records
+//! are inlined as ordinary markup before parsing so the same rules apply.
+//!
 //! Dates next to a link (`2023-11-20`, `2023年11月20日`, `[11-20]`) become
 //! `published_at` in Asia/Shanghai (+08:00); a date without a year takes it
 //! from the article URL (`/2023-11/20/`, `t20231120_…`) or is left out.
@@ -46,7 +50,8 @@ pub fn parse_list(
     page_url: &Url,
     link_selector: Option<&str>,
 ) -> Result<Vec<Entry>, SourceError> {
-    let doc = Html::parse_document(html);
+    let html = inline_datastores(html);
+    let doc = Html::parse_document(&html);
     let ctx = Ctx::new(&doc, page_url);
     let selected: Vec<Candidate> = match link_selector {
         Some(sel) => {
@@ -684,6 +689,33 @@ fn page_key(url: &Url) -> String {
         path,
         query.join("&")
     )
+}
+
+/// Replace Hanweb `<script type="text/xml">…<record><![CDATA[<li>…</li>]]>
+/// </record>…</script>` blocks by their records' markup, so list items that
+/// a browser would render via JavaScript are visible to the parser.
+fn inline_datastores(html: &str) -> std::borrow::Cow<'_, str> {
+    static SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?is)<script[^>]*type\s*=\s*["']?text/xml["']?[^>]*>(.*?)</script>"#)
+            .expect("static regex")
+    });
+    static CDATA: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<!\[CDATA\[(.*?)\]\]>").expect("static regex"));
+    if !html.contains("<datastore") && !html.contains("<record") {
+        return std::borrow::Cow::Borrowed(html);
+    }
+    SCRIPT.replace_all(html, |cap: &regex::Captures| {
+        let body = cap.get(1).map_or("", |m| m.as_str());
+        if !body.contains("<record") {
+            return cap[0].to_string();
+        }
+        let records: String = CDATA
+            .captures_iter(body)
+            .filter_map(|c| c.get(1).map(|m| m.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!("<div class=\"datastore\">{records}</div>")
+    })
 }
 
 /// Tiny helper so the pager test reads left to right.

@@ -351,7 +351,7 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
                 .map(|id| tree.under.get(id).copied().unwrap_or(0))
                 .sum::<usize>() as f64
                 / item_ids.len().max(1) as f64;
-            let score = score(container, &items, links_per_item);
+            let score = score(container, &items, links_per_item, &tree);
             Group {
                 container,
                 items,
@@ -402,7 +402,7 @@ const MIN_SCORE: f64 = 1.0;
 /// `links_per_item`: candidate anchors per item; a list item holds one to
 /// three (title, image, "阅读全文"), a layout block (header, footer, column)
 /// holds many.
-fn score(container: ElementRef, items: &[Candidate], links_per_item: f64) -> f64 {
+fn score(container: ElementRef, items: &[Candidate], links_per_item: f64, tree: &Tree) -> f64 {
     if items.is_empty() {
         return 0.0;
     }
@@ -424,6 +424,9 @@ fn score(container: ElementRef, items: &[Candidate], links_per_item: f64) -> f64
     if matches!(container.value().name(), "body" | "html") {
         s *= 0.3;
     }
+    if next_to_pager(container, tree) {
+        s *= 1.5;
+    }
     if in_boilerplate(container) {
         s *= 0.1;
     }
@@ -431,6 +434,31 @@ fn score(container: ElementRef, items: &[Candidate], links_per_item: f64) -> f64
         s *= 0.1;
     }
     s
+}
+
+/// Whether a pager sits right by the container: the page's own list is the
+/// one that pages. "Right by": within two ancestor levels that hold few
+/// other candidate links (not a wrapper around sidebar and list alike).
+fn next_to_pager(container: ElementRef, tree: &Tree) -> bool {
+    const PAGER_MARKS: &[&str] = &[
+        "下一页",
+        "尾页",
+        "末页",
+        "页次",
+        "createPageHTML",
+        "共有",
+        "条记录",
+    ];
+    let own = tree.under.get(&container.id()).copied().unwrap_or(0);
+    container
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .take(2)
+        .take_while(|anc| tree.under.get(&anc.id()).copied().unwrap_or(0) <= own + 5)
+        .any(|anc| {
+            let text: String = anc.text().collect();
+            PAGER_MARKS.iter().any(|m| text.contains(m))
+        })
 }
 
 /// Tag and class/id path from the root: groups built the same way share it.
@@ -477,6 +505,10 @@ const FURNITURE: &[&str] = &[
     "xglj",
 ];
 
+/// Only at the start of a token: `sidebox`, `side-list`, but not
+/// `rightside`, which some CMS templates use for the main column.
+const FURNITURE_PREFIX: &[&str] = &["side"];
+
 /// Whether the container sits in header/nav/footer/aside or in an element
 /// named like page furniture (within a few levels: outer wrappers say little).
 fn in_boilerplate(container: ElementRef) -> bool {
@@ -494,7 +526,10 @@ fn in_boilerplate(container: ElementRef) -> bool {
                 .flat_map(|s| s.split(|c: char| !c.is_ascii_alphanumeric()))
                 .filter(|t| !t.is_empty())
                 .map(str::to_ascii_lowercase)
-                .any(|t| FURNITURE.iter().any(|k| t.starts_with(k) || t.ends_with(k)))
+                .any(|t| {
+                    FURNITURE.iter().any(|k| t.starts_with(k) || t.ends_with(k))
+                        || FURNITURE_PREFIX.iter().any(|k| t.starts_with(k))
+                })
         })
 }
 
@@ -511,6 +546,8 @@ const SIDE_HEADINGS: &[&str] = &[
     "精彩推荐",
     "猜你喜欢",
     "最新更新",
+    "最新发布",
+    "最新文章",
 ];
 
 /// Whether a short heading just before the container (or one of its near
@@ -1036,6 +1073,24 @@ mod tests {
                 "http://www.a.cn/xwzx/202311/t20231117_4.html",
             ]
         );
+    }
+
+    #[test]
+    fn dated_sidebar_does_not_beat_the_undated_paged_main_list() {
+        let main: String = (1..=10)
+            .map(|i| format!(r#"<li><a href="/xw/202311/t2023111{}_{i}00.html">本站栏目第{i}篇文章的完整标题</a></li>"#, i % 10))
+            .collect();
+        let side: String = (1..=8)
+            .map(|i| format!(r#"<li><a href="/tz/202311/t2023110{}_{i}50.html">侧栏第{i}篇文章的完整标题</a><span>2023-11-0{i}</span></li>"#, i % 10))
+            .collect();
+        let html = format!(
+            r#"<html><body><div class="w"><div class="col-l"><div class="lm"><h3>工作动态</h3><ul>{main}</ul></div>
+            <div class="fy"><a href="index_1.html">下一页</a><a href="index_9.html">尾页</a></div></div>
+            <div class="col-r"><div class="r-box"><h3>最新发布</h3><ul>{side}</ul></div></div></div></body></html>"#
+        );
+        let entries = parse_list(&html, &u("http://a.cn/xw/"), None).expect("parses");
+        assert_eq!(entries.len(), 10);
+        assert!(entries.iter().all(|e| e.url.path().starts_with("/xw/")));
     }
 
     #[test]

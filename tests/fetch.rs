@@ -78,6 +78,15 @@ async fn serve() -> (SocketAddr, Arc<Shared>) {
         )
         .route("/private/secret.html", get(|| async { "secret" }))
         .route("/public.html", get(|| async { "public" }))
+        .route(
+            "/to-private",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "/private/secret.html")],
+                )
+            }),
+        )
         .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -190,7 +199,12 @@ async fn echo(headers: HeaderMap) -> String {
             .unwrap_or("-")
             .to_string()
     };
-    format!("{}\n{}", h(header::REFERER), h(header::USER_AGENT))
+    format!(
+        "{}\n{}\n{}",
+        h(header::REFERER),
+        h(header::USER_AGENT),
+        h(header::ACCEPT_LANGUAGE)
+    )
 }
 
 async fn slow(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> &'static str {
@@ -403,6 +417,12 @@ async fn robots_disallow_is_honoured_and_cached() {
     assert!(err.to_string().contains("/private/secret.html"));
     let p = page(&f, url(addr, "/public.html")).await;
     assert_eq!(&p.body[..], b"public");
+    // A redirect into a disallowed path is caught at the hop.
+    let err = f
+        .get(&Request::new(url(addr, "/to-private")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
     assert_eq!(shared.robots_hits.load(Ordering::SeqCst), 1, "fetched once");
 }
 
@@ -452,6 +472,7 @@ async fn referer_and_user_agent_are_sent() {
     assert_eq!(lines.next(), Some("https://www.example.gov.cn/art/1.html"));
     let ua = lines.next().unwrap_or("");
     assert!(ua.starts_with("autosync/") && ua.contains("http"), "{ua}");
+    assert!(lines.next().is_some_and(|l| l.starts_with("zh-CN")));
 }
 
 #[tokio::test]

@@ -186,8 +186,22 @@ impl Fetcher {
             reason: format!("cannot build HTTP client: {}", error_chain(&e)),
         };
         let connect_timeout = opts.connect_timeout.min(opts.timeout);
+        // Some government sites' WAFs refuse requests without the headers a
+        // browser sends; these say what we want and harm no one.
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            reqwest::header::HeaderValue::from_static(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+        );
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_static("zh-CN,zh;q=0.9,en;q=0.5"),
+        );
         let client = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
+            .default_headers(headers)
             .timeout(opts.timeout)
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())

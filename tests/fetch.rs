@@ -209,7 +209,8 @@ async fn echo(headers: HeaderMap) -> String {
 
 async fn slow(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> &'static str {
     let start = Instant::now();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Long enough that two parallel requests overlap even on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let end = Instant::now();
     s.slow_log.lock().expect("log").push((name, start, end));
     "done"

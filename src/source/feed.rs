@@ -13,6 +13,11 @@
 //! - feed-rs invents an id for items that have none; we keep the `guid` empty
 //!   then, so that the URL is the identity and not a hash that changes when a
 //!   title is edited.
+//! - Dates: Chinese CMS feeds write `2023-11-20 10:00:00` (Beijing time, no
+//!   zone) or RFC 822 with `CST` meaning China Standard Time, not US Central;
+//!   both are read as +08:00.
+//! - `content_html` is passed on as the feed has it (not sanitised here: the
+//!   extract stage cleans article HTML from any source).
 
 use super::{Entry, SourceError, canonicalize};
 use chrono::{DateTime, FixedOffset};
@@ -42,6 +47,7 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url) -> Result<Vec<Entry>, SourceErro
         .base_uri(xml_base_applies.then_some(feed_url.as_str()))
         // Empty id marks "the feed gave none" (see module docs).
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_feed_date)
         .build();
     let feed = parser
         .parse(utf8.as_bytes())
@@ -108,6 +114,75 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url) -> Result<Vec<Entry>, SourceErro
         });
     }
     Ok(out)
+}
+
+/// A feed timestamp: RFC 3339, RFC 822 (with the usual deviations), or the
+/// zone-less forms Chinese CMSs emit, which are Beijing time.
+fn parse_feed_date(raw: &str) -> Option<DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let utc = |d: DateTime<FixedOffset>| d.with_timezone(&Utc);
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(utc(d));
+    }
+    let beijing = FixedOffset::east_opt(8 * 3600)?;
+    // RFC 822 as found in the wild: full day/month names, "CST"/"GMT+8" for
+    // Beijing, "UTC", "Z".
+    static ZONE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)\s*(CST|Beijing|GMT\s*\+\s*0?8(:?00)?|UTC\s*\+\s*0?8(:?00)?)$")
+            .expect("static regex")
+    });
+    static NAMES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s*)?(\d{1,2})\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+",
+        )
+        .expect("static regex")
+    });
+    let mut r = ZONE.replace(s, " +0800").into_owned();
+    if r.ends_with(" UTC") || r.ends_with(" Z") {
+        r = format!(
+            "{} +0000",
+            r.trim_end_matches(" UTC").trim_end_matches(" Z")
+        );
+    }
+    let r = NAMES.replace(&r, "$1 $2 ").into_owned();
+    if let Ok(d) = DateTime::parse_from_rfc2822(&r) {
+        return Some(utc(d));
+    }
+    // "2023-11-20T10:00:00" / "2023-11-20 10:00:00+0800": ISO without colon
+    // in the offset or without an offset at all.
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(s, f) {
+            return Some(utc(d));
+        }
+    }
+    const NAIVE: &[&str] = &[
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+        "%Y年%m月%d日 %H:%M:%S",
+        "%Y年%m月%d日 %H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ];
+    let naive = NAIVE
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| {
+            ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    beijing.from_local_datetime(&naive).single().map(utc)
 }
 
 /// The item's article URL: its alternate (or first) link, else a guid that is
@@ -243,6 +318,33 @@ fn rewrite_declaration(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_dates_in_the_wild() {
+        let at = |s: &str| parse_feed_date(s).map(|d| d.to_rfc3339());
+        let expect = Some("2023-11-20T02:00:00+00:00".to_string());
+        assert_eq!(at("2023-11-20T10:00:00+08:00"), expect);
+        assert_eq!(at("Mon, 20 Nov 2023 10:00:00 +0800"), expect);
+        assert_eq!(
+            at("Mon, 20 Nov 2023 10:00:00 CST"),
+            expect,
+            "CST is Beijing"
+        );
+        assert_eq!(at("Monday, 20 November 2023 10:00:00 GMT+8"), expect);
+        assert_eq!(at("20 Nov 2023 02:00:00 GMT"), expect);
+        assert_eq!(at("Mon, 20 Nov 2023 02:00:00 UTC"), expect);
+        assert_eq!(at("2023-11-20 10:00:00"), expect, "zone-less is Beijing");
+        assert_eq!(at("2023-11-20 10:00"), expect);
+        assert_eq!(at("2023/11/20 10:00:00"), expect);
+        assert_eq!(at("2023年11月20日 10:00"), expect);
+        assert_eq!(at("2023-11-20 10:00:00+0800"), expect);
+        assert_eq!(
+            at("2023-11-20"),
+            Some("2023-11-19T16:00:00+00:00".to_string())
+        );
+        assert_eq!(at("昨天"), None);
+        assert_eq!(at(""), None);
+    }
 
     #[test]
     fn root_name_skips_declaration_and_comments() {

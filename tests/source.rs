@@ -190,6 +190,11 @@ fn gb2312_declared_rss_is_transcoded() {
         entries[0].guid, None,
         "no guid in the feed: the URL is the identity"
     );
+    // CMS-style zone-less date: Beijing time (17:00 there is 09:00 UTC).
+    assert_eq!(
+        entries[1].published_at.map(|d| d.naive_utc().to_string()),
+        Some("2023-11-15 09:00:00".to_string())
+    );
 }
 
 #[test]

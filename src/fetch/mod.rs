@@ -604,8 +604,14 @@ impl HostGate {
             hosts.entry(host.to_string()).or_default().clone()
         };
         let guard = slot.lock_owned().await;
+        // checked: a configured delay too large for the clock means "never
+        // again", which sleeping until far in the future expresses less
+        // surprisingly than a panic.
         if let Some(last) = *guard {
-            tokio::time::sleep_until(last + self.delay).await;
+            let until = last
+                .checked_add(self.delay)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
+            tokio::time::sleep_until(until).await;
         }
         HostPermit { guard }
     }

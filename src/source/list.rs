@@ -16,10 +16,12 @@
 //!    title (cards repeat the link on the image and on "阅读全文").
 //! 3. Groups are scored by item count × title length (article titles are
 //!    long, menu entries are 2–4 characters) × how article-like the URLs are
-//!    (digits, dates) × how many items carry a date, and heavily discounted
-//!    inside header/nav/footer/aside or elements whose class/id says
-//!    nav/menu/footer/sidebar/hot/rank/friend-links, or that sit under a
-//!    heading such as 热点排行 / 推荐阅读.
+//!    (digits, dates) × how many items carry a date, raised when a pager
+//!    sits right by the list (the page's own list is the one that pages),
+//!    and heavily discounted inside header/nav/footer/aside or elements whose
+//!    class/id says nav/menu/footer/sidebar/hot/rank/friend-links, under a
+//!    heading such as 热点排行 / 推荐阅读, or when the "items" are page
+//!    regions holding many links each.
 //! 4. The best group wins, together with groups built the same way
 //!    (same ancestor path: a list split into several `ul`s).
 //!

@@ -1,0 +1,562 @@
+//! The fetcher against a real HTTP server on 127.0.0.1 (axum), so that what is
+//! tested is what reqwest actually does on the wire: validators sent, bodies
+//! capped while streaming, redirects, status mapping, robots.txt, politeness.
+
+use autosync::fetch::{FetchError, FetchOptions, Fetcher, Request, Response};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+#[derive(Default)]
+struct Shared {
+    robots_hits: AtomicUsize,
+    streamed: AtomicUsize,
+    /// (path, start, end) of every /slow request.
+    slow_log: Mutex<Vec<(String, Instant, Instant)>>,
+}
+
+const LAST_MODIFIED: &str = "Mon, 20 Nov 2023 08:00:00 GMT";
+
+async fn serve() -> (SocketAddr, Arc<Shared>) {
+    let shared = Arc::new(Shared::default());
+    let app = Router::new()
+        .route("/robots.txt", get(robots))
+        .route("/etag", get(etag))
+        .route("/lm", get(last_modified))
+        .route("/big", get(|| async { vec![b'x'; 20 * 1024 * 1024] }))
+        .route("/endless", get(endless))
+        .route("/gzip", get(gzip))
+        .route("/gzip-bomb", get(gzip_bomb))
+        .route(
+            "/old",
+            get(|| async { (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/new")]) }),
+        )
+        .route(
+            "/old308",
+            get(|| async { (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, "new")]) }),
+        )
+        .route(
+            "/temp",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/new")]) }),
+        )
+        .route(
+            "/old-then-temp",
+            get(|| async { (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, "/temp")]) }),
+        )
+        .route("/new", get(|| async { "new home" }))
+        .route(
+            "/loop-a",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop-b")]) }),
+        )
+        .route(
+            "/loop-b",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop-a")]) }),
+        )
+        .route("/chain/{n}", get(chain))
+        .route("/status/{code}", get(status))
+        .route("/busy", get(busy))
+        .route("/unavailable", get(unavailable))
+        .route("/echo", get(echo))
+        .route("/slow/{name}", get(slow))
+        .route(
+            "/hang",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                "late"
+            }),
+        )
+        .route("/private/secret.html", get(|| async { "secret" }))
+        .route("/public.html", get(|| async { "public" }))
+        .route(
+            "/to-private",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "/private/secret.html")],
+                )
+            }),
+        )
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, shared)
+}
+
+async fn robots(State(s): State<Arc<Shared>>) -> &'static str {
+    s.robots_hits.fetch_add(1, Ordering::SeqCst);
+    "User-agent: *\nDisallow: /private/\n\nUser-agent: otherbot\nDisallow: /\n"
+}
+
+async fn etag(headers: HeaderMap) -> impl IntoResponse {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some("\"v1\"")
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, "\"v1\"")], "").into_response();
+    }
+    ([(header::ETAG, "\"v1\"")], "body v1").into_response()
+}
+
+async fn last_modified(headers: HeaderMap) -> impl IntoResponse {
+    if headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        == Some(LAST_MODIFIED)
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([(header::LAST_MODIFIED, LAST_MODIFIED)], "body lm").into_response()
+}
+
+/// A chunked body without Content-Length that never ends.
+async fn endless(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let chunk = bytes::Bytes::from(vec![b'y'; 64 * 1024]);
+    let stream = futures::stream::repeat_with(move || {
+        s.streamed.fetch_add(chunk.len(), Ordering::SeqCst);
+        Ok::<_, std::io::Error>(chunk.clone())
+    });
+    Body::from_stream(stream)
+}
+
+fn gzipped(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+async fn gzip(headers: HeaderMap) -> impl IntoResponse {
+    let accepts = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .contains("gzip");
+    if !accepts {
+        return (StatusCode::BAD_REQUEST, "client did not accept gzip").into_response();
+    }
+    (
+        [
+            (header::CONTENT_ENCODING, "gzip"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        gzipped("<p>压缩的正文</p>".as_bytes()),
+    )
+        .into_response()
+}
+
+/// 8 MB of zeros, a few KB on the wire: the cap must apply after decompression.
+async fn gzip_bomb() -> impl IntoResponse {
+    (
+        [(header::CONTENT_ENCODING, "gzip")],
+        gzipped(&vec![0u8; 8 * 1024 * 1024]),
+    )
+}
+
+async fn chain(Path(n): Path<u32>) -> impl IntoResponse {
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("/chain/{}", n + 1))],
+    )
+}
+
+async fn status(Path(code): Path<u16>) -> impl IntoResponse {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
+}
+
+async fn busy() -> impl IntoResponse {
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "7")])
+}
+
+async fn unavailable() -> impl IntoResponse {
+    // An HTTP-date far in the future: the delay is large, not parsed as 0.
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "Fri, 31 Dec 2100 23:59:59 GMT")],
+    )
+}
+
+async fn echo(headers: HeaderMap) -> String {
+    let h = |n: header::HeaderName| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string()
+    };
+    format!(
+        "{}\n{}\n{}",
+        h(header::REFERER),
+        h(header::USER_AGENT),
+        h(header::ACCEPT_LANGUAGE)
+    )
+}
+
+async fn slow(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> &'static str {
+    let start = Instant::now();
+    // Long enough that two parallel requests overlap even on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let end = Instant::now();
+    s.slow_log.lock().expect("log").push((name, start, end));
+    "done"
+}
+
+fn opts() -> FetchOptions {
+    FetchOptions {
+        timeout: Duration::from_secs(10),
+        max_body_bytes: 1024 * 1024,
+        max_redirects: 5,
+        host_delay: Duration::ZERO,
+        respect_robots: false,
+        ..FetchOptions::default()
+    }
+}
+
+fn url(addr: SocketAddr, path: &str) -> Url {
+    Url::parse(&format!("http://{addr}{path}")).expect("url")
+}
+
+async fn page(f: &Fetcher, u: Url) -> autosync::fetch::Page {
+    match f.get(&Request::new(u.clone())).await {
+        Ok(Response::Ok(p)) => p,
+        other => panic!("{u}: expected a page, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn etag_round_trip_gives_not_modified() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let p = page(&f, url(addr, "/etag")).await;
+    assert_eq!(p.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(&p.body[..], b"body v1");
+    let mut req = Request::new(url(addr, "/etag"));
+    req.etag = p.etag.clone();
+    assert!(matches!(f.get(&req).await, Ok(Response::NotModified)));
+}
+
+#[tokio::test]
+async fn last_modified_round_trip_gives_not_modified() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let p = page(&f, url(addr, "/lm")).await;
+    assert_eq!(p.last_modified.as_deref(), Some(LAST_MODIFIED));
+    let mut req = Request::new(url(addr, "/lm"));
+    req.last_modified = p.last_modified.clone();
+    assert!(matches!(f.get(&req).await, Ok(Response::NotModified)));
+}
+
+#[tokio::test]
+async fn declared_20mb_body_is_refused() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f.get(&Request::new(url(addr, "/big"))).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { limit, .. } if limit == 1024 * 1024),
+        "{err}"
+    );
+    assert!(err.to_string().contains("/big"), "{err}");
+}
+
+#[tokio::test]
+async fn endless_chunked_body_is_cut_at_the_cap() {
+    let (addr, shared) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/endless")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+    // The server produced the cap plus whatever sat in socket buffers, not
+    // an unbounded amount.
+    let streamed = shared.streamed.load(Ordering::SeqCst);
+    assert!(streamed < 20 * 1024 * 1024, "streamed {streamed} bytes");
+}
+
+#[tokio::test]
+async fn gzip_body_is_decompressed() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let p = page(&f, url(addr, "/gzip")).await;
+    assert_eq!(p.text(), "<p>压缩的正文</p>");
+}
+
+#[tokio::test]
+async fn cap_applies_after_decompression() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/gzip-bomb")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn permanent_redirect_is_recorded() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let p = page(&f, url(addr, "/old")).await;
+    assert_eq!(p.url, url(addr, "/new"));
+    assert_eq!(p.moved_permanently, Some(url(addr, "/new")));
+    assert_eq!(&p.body[..], b"new home");
+
+    let p = page(&f, url(addr, "/old308")).await;
+    assert_eq!(p.moved_permanently, Some(url(addr, "/new")));
+}
+
+#[tokio::test]
+async fn temporary_redirect_is_not_a_move() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let p = page(&f, url(addr, "/temp")).await;
+    assert_eq!(p.url, url(addr, "/new"));
+    assert_eq!(p.moved_permanently, None);
+    // 301 then 302: only the permanent part is a move.
+    let p = page(&f, url(addr, "/old-then-temp")).await;
+    assert_eq!(p.url, url(addr, "/new"));
+    assert_eq!(p.moved_permanently, Some(url(addr, "/temp")));
+}
+
+#[tokio::test]
+async fn redirect_loop_is_an_error_naming_the_url() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/loop-a")))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("/loop-a") && msg.contains("loop"), "{msg}");
+}
+
+#[tokio::test]
+async fn too_many_redirects_is_an_error() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/chain/0")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than 5 redirects"), "{err}");
+}
+
+#[tokio::test]
+async fn error_statuses_map_to_status_errors() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    for code in [404u16, 500, 410] {
+        let u = url(addr, &format!("/status/{code}"));
+        let err = f.get(&Request::new(u.clone())).await.unwrap_err();
+        match &err {
+            FetchError::Status {
+                url,
+                status,
+                retry_after,
+            } => {
+                assert_eq!(*status, code);
+                assert_eq!(url, &u);
+                assert_eq!(*retry_after, None);
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+        assert_eq!(err.is_gone(), code == 410);
+        assert!(err.to_string().contains(u.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn retry_after_seconds_on_429() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f.get(&Request::new(url(addr, "/busy"))).await.unwrap_err();
+    assert!(matches!(err, FetchError::Status { status: 429, .. }));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+}
+
+#[tokio::test]
+async fn retry_after_http_date_on_503() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/unavailable")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Status { status: 503, .. }));
+    let wait = err.retry_after().expect("retry-after parsed");
+    assert!(wait > Duration::from_secs(365 * 24 * 3600), "{wait:?}");
+}
+
+#[tokio::test]
+async fn robots_disallow_is_honoured_and_cached() {
+    let (addr, shared) = serve().await;
+    let f = Fetcher::new(FetchOptions {
+        respect_robots: true,
+        ..opts()
+    })
+    .expect("fetcher");
+    let err = f
+        .get(&Request::new(url(addr, "/private/secret.html")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert!(err.to_string().contains("/private/secret.html"));
+    let p = page(&f, url(addr, "/public.html")).await;
+    assert_eq!(&p.body[..], b"public");
+    // A redirect into a disallowed path is caught at the hop.
+    let err = f
+        .get(&Request::new(url(addr, "/to-private")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Robots { .. }), "{err}");
+    assert_eq!(shared.robots_hits.load(Ordering::SeqCst), 1, "fetched once");
+}
+
+#[tokio::test]
+async fn robots_ignored_when_not_respected() {
+    let (addr, shared) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    page(&f, url(addr, "/private/secret.html")).await;
+    assert_eq!(shared.robots_hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn missing_or_failing_robots_allows_all() {
+    // A server whose robots.txt is 404 on one port and 500 on another.
+    for code in [StatusCode::NOT_FOUND, StatusCode::INTERNAL_SERVER_ERROR] {
+        let app = Router::new()
+            .route("/robots.txt", get(move || async move { code }))
+            .route("/page", get(|| async { "ok" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let f = Fetcher::new(FetchOptions {
+            respect_robots: true,
+            ..opts()
+        })
+        .expect("fetcher");
+        let p = page(&f, url(addr, "/page")).await;
+        assert_eq!(&p.body[..], b"ok", "robots {code}");
+    }
+}
+
+#[tokio::test]
+async fn referer_and_user_agent_are_sent() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let mut req = Request::new(url(addr, "/echo"));
+    req.referer = Some(Url::parse("https://www.example.gov.cn/art/1.html").expect("url"));
+    let Ok(Response::Ok(p)) = f.get(&req).await else {
+        panic!("echo failed")
+    };
+    let text = p.text();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("https://www.example.gov.cn/art/1.html"));
+    let ua = lines.next().unwrap_or("");
+    assert!(ua.starts_with("autosync/") && ua.contains("http"), "{ua}");
+    assert!(lines.next().is_some_and(|l| l.starts_with("zh-CN")));
+}
+
+#[tokio::test]
+async fn one_host_is_serialised_and_spaced_two_hosts_run_in_parallel() {
+    let (addr, shared) = serve().await;
+    let delay = Duration::from_millis(200);
+    let f = Arc::new(
+        Fetcher::new(FetchOptions {
+            host_delay: delay,
+            ..opts()
+        })
+        .expect("fetcher"),
+    );
+    let port = addr.port();
+    let get = |f: Arc<Fetcher>, u: String| async move {
+        let u = Url::parse(&u).expect("url");
+        assert!(matches!(f.get(&Request::new(u)).await, Ok(Response::Ok(_))));
+    };
+    // Same host twice.
+    let a = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/a1")));
+    let b = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/a2")));
+    a.await.expect("a");
+    b.await.expect("b");
+    let log = std::mem::take(&mut *shared.slow_log.lock().expect("log"));
+    assert_eq!(log.len(), 2);
+    let (first, second) = if log[0].1 <= log[1].1 {
+        (&log[0], &log[1])
+    } else {
+        (&log[1], &log[0])
+    };
+    assert!(
+        second.1 >= first.2 + delay - Duration::from_millis(20),
+        "second started {:?} after the first ended",
+        second.1.saturating_duration_since(first.2)
+    );
+
+    // Two host names (same server): both in flight at once. First let the
+    // delay after the requests above pass, so only host independence counts.
+    tokio::time::sleep(delay).await;
+    let a = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/b1")));
+    let b = tokio::spawn(get(f.clone(), format!("http://localhost:{port}/slow/b2")));
+    a.await.expect("a");
+    b.await.expect("b");
+    let log = shared.slow_log.lock().expect("log").clone();
+    assert_eq!(log.len(), 2);
+    let overlap = log[0].1 < log[1].2 && log[1].1 < log[0].2;
+    assert!(
+        overlap,
+        "different hosts should not wait for each other: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_port_is_a_connect_error_naming_the_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let u = url(addr, "/x");
+    let err = f.get(&Request::new(u.clone())).await.unwrap_err();
+    assert!(matches!(err, FetchError::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains(u.as_str()), "{err}");
+}
+
+#[tokio::test]
+async fn slow_server_is_a_timeout() {
+    let (addr, _) = serve().await;
+    let f = Fetcher::new(FetchOptions {
+        timeout: Duration::from_millis(300),
+        ..opts()
+    })
+    .expect("fetcher");
+    let t0 = Instant::now();
+    let err = f.get(&Request::new(url(addr, "/hang"))).await.unwrap_err();
+    assert!(matches!(err, FetchError::Timeout { .. }), "{err:?}");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(err.to_string().contains("/hang"));
+}
+
+#[tokio::test]
+async fn non_http_scheme_is_refused() {
+    let f = Fetcher::new(opts()).expect("fetcher");
+    let u = Url::parse("ftp://example.com/x").expect("url");
+    let err = f.get(&Request::new(u)).await.unwrap_err();
+    assert!(err.to_string().contains("ftp://example.com/x"), "{err}");
+}

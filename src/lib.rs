@@ -24,6 +24,8 @@ pub mod extract;
 pub mod fetch;
 pub mod pipeline;
 pub mod publish;
+pub mod review;
+pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod store;

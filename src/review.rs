@@ -144,7 +144,7 @@ impl WordList {
 }
 
 /// One place in a text that needs an editor's eye.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hit {
     /// The word list's name, or [`PERSONAL_DATA_LIST`].
     pub list: String,
@@ -535,7 +535,7 @@ fn redact(text: &str, found: &[PersonalData]) -> (String, Vec<Range<usize>>) {
 // ---------------------------------------------------------------- review
 
 /// What the extractor produced, as far as review cares.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Draft<'a> {
     pub title: &'a str,
     pub text: &'a str,

@@ -171,9 +171,14 @@ pub fn halfwidth(c: char) -> char {
 }
 
 /// Characters dropped before matching: whitespace of every kind (U+3000 and
-/// NBSP included) and the zero-width characters pages use for spacing.
+/// NBSP included), the zero-width characters and soft hyphens pages use
+/// for spacing or to break up words.
 fn is_dropped(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'
+        )
 }
 
 /// The matching form of a string: half-width, lowercase, no spacing.
@@ -700,7 +705,10 @@ mod tests {
         assert_eq!(halfwidth('中'), '中');
         assert_eq!(halfwidth('。'), '。');
         assert_eq!(normalize("ＡＢＣ１２３"), "abc123");
-        assert_eq!(normalize("习 近\u{3000}平\u{00A0}x\u{200B}Y"), "习近平xy");
+        assert_eq!(
+            normalize("习 近\u{3000}平\u{00A0}x\u{200B}Y\u{00AD}z"),
+            "习近平xyz"
+        );
     }
 
     #[test]

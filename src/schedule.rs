@@ -95,6 +95,21 @@ impl fmt::Display for Schedule {
     }
 }
 
+/// Deserialises from the expression string (so a config field can be a
+/// `Schedule` and get the same errors); serialises back to it.
+impl<'de> serde::Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expr = String::deserialize(d)?;
+        Schedule::parse(&expr).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Schedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expr)
+    }
+}
+
 impl std::str::FromStr for Schedule {
     type Err = ScheduleError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -828,6 +843,20 @@ mod tests {
         for expr in ["", "   ", "* * * *", "* * * * * * * *"] {
             assert!(Schedule::parse(expr).is_err(), "{expr:?}");
         }
+    }
+
+    #[test]
+    fn deserialises_from_a_config_string_with_the_same_errors() {
+        #[derive(serde::Deserialize)]
+        struct Unit {
+            schedule: Schedule,
+        }
+        let u: Unit = toml::from_str("schedule = \"30 2 * * 1-5\"").expect("valid");
+        assert_eq!(u.schedule.to_string(), "30 2 * * 1-5");
+        let err = toml::from_str::<Unit>("schedule = \"0 0 30 2 *\"")
+            .err()
+            .expect("never fires");
+        assert!(err.to_string().contains("can never fire"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod fetch;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;
+pub mod review;
 pub mod schedule;
 pub mod secret;
 pub mod source;

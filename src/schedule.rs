@@ -1,43 +1,190 @@
-//! Placeholder until the real cron schedules land (branch `sched`): fixed
-//! intervals only.
+//! When each unit is polled: cron expressions with the meaning ops already
+//! know from crontab(5).
+//!
+//! Ops write crontab lines (`30 2 * * 1-5`), so that is the meaning they get.
+//! The `cron` crate does the calendar walking, but its dialect differs from
+//! crontab in three ways that would silently shift schedules: it wants a
+//! seconds field, it numbers weekdays Sunday = 1 … Saturday = 7 (crontab:
+//! Sunday = 0 or 7, Monday = 1), and it ANDs day-of-month with day-of-week
+//! where crontab ORs them when both are restricted. So this module parses the
+//! crontab line itself, expands every field to an explicit list of values
+//! (which sidesteps the crate's own range/step/name handling entirely), and
+//! hands the crate only plain number lists:
+//!
+//! * weekday values are shifted by one (`0`/`7` → `1`, `1-5` → `2,3,4,5,6`);
+//! * the OR rule is two crate schedules — day-of-month restricted with every
+//!   weekday, and every day-of-month with the weekday restricted — and the
+//!   earlier next time wins.
+//!
+//! Following Vixie cron, a day field counts as "restricted" unless its text
+//! starts with `*`; so `*/2 * 1` ANDs (odd days that are Mondays) while
+//! `1-31 * 1` ORs (every day).
+//!
+//! A schedule that can never fire (`0 0 30 2 *`) is a configuration error, not
+//! a unit that silently never runs, so [`Schedule::parse`] rejects it.
 
-use chrono::DateTime;
+use chrono::{DateTime, TimeZone};
 use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::fmt;
 use std::time::Duration;
 
+/// What a unit without its own `schedule` uses: every ten minutes.
 pub const DEFAULT_SCHEDULE: &str = "*/10 * * * *";
 
-#[derive(Debug, thiserror::Error)]
-#[error("schedule {expr:?}: {reason}")]
-pub struct ScheduleError {
-    pub expr: String,
-    pub reason: String,
+/// The last year the `cron` crate can compute (its year field ends there).
+const LAST_YEAR: u32 = 2100;
+const FIRST_YEAR: u32 = 1970;
+
+/// Why a schedule expression was rejected. Every variant names the
+/// expression, since the config loader adds only file/line/unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("schedule {expr:?} is empty")]
+    Empty { expr: String },
+    #[error(
+        "schedule {expr:?} has {found} fields; expected 5 (minute hour day-of-month month day-of-week), \
+         6 (seconds first) or 7 (seconds … year)"
+    )]
+    FieldCount { expr: String, found: usize },
+    #[error(
+        "schedule {expr:?}: unknown macro {name:?} (known: @hourly @daily @midnight @weekly @monthly @yearly @annually)"
+    )]
+    UnknownMacro { expr: String, name: String },
+    #[error("schedule {expr:?}: {field} field {text:?}: {problem}")]
+    Field {
+        expr: String,
+        field: &'static str,
+        text: String,
+        problem: String,
+    },
+    #[error("schedule {expr:?} can never fire (no matching date after {reference})")]
+    NeverFires { expr: String, reference: String },
+    /// The crate refused what this module generated: a bug here, not in
+    /// the expression, but still reported rather than panicking.
+    #[error(
+        "schedule {expr:?}: internal translation {translated:?} rejected by cron crate: {message}"
+    )]
+    Translation {
+        expr: String,
+        translated: String,
+        message: String,
+    },
 }
 
-#[derive(Debug, Clone)]
+/// A parsed crontab-style schedule.
+#[derive(Clone, Debug)]
 pub struct Schedule {
     expr: String,
+    /// One crate schedule, or two for crontab's day-of-month OR day-of-week
+    /// rule; the next firing is the earliest of their next times.
+    parts: Vec<cron::Schedule>,
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr
+    }
+}
+impl Eq for Schedule {}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expr)
+    }
+}
+
+/// Deserialises from the expression string (so a config field can be a
+/// `Schedule` and get the same errors); serialises back to it.
+impl<'de> serde::Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expr = String::deserialize(d)?;
+        Schedule::parse(&expr).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Schedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.expr)
+    }
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = ScheduleError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Schedule::parse(s)
+    }
+}
+
+/// The date from which [`Schedule::parse`] checks that a schedule can fire at
+/// all. Fixed, so that parsing does not depend on the wall clock.
+fn reference_date() -> DateTime<Tz> {
+    // 2025-01-01 00:00 UTC; cannot fail for a valid constant date.
+    Tz::UTC
+        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_else(|| DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&Tz::UTC))
 }
 
 impl Schedule {
+    /// Parses a crontab line (5 fields), a 6-field line with seconds first,
+    /// a 7-field line with seconds first and year last, or a macro
+    /// (`@hourly`, `@daily`/`@midnight`, `@weekly`, `@monthly`,
+    /// `@yearly`/`@annually`).
+    ///
+    /// Rejects out-of-range values, unknown names, and schedules that cannot
+    /// fire after a fixed reference date (2025-01-01). A 7-field schedule whose
+    /// years are all past *today* but not past the reference passes here;
+    /// use [`Schedule::parse_at`] with the current time to catch that too.
     pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
-        Ok(Schedule {
-            expr: expr.to_string(),
-        })
+        Self::parse_at(expr, reference_date())
     }
 
+    /// Like [`Schedule::parse`], but the schedule must fire after `now`.
+    pub fn parse_at(expr: &str, now: DateTime<Tz>) -> Result<Schedule, ScheduleError> {
+        let trimmed = expr.trim();
+        let schedule = Schedule {
+            expr: trimmed.to_string(),
+            parts: translate(trimmed)?,
+        };
+        if schedule.next_after(now).is_none() {
+            return Err(ScheduleError::NeverFires {
+                expr: trimmed.to_string(),
+                reference: now.to_rfc3339(),
+            });
+        }
+        Ok(schedule)
+    }
+
+    /// The original expression, trimmed.
+    pub fn as_str(&self) -> &str {
+        &self.expr
+    }
+
+    /// The first firing strictly after `after`, in `after`'s time zone;
+    /// `None` once the schedule is exhausted (a year list that has passed,
+    /// or beyond 2100, where the `cron` crate stops).
+    ///
+    /// Around DST changes: a local time that does not exist (spring-forward
+    /// gap) is skipped; a local time that occurs twice fires at its first
+    /// occurrence.
     pub fn next_after(&self, after: DateTime<Tz>) -> Option<DateTime<Tz>> {
-        Some(after + chrono::Duration::minutes(10))
+        self.parts
+            .iter()
+            .filter_map(|part| next_strictly_after(part, &after))
+            .min()
     }
 
+    /// The next `n` firings strictly after `after`, in order.
     pub fn upcoming(&self, after: DateTime<Tz>, n: usize) -> Vec<DateTime<Tz>> {
-        let mut out = Vec::new();
-        let mut t = after;
-        for _ in 0..n {
-            match self.next_after(t) {
+        let mut out = Vec::with_capacity(n.min(1024));
+        let mut at = after;
+        while out.len() < n {
+            match self.next_after(at) {
                 Some(next) => {
                     out.push(next);
-                    t = next;
+                    at = next;
                 }
                 None => break,
             }
@@ -46,13 +193,758 @@ impl Schedule {
     }
 }
 
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.expr)
+/// The crate's iterator yields, for a local time that occurs twice, the
+/// earlier instant first; if `after` lies in the second pass of a fold that
+/// earlier instant is not after it. Skip such items (a handful at most).
+fn next_strictly_after(part: &cron::Schedule, after: &DateTime<Tz>) -> Option<DateTime<Tz>> {
+    part.after(after).take(8).find(|t| t > after)
+}
+
+/// A per-unit offset in `[0, max)`, stable across restarts, so that many
+/// units on the same schedule do not all fetch in the same second.
+pub fn jitter(unit_id: &str, max: Duration) -> Duration {
+    let nanos = max.as_nanos();
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    let digest = Sha256::digest(unit_id.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    let offset = u128::from_be_bytes(first) % nanos;
+    let secs = u64::try_from(offset / 1_000_000_000).unwrap_or(u64::MAX);
+    // The remainder is below 1e9 and so fits a u32.
+    let sub = u32::try_from(offset % 1_000_000_000).unwrap_or(0);
+    Duration::new(secs, sub)
+}
+
+// ------------------------------------------------------------ translation
+
+struct FieldSpec {
+    name: &'static str,
+    min: u32,
+    max: u32,
+    names: &'static [(&'static str, u32)],
+}
+
+const SECONDS: FieldSpec = FieldSpec {
+    name: "seconds",
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const MINUTES: FieldSpec = FieldSpec {
+    name: "minute",
+    min: 0,
+    max: 59,
+    names: &[],
+};
+const HOURS: FieldSpec = FieldSpec {
+    name: "hour",
+    min: 0,
+    max: 23,
+    names: &[],
+};
+const DAYS_OF_MONTH: FieldSpec = FieldSpec {
+    name: "day-of-month",
+    min: 1,
+    max: 31,
+    names: &[],
+};
+const MONTHS: FieldSpec = FieldSpec {
+    name: "month",
+    min: 1,
+    max: 12,
+    names: &[
+        ("jan", 1),
+        ("feb", 2),
+        ("mar", 3),
+        ("apr", 4),
+        ("may", 5),
+        ("jun", 6),
+        ("jul", 7),
+        ("aug", 8),
+        ("sep", 9),
+        ("oct", 10),
+        ("nov", 11),
+        ("dec", 12),
+        ("january", 1),
+        ("february", 2),
+        ("march", 3),
+        ("april", 4),
+        ("june", 6),
+        ("july", 7),
+        ("august", 8),
+        ("september", 9),
+        ("october", 10),
+        ("november", 11),
+        ("december", 12),
+    ],
+};
+/// crontab numbering: Sunday is 0 and also 7.
+const DAYS_OF_WEEK: FieldSpec = FieldSpec {
+    name: "day-of-week",
+    min: 0,
+    max: 7,
+    names: &[
+        ("sun", 0),
+        ("mon", 1),
+        ("tue", 2),
+        ("wed", 3),
+        ("thu", 4),
+        ("fri", 5),
+        ("sat", 6),
+        ("sunday", 0),
+        ("monday", 1),
+        ("tuesday", 2),
+        ("wednesday", 3),
+        ("thursday", 4),
+        ("friday", 5),
+        ("saturday", 6),
+    ],
+};
+const YEARS: FieldSpec = FieldSpec {
+    name: "year",
+    min: FIRST_YEAR,
+    max: LAST_YEAR,
+    names: &[],
+};
+
+/// Expands a macro to its 5-field crontab equivalent.
+fn expand_macro(expr: &str) -> Result<&'static str, ScheduleError> {
+    Ok(match expr.to_ascii_lowercase().as_str() {
+        "@hourly" => "0 * * * *",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@weekly" => "0 0 * * 0",
+        "@monthly" => "0 0 1 * *",
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        _ => {
+            return Err(ScheduleError::UnknownMacro {
+                expr: expr.to_string(),
+                name: expr.to_string(),
+            });
+        }
+    })
+}
+
+/// Turns a crontab expression into one or two `cron` crate schedules.
+fn translate(expr: &str) -> Result<Vec<cron::Schedule>, ScheduleError> {
+    if expr.is_empty() {
+        return Err(ScheduleError::Empty {
+            expr: expr.to_string(),
+        });
+    }
+    let line = if expr.starts_with('@') {
+        expand_macro(expr)?
+    } else {
+        expr
+    };
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (seconds, rest, year) = match fields.len() {
+        5 => ("0", &fields[..], None),
+        6 => (fields[0], &fields[1..], None),
+        7 => (fields[0], &fields[1..6], Some(fields[6])),
+        found => {
+            return Err(ScheduleError::FieldCount {
+                expr: expr.to_string(),
+                found,
+            });
+        }
+    };
+    let [minute, hour, dom, month, dow] = rest else {
+        // The match above always leaves exactly five fields here.
+        return Err(ScheduleError::FieldCount {
+            expr: expr.to_string(),
+            found: fields.len(),
+        });
+    };
+
+    let field = |spec: &FieldSpec, text: &str| {
+        parse_field(spec, text).map_err(|problem| ScheduleError::Field {
+            expr: expr.to_string(),
+            field: spec.name,
+            text: text.to_string(),
+            problem,
+        })
+    };
+    let seconds = list(&field(&SECONDS, seconds)?);
+    let minutes = list(&field(&MINUTES, minute)?);
+    let hours = list(&field(&HOURS, hour)?);
+    let doms = list(&field(&DAYS_OF_MONTH, dom)?);
+    let months = list(&field(&MONTHS, month)?);
+    let dows = list(&to_cron_weekdays(&field(&DAYS_OF_WEEK, dow)?));
+    let years = match year {
+        Some(text) if text != "*" => format!(" {}", list(&field(&YEARS, text)?)),
+        _ => String::new(),
+    };
+
+    let build = |dom: &str, dow: &str| {
+        let translated = format!("{seconds} {minutes} {hours} {dom} {months} {dow}{years}");
+        translated
+            .parse::<cron::Schedule>()
+            .map_err(|e| ScheduleError::Translation {
+                expr: expr.to_string(),
+                translated: translated.clone(),
+                message: e.to_string(),
+            })
+    };
+
+    // Vixie cron: a day field is "unrestricted" iff its text starts with '*'.
+    let dom_restricted = !dom.starts_with('*');
+    let dow_restricted = !dow.starts_with('*');
+    if dom_restricted && dow_restricted {
+        Ok(vec![build(&doms, "*")?, build("*", &dows)?])
+    } else {
+        Ok(vec![build(&doms, &dows)?])
     }
 }
 
-pub fn jitter(unit_id: &str, max: Duration) -> Duration {
-    let _ = unit_id;
-    max / 2
+/// crontab weekdays (Sunday = 0 or 7, Monday = 1) to the crate's
+/// (Sunday = 1, Monday = 2 … Saturday = 7).
+fn to_cron_weekdays(crontab: &BTreeSet<u32>) -> BTreeSet<u32> {
+    crontab.iter().map(|&d| (d % 7) + 1).collect()
+}
+
+fn list(values: &BTreeSet<u32>) -> String {
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Expands one crontab field (`*`, `5`, `1-5`, `*/15`, `1-30/2`, `5/10`,
+/// `mon-fri`, and comma lists of these) to the set of values it covers.
+/// Weekday 7 is folded into 0 (both Sunday).
+fn parse_field(spec: &FieldSpec, text: &str) -> Result<BTreeSet<u32>, String> {
+    let mut out = BTreeSet::new();
+    for item in text.split(',') {
+        if item.is_empty() {
+            return Err("empty item in list".to_string());
+        }
+        let (base, step) = match item.split_once('/') {
+            Some((base, step)) => {
+                let step: u32 = step
+                    .parse()
+                    .map_err(|_| format!("step {step:?} is not a number"))?;
+                if step == 0 {
+                    return Err("step must be at least 1".to_string());
+                }
+                (base, Some(step))
+            }
+            None => (item, None),
+        };
+        let (start, end) = if base == "*" {
+            (spec.min, spec.max)
+        } else if let Some((a, b)) = base.split_once('-') {
+            let a = value(spec, a)?;
+            let mut b = value(spec, b)?;
+            // `fri-sun`, `5-0`: Sunday as the end of a range means 7.
+            if spec.name == DAYS_OF_WEEK.name && b == 0 && a > 0 {
+                b = 7;
+            }
+            if a > b {
+                return Err(format!("range {base:?} runs backwards"));
+            }
+            (a, b)
+        } else {
+            let a = value(spec, base)?;
+            // `5/10` is a common extension meaning `5-max/10`.
+            if step.is_some() {
+                (a, spec.max)
+            } else {
+                (a, a)
+            }
+        };
+        let step = step.unwrap_or(1) as usize;
+        out.extend((start..=end).step_by(step));
+    }
+    if spec.name == DAYS_OF_WEEK.name && out.remove(&7) {
+        out.insert(0);
+    }
+    Ok(out)
+}
+
+fn value(spec: &FieldSpec, text: &str) -> Result<u32, String> {
+    let v = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u32>()
+            .map_err(|_| format!("{text:?} is too large"))?
+    } else {
+        let lower = text.to_ascii_lowercase();
+        match spec.names.iter().find(|(n, _)| *n == lower) {
+            Some(&(_, v)) => v,
+            None if spec.names.is_empty() => {
+                return Err(format!("{text:?} is not a number"));
+            }
+            None => return Err(format!("{text:?} is not a number or a known name")),
+        }
+    };
+    if v < spec.min || v > spec.max {
+        return Err(format!(
+            "value {v} is out of range {}-{}",
+            spec.min, spec.max
+        ));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Timelike, Weekday};
+    use std::collections::HashSet;
+
+    fn sh(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Tz> {
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("valid Shanghai time")
+    }
+
+    /// The crontab weekday set a field parses to (before crate translation).
+    fn dow(text: &str) -> Vec<u32> {
+        parse_field(&DAYS_OF_WEEK, text)
+            .expect("valid weekday field")
+            .into_iter()
+            .collect()
+    }
+
+    /// Which weekdays a schedule fires on over three weeks (daily at 00:00).
+    fn weekdays_fired(expr: &str) -> HashSet<Weekday> {
+        let s = Schedule::parse(expr).expect("valid");
+        // 2026-03-01 is a Sunday.
+        s.upcoming(sh(2026, 2, 28, 23, 59, 0), 21)
+            .into_iter()
+            .map(|t| t.weekday())
+            .collect()
+    }
+
+    #[test]
+    fn weekday_values_translate_to_cron_crate_numbering() {
+        // crontab value(s) → crate numbering (Sunday = 1).
+        let table: &[(&str, &str)] = &[
+            ("0", "1"),
+            ("7", "1"),
+            ("1", "2"),
+            ("6", "7"),
+            ("0,7", "1"),
+            ("1-5", "2,3,4,5,6"),
+            ("5-7", "1,6,7"),
+            ("*/2", "1,3,5,7"),
+            ("1-7/2", "1,2,4,6"),
+            ("mon-fri", "2,3,4,5,6"),
+            ("MON-Fri", "2,3,4,5,6"),
+            ("sat,sun", "1,7"),
+            ("fri-sun", "1,6,7"),
+            ("Sunday", "1"),
+            ("*", "1,2,3,4,5,6,7"),
+        ];
+        for (crontab, crate_side) in table {
+            let got = list(&to_cron_weekdays(
+                &parse_field(&DAYS_OF_WEEK, crontab).expect("valid"),
+            ));
+            assert_eq!(&got, crate_side, "crontab weekday field {crontab:?}");
+        }
+    }
+
+    #[test]
+    fn sunday_is_both_zero_and_seven() {
+        assert_eq!(dow("0"), vec![0]);
+        assert_eq!(dow("7"), vec![0]);
+        let want: HashSet<Weekday> = [Weekday::Sun].into();
+        assert_eq!(weekdays_fired("0 0 * * 0"), want);
+        assert_eq!(weekdays_fired("0 0 * * 7"), want);
+        assert_eq!(weekdays_fired("0 0 * * sun"), want);
+    }
+
+    #[test]
+    fn weekday_ranges_fire_on_the_right_days() {
+        use Weekday::*;
+        assert_eq!(
+            weekdays_fired("0 0 * * 1-5"),
+            [Mon, Tue, Wed, Thu, Fri].into()
+        );
+        assert_eq!(weekdays_fired("0 0 * * 5-7"), [Fri, Sat, Sun].into());
+        assert_eq!(weekdays_fired("0 0 * * */2"), [Sun, Tue, Thu, Sat].into());
+        assert_eq!(weekdays_fired("0 0 * * mon,wed"), [Mon, Wed].into());
+        assert_eq!(weekdays_fired("0 0 * * sat-sun"), [Sat, Sun].into());
+    }
+
+    #[test]
+    fn weekday_field_monday_to_friday_at_0230_over_a_week() {
+        let s = Schedule::parse("30 2 * * 1-5").expect("valid");
+        // From Saturday 2026-03-07 noon: Mon 9 … Fri 13, then Mon 16.
+        let got = s.upcoming(sh(2026, 3, 7, 12, 0, 0), 6);
+        let want: Vec<_> = [9, 10, 11, 12, 13, 16]
+            .iter()
+            .map(|&d| sh(2026, 3, d, 2, 30, 0))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn day_of_month_or_day_of_week_when_both_restricted() {
+        let s = Schedule::parse("0 0 13 * 5").expect("valid");
+        let got = s.upcoming(sh(2026, 1, 31, 0, 0, 0), 60);
+        for t in &got {
+            assert!(
+                t.day() == 13 || t.weekday() == Weekday::Fri,
+                "{t} is neither the 13th nor a Friday"
+            );
+        }
+        // Every 13th and every Friday of 2026-02..2026-06 appear.
+        let mut day = chrono::NaiveDate::from_ymd_opt(2026, 2, 1).expect("date");
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).expect("date");
+        let mut expected = 0;
+        while day < end {
+            if day.day() == 13 || day.weekday() == Weekday::Fri {
+                expected += 1;
+                assert!(
+                    got.iter().any(|t| t.date_naive() == day),
+                    "{day} missing from {got:?}"
+                );
+            }
+            day = day.succ_opt().expect("date");
+        }
+        assert!(expected > 20);
+        // 2026-02-13 is itself a Friday: fired once, not twice.
+        assert_eq!(
+            got.iter()
+                .filter(
+                    |t| t.date_naive() == chrono::NaiveDate::from_ymd_opt(2026, 2, 13).expect("d")
+                )
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn star_prefixed_day_field_means_and() {
+        // Vixie: `*/2` day-of-month is "unrestricted" for the OR rule, so
+        // this is odd days that are also Mondays.
+        let s = Schedule::parse("0 0 */2 * 1").expect("valid");
+        for t in s.upcoming(sh(2026, 1, 1, 0, 0, 0), 20) {
+            assert_eq!(t.weekday(), Weekday::Mon, "{t}");
+            assert_eq!(t.day() % 2, 1, "{t}");
+        }
+        // Day-of-month only: weekday `*` does not widen it.
+        let s = Schedule::parse("0 0 1 * *").expect("valid");
+        assert!(
+            s.upcoming(sh(2026, 1, 1, 0, 0, 0), 12)
+                .iter()
+                .all(|t| t.day() == 1)
+        );
+    }
+
+    #[test]
+    fn every_ten_minutes_is_the_default() {
+        let s = Schedule::parse(DEFAULT_SCHEDULE).expect("valid");
+        let got = s.upcoming(sh(2026, 5, 1, 23, 43, 10), 4);
+        assert_eq!(
+            got,
+            vec![
+                sh(2026, 5, 1, 23, 50, 0),
+                sh(2026, 5, 2, 0, 0, 0),
+                sh(2026, 5, 2, 0, 10, 0),
+                sh(2026, 5, 2, 0, 20, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn next_after_is_strictly_after() {
+        let s = Schedule::parse("*/10 * * * *").expect("valid");
+        assert_eq!(
+            s.next_after(sh(2026, 5, 1, 10, 0, 0)),
+            Some(sh(2026, 5, 1, 10, 10, 0))
+        );
+        let just_before = sh(2026, 5, 1, 9, 59, 59) + chrono::Duration::milliseconds(999);
+        assert_eq!(s.next_after(just_before), Some(sh(2026, 5, 1, 10, 0, 0)));
+    }
+
+    #[test]
+    fn lists_ranges_and_steps_expand() {
+        assert_eq!(
+            parse_field(&MINUTES, "*/15")
+                .expect("ok")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![0, 15, 30, 45]
+        );
+        assert_eq!(parse_field(&DAYS_OF_MONTH, "1-30/2").expect("ok").len(), 15);
+        assert_eq!(
+            parse_field(&HOURS, "1,3,8-10")
+                .expect("ok")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![1, 3, 8, 9, 10]
+        );
+        assert_eq!(
+            parse_field(&MINUTES, "5/20")
+                .expect("ok")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![5, 25, 45]
+        );
+        // A step wider than the range is legal in crontab: just the start.
+        assert_eq!(
+            parse_field(&MINUTES, "*/90")
+                .expect("ok")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![0]
+        );
+        assert_eq!(
+            parse_field(&MONTHS, "JAN,jul-Sep")
+                .expect("ok")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![1, 7, 8, 9]
+        );
+        let s = Schedule::parse("0 9-17/4 * * *").expect("valid");
+        let hours: Vec<u32> = s
+            .upcoming(sh(2026, 5, 1, 0, 0, 0), 3)
+            .iter()
+            .map(|t| t.hour())
+            .collect();
+        assert_eq!(hours, vec![9, 13, 17]);
+    }
+
+    #[test]
+    fn month_names_restrict_months() {
+        let s = Schedule::parse("0 0 1 jan,jul *").expect("valid");
+        let got = s.upcoming(sh(2026, 2, 1, 0, 0, 0), 3);
+        assert_eq!(
+            got,
+            vec![
+                sh(2026, 7, 1, 0, 0, 0),
+                sh(2027, 1, 1, 0, 0, 0),
+                sh(2027, 7, 1, 0, 0, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn macros_mean_their_crontab_lines() {
+        let from = sh(2026, 3, 4, 10, 20, 0); // a Wednesday
+        let cases = [
+            ("@hourly", sh(2026, 3, 4, 11, 0, 0)),
+            ("@daily", sh(2026, 3, 5, 0, 0, 0)),
+            ("@midnight", sh(2026, 3, 5, 0, 0, 0)),
+            ("@weekly", sh(2026, 3, 8, 0, 0, 0)), // Sunday
+            ("@monthly", sh(2026, 4, 1, 0, 0, 0)),
+            ("@yearly", sh(2027, 1, 1, 0, 0, 0)),
+            ("@annually", sh(2027, 1, 1, 0, 0, 0)),
+            ("@Daily", sh(2026, 3, 5, 0, 0, 0)),
+        ];
+        for (expr, want) in cases {
+            let s = Schedule::parse(expr).expect(expr);
+            assert_eq!(s.next_after(from), Some(want), "{expr}");
+            assert_eq!(s.to_string(), expr);
+        }
+        assert!(matches!(
+            Schedule::parse("@reboot"),
+            Err(ScheduleError::UnknownMacro { .. })
+        ));
+    }
+
+    #[test]
+    fn six_field_form_has_seconds_first() {
+        let s = Schedule::parse("30 0 12 * * mon").expect("valid");
+        // 2026-03-09 is a Monday.
+        assert_eq!(
+            s.next_after(sh(2026, 3, 7, 0, 0, 0)),
+            Some(sh(2026, 3, 9, 12, 0, 30))
+        );
+        // Same OR rule on the day fields in the 6-field form.
+        let s = Schedule::parse("0 0 0 13 * 5").expect("valid");
+        let got = s.upcoming(sh(2026, 3, 1, 0, 0, 0), 3);
+        assert_eq!(
+            got,
+            vec![
+                sh(2026, 3, 6, 0, 0, 0),
+                sh(2026, 3, 13, 0, 0, 0),
+                sh(2026, 3, 20, 0, 0, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn seven_field_form_has_a_year_last() {
+        let s = Schedule::parse("0 0 8 1 5 * 2030").expect("valid");
+        assert_eq!(
+            s.upcoming(sh(2026, 1, 1, 0, 0, 0), 2),
+            vec![sh(2030, 5, 1, 8, 0, 0)]
+        );
+        let s = Schedule::parse("0 0 8 1 5 * *").expect("valid");
+        assert_eq!(s.upcoming(sh(2026, 1, 1, 0, 0, 0), 2).len(), 2);
+        // Weekday translation applies in the 7-field form too.
+        let s = Schedule::parse("0 0 8 * * 0 2031").expect("valid");
+        let t = s.next_after(sh(2026, 1, 1, 0, 0, 0)).expect("fires");
+        assert_eq!((t.year(), t.weekday()), (2031, Weekday::Sun));
+    }
+
+    #[test]
+    fn schedules_that_never_fire_are_errors() {
+        for expr in [
+            "0 0 31 2 *",
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+            "0 0 0 1 1 * 2020",
+        ] {
+            match Schedule::parse(expr) {
+                Err(e @ ScheduleError::NeverFires { .. }) => {
+                    assert!(e.to_string().contains(expr), "{e}");
+                }
+                other => panic!("{expr}: expected NeverFires, got {other:?}"),
+            }
+        }
+        // Rare but possible: Feb 29.
+        assert!(Schedule::parse("0 0 29 2 *").is_ok());
+        // With the OR rule, Feb 30 OR Mondays still fires.
+        assert!(Schedule::parse("0 0 30 2 1").is_ok());
+    }
+
+    #[test]
+    fn parse_at_rejects_years_already_past() {
+        let now = sh(2026, 11, 26, 0, 0, 0);
+        assert!(Schedule::parse("0 0 0 1 1 * 2026").is_ok());
+        assert!(matches!(
+            Schedule::parse_at("0 0 0 1 1 * 2026", now),
+            Err(ScheduleError::NeverFires { .. })
+        ));
+        assert!(Schedule::parse_at("0 0 0 1 1 * 2027", now).is_ok());
+    }
+
+    #[test]
+    fn invalid_expressions_are_errors_naming_the_expression() {
+        let cases = [
+            ("60 * * * *", "minute"),
+            ("* 24 * * *", "hour"),
+            ("* * 0 * *", "day-of-month"),
+            ("* * 32 * *", "day-of-month"),
+            ("* * * 13 *", "month"),
+            ("* * * * 8", "day-of-week"),
+            ("* * * * funday", "day-of-week"),
+            ("* * * foo *", "month"),
+            ("*/0 * * * *", "minute"),
+            ("5-2 * * * *", "minute"),
+            ("1,,2 * * * *", "minute"),
+            ("a * * * *", "minute"),
+            ("99999999999 * * * *", "minute"),
+            ("60 * * * * *", "seconds"),
+            ("0 0 0 1 1 * 2101", "year"),
+        ];
+        for (expr, field) in cases {
+            let err = Schedule::parse(expr).expect_err(expr);
+            let msg = err.to_string();
+            assert!(msg.contains(expr), "{expr}: {msg}");
+            assert!(msg.contains(field), "{expr}: {msg} should name {field}");
+        }
+        for expr in ["", "   ", "* * * *", "* * * * * * * *"] {
+            assert!(Schedule::parse(expr).is_err(), "{expr:?}");
+        }
+    }
+
+    #[test]
+    fn deserialises_from_a_config_string_with_the_same_errors() {
+        #[derive(serde::Deserialize)]
+        struct Unit {
+            schedule: Schedule,
+        }
+        let u: Unit = toml::from_str("schedule = \"30 2 * * 1-5\"").expect("valid");
+        assert_eq!(u.schedule.to_string(), "30 2 * * 1-5");
+        let err = toml::from_str::<Unit>("schedule = \"0 0 30 2 *\"")
+            .err()
+            .expect("never fires");
+        assert!(err.to_string().contains("can never fire"), "{err}");
+    }
+
+    #[test]
+    fn display_is_the_original_expression() {
+        let s = Schedule::parse("  30 2 * * MON-fri ").expect("valid");
+        assert_eq!(s.to_string(), "30 2 * * MON-fri");
+        assert_eq!(s.as_str(), "30 2 * * MON-fri");
+    }
+
+    #[test]
+    fn upcoming_returns_n_in_order_and_stops_when_exhausted() {
+        let s = Schedule::parse("0 */6 * * *").expect("valid");
+        let got = s.upcoming(sh(2026, 1, 1, 1, 0, 0), 5);
+        assert_eq!(got.len(), 5);
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(got[0], sh(2026, 1, 1, 6, 0, 0));
+        assert_eq!(got[4], sh(2026, 1, 2, 6, 0, 0));
+        assert!(s.upcoming(sh(2026, 1, 1, 1, 0, 0), 0).is_empty());
+        let once = Schedule::parse("0 0 0 1 1 * 2030").expect("valid");
+        assert_eq!(once.upcoming(sh(2026, 1, 1, 0, 0, 0), 5).len(), 1);
+    }
+
+    #[test]
+    fn times_come_back_in_the_callers_zone() {
+        let s = Schedule::parse("0 9 * * *").expect("valid");
+        let utc_after = Tz::UTC
+            .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+            .single()
+            .expect("t");
+        let t = s.next_after(utc_after).expect("fires");
+        assert_eq!(t.timezone(), Tz::UTC);
+        assert_eq!(t.hour(), 9);
+        let t = s
+            .next_after(utc_after.with_timezone(&chrono_tz::Asia::Shanghai))
+            .expect("fires");
+        assert_eq!((t.hour(), t.timezone()), (9, chrono_tz::Asia::Shanghai));
+    }
+
+    #[test]
+    fn dst_gap_and_fold_do_not_panic_or_go_backwards() {
+        let ny = chrono_tz::America::New_York;
+        // 2026-03-08 02:00–03:00 does not exist; 2026-11-01 01:00–02:00 twice.
+        let s = Schedule::parse("30 2 * * *").expect("valid");
+        let before_gap = ny
+            .with_ymd_and_hms(2026, 3, 7, 12, 0, 0)
+            .single()
+            .expect("t");
+        let got = s.upcoming(before_gap, 3);
+        assert_eq!(got.len(), 3);
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+
+        let every_minute = Schedule::parse("* * * * *").expect("valid");
+        let in_fold_second_pass = ny
+            .with_ymd_and_hms(2026, 11, 1, 1, 15, 30)
+            .latest()
+            .expect("t");
+        let mut at = in_fold_second_pass;
+        for _ in 0..200 {
+            let next = every_minute.next_after(at).expect("fires");
+            assert!(next > at, "{next} not after {at}");
+            at = next;
+        }
+        let s = Schedule::parse("30 1 * * *").expect("valid");
+        let got = s.upcoming(
+            ny.with_ymd_and_hms(2026, 10, 31, 12, 0, 0)
+                .single()
+                .expect("t"),
+            3,
+        );
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn jitter_is_stable_bounded_and_spread() {
+        let max = Duration::from_secs(600);
+        assert_eq!(jitter("unit-a", max), jitter("unit-a", max));
+        assert_eq!(jitter("unit-a", Duration::ZERO), Duration::ZERO);
+        let offsets: BTreeSet<Duration> = (0..1000)
+            .map(|i| jitter(&format!("unit-{i}"), max))
+            .collect();
+        assert!(offsets.iter().all(|d| *d < max));
+        // A thousand units spread over many distinct seconds.
+        let seconds: BTreeSet<u64> = offsets.iter().map(Duration::as_secs).collect();
+        assert!(
+            seconds.len() > 400,
+            "only {} distinct seconds",
+            seconds.len()
+        );
+        assert!(jitter("x", Duration::from_nanos(1)) == Duration::ZERO);
+    }
 }

@@ -95,7 +95,9 @@ fn hidden(el: &scraper::node::Element) -> bool {
             .filter(|c| !c.is_whitespace())
             .collect::<String>()
             .to_ascii_lowercase();
-        if s.contains("display:none") || s.contains("visibility:hidden") {
+        // Only display:none: WeChat and others ship the article with
+        // visibility:hidden and reveal it from script.
+        if s.contains("display:none") {
             return true;
         }
     }

@@ -120,9 +120,9 @@ impl Extractor {
             None => meta::find_title(&dom, &metas, body),
         };
 
-        let (roots, scores) = if dom.marked_content.is_empty() {
+        let (mut roots, scores, ranked) = if dom.marked_content.is_empty() {
             let s = score::choose(&dom, &st, body);
-            (s.roots, Some(s.score))
+            (s.roots, Some(s.score), s.ranked)
         } else {
             // Outermost matches only, so nested matches do not repeat text.
             let mut roots: Vec<usize> = Vec::new();
@@ -131,7 +131,7 @@ impl Extractor {
                     roots.push(m);
                 }
             }
-            (roots, None)
+            (roots, None, Vec::new())
         };
 
         let base = resolve_base(&dom, url);
@@ -144,6 +144,21 @@ impl Extractor {
             title: Some(title.as_str()),
         };
         let mut out = renderer.render(&roots);
+        if !has_prose(&out.text) {
+            // The winner holds no sentence (a headline box, a hover card):
+            // the next candidates may.
+            for &alt in &ranked {
+                if roots.contains(&alt) {
+                    continue;
+                }
+                let o = renderer.render(&[alt]);
+                if has_prose(&o.text) {
+                    out = o;
+                    roots = vec![alt];
+                    break;
+                }
+            }
+        }
 
         let lower_text = out.text.to_lowercase();
         let lower_title = title.to_lowercase();
@@ -211,6 +226,44 @@ impl Extractor {
             html: out.html,
             images: out.images,
         })
+    }
+}
+
+impl Extractor {
+    /// A human-readable account of the content choice — the best-scoring
+    /// candidates and the chosen roots — for tuning per-site selectors.
+    pub fn explain(&self, html: &str) -> String {
+        let doc = scraper::Html::parse_document(html);
+        let dom = Dom::from_html(&doc, None, None);
+        let st = score::compute_stats(&dom);
+        let body = dom.by_tag("body").next().unwrap_or(ROOT);
+        let s = score::choose(&dom, &st, body);
+        let describe = |i: usize| {
+            let t = dom.text_of(i);
+            let head: String = t.chars().take(60).collect();
+            format!(
+                "#{i} <{} class/id=\"{}\"> score {:.1} chars {} links {:.2} punct {} | {head}",
+                dom.tag(i),
+                dom.nodes[i].class_id.trim(),
+                s.score[i],
+                st[i].chars,
+                st[i].link_density(),
+                st[i].punct
+            )
+        };
+        let mut idx: Vec<usize> = (0..dom.nodes.len()).filter(|&i| s.score[i] != 0.0).collect();
+        idx.sort_by(|&a, &b| s.score[b].total_cmp(&s.score[a]));
+        let mut out = String::from("top candidates:\n");
+        for &i in idx.iter().take(8) {
+            out.push_str(&describe(i));
+            out.push('\n');
+        }
+        out.push_str("roots:\n");
+        for &r in &s.roots {
+            out.push_str(&describe(r));
+            out.push('\n');
+        }
+        out
     }
 }
 

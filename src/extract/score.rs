@@ -250,6 +250,9 @@ pub(crate) struct Scored {
     pub score: Vec<f32>,
     /// The chosen content roots, in document order.
     pub roots: Vec<usize>,
+    /// Scored candidates, best first: fallbacks when the roots turn out
+    /// to hold no prose.
+    pub ranked: Vec<usize>,
 }
 
 /// Score every node and choose the main content. `body` is where to look.
@@ -279,7 +282,11 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
         while level < 5 && anc != ROOT && anc >= body {
             if !scored[anc] {
                 scored[anc] = true;
-                score[anc] = tag_base(dom.tag(anc)) + class_weight(&dom.nodes[anc].class_id);
+                // A name is weak evidence for a block with little text:
+                // `content-wrapper title` around a headline must not beat
+                // the paragraphs next to it.
+                let name_trust = (st[anc].chars as f32 / 300.0).min(1.0);
+                score[anc] = tag_base(dom.tag(anc)) + class_weight(&dom.nodes[anc].class_id) * name_trust;
             }
             let div = match level {
                 0 => 1.0,
@@ -304,6 +311,7 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
         return Scored {
             score,
             roots: vec![body],
+            ranked: Vec::new(),
         };
     };
     let mut top = first;
@@ -389,5 +397,10 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
             }
         }
     }
-    Scored { score, roots }
+    cands.truncate(8);
+    Scored {
+        score,
+        roots,
+        ranked: cands,
+    }
 }

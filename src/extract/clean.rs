@@ -106,6 +106,8 @@ pub(crate) struct Renderer<'a> {
     /// Text that is printed elsewhere (the title), dropped when a block
     /// repeats it exactly.
     pub title: Option<&'a str>,
+    /// When set, every dropped subtree is noted here with the reason.
+    pub trace: Option<&'a std::cell::RefCell<Vec<String>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -160,7 +162,14 @@ impl Renderer<'_> {
                         }
                     }
                     Data::Element(e) => {
-                        if self.strip && !roots.contains(&i) && self.is_boilerplate(i, total) {
+                        if self.strip
+                            && !roots.contains(&i)
+                            && let Some(why) = self.is_boilerplate(i, total)
+                        {
+                            if let Some(log) = &self.trace {
+                                let head: String = self.dom.text_of(i).chars().take(50).collect();
+                                log.borrow_mut().push(format!("dropped #{i} <{}> ({why}): {head}", e.tag));
+                            }
                             continue;
                         }
                         let tag = e.tag.as_str();
@@ -356,25 +365,25 @@ impl Renderer<'_> {
     }
 
     /// Whether the subtree at `i` is boilerplate inside the content.
-    fn is_boilerplate(&self, i: usize, total: u32) -> bool {
+    fn is_boilerplate(&self, i: usize, total: u32) -> Option<&'static str> {
         let dom = self.dom;
-        let Some(e) = dom.elem(i) else { return false };
+        let Some(e) = dom.elem(i) else { return None };
         let s = &self.st[i];
         let tag = e.tag.as_str();
         if matches!(tag, "nav" | "aside" | "footer" | "header" | "h1" | "menu") {
-            return s.chars < total / 2 + 1;
+            return (s.chars < total / 2 + 1).then_some("page furniture element");
         }
         if matches!(tag, "a" | "img" | "br" | "strong" | "b" | "em" | "i" | "sup" | "sub") {
-            return false;
+            return None;
         }
         let cid = &self.dom.nodes[i].class_id;
         // Never throw away most of the article on the strength of a name.
         let small = s.chars < (total / 3).max(1) || s.chars < 40;
         if small && !cid.is_empty() && has_token(cid, BOILER_TOKENS) && class_weight(cid) <= 0.0 {
-            return true;
+            return Some("boilerplate class/id");
         }
         if s.chars == 0 {
-            return s.img == 0 && !matches!(tag, "td" | "th" | "tr" | "p");
+            return (s.img == 0 && !matches!(tag, "td" | "th" | "tr" | "p")).then_some("empty");
         }
         // Short blocks that start with a stock phrase or repeat the title.
         if s.chars < 200 {
@@ -382,13 +391,13 @@ impl Renderer<'_> {
             let lower = t.to_lowercase();
             let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);
             if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p)) {
-                return true;
+                return Some("stock phrase");
             }
             if let Some(title) = self.title
                 && !title.is_empty()
                 && t == title
             {
-                return true;
+                return Some("repeats the title");
             }
         }
         let ld = s.link_density();
@@ -396,10 +405,10 @@ impl Renderer<'_> {
         // Link lists: navigation, related articles, tag clouds.
         if is_block(tag) || matches!(tag, "span" | "font") {
             if ld > 0.5 && s.punct < 3 && s.chars < 600 {
-                return true;
+                return Some("link list");
             }
             if matches!(tag, "p" | "li") {
-                return ld > 0.85 && s.chars < 120;
+                return (ld > 0.85 && s.chars < 120).then_some("link line");
             }
         }
         // Readability's conditional cleaning for containers without prose.
@@ -407,24 +416,45 @@ impl Renderer<'_> {
             let weight = class_weight(cid);
             let cscore = self.score.map_or(0.0, |sc| sc[i]);
             if weight + cscore < 0.0 && s.chars < total / 2 {
-                return true;
+                return Some("negative score");
             }
             if s.punct < 10 {
                 let p = s.p as f32;
                 let img = s.img as f32;
                 let li = s.li as f32 - 100.0;
                 let in_figure = self.has_ancestor(i, "figure");
-                let remove = (img > 1.0 && p / img < 0.5 && !in_figure && s.chars < 200)
-                    || (!is_list && li > p)
-                    || (!is_list && s.chars < 25 && (s.img == 0 || s.img > 2) && !in_figure)
-                    || (!is_list && weight < 25.0 && ld > 0.2 && s.chars < 400)
-                    || (weight >= 25.0 && ld > 0.5);
-                if remove {
-                    return true;
+                if img > 1.0 && p / img < 0.5 && !in_figure && s.chars < 200 {
+                    return Some("image gallery without text");
+                }
+                if !is_list && li > p {
+                    return Some("list-like block");
+                }
+                if !is_list && s.chars < 25 && (s.img == 0 || s.img > 2) && !in_figure && !self.in_line_run(i) {
+                    return Some("small block");
+                }
+                if (!is_list && weight < 25.0 && ld > 0.2 && s.chars < 400) || (weight >= 25.0 && ld > 0.5) {
+                    return Some("link-heavy block");
                 }
             }
         }
-        false
+        None
+    }
+
+    /// Whether `i` is one of many short link-free lines that together make
+    /// up real text (a blog or poem that breaks every phrase), as opposed
+    /// to a lone widget label.
+    fn in_line_run(&self, i: usize) -> bool {
+        let parent = self.dom.nodes[i].parent;
+        let mut lines = 0;
+        let mut chars = 0;
+        for &c in &self.dom.nodes[parent].children {
+            let s = &self.st[c];
+            if self.dom.elem(c).is_some() && s.chars > 0 && s.chars < 25 && s.link_chars == 0 {
+                lines += 1;
+                chars += s.chars;
+            }
+        }
+        lines >= 4 && chars >= 60
     }
 
     fn has_ancestor(&self, i: usize, tag: &str) -> bool {

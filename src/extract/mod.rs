@@ -142,6 +142,7 @@ impl Extractor {
             base: base.as_ref(),
             strip: true,
             title: Some(title.as_str()),
+            trace: None,
         };
         let mut out = renderer.render(&roots);
         if !has_prose(&out.text) {
@@ -263,6 +264,21 @@ impl Extractor {
             out.push_str(&describe(r));
             out.push('\n');
         }
+        let log = std::cell::RefCell::new(Vec::new());
+        Renderer {
+            dom: &dom,
+            st: &st,
+            score: Some(&s.score),
+            base: None,
+            strip: true,
+            title: None,
+            trace: Some(&log),
+        }
+        .render(&s.roots);
+        for line in log.into_inner() {
+            out.push_str(&line);
+            out.push('\n');
+        }
         out
     }
 }
@@ -315,6 +331,7 @@ pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
         base,
         strip: false,
         title: None,
+        trace: None,
     }
     .render(&[ROOT]);
     Fragment {

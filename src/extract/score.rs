@@ -227,6 +227,14 @@ fn paragraph_tag(tag: &str) -> bool {
     matches!(
         tag,
         "p" | "pre"
+            | "body"
+            | "main"
+            | "dl"
+            | "dt"
+            | "figure"
+            | "table"
+            | "tbody"
+            | "tr"
             | "td"
             | "blockquote"
             | "div"
@@ -262,22 +270,60 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
     let mut scored = vec![false; n];
     let end = dom.subtree_end(body);
 
+    // Text belongs to its nearest block ancestor ("own" text). A block's
+    // own text is a paragraph: it scores for the block's parent when the
+    // block holds only inline content (a `<p>`), or for the block itself
+    // when text and blocks are mixed (text between `<br>`s in a `<div>`
+    // that also has `<div>`s in it).
+    #[derive(Clone, Copy, Default)]
+    struct Own {
+        chars: u32,
+        links: u32,
+        punct: u32,
+    }
+    let mut own = vec![Own::default(); n];
     for i in body..end {
-        let Some(e) = dom.elem(i) else { continue };
-        if !paragraph_tag(&e.tag) {
+        if !matches!(dom.nodes[i].data, Data::Text(_)) || st[i].chars == 0 {
             continue;
         }
-        let s = &st[i];
-        // A paragraph is the innermost text holder: p always, other
-        // containers only when no block sits below them.
-        if e.tag != "p" && s.has_block {
+        let mut b = dom.nodes[i].parent;
+        let mut in_link = false;
+        while b > body && !is_block(dom.tag(b)) {
+            in_link |= dom.tag(b) == "a";
+            b = dom.nodes[b].parent;
+        }
+        let o = &mut own[b];
+        o.chars += st[i].chars;
+        o.punct += st[i].punct;
+        if in_link {
+            o.links += st[i].chars;
+        }
+    }
+    // Short lines (poems, blogs that break every phrase, address blocks)
+    // are pooled per holder and scored together.
+    let mut pool = vec![Own::default(); n];
+    let mut paras: Vec<(usize, f32)> = Vec::new();
+    for i in body..end {
+        let o = own[i];
+        if o.chars == 0 || o.links * 2 > o.chars || !paragraph_tag(dom.tag(i)) && i != body {
             continue;
         }
-        if s.chars < 25 || s.link_density() > 0.5 {
-            continue;
+        let holder = if st[i].has_block || i == body { i } else { dom.nodes[i].parent };
+        if o.chars >= 25 {
+            let para = 1.0 + o.punct as f32 + (o.chars as f32 / 100.0).floor().min(3.0);
+            paras.push((holder, para));
+        } else {
+            pool[holder].chars += o.chars;
+            pool[holder].punct += o.punct;
         }
-        let para = 1.0 + s.punct as f32 + (s.chars as f32 / 100.0).floor().min(3.0);
-        let mut anc = dom.nodes[i].parent;
+    }
+    for (i, p) in pool.iter().enumerate() {
+        if p.chars >= 50 {
+            paras.push((i, 1.0 + p.punct as f32 + (p.chars as f32 / 100.0).floor().min(10.0)));
+        }
+    }
+    for (holder, para) in paras {
+        let mut anc = holder;
         let mut level = 0;
         while level < 5 && anc != ROOT && anc >= body {
             if !scored[anc] {

@@ -253,6 +253,20 @@ fn paragraph_tag(tag: &str) -> bool {
     )
 }
 
+fn in_list_item(dom: &Dom, c: usize, body: usize) -> bool {
+    let mut n = c;
+    for _ in 0..6 {
+        if n <= body {
+            return false;
+        }
+        if dom.tag(n) == "li" {
+            return true;
+        }
+        n = dom.nodes[n].parent;
+    }
+    false
+}
+
 pub(crate) struct Scored {
     /// Content score per node (0 for unscored nodes).
     pub score: Vec<f32>,
@@ -264,7 +278,7 @@ pub(crate) struct Scored {
 }
 
 /// Score every node and choose the main content. `body` is where to look.
-pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
+pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<usize>) -> Scored {
     let n = dom.nodes.len();
     let mut score = vec![0.0f32; n];
     let mut scored = vec![false; n];
@@ -351,6 +365,11 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
     let mut cands: Vec<usize> = (body..end).filter(|&i| scored[i]).collect();
     for &c in &cands {
         score[c] *= 1.0 - st[c].link_density();
+        // Teasers in a feed ("you may also like", news streams) are list
+        // items; an article body is not inside one.
+        if in_list_item(dom, c, body) {
+            score[c] *= 0.5;
+        }
     }
     cands.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
     let Some(&first) = cands.first() else {
@@ -361,6 +380,7 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
         };
     };
     let mut top = first;
+    let _ = title_node;
     let top_score = score[top];
 
     // Several strong candidates under one ancestor: the article is split

@@ -1,0 +1,501 @@
+//! Writing the chosen content out as sanitised HTML, plain text and an
+//! image list, leaving boilerplate behind.
+//!
+//! The container that scored best still holds share bars, "related" lists,
+//! 上一篇/下一篇 links, bylines and copyright lines. They are dropped here,
+//! subtree by subtree, by signals that do not depend on the site: element
+//! names, class/id words, link density, and the short stock phrases such
+//! blocks consist of. Everything that survives is re-emitted through a tag
+//! and attribute allow-list, so no script, style, iframe, form control,
+//! event handler or `javascript:` link can reach a publisher.
+
+use url::Url;
+
+use super::dom::{Data, Dom, collapse_ws};
+use super::score::{Stats, class_weight, is_block};
+
+#[derive(Debug, Default)]
+pub(crate) struct Rendered {
+    pub html: String,
+    pub text: String,
+    pub images: Vec<Url>,
+}
+
+/// Class/id words that mark a subtree as boilerplate wherever it sits.
+const BOILER_TOKENS: &[&str] = &[
+    "share", "sharing", "social", "comment", "comments", "related", "recommend", "recommended",
+    "sidebar", "breadcrumb", "breadcrumbs", "crumb", "crumbs", "advert", "advertisement", "ad", "ads",
+    "adsbygoogle", "banner", "footer", "copyright", "toolbar", "subscribe", "newsletter", "popup",
+    "modal", "pager", "pagination", "disqus", "taboola", "outbrain", "byline", "dateline", "tags",
+    "tag", "keywords", "bdshare", "jiathis", "fenxiang", "xgxw", "xgwz", "xgyd", "qrcode", "ewm",
+    "print", "prenext", "sxp", "nav", "navbar", "navigation", "menu", "promo", "sponsor", "sponsored",
+    "login", "signup", "cookie", "gdpr", "rss", "author", "authors", "meta", "widget", "share-bar",
+    "bottom", "noprint", "hidden", "hide", "sr-only", "visually", "screen-reader", "skip",
+];
+
+/// Short stock phrases whole boilerplate blocks start with.
+const BOILER_PREFIXES: &[&str] = &[
+    "上一篇",
+    "下一篇",
+    "上一条",
+    "下一条",
+    "上一页",
+    "下一页",
+    "相关阅读",
+    "相关链接",
+    "相关新闻",
+    "相关文章",
+    "相关推荐",
+    "推荐阅读",
+    "热点推荐",
+    "分享到",
+    "分享：",
+    "分享:",
+    "扫一扫",
+    "打印本页",
+    "打印",
+    "关闭窗口",
+    "关闭本页",
+    "【打印",
+    "【关闭",
+    "[打印",
+    "[关闭",
+    "收藏",
+    "版权所有",
+    "主办单位",
+    "网站地图",
+    "返回顶部",
+    "字号",
+    "【字号",
+    "【字体",
+    "字体：",
+    "[字体",
+    "阅读次数",
+    "浏览次数",
+    "点击数",
+    "copyright",
+    "©",
+    "share this",
+    "share on",
+    "related:",
+    "related articles",
+    "related stories",
+    "read more",
+    "advertisement",
+    "sign up",
+    "follow us",
+    "click here",
+    "all rights reserved",
+];
+
+fn has_token(class_id: &str, list: &[&str]) -> bool {
+    class_id
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .any(|t| !t.is_empty() && list.contains(&t))
+}
+
+pub(crate) struct Renderer<'a> {
+    pub dom: &'a Dom,
+    pub st: &'a [Stats],
+    /// Content scores, when the content was found by scoring.
+    pub score: Option<&'a [f32]>,
+    pub base: Option<&'a Url>,
+    /// Whether to remove boilerplate (false for feed fragments, which are
+    /// already the article).
+    pub strip: bool,
+    /// Text that is printed elsewhere (the title), dropped when a block
+    /// repeats it exactly.
+    pub title: Option<&'a str>,
+    /// When set, every dropped subtree is noted here with the reason.
+    pub trace: Option<&'a std::cell::RefCell<Vec<String>>>,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Enter(usize),
+    Exit(usize),
+}
+
+impl Renderer<'_> {
+    pub fn render(&self, roots: &[usize]) -> Rendered {
+        let total: u32 = roots.iter().map(|&r| self.st[r].chars).sum();
+        let mut out = Rendered::default();
+        let mut text = String::new();
+        let mut stack: Vec<Step> = Vec::with_capacity(64);
+        let mut pre_depth = 0usize;
+        for &root in roots.iter().rev() {
+            stack.push(Step::Enter(root));
+        }
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Enter(i) => match &self.dom.nodes[i].data {
+                    Data::Text(t) => {
+                        if pre_depth > 0 {
+                            text.push_str(t);
+                            escape_into(&mut out.html, t);
+                        } else {
+                            let leading = t.starts_with(char::is_whitespace);
+                            let trailing = t.ends_with(char::is_whitespace);
+                            let c = collapse_ws(t);
+                            if c.is_empty() {
+                                if !t.is_empty() {
+                                    text.push(' ');
+                                    out.html.push(' ');
+                                }
+                                continue;
+                            }
+                            if leading {
+                                text.push(' ');
+                                out.html.push(' ');
+                            }
+                            text.push_str(&c);
+                            escape_into(&mut out.html, &c);
+                            if trailing {
+                                text.push(' ');
+                                out.html.push(' ');
+                            }
+                        }
+                    }
+                    Data::Document => {
+                        for &c in self.dom.nodes[i].children.iter().rev() {
+                            stack.push(Step::Enter(c));
+                        }
+                    }
+                    Data::Element(e) => {
+                        if self.strip
+                            && !roots.contains(&i)
+                            && let Some(why) = self.is_boilerplate(i, total)
+                        {
+                            if let Some(log) = &self.trace {
+                                let head: String = self.dom.text_of(i).chars().take(50).collect();
+                                log.borrow_mut().push(format!("dropped #{i} <{}> ({why}): {head}", e.tag));
+                            }
+                            continue;
+                        }
+                        let tag = e.tag.as_str();
+                        match tag {
+                            "br" => {
+                                text.push('\n');
+                                out.html.push_str("<br>");
+                                continue;
+                            }
+                            "hr" => {
+                                text.push('\n');
+                                out.html.push_str("<hr>");
+                                continue;
+                            }
+                            "img" => {
+                                self.image(e, &mut out);
+                                continue;
+                            }
+                            "head" | "title" | "meta" | "base" => continue,
+                            _ => {}
+                        }
+                        if is_block(tag) {
+                            text.push('\n');
+                        } else if matches!(tag, "td" | "th") {
+                            text.push(' ');
+                        }
+                        if tag == "pre" {
+                            pre_depth += 1;
+                        }
+                        self.open_tag(i, &mut out.html);
+                        stack.push(Step::Exit(i));
+                        for &c in self.dom.nodes[i].children.iter().rev() {
+                            stack.push(Step::Enter(c));
+                        }
+                    }
+                },
+                Step::Exit(i) => {
+                    let tag = self.dom.tag(i);
+                    if tag == "pre" {
+                        pre_depth = pre_depth.saturating_sub(1);
+                    }
+                    if is_block(tag) {
+                        text.push('\n');
+                    }
+                    if let Some(name) = self.out_tag(i) {
+                        out.html.push_str("</");
+                        out.html.push_str(name);
+                        out.html.push('>');
+                    }
+                }
+            }
+        }
+        out.text = text
+            .split('\n')
+            .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}'))
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.html = tidy_html(&out.html);
+        out
+    }
+
+    /// The tag written to the output for element `i`, or None to unwrap it.
+    fn out_tag(&self, i: usize) -> Option<&'static str> {
+        let tag = self.dom.tag(i);
+        Some(match tag {
+            "p" => "p",
+            "h1" | "h2" => "h2",
+            "h3" => "h3",
+            "h4" => "h4",
+            "h5" => "h5",
+            "h6" => "h6",
+            "ul" => "ul",
+            "ol" => "ol",
+            "li" => "li",
+            "dl" => "dl",
+            "dt" => "dt",
+            "dd" => "dd",
+            "blockquote" => "blockquote",
+            "pre" => "pre",
+            "code" => "code",
+            "strong" | "b" => "strong",
+            "em" | "i" => "em",
+            "u" => "u",
+            "sub" => "sub",
+            "sup" => "sup",
+            "table" => "table",
+            "thead" => "thead",
+            "tbody" => "tbody",
+            "tfoot" => "tfoot",
+            "tr" => "tr",
+            "td" => "td",
+            "th" => "th",
+            "caption" => "caption",
+            "figure" => "figure",
+            "figcaption" => "figcaption",
+            "a" => {
+                self.href(i)?;
+                "a"
+            }
+            // Layout blocks: a block without blocks inside is a paragraph;
+            // one with blocks inside is unwrapped.
+            "div" | "section" | "article" | "main" | "center" | "header" | "address" | "font" => {
+                if self.st[i].has_block || tag == "font" {
+                    return None;
+                }
+                "p"
+            }
+            _ => return None,
+        })
+    }
+
+    fn href(&self, i: usize) -> Option<String> {
+        let raw = self.dom.elem(i)?.attr("href")?.trim();
+        if raw.is_empty() || raw.starts_with('#') {
+            return None;
+        }
+        let lower = raw.to_ascii_lowercase();
+        if lower.starts_with("javascript:") || lower.starts_with("vbscript:") || lower.starts_with("data:") {
+            return None;
+        }
+        Some(self.absolute(raw))
+    }
+
+    fn absolute(&self, raw: &str) -> String {
+        match self.base {
+            Some(b) => b.join(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string()),
+            None => raw.to_string(),
+        }
+    }
+
+    fn open_tag(&self, i: usize, html: &mut String) {
+        let Some(name) = self.out_tag(i) else { return };
+        html.push('<');
+        html.push_str(name);
+        if name == "a" {
+            if let Some(h) = self.href(i) {
+                html.push_str(" href=\"");
+                escape_into(html, &h);
+                html.push('"');
+            }
+        } else if matches!(name, "td" | "th")
+            && let Some(e) = self.dom.elem(i)
+        {
+            for attr in ["colspan", "rowspan"] {
+                if let Some(v) = e.attr(attr).filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty()) {
+                    html.push_str(&format!(" {attr}=\"{v}\""));
+                }
+            }
+        }
+        html.push('>');
+    }
+
+    fn image(&self, e: &super::dom::Elem, out: &mut Rendered) {
+        // Lazy loaders keep the real address in a data attribute and put a
+        // placeholder in src.
+        let lazy = ["data-src", "data-original", "data-lazy-src", "data-actualsrc", "data-url", "data-echo"];
+        let src = lazy
+            .iter()
+            .filter_map(|a| e.attr(a))
+            .chain(e.attr("src"))
+            .chain(e.attr("srcset").and_then(|s| s.split_whitespace().next()))
+            .map(str::trim)
+            .find(|s| !s.is_empty() && !s.to_ascii_lowercase().starts_with("data:"));
+        let Some(src) = src else { return };
+        if self.strip {
+            // Tracking pixels and icons.
+            let tiny = |a: &str| {
+                e.attr(a)
+                    .and_then(|v| v.trim().trim_end_matches("px").parse::<u32>().ok())
+                    .is_some_and(|v| v < 32)
+            };
+            if tiny("width") || tiny("height") {
+                return;
+            }
+        }
+        let abs = self.absolute(src);
+        out.html.push_str("<img src=\"");
+        escape_into(&mut out.html, &abs);
+        out.html.push('"');
+        if let Some(alt) = e.attr("alt").filter(|a| !a.trim().is_empty()) {
+            out.html.push_str(" alt=\"");
+            escape_into(&mut out.html, alt.trim());
+            out.html.push('"');
+        }
+        out.html.push('>');
+        if let Ok(u) = Url::parse(&abs)
+            && matches!(u.scheme(), "http" | "https")
+            && !out.images.contains(&u)
+        {
+            out.images.push(u);
+        }
+    }
+
+    /// Whether the subtree at `i` is boilerplate inside the content.
+    fn is_boilerplate(&self, i: usize, total: u32) -> Option<&'static str> {
+        let dom = self.dom;
+        let Some(e) = dom.elem(i) else { return None };
+        let s = &self.st[i];
+        let tag = e.tag.as_str();
+        if matches!(tag, "nav" | "aside" | "footer" | "header" | "h1" | "menu") {
+            return (s.chars < total / 2 + 1).then_some("page furniture element");
+        }
+        if matches!(tag, "a" | "img" | "br" | "strong" | "b" | "em" | "i" | "sup" | "sub") {
+            return None;
+        }
+        let cid = &self.dom.nodes[i].class_id;
+        // Never throw away most of the article on the strength of a name.
+        let small = s.chars < (total / 3).max(1) || s.chars < 40;
+        if small && !cid.is_empty() && has_token(cid, BOILER_TOKENS) && class_weight(cid) <= 0.0 {
+            return Some("boilerplate class/id");
+        }
+        if s.chars == 0 {
+            return (s.img == 0 && !matches!(tag, "td" | "th" | "tr" | "p")).then_some("empty");
+        }
+        // Short blocks that start with a stock phrase or repeat the title.
+        if s.chars < 200 {
+            let t = dom.text_of(i);
+            let lower = t.to_lowercase();
+            let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);
+            if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p)) {
+                return Some("stock phrase");
+            }
+            if let Some(title) = self.title
+                && !title.is_empty()
+                && t == title
+            {
+                return Some("repeats the title");
+            }
+        }
+        let ld = s.link_density();
+        let is_list = matches!(tag, "ul" | "ol") || (s.chars > 0 && s.li_chars as f32 / s.chars as f32 > 0.9);
+        // Link lists: navigation, related articles, tag clouds.
+        if is_block(tag) || matches!(tag, "span" | "font") {
+            if ld > 0.5 && s.punct < 3 && s.chars < 600 {
+                return Some("link list");
+            }
+            if matches!(tag, "p" | "li") {
+                return (ld > 0.85 && s.chars < 120).then_some("link line");
+            }
+        }
+        // Readability's conditional cleaning for containers without prose.
+        if matches!(tag, "div" | "section" | "table" | "ul" | "ol" | "dl" | "form" | "fieldset") {
+            let weight = class_weight(cid);
+            let cscore = self.score.map_or(0.0, |sc| sc[i]);
+            if weight + cscore < 0.0 && s.chars < total / 2 {
+                return Some("negative score");
+            }
+            if s.punct < 10 {
+                let p = s.p as f32;
+                let img = s.img as f32;
+                let li = s.li as f32 - 100.0;
+                let in_figure = self.has_ancestor(i, "figure");
+                if img > 1.0 && p / img < 0.5 && !in_figure && s.chars < 200 {
+                    return Some("image gallery without text");
+                }
+                if !is_list && li > p {
+                    return Some("list-like block");
+                }
+                if !is_list && s.chars < 25 && (s.img == 0 || s.img > 2) && !in_figure && !self.in_line_run(i) {
+                    return Some("small block");
+                }
+                if (!is_list && weight < 25.0 && ld > 0.2 && s.chars < 400) || (weight >= 25.0 && ld > 0.5) {
+                    return Some("link-heavy block");
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `i` is one of many short link-free lines that together make
+    /// up real text (a blog or poem that breaks every phrase), as opposed
+    /// to a lone widget label.
+    fn in_line_run(&self, i: usize) -> bool {
+        let parent = self.dom.nodes[i].parent;
+        let mut lines = 0;
+        let mut chars = 0;
+        for &c in &self.dom.nodes[parent].children {
+            let s = &self.st[c];
+            if self.dom.elem(c).is_some() && s.chars > 0 && s.chars < 25 && s.link_chars == 0 {
+                lines += 1;
+                chars += s.chars;
+            }
+        }
+        lines >= 4 && chars >= 60
+    }
+
+    fn has_ancestor(&self, i: usize, tag: &str) -> bool {
+        let mut n = i;
+        for _ in 0..3 {
+            let p = self.dom.nodes[n].parent;
+            if p == n {
+                return false;
+            }
+            if self.dom.tag(p) == tag {
+                return true;
+            }
+            n = p;
+        }
+        false
+    }
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Drop empty paragraphs and collapse blank runs the unwrapping left.
+fn tidy_html(html: &str) -> String {
+    let mut s = html.to_string();
+    loop {
+        let before = s.len();
+        for empty in ["<p></p>", "<p> </p>", "<li></li>", "<strong></strong>", "<em></em>", "<p><br></p>"] {
+            s = s.replace(empty, "");
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    s.trim().to_string()
+}

@@ -1,0 +1,301 @@
+//! A compact, read-only copy of the parsed page.
+//!
+//! html5ever (through scraper) parses the page once; the tree is then copied
+//! into a flat arena in document order. Document order means a parent always
+//! has a smaller index than its children, so per-node statistics can be
+//! summed bottom-up in one reverse sweep — no recursion, no quadratic walks,
+//! and no stack overflow on the absurdly deep tables some CMSs produce.
+//! Scripts, styles and hidden elements are dropped while copying, since no
+//! later stage wants them (JSON-LD scripts are kept aside for metadata).
+
+use scraper::{Html, Node as HNode, Selector};
+
+pub(crate) const ROOT: usize = 0;
+
+#[derive(Debug)]
+pub(crate) struct Elem {
+    /// Lower-case local name.
+    pub tag: String,
+    pub attrs: Vec<(String, String)>,
+}
+
+impl Elem {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Data {
+    Document,
+    Element(Elem),
+    Text(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub parent: usize,
+    pub children: Vec<usize>,
+    pub data: Data,
+    /// `class` and `id` joined and lower-cased, for boilerplate patterns.
+    pub class_id: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct Dom {
+    pub nodes: Vec<Node>,
+    /// Bodies of `<script type="application/ld+json">`.
+    pub json_ld: Vec<String>,
+    /// `<base href>`, if the page has one.
+    pub base_href: Option<String>,
+    /// Text of `<title>`.
+    pub title: String,
+    /// Elements matched by the per-site content selector, if one was given.
+    pub marked_content: Vec<usize>,
+    /// Elements matched by the per-site title selector, if one was given.
+    pub marked_title: Vec<usize>,
+}
+
+/// Elements whose whole subtree is dropped while copying.
+fn dropped(tag: &str) -> bool {
+    matches!(
+        tag,
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "svg"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "canvas"
+            | "select"
+            | "option"
+            | "button"
+            | "textarea"
+            | "input"
+            | "link"
+            | "map"
+            | "audio"
+            | "video"
+            | "dialog"
+    )
+}
+
+fn hidden(el: &scraper::node::Element) -> bool {
+    if el.attr("hidden").is_some() {
+        return true;
+    }
+    if let Some(style) = el.attr("style") {
+        let s: String = style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        // Only display:none: WeChat and others ship the article with
+        // visibility:hidden and reveal it from script.
+        if s.contains("display:none") {
+            return true;
+        }
+    }
+    false
+}
+
+impl Dom {
+    #[cfg(test)]
+    pub fn parse(html: &str) -> Dom {
+        Dom::from_html(&Html::parse_document(html), None, None)
+    }
+
+    /// Copy a parsed document; elements matching the optional per-site
+    /// selectors are remembered by arena index.
+    pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
+        let content_ids: Vec<_> = content.map(|s| doc.select(s).map(|e| e.id()).collect()).unwrap_or_default();
+        let title_ids: Vec<_> = title.map(|s| doc.select(s).map(|e| e.id()).collect()).unwrap_or_default();
+        let mut dom = Dom {
+            nodes: Vec::with_capacity(2048),
+            json_ld: Vec::new(),
+            base_href: None,
+            title: String::new(),
+            marked_content: Vec::new(),
+            marked_title: Vec::new(),
+        };
+        dom.nodes.push(Node {
+            parent: ROOT,
+            children: Vec::new(),
+            data: Data::Document,
+            class_id: String::new(),
+        });
+        // Explicit stack of (scraper node, arena parent) instead of recursion.
+        let mut stack = Vec::with_capacity(64);
+        for child in doc.tree.root().children().rev() {
+            stack.push((child, ROOT));
+        }
+        while let Some((node, parent)) = stack.pop() {
+            let idx = dom.nodes.len();
+            match node.value() {
+                HNode::Text(t) => {
+                    dom.nodes.push(Node {
+                        parent,
+                        children: Vec::new(),
+                        data: Data::Text(t.to_string()),
+                        class_id: String::new(),
+                    });
+                    dom.nodes[parent].children.push(idx);
+                }
+                HNode::Element(el) => {
+                    let tag = el.name().to_ascii_lowercase();
+                    if tag == "script" {
+                        if el
+                            .attr("type")
+                            .is_some_and(|t| t.eq_ignore_ascii_case("application/ld+json"))
+                        {
+                            let body: String = node
+                                .children()
+                                .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
+                                .collect();
+                            dom.json_ld.push(body);
+                        }
+                        continue;
+                    }
+                    if tag == "title" && dom.title.is_empty() {
+                        dom.title = node
+                            .children()
+                            .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
+                            .collect::<String>()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                    }
+                    if tag == "base" && dom.base_href.is_none() {
+                        dom.base_href = el.attr("href").map(str::to_string);
+                    }
+                    if dropped(&tag) || hidden(el) {
+                        continue;
+                    }
+                    let attrs: Vec<(String, String)> = el
+                        .attrs()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                        .collect();
+                    let mut class_id = String::new();
+                    for (k, v) in &attrs {
+                        if k == "class" || k == "id" {
+                            class_id.push_str(v);
+                            class_id.push(' ');
+                        }
+                    }
+                    class_id.make_ascii_lowercase();
+                    dom.nodes.push(Node {
+                        parent,
+                        children: Vec::new(),
+                        data: Data::Element(Elem { tag, attrs }),
+                        class_id,
+                    });
+                    dom.nodes[parent].children.push(idx);
+                    if content_ids.contains(&node.id()) {
+                        dom.marked_content.push(idx);
+                    }
+                    if title_ids.contains(&node.id()) {
+                        dom.marked_title.push(idx);
+                    }
+                    for child in node.children().rev() {
+                        stack.push((child, idx));
+                    }
+                }
+                _ => {}
+            }
+        }
+        dom
+    }
+
+    pub fn elem(&self, i: usize) -> Option<&Elem> {
+        match &self.nodes[i].data {
+            Data::Element(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn tag(&self, i: usize) -> &str {
+        self.elem(i).map_or("", |e| e.tag.as_str())
+    }
+
+    /// Indices of the subtree rooted at `i`, in document order. Because the
+    /// arena is in document order, a subtree is a contiguous index range.
+    pub fn subtree_end(&self, i: usize) -> usize {
+        let mut n = i;
+        while let Some(&last) = self.nodes[n].children.last() {
+            n = last;
+        }
+        n + 1
+    }
+
+    /// Whether `a` is `b` or an ancestor of `b`.
+    pub fn contains(&self, a: usize, b: usize) -> bool {
+        b >= a && b < self.subtree_end(a)
+    }
+
+    /// Raw concatenated text of a subtree, whitespace collapsed.
+    pub fn text_of(&self, i: usize) -> String {
+        let mut out = String::new();
+        for n in i..self.subtree_end(i) {
+            if let Data::Text(t) = &self.nodes[n].data {
+                out.push_str(t);
+            }
+        }
+        collapse_ws(&out)
+    }
+
+    /// All elements with a given tag name, in document order.
+    pub fn by_tag<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = usize> + 'a {
+        (0..self.nodes.len()).filter(move |&i| self.tag(i) == tag)
+    }
+}
+
+/// Collapse runs of whitespace (including NBSP and ideographic space) into
+/// one space and trim.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{a0}' || c == '\u{3000}' || c == '\u{200b}' || c == '\u{feff}' {
+            space = true;
+        } else {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub(crate) fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff | 0xac00..=0xd7af)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arena_is_in_document_order_and_drops_scripts() {
+        let dom = Dom::parse(
+            "<html><head><title> A  title </title><script>var x=1</script>\
+             <script type='application/ld+json'>{\"a\":1}</script></head>\
+             <body><div id=a><p>one</p><p style='display: none'>hidden</p></div><p>two</p></body></html>",
+        );
+        assert_eq!(dom.title, "A title");
+        assert_eq!(dom.json_ld, vec!["{\"a\":1}".to_string()]);
+        let body = dom.by_tag("body").next().unwrap();
+        assert_eq!(dom.text_of(body), "onetwo");
+        let div = dom.by_tag("div").next().unwrap();
+        for n in div..dom.subtree_end(div) {
+            assert!(dom.contains(div, n));
+        }
+        assert!(!dom.contains(div, dom.subtree_end(div)));
+    }
+}

@@ -1,0 +1,548 @@
+//! Title, publish time, author and source.
+//!
+//! Each comes from the most explicit evidence first: CMS meta tags
+//! (`ArticleTitle`, `PubDate`, `article:published_time`), JSON-LD, then the
+//! labelled line that Chinese CMSs print under the title
+//! (`发布时间：… 来源：… 作者：…`), then weaker hints (any date near the
+//! title, the date in the URL). Times without a zone are Beijing time,
+//! which is what the sites this crate polls mean.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use regex::Regex;
+use url::Url;
+
+use super::dom::{Data, Dom, collapse_ws, is_cjk};
+use super::score::is_block;
+
+/// Compiled patterns, built once per [`super::Extractor`].
+pub(crate) struct Patterns {
+    date: Regex,
+    date_en: Regex,
+    date_en_dmy: Regex,
+    url_compact: Regex,
+}
+
+impl Patterns {
+    pub fn new() -> Patterns {
+        let build = |re: &str| Regex::new(re).expect("static pattern compiles");
+        Patterns {
+            date: build(
+                r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?)?)?(?:\s*(Z|[+-]\d{2}:?\d{2}))?",
+            ),
+            date_en: build(
+                r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})",
+            ),
+            date_en_dmy: build(
+                r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+((?:19|20)\d{2})",
+            ),
+            url_compact: build(r"(?:^|[^\d])((?:19|20)\d{2})(\d{2})(\d{2})(?:[^\d]|$)"),
+        }
+    }
+}
+
+fn beijing() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
+fn month_of(name: &str) -> Option<u32> {
+    let m = match name.get(..3)?.to_ascii_lowercase().as_str() {
+        "jan" => 1,
+        "feb" => 2,
+        "mar" => 3,
+        "apr" => 4,
+        "may" => 5,
+        "jun" => 6,
+        "jul" => 7,
+        "aug" => 8,
+        "sep" => 9,
+        "oct" => 10,
+        "nov" => 11,
+        "dec" => 12,
+        _ => return None,
+    };
+    Some(m)
+}
+
+fn make(y: i32, m: u32, d: u32, hh: u32, mm: u32, ss: u32, zone: Option<&str>) -> Option<DateTime<FixedOffset>> {
+    let date = NaiveDate::from_ymd_opt(y, m, d)?;
+    let time = NaiveTime::from_hms_opt(hh, mm, ss)?;
+    let naive = NaiveDateTime::new(date, time);
+    let offset = match zone {
+        None => beijing(),
+        Some("Z") | Some("z") => FixedOffset::east_opt(0)?,
+        Some(z) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let digits: String = z.chars().filter(|c| c.is_ascii_digit()).collect();
+            let h: i32 = digits.get(..2)?.parse().ok()?;
+            let m: i32 = digits.get(2..4).unwrap_or("0").parse().ok()?;
+            FixedOffset::east_opt(sign * (h * 3600 + m * 60))?
+        }
+    };
+    offset.from_local_datetime(&naive).single()
+}
+
+impl Patterns {
+    /// The first date in `s`, in any of the usual notations.
+    pub fn parse_date(&self, s: &str) -> Option<DateTime<FixedOffset>> {
+        let s = s.trim();
+        if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+            return Some(d);
+        }
+        if let Ok(d) = DateTime::parse_from_rfc2822(s) {
+            return Some(d);
+        }
+        let num = |m: Option<regex::Match>| m.and_then(|m| m.as_str().parse::<u32>().ok());
+        if let Some(c) = self.date.captures(s) {
+            let y = num(c.get(1))? as i32;
+            let got = make(
+                y,
+                num(c.get(2))?,
+                num(c.get(3))?,
+                num(c.get(4)).unwrap_or(0),
+                num(c.get(5)).unwrap_or(0),
+                num(c.get(6)).unwrap_or(0),
+                c.get(7).map(|m| m.as_str()),
+            );
+            if got.is_some() {
+                return got;
+            }
+        }
+        if let Some(c) = self.date_en.captures(s) {
+            return make(num(c.get(3))? as i32, month_of(&c[1])?, num(c.get(2))?, 0, 0, 0, None);
+        }
+        if let Some(c) = self.date_en_dmy.captures(s) {
+            return make(num(c.get(3))? as i32, month_of(&c[2])?, num(c.get(1))?, 0, 0, 0, None);
+        }
+        None
+    }
+
+    /// The date a URL path carries (`/2023-11/20/`, `/t20231120_1.html`).
+    pub fn url_date(&self, url: &Url) -> Option<DateTime<FixedOffset>> {
+        let path = url.path();
+        if let Some(c) = self.date.captures(path) {
+            let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+            if c.get(4).is_none()
+                && let Some(d) = make(num(1)? as i32, num(2)?, num(3)?, 0, 0, 0, None)
+            {
+                return Some(d);
+            }
+        }
+        for c in self.url_compact.captures_iter(path) {
+            let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+            if let (Some(y), Some(m), Some(d)) = (num(1), num(2), num(3))
+                && let Some(dt) = make(y as i32, m, d, 0, 0, 0, None)
+            {
+                return Some(dt);
+            }
+        }
+        None
+    }
+}
+
+/// `<meta>` name/property/itemprop (lower-cased) and content, in order.
+pub(crate) fn collect_metas(dom: &Dom) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for i in dom.by_tag("meta") {
+        let Some(e) = dom.elem(i) else { continue };
+        let Some(content) = e.attr("content") else { continue };
+        let content = content.trim();
+        if content.is_empty() {
+            continue;
+        }
+        for key in ["name", "property", "itemprop", "http-equiv"] {
+            if let Some(k) = e.attr(key) {
+                out.push((k.trim().to_ascii_lowercase(), content.to_string()));
+            }
+        }
+    }
+    // `<time itemprop=datePublished datetime=...>` and friends in the body.
+    for i in 0..dom.nodes.len() {
+        let Some(e) = dom.elem(i) else { continue };
+        if e.tag == "meta" {
+            continue;
+        }
+        if let Some(prop) = e.attr("itemprop") {
+            let v = e.attr("datetime").or(e.attr("content")).map(str::to_string).unwrap_or_else(|| dom.text_of(i));
+            if !v.is_empty() && v.len() < 200 {
+                out.push((prop.trim().to_ascii_lowercase(), v));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn meta<'a>(metas: &'a [(String, String)], keys: &[&str]) -> Option<&'a str> {
+    keys.iter()
+        .find_map(|k| metas.iter().find(|(mk, _)| mk == k).map(|(_, v)| v.as_str()))
+}
+
+/// Values of a key anywhere in the JSON-LD blocks (first match, depth-first).
+pub(crate) fn json_ld_values(dom: &Dom, key: &str) -> Vec<serde_json::Value> {
+    fn walk(v: &serde_json::Value, key: &str, out: &mut Vec<serde_json::Value>, depth: usize) {
+        if depth > 8 {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(x) = m.get(key) {
+                    out.push(x.clone());
+                }
+                for x in m.values() {
+                    walk(x, key, out, depth + 1);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a {
+                    walk(x, key, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for block in &dom.json_ld {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(block.trim()) {
+            walk(&v, key, &mut out, 0);
+        }
+    }
+    out
+}
+
+/// Separators between a headline and the site/channel names after it.
+fn split_title(title: &str) -> Vec<String> {
+    let cjk = title.chars().filter(|&c| is_cjk(c)).count() * 2 > title.chars().count();
+    let seps: &[&str] = if cjk {
+        &["_", "|", "｜", "－", " - ", "-", "—", " – ", "::"]
+    } else {
+        &[" | ", " - ", " — ", " – ", " :: ", " · ", " // ", "|", "_"]
+    };
+    let mut parts = vec![title.to_string()];
+    for sep in seps {
+        parts = parts
+            .iter()
+            .flat_map(|p| p.split(sep).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+    }
+    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+}
+
+/// Cut site-name suffixes (` - 新华网`, `_科协要闻_某某协会`, ` | Site`).
+pub(crate) fn cut_site_suffix(title: &str) -> String {
+    let parts = split_title(title);
+    let Some(first) = parts.first() else {
+        return title.trim().to_string();
+    };
+    let len = |s: &str| s.chars().count();
+    let longest = parts.iter().max_by_key(|p| len(p)).unwrap_or(first);
+    if len(longest) >= 2 * len(first) && len(first) < 8 {
+        longest.clone()
+    } else {
+        first.clone()
+    }
+}
+
+/// Headline candidates in the page: headings and elements named "title".
+fn headings(dom: &Dom, body: usize) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for i in body..dom.subtree_end(body) {
+        let Some(e) = dom.elem(i) else { continue };
+        let named = {
+            let cid = &dom.nodes[i].class_id;
+            cid.split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .any(|t| matches!(t, "title" | "headline" | "tit" | "bt" | "biaoti" | "arttitle" | "articletitle" | "detailtitle" | "newstitle" | "heading"))
+        };
+        if matches!(e.tag.as_str(), "h1" | "h2" | "h3") || (named && !matches!(e.tag.as_str(), "a" | "html" | "body")) {
+            let t = dom.text_of(i);
+            let n = t.chars().count();
+            if (4..=200).contains(&n) {
+                out.push((i, t));
+            }
+        }
+    }
+    out
+}
+
+/// The title and, when it is shown in the page, the element that shows it.
+pub(crate) fn find_title(dom: &Dom, metas: &[(String, String)], body: usize) -> (String, Option<usize>) {
+    let heads = headings(dom, body);
+    let page_title = dom.title.clone();
+    let og = meta(metas, &["og:title", "twitter:title"]).map(collapse_ws);
+    if let Some(t) = meta(metas, &["articletitle", "headline"]).map(collapse_ws).filter(|t| !t.is_empty()) {
+        let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
+        return (t, node);
+    }
+    // A heading the <title> or og:title also carries is the headline.
+    let mut best: Option<&(usize, String)> = None;
+    for h in &heads {
+        let in_title = page_title.contains(h.1.as_str()) || og.as_deref().is_some_and(|o| o.contains(h.1.as_str()));
+        if in_title && best.is_none_or(|b| h.1.chars().count() > b.1.chars().count()) {
+            best = Some(h);
+        }
+    }
+    if let Some((i, t)) = best {
+        return (t.clone(), Some(*i));
+    }
+    if let Some(jl) = json_ld_values(dom, "headline").into_iter().find_map(|v| v.as_str().map(collapse_ws)) {
+        let node = heads.iter().find(|(_, h)| *h == jl).map(|(i, _)| *i);
+        return (jl, node);
+    }
+    let cut = og.filter(|o| !o.is_empty()).map(|o| cut_site_suffix(&o)).or_else(|| {
+        (!page_title.is_empty()).then(|| cut_site_suffix(&page_title))
+    });
+    if let Some(t) = cut {
+        let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
+        return (t, node);
+    }
+    match heads.iter().find(|(i, _)| dom.tag(*i) == "h1").or(heads.first()) {
+        Some((i, t)) => (t.clone(), Some(*i)),
+        None => (String::new(), None),
+    }
+}
+
+/// Text lines of `dom` between node indices, split at block elements,
+/// each with the index where it starts.
+pub(crate) fn lines_between(dom: &Dom, from: usize, to: usize) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = from;
+    for i in from..to.min(dom.nodes.len()) {
+        match &dom.nodes[i].data {
+            Data::Text(t) => {
+                if cur.is_empty() {
+                    start = i;
+                }
+                cur.push_str(t);
+                cur.push(' ');
+            }
+            Data::Element(e) if is_block(&e.tag) || e.tag == "br" => {
+                let line = collapse_ws(&cur);
+                if !line.is_empty() {
+                    out.push((start, line));
+                }
+                cur.clear();
+            }
+            _ => {}
+        }
+    }
+    let line = collapse_ws(&cur);
+    if !line.is_empty() {
+        out.push((start, line));
+    }
+    out
+}
+
+const DATE_LABELS: &[&str] = &[
+    "发布时间", "发布日期", "发表时间", "发表日期", "发文日期", "成文日期", "更新时间", "时间", "日期",
+    "published", "posted", "updated",
+];
+
+impl Patterns {
+    pub fn find_date(
+        &self,
+        dom: &Dom,
+        metas: &[(String, String)],
+        header: &[(usize, String)],
+        url: Option<&Url>,
+    ) -> Option<DateTime<FixedOffset>> {
+        let keys = [
+            "article:published_time",
+            "pubdate",
+            "publishdate",
+            "publish_date",
+            "publishtime",
+            "publish-date",
+            "datepublished",
+            "og:published_time",
+            "og:article:published_time",
+            "article:published",
+            "published_time",
+            "dc.date.issued",
+            "dcterms.created",
+            "dc.date.created",
+            "dc.date",
+            "firstpublishedtime",
+            "sailthru.date",
+            "parsely-pub-date",
+            "release_date",
+            "date",
+            "created",
+            "article:modified_time",
+            "lastmodifiedtime",
+        ];
+        for k in keys {
+            for (mk, v) in metas {
+                if mk == k
+                    && let Some(d) = self.parse_date(v)
+                {
+                    return Some(d);
+                }
+            }
+        }
+        for v in json_ld_values(dom, "datePublished") {
+            if let Some(d) = v.as_str().and_then(|s| self.parse_date(s)) {
+                return Some(d);
+            }
+        }
+        // A labelled date under the title.
+        for (_, line) in header {
+            let lower = line.to_lowercase();
+            for label in DATE_LABELS {
+                if let Some(at) = lower.find(label)
+                    && let Some(d) = self.parse_date(&lower[at + label.len()..])
+                {
+                    return Some(d);
+                }
+            }
+        }
+        // Any date in a short line near the title.
+        for (_, line) in header {
+            if line.chars().count() <= 120
+                && let Some(d) = self.parse_date(line)
+            {
+                return Some(d);
+            }
+        }
+        for i in dom.by_tag("time") {
+            if let Some(d) = dom.elem(i).and_then(|e| e.attr("datetime")).and_then(|v| self.parse_date(v)) {
+                return Some(d);
+            }
+        }
+        url.and_then(|u| self.url_date(u))
+    }
+}
+
+/// The value after a label such as `来源：`, up to the next label or gap.
+fn labelled(line: &str, labels: &[&str]) -> Option<String> {
+    for label in labels {
+        let Some(at) = line.find(label) else { continue };
+        let rest = line[at + label.len()..].trim_start();
+        let Some(rest) = rest.strip_prefix(['：', ':']) else { continue };
+        let rest = rest.trim_start();
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '|' || c == '｜' || c == '】' || c == ')' || c == '）')
+            .unwrap_or(rest.len());
+        let mut v = rest[..end].to_string();
+        for stop in ["发布时间", "时间", "作者", "来源", "编辑", "日期", "浏览", "点击", "字号"] {
+            if let Some(p) = v.find(stop)
+                && p > 0
+            {
+                v.truncate(p);
+            }
+        }
+        let v = v.trim_matches(|c: char| c == ',' || c == '，' || c == ';' || c == '；').to_string();
+        if !v.is_empty() && v.chars().count() <= 40 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+pub(crate) fn find_source(header: &[(usize, String)], tail: &[(usize, String)]) -> Option<String> {
+    let labels = ["文章来源", "信息来源", "稿件来源", "来源"];
+    header
+        .iter()
+        .chain(tail.iter())
+        .find_map(|(_, l)| labelled(l, &labels))
+}
+
+pub(crate) fn find_author(
+    dom: &Dom,
+    metas: &[(String, String)],
+    header: &[(usize, String)],
+    body: usize,
+) -> Option<String> {
+    // `责任编辑` is the desk editor, not the author: only `作者` counts.
+    for (_, line) in header {
+        let cleaned = line.replace("责任编辑", "").replace("编辑", "");
+        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"]).filter(|a| !a.contains("来源")) {
+            return Some(a);
+        }
+    }
+    if let Some(a) = meta(metas, &["author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"])
+        .filter(|a| !a.starts_with("http"))
+    {
+        return Some(strip_by(a));
+    }
+    for v in json_ld_values(dom, "author") {
+        let name = match &v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(m) => m.get("name").and_then(|n| n.as_str()).map(str::to_string),
+            serde_json::Value::Array(a) => a.first().and_then(|x| {
+                x.get("name").and_then(|n| n.as_str()).map(str::to_string).or_else(|| x.as_str().map(str::to_string))
+            }),
+            _ => None,
+        };
+        if let Some(n) = name.map(|n| collapse_ws(&n)).filter(|n| !n.is_empty() && !n.starts_with("http")) {
+            return Some(n);
+        }
+    }
+    // English bylines: rel=author or a short element named byline/author.
+    for i in body..dom.subtree_end(body) {
+        let Some(e) = dom.elem(i) else { continue };
+        let cid = &dom.nodes[i].class_id;
+        if e.attr("rel") == Some("author") || cid.contains("byline") || cid.split_whitespace().any(|c| c == "author") {
+            let t = strip_by(&dom.text_of(i));
+            if (2..=60).contains(&t.chars().count()) {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+fn strip_by(s: &str) -> String {
+    let t = collapse_ws(s);
+    let lower = t.to_lowercase();
+    if lower.starts_with("by ") {
+        t[3..].trim().to_string()
+    } else {
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_common_notations() {
+        let p = Patterns::new();
+        let d = p.parse_date("发布时间：2023年11月20日 10:30").unwrap();
+        assert_eq!(d.to_rfc3339(), "2023-11-20T10:30:00+08:00");
+        let d = p.parse_date("2023-11-20T02:30:00Z").unwrap();
+        assert_eq!(d.to_rfc3339(), "2023-11-20T02:30:00+00:00");
+        let d = p.parse_date("2023/1/5").unwrap();
+        assert_eq!(d.to_rfc3339(), "2023-01-05T00:00:00+08:00");
+        let d = p.parse_date("Updated Nov. 19, 2019").unwrap();
+        assert_eq!(d.date_naive(), NaiveDate::from_ymd_opt(2019, 11, 19).unwrap());
+        assert!(p.parse_date("2023-13-45").is_none());
+    }
+
+    #[test]
+    fn url_dates() {
+        let p = Patterns::new();
+        let u = Url::parse("http://www.example.gov.cn/xw/202311/t20231120_123.html").unwrap();
+        assert_eq!(p.url_date(&u).unwrap().to_rfc3339(), "2023-11-20T00:00:00+08:00");
+        let u = Url::parse("http://www.kepu.gov.cn/politics/2023-12/01/content_1755244.html").unwrap();
+        assert_eq!(p.url_date(&u).unwrap().to_rfc3339(), "2023-12-01T00:00:00+08:00");
+        let u = Url::parse("http://example.com/about.html").unwrap();
+        assert!(p.url_date(&u).is_none());
+    }
+
+    #[test]
+    fn site_suffixes_are_cut() {
+        assert_eq!(cut_site_suffix("全国科普日活动启动_科协要闻_某某协会"), "全国科普日活动启动");
+        assert_eq!(cut_site_suffix("习近平主持召开座谈会 - 新华网"), "习近平主持召开座谈会");
+        assert_eq!(cut_site_suffix("Stocks rally on rate hopes | Site"), "Stocks rally on rate hopes");
+    }
+
+    #[test]
+    fn source_and_author_labels() {
+        let lines = vec![(0, "发布时间：2023-11-20 来源：中国科协 作者：张三 责任编辑：李四".to_string())];
+        assert_eq!(find_source(&lines, &[]).as_deref(), Some("中国科协"));
+        let dom = Dom::parse("<html><body></body></html>");
+        assert_eq!(find_author(&dom, &[], &lines, 0).as_deref(), Some("张三"));
+        let lines = vec![(0, "来源：新华网 责任编辑：李四".to_string())];
+        assert_eq!(find_author(&dom, &[], &lines, 0), None);
+    }
+}

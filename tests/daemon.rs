@@ -132,6 +132,21 @@ fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A plain HTTP GET over a TCP socket (no client library needed for this).
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
 fn new_article(i: usize) -> OwnedArticle {
     OwnedArticle {
         path: format!("/xwzx/202611/t2026112{}_20{i:02}.html", i % 10),
@@ -166,7 +181,12 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     let listen = free_addr();
     let cfg = w.config(listen, "");
     let mut child = start(&cfg, &log);
+    let up = wait_for(Duration::from_secs(30), || {
+        http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    assert!(up, "/healthz never answered");
     let done = wait_for(Duration::from_secs(90), || w.posts().len() >= expected);
+    let metrics = http_get(listen, "/metrics").unwrap_or_default();
     // Status comes from the running daemon.
     let status = Command::new(assert_cmd::cargo::cargo_bin("autosync"))
         .args(["status", "-c"])
@@ -197,8 +217,24 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
         "published more than once: {twice:?}\n{log_text}"
     );
     assert_eq!(per_title.len(), expected, "{per_title:?}");
+    eprintln!(
+        "kill -9 test: {} reconciliations after a kill mid-publish",
+        log_text.matches("reconciled").count()
+    );
 
-    assert!(status.status.success(), "{status_out}");
+    assert!(
+        metrics.contains("autosync_queue_depth{unit=\"demo-province\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE autosync_publish_latency_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        status.status.success(),
+        "{status_out}{}\n{log_text}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert!(
         status_out.contains("from the running daemon"),
         "{status_out}"

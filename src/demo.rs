@@ -321,8 +321,15 @@ async fn sample_page(
     (StatusCode::NOT_FOUND, "404 Not Found").into_response()
 }
 
-/// The demo's config, for a site at `site` and an account at `account`.
-pub fn demo_config(state_dir: &std::path::Path, site: SocketAddr, account: SocketAddr) -> String {
+/// The demo's config: a province reading the GBK list page and a city
+/// reading the feed, both of the site at `site`, publishing to the accounts
+/// at `province` and `city` (tests may pass one account for both).
+pub fn demo_config(
+    state_dir: &std::path::Path,
+    site: SocketAddr,
+    province: SocketAddr,
+    city: SocketAddr,
+) -> String {
     format!(
         r#"[daemon]
 state_dir = "{state}"
@@ -341,7 +348,7 @@ backfill = 10
   list = "http://{site}/xwzx/"
   [unit.publisher]
   kind = "toutiao"
-  base_url = "http://{account}"
+  base_url = "http://{province}"
   cookie_file = "cookie"
 
 [[unit]]
@@ -356,7 +363,7 @@ backfill = 10
   feed = "http://{site}/rss.xml"
   [unit.publisher]
   kind = "toutiao"
-  base_url = "http://{account}"
+  base_url = "http://{city}"
   cookie_file = "cookie"
 "#,
         state = state_dir.display().to_string().replace('\\', "/")
@@ -370,17 +377,21 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let site = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let site_addr = site.local_addr()?;
-    let account = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let account_addr = account.local_addr()?;
     let sample = SampleSite::new();
     let sd = shutdown.clone();
     tokio::spawn(async move { sample.serve(site, sd).await });
-    let opts = toutiao_mock::MockOptions {
-        data_dir: dir.join("account"),
-        ..Default::default()
-    };
-    tokio::spawn(toutiao_mock::serve(account, opts, shutdown.clone()));
-
+    // Two accounts, as in the matrix: the province's and the city's.
+    let mut accounts = Vec::new();
+    for (name, display) in [("province", "示例省科协"), ("city", "示例市科协")] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        accounts.push((listener.local_addr()?, dir.join(format!("account-{name}"))));
+        let opts = toutiao_mock::MockOptions {
+            data_dir: dir.join(format!("account-{name}")),
+            display_name: display.to_string(),
+            ..Default::default()
+        };
+        tokio::spawn(toutiao_mock::serve(listener, opts, shutdown.clone()));
+    }
     std::fs::write(
         dir.join("cookie"),
         "sessionid=demo-session; csrftoken=demo-csrf",
@@ -388,14 +399,18 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     let cfg_path = dir.join("autosync.toml");
     std::fs::write(
         &cfg_path,
-        demo_config(&dir.join("state"), site_addr, account_addr),
+        demo_config(&dir.join("state"), site_addr, accounts[0].0, accounts[1].0),
     )?;
     let cfg = config::load(&cfg_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     writeln!(
         out,
         "sample website: http://{site_addr}/  (GBK list page /xwzx/, RSS /rss.xml)"
     )?;
-    writeln!(out, "mock account:   http://{account_addr}/")?;
+    writeln!(
+        out,
+        "mock accounts:  http://{}/ (示例省科协), http://{}/ (示例市科协)",
+        accounts[0].0, accounts[1].0
+    )?;
     writeln!(out, "config:         {}", cfg_path.display())?;
     writeln!(out)?;
 
@@ -408,7 +423,18 @@ pub async fn run(out: &mut dyn Write) -> anyhow::Result<()> {
     ctx.store.flush().await?;
     writeln!(out)?;
     writeln!(out, "store: {}", ctx.store.path().display())?;
-    writeln!(out, "account data: {}", dir.join("account").display())?;
+    for (addr, data) in &accounts {
+        let posts = toutiao_mock::load_articles(data);
+        writeln!(
+            out,
+            "account at http://{addr}/ now shows {} post(s) (data: {}):",
+            posts.len(),
+            data.display()
+        )?;
+        for p in posts {
+            writeln!(out, "    {} {}", p.pgc_id, p.title)?;
+        }
+    }
     shutdown.cancel();
     if reports.iter().any(|r| !r.ok()) {
         anyhow::bail!("the demo pass had failures (see above)");

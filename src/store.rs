@@ -636,7 +636,7 @@ mod tests {
             next_retry: Some(now + chrono::Duration::minutes(1)),
         };
         for i in [&a, &b, &c, &d] {
-            s.insert_new(i, &[i.url.clone()]).unwrap();
+            s.insert_new(i, std::slice::from_ref(&i.url)).unwrap();
         }
         let due: Vec<String> = s
             .due("u", now)

@@ -57,7 +57,7 @@ impl World {
     }
 
     fn config(&self, listen: SocketAddr, extra: &str) -> PathBuf {
-        let text = autosync::demo::demo_config(&self.dir.path().join("state"), self.site_addr, self.account_addr)
+        let text = autosync::demo::demo_config(&self.dir.path().join("state"), self.site_addr, self.account_addr, self.account_addr)
             .replace(
                 "[daemon]\n",
                 &format!("[daemon]\nlisten = \"{listen}\"\npublish_grace_secs = 1\nshutdown_timeout_secs = 5\n"),
@@ -248,8 +248,12 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     let log = w.dir.path().join("daemon.log");
     let listen = free_addr();
     // Start with the province only.
-    let full =
-        autosync::demo::demo_config(&w.dir.path().join("state"), w.site_addr, w.account_addr);
+    let full = autosync::demo::demo_config(
+        &w.dir.path().join("state"),
+        w.site_addr,
+        w.account_addr,
+        w.account_addr,
+    );
     let province_only = full
         .split("\n[[unit]]\nid = \"demo-city\"")
         .next()

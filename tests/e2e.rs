@@ -65,6 +65,7 @@ impl World {
             &self.dir.path().join("state"),
             self.site_addr,
             self.account_addr,
+            self.account_addr,
         );
         text.push_str(extra_units);
         let path = self.dir.path().join("autosync.toml");
@@ -207,7 +208,7 @@ backfill = 10
     let mut extra = String::new();
     extra.push_str(
         &unit("unreachable", "list = \"http://127.0.0.1:9/xwzx/\"")
-            .replace(&format!("http://{site}/\""), "\"http://127.0.0.1:9/\""),
+            .replace(&format!("\"http://{site}/\""), "\"http://127.0.0.1:9/\""),
     );
     extra.push_str(&unit(
         "notfound",
@@ -314,4 +315,30 @@ fn a_source_that_recovers_from_500_is_published_once() {
         posts.len(),
         "an article was published twice: {out}"
     );
+}
+
+#[test]
+fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
+    let w = World::new();
+    let cfg = w.write_config("");
+    std::fs::create_dir_all(&w.account_data).unwrap();
+    std::fs::write(w.account_data.join("expired"), "").unwrap();
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("FAILED demo-province"), "{out}");
+    assert!(out.contains("login"), "{out}");
+    assert!(
+        !out.contains("e2e-csrf"),
+        "the cookie leaked into the summary: {out}"
+    );
+    assert!(w.posts().is_empty());
+
+    // The cookie is renewed: everything queued goes out, once.
+    std::fs::remove_file(w.account_data.join("expired")).unwrap();
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let all = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
+    assert_eq!(w.posts().len(), all, "{out}");
 }

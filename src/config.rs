@@ -9,6 +9,8 @@
 
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
+use crate::review::Policy;
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -67,6 +69,8 @@ struct RawDefaults {
     jitter_secs: Option<u64>,
     min_post_interval_secs: Option<u64>,
     daily_post_cap: Option<u32>,
+    review: Option<Policy>,
+    word_lists: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +88,8 @@ struct RawUnit {
     jitter_secs: Option<u64>,
     min_post_interval_secs: Option<u64>,
     daily_post_cap: Option<u32>,
+    review: Option<Policy>,
+    word_lists: Option<Vec<PathBuf>>,
     #[serde(default)]
     allow_hosts: Vec<String>,
     content_selector: Option<String>,
@@ -175,6 +181,10 @@ pub struct Unit {
     pub jitter: Duration,
     /// Per-account publishing limits.
     pub limits: Limits,
+    /// Review policy: auto, manual or keywords.
+    pub review: Policy,
+    /// Word lists (one term a line) checked under the `keywords` policy.
+    pub word_lists: Vec<PathBuf>,
     /// Hosts besides the site's and the sources' whose articles may be
     /// followed.
     pub allow_hosts: Vec<String>,
@@ -235,6 +245,8 @@ pub struct Config {
     pub daemon: Daemon,
     pub fetch: FetchOptions,
     pub units: Vec<Unit>,
+    /// From `[daemon] editors_file`; empty when there is none.
+    pub editors: Vec<Editor>,
 }
 
 impl Config {
@@ -256,6 +268,105 @@ impl Config {
             i += 1;
         }
         out
+    }
+}
+
+/// An editor of the desk, from `[daemon] editors_file`.
+#[derive(Debug, Clone)]
+pub struct Editor {
+    pub name: String,
+    pub token: Secret,
+    /// The units the editor may act on (exactly these); all units when
+    /// `None`.
+    pub units: Option<Vec<String>>,
+}
+
+impl Editor {
+    pub fn may_act_on(&self, unit: &str) -> bool {
+        self.units
+            .as_ref()
+            .is_none_or(|u| u.iter().any(|x| x == unit))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEditors {
+    #[serde(default)]
+    editor: Vec<RawEditor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEditor {
+    name: Spanned<String>,
+    token: String,
+    units: Option<Vec<String>>,
+}
+
+/// Tokens shorter than this are refused: they are the editors' passwords.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Read the editors file; unit names are checked against `config`.
+pub fn load_editors(path: &Path, config: &Config) -> Result<Vec<Editor>, ConfigErrors> {
+    let one = |line: Option<usize>, message: String| ConfigError {
+        file: path.to_path_buf(),
+        line,
+        unit: None,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![one(None, format!("cannot read: {e}"))]))?;
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let raw: RawEditors = toml::from_str(&text).map_err(|e| {
+        ConfigErrors(vec![one(
+            e.span().map(|s| line_of(s.start)),
+            e.message().trim().to_string(),
+        )])
+    })?;
+    let mut errors = Vec::new();
+    let mut names = HashSet::new();
+    let mut tokens = HashSet::new();
+    let mut out = Vec::new();
+    for r in raw.editor {
+        let line = Some(line_of(r.name.span().start));
+        let name = r.name.into_inner();
+        if name.trim().is_empty() || !names.insert(name.clone()) {
+            errors.push(one(
+                line,
+                format!("editor name {name:?} is empty or used twice"),
+            ));
+        }
+        if r.token.chars().count() < MIN_TOKEN_CHARS {
+            errors.push(one(
+                line,
+                format!("editor {name:?}: token shorter than {MIN_TOKEN_CHARS} characters"),
+            ));
+        }
+        if !tokens.insert(r.token.clone()) {
+            errors.push(one(
+                line,
+                format!("editor {name:?}: token used by another editor"),
+            ));
+        }
+        for u in r.units.iter().flatten() {
+            if config.unit(u).is_none() {
+                errors.push(one(
+                    line,
+                    format!("editor {name:?}: unit {u:?} is not in the config"),
+                ));
+            }
+        }
+        out.push(Editor {
+            name,
+            token: Secret::new(r.token),
+            units: r.units,
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
     }
 }
 
@@ -311,7 +422,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read: {e}"),
         }])
     })?;
-    parse(&text, path)
+    let mut cfg = parse(&text, path)?;
+    if let Some(ed) = cfg.daemon.editors_file.clone() {
+        cfg.editors = load_editors(&ed, &cfg)?;
+    }
+    Ok(cfg)
 }
 
 /// Parse and validate config text; `path` names it in errors and anchors
@@ -563,6 +678,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             }
             None => default_schedule.clone(),
         };
+        let word_lists: Vec<PathBuf> = ru
+            .word_lists
+            .clone()
+            .or(defaults.word_lists.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|p| resolve(&base_dir, p))
+            .collect();
+        for wl in &word_lists {
+            if let Err(e) = crate::review::WordList::load(wl) {
+                errors.push(uerr(line, format!("word_lists: {e}")));
+            }
+        }
+        let review = ru.review.or(defaults.review).unwrap_or_default();
+        if review == Policy::Keywords && word_lists.is_empty() {
+            errors.push(uerr(
+                line,
+                "review = \"keywords\" needs word_lists = [\"…\"]".into(),
+            ));
+        }
         let Some(site) = site else { continue };
         units.push(Unit {
             parent: ru.parent.as_ref().map(|p| p.get_ref().clone()),
@@ -583,6 +718,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
                 ),
                 daily_cap: ru.daily_post_cap.or(defaults.daily_post_cap),
             },
+            review,
+            word_lists,
             allow_hosts: ru.allow_hosts,
             extract: ExtractOptions {
                 content_selector: ru.content_selector,
@@ -641,6 +778,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             daemon,
             fetch,
             units,
+            editors: Vec::new(),
         })
     } else {
         Err(ConfigErrors(errors))

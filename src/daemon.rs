@@ -459,6 +459,9 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
                 );
                 tracing::debug!(unit = %unit.id, remote = %p.remote_id, "published");
             }
+            Ok(Step::Skipped(id)) => {
+                tracing::debug!(unit = %unit.id, item = %id, "taken meanwhile; skipped");
+            }
             Ok(Step::Failed(e)) => {
                 shared
                     .metrics

@@ -14,6 +14,7 @@ use crate::config::{Config, PublisherConfig, SourceKind, Unit};
 use crate::extract;
 use crate::fetch::{self, Fetcher};
 use crate::publish::{self, Outcome, Post, Publisher};
+use crate::review;
 use crate::secret::Secret;
 use crate::source::{self, Entry};
 use crate::store::{self, Inserted, Item, SourceState, Stage, State, Store};
@@ -48,6 +49,48 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// See [`PUBLISH_GRACE`].
     pub publish_grace: chrono::Duration,
+    /// Word-list matchers by file set, rebuilt when a file changes.
+    pub matchers: Arc<std::sync::Mutex<MatcherCache>>,
+}
+
+/// Matchers keyed by their files and the files' modification times.
+pub type MatcherCache = std::collections::HashMap<
+    Vec<(std::path::PathBuf, Option<std::time::SystemTime>)>,
+    Arc<review::Matcher>,
+>;
+
+impl Context {
+    /// The matcher for a unit's word lists (`None` when it has none).
+    pub fn matcher_for(
+        &self,
+        paths: &[std::path::PathBuf],
+    ) -> Result<Option<Arc<review::Matcher>>, String> {
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let key: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                (
+                    p.clone(),
+                    std::fs::metadata(p).and_then(|m| m.modified()).ok(),
+                )
+            })
+            .collect();
+        if let Some(m) = self.matchers.lock().expect("matcher lock").get(&key) {
+            return Ok(Some(m.clone()));
+        }
+        let lists = paths
+            .iter()
+            .map(review::WordList::load)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let m = Arc::new(review::Matcher::new(&lists));
+        let mut cache = self.matchers.lock().expect("matcher lock");
+        cache.retain(|k, _| k.iter().map(|(p, _)| p).ne(paths.iter()));
+        cache.insert(key, m.clone());
+        Ok(Some(m))
+    }
 }
 
 /// One published post, for the summary.
@@ -130,6 +173,7 @@ impl Context {
             clock,
             shutdown,
             publish_grace: config.daemon.publish_grace,
+            matchers: Default::default(),
         })
     }
 }
@@ -473,6 +517,7 @@ fn new_item(unit: &Unit, source: &str, e: &Entry, now: DateTime<Utc>, state: Sta
         images: vec![],
         priority: false,
         notes: vec![],
+        review_hits: vec![],
         discovered_at: now,
         updated_at: now,
         state,
@@ -543,7 +588,7 @@ async fn ingest(
                 let fp = item.fingerprint.clone().unwrap_or_default();
                 let mut ids = identities(&e);
                 ids.push(format!("fp:{fp}"));
-                item.state = review(&item);
+                review(ctx, unit, &mut item);
                 match store.insert_new(&item, &ids).map_err(|e| e.to_string())? {
                     Inserted::New(_) => {
                         if let State::Held { reason } = &item.state {
@@ -586,20 +631,43 @@ async fn ingest(
     Ok(())
 }
 
-/// The review step. `auto` policy for now: publish what looks like a whole
-/// article, hold what does not.
-fn review(item: &Item) -> State {
-    if item.text.trim().is_empty() {
-        return State::Held {
-            reason: "no body text was extracted".into(),
-        };
+/// The review step: the unit's policy (auto, manual, keywords) over the
+/// item's title and text, plus the checks that hold what looks wrong (no
+/// body, no date, a title the platform would shorten) or carries personal
+/// data. Sets the item's state and hits.
+fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
+    let matcher = match ctx.matcher_for(&unit.word_lists) {
+        Ok(m) => m,
+        Err(e) => {
+            // A word list that vanished or broke since the config was
+            // checked: hold rather than publish unchecked.
+            item.state = State::Held {
+                reason: format!("word lists unreadable: {e}"),
+            };
+            return;
+        }
+    };
+    let title_shortened = matches!(unit.publisher, PublisherConfig::Toutiao { .. })
+        && publish::toutiao::platform_title(&item.title).1;
+    let draft = review::Draft {
+        title: &item.title,
+        text: &item.text,
+        published_at_known: item.published_at.is_some(),
+        title_shortened,
+        images_dropped: 0,
+    };
+    match review::review(unit.review, &draft, matcher.as_deref()) {
+        review::Verdict::Publish => {
+            item.state = State::Queued;
+            item.review_hits.clear();
+        }
+        review::Verdict::Hold { reasons, hits } => {
+            item.state = State::Held {
+                reason: reasons.join("; "),
+            };
+            item.review_hits = hits;
+        }
     }
-    if item.title.trim().chars().count() < 2 {
-        return State::Held {
-            reason: "no usable title".into(),
-        };
-    }
-    State::Queued
 }
 
 struct Content {
@@ -751,7 +819,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
         match obtain(ctx, unit, &entry).await {
             Ok(c) => {
                 fill(&mut updated, c);
-                updated.state = review(&updated);
+                review(ctx, unit, &mut updated);
                 let fp = updated.fingerprint.clone().unwrap_or_default();
                 let dup = ctx
                     .store
@@ -848,6 +916,7 @@ async fn publish_due(
                 r.failed += 1;
                 r.errors.push(e);
             }
+            Step::Skipped(_) => {}
             Step::Stop(e) => return Err(e),
         }
     }
@@ -860,6 +929,9 @@ pub enum Step {
     Published(PublishedPost),
     /// This item failed; go on with the next.
     Failed(String),
+    /// The item was no longer waiting (an editor or another worker took it,
+    /// or it was published meanwhile): nothing was sent.
+    Skipped(String),
     /// Stop publishing to this account for now (rate limit, expired login,
     /// unknown outcome).
     Stop(String),
@@ -879,7 +951,16 @@ pub async fn publish_one(
     };
     let post = to_post(item)?;
     let started = ctx.clock.now();
-    set(ctx, &item.id, State::Publishing { since: started }).await?;
+    // Check-and-set: if someone else took the item meanwhile, leave it.
+    if ctx
+        .store
+        .begin_publishing(&item.id, started)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Ok(Step::Skipped(item.id.clone()));
+    }
     let outcome = p.publish(&post).await;
     let now = ctx.clock.now();
     let done = |remote: publish::Remote| PublishedPost {

@@ -12,6 +12,7 @@
 //! | `items` | item id | [`Item`] |
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
+//! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
 //!
 //! Every state change is flushed to disk before the caller takes the step
@@ -135,6 +136,9 @@ pub struct Item {
     pub priority: bool,
     /// Notes for editors and ops (images dropped, title shortened, …).
     pub notes: Vec<String>,
+    /// Word-list and personal-data hits of the review, with context.
+    #[serde(default)]
+    pub review_hits: Vec<crate::review::Hit>,
     pub discovered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(flatten)]
@@ -205,6 +209,23 @@ pub struct Store {
     keys: sled::Tree,
     sources: sled::Tree,
     index: sled::Tree,
+    audit: sled::Tree,
+}
+
+/// One editor action: who, when, what, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub editor: String,
+    /// `approve`, `reject`, `priority`, `title`, `push`, `push-url`,
+    /// `broadcast`.
+    pub action: String,
+    pub unit: Option<String>,
+    pub item: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// Free text: a reason, a URL, who got a broadcast.
+    pub detail: Option<String>,
 }
 
 /// The `index` key of an item: unit, state name, then an order that makes a
@@ -286,6 +307,7 @@ impl Store {
             keys: db.open_tree("keys")?,
             sources: db.open_tree("sources")?,
             index: db.open_tree("index")?,
+            audit: db.open_tree("audit")?,
             db,
         })
     }
@@ -507,6 +529,69 @@ impl Store {
         Ok(())
     }
 
+    /// Move an item from a publishable state (`queued`, or `failed` with a
+    /// retry) to `publishing`, atomically, and flush. `None` when the item is
+    /// in any other state: someone else (the worker, another editor) has it,
+    /// or it is already published. This check-and-set is what keeps two
+    /// paths from sending one item twice.
+    pub async fn begin_publishing(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Item>, StoreError> {
+        let res = (&self.items, &self.index).transaction(|(items, index)| {
+            let Some(old) = items.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let old: Item = serde_json::from_slice(&old)
+                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+            let publishable = matches!(
+                old.state,
+                State::Queued
+                    | State::Failed {
+                        stage: Stage::Publish,
+                        next_retry: Some(_),
+                        ..
+                    }
+            );
+            if !publishable {
+                return Ok(None);
+            }
+            let mut new = old.clone();
+            new.state = State::Publishing { since: now };
+            new.updated_at = now;
+            index.remove(index_key(&old))?;
+            index.insert(index_key(&new), &[])?;
+            items.insert(id.as_bytes(), encode(&new))?;
+            Ok(Some(new))
+        });
+        let item = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        if item.is_some() {
+            self.flush().await?;
+        }
+        Ok(item)
+    }
+
+    /// Append an editor action to the audit log and flush it.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut k = (entry.at.timestamp_millis().max(0) as u64)
+            .to_be_bytes()
+            .to_vec();
+        k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.audit.insert(k, encode(entry))?;
+        self.flush().await
+    }
+
+    /// The audit log, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.audit.iter() {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
     /// Size of the store on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
@@ -535,6 +620,7 @@ mod tests {
             images: vec![],
             priority: false,
             notes: vec![],
+            review_hits: vec![],
             discovered_at: now,
             updated_at: now,
             state: State::Queued,
@@ -600,6 +686,47 @@ mod tests {
         assert_eq!(counts.get("publishing"), Some(&1));
         assert_eq!(counts.len(), 1);
         assert!(s.unit_counts("v").unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn begin_publishing_takes_an_item_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let a = item("u", "https://a.org/1");
+        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+        let now = Utc::now();
+        assert!(s.begin_publishing(&a.id, now).await.unwrap().is_some());
+        // The second taker (a worker, an editor) gets nothing.
+        assert!(s.begin_publishing(&a.id, now).await.unwrap().is_none());
+        assert_eq!(s.items_in("u", "publishing").unwrap().len(), 1);
+        assert!(s.items_in("u", "queued").unwrap().is_empty());
+        assert!(s.begin_publishing("nope", now).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn audit_log_keeps_order_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = |action: &str| AuditEntry {
+            at: Utc::now(),
+            editor: "王编辑".into(),
+            action: action.into(),
+            unit: Some("u".into()),
+            item: Some("i".into()),
+            before: Some("held".into()),
+            after: Some("queued".into()),
+            detail: None,
+        };
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.audit(&e("approve")).await.unwrap();
+            s.audit(&e("reject")).await.unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let log = s.audit_log().unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["approve", "reject"]
+        );
     }
 
     #[test]

@@ -52,11 +52,29 @@ pub struct Shared {
     pub notifier: Notifier,
     /// One semaphore for the whole daemon: `[daemon] concurrency`.
     pub polls: Arc<Semaphore>,
+    /// Each unit's publish worker's bell: rung when an editor changes its
+    /// queue.
+    pub wakers: Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>,
+    /// The web desk's logged-in sessions.
+    pub sessions: Arc<admin::web::Sessions>,
 }
 
 impl Shared {
     pub fn config(&self) -> Arc<Config> {
         self.config.read().expect("config lock").clone()
+    }
+
+    /// The editors' desk over the current config; editor actions wake the
+    /// unit's publish worker.
+    pub fn desk(&self) -> crate::desk::Desk {
+        let wakers = self.wakers.clone();
+        let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
+        desk.wake = Some(Arc::new(move |unit: &str| {
+            if let Some(n) = wakers.lock().expect("wakers lock").get(unit) {
+                n.notify_one();
+            }
+        }));
+        desk
     }
 }
 
@@ -85,6 +103,8 @@ pub async fn run(
         metrics: Arc::new(Metrics::new()),
         config: Arc::new(std::sync::RwLock::new(Arc::new(config.clone()))),
         notifier: notifier.clone(),
+        wakers: Default::default(),
+        sessions: Default::default(),
     };
     let http = tokio::spawn(admin::serve(listener, shared.clone()));
 
@@ -180,6 +200,11 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
     let mut tasks = JoinSet::new();
     let lock = Arc::new(Mutex::new(()));
     let wake = Arc::new(Notify::new());
+    shared
+        .wakers
+        .lock()
+        .expect("wakers lock")
+        .insert(unit.id.clone(), wake.clone());
     // Sources grouped by their effective schedule: one poll task per group.
     let mut groups: Vec<(String, Vec<config::Source>)> = Vec::new();
     for s in &unit.sources {

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod desk;
 pub mod extract;
 pub mod fetch;
 pub mod metrics;

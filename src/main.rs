@@ -2,6 +2,7 @@
 //! logging and calls the library. No logic lives here.
 
 use anyhow::{Context as _, Result};
+use autosync::admin::client::{Answer, Request};
 use autosync::clock::SystemClock;
 use autosync::{config, daemon, demo, extract, pipeline, publish};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -15,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 const EXIT_CONFIG: u8 = 2;
 /// Exit code when some unit failed (the others still ran).
 const EXIT_UNIT_FAILED: u8 = 3;
+/// Exit code when an editor's action is refused (token, reach, state).
+const EXIT_REFUSED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -105,6 +108,76 @@ enum Command {
     },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
+    /// List items (editors).
+    Items {
+        #[command(flatten)]
+        desk: DeskArgs,
+        #[arg(long)]
+        unit: Option<String>,
+        /// held, queued, publishing, published, failed, rejected, seen.
+        #[arg(long)]
+        state: Option<String>,
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a held item: it joins the publish queue.
+    Approve {
+        #[command(flatten)]
+        desk: DeskArgs,
+        id: String,
+    },
+    /// Reject an item: it will not be published.
+    Reject {
+        #[command(flatten)]
+        desk: DeskArgs,
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark an item priority: it jumps the publish queue.
+    Priority {
+        #[command(flatten)]
+        desk: DeskArgs,
+        id: String,
+    },
+    /// Fetch, extract and publish a URL to a unit's account now.
+    Push {
+        #[command(flatten)]
+        desk: DeskArgs,
+        url: String,
+        #[arg(long)]
+        unit: String,
+        /// Push even if the unit already has this article.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Push an item to every account in a unit's subtree.
+    Broadcast {
+        #[command(flatten)]
+        desk: DeskArgs,
+        item: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// The editors' audit log.
+    Audit {
+        #[command(flatten)]
+        desk: DeskArgs,
+        /// CSV instead of JSON lines.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// What every editors' subcommand takes.
+#[derive(clap::Args)]
+struct DeskArgs {
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+    /// The editor's token (or AUTOSYNC_TOKEN).
+    #[arg(long, env = "AUTOSYNC_TOKEN", hide_env_values = true)]
+    token: String,
 }
 
 fn main() -> ExitCode {
@@ -136,6 +209,81 @@ fn load_config(path: &std::path::Path) -> std::result::Result<config::Config, Ex
         eprintln!("{e}");
         ExitCode::from(EXIT_CONFIG)
     })
+}
+
+/// Run an editors' request and print its answer; non-zero exit when refused.
+fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
+    let cfg = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let rt = runtime()?;
+    let answer = rt.block_on(autosync::admin::client::call(
+        &cfg,
+        &args.token,
+        req.clone(),
+    ));
+    let mut out = std::io::stdout().lock();
+    match answer {
+        Err(e) => {
+            eprintln!("autosync: refused: {e}");
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Ok(Answer::Text(t)) => {
+            write!(out, "{t}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Answer::Json(v)) => {
+            match (&req, v) {
+                (_, serde_json::Value::Array(rows)) if lines => {
+                    for r in rows {
+                        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+                    }
+                }
+                (Request::Items { .. }, serde_json::Value::Array(rows)) => {
+                    for r in rows {
+                        let f =
+                            |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                        writeln!(
+                            out,
+                            "{}\t{}\t{}\t{}\t{}",
+                            f("id"),
+                            f("unit"),
+                            f("state"),
+                            f("title"),
+                            f("reason")
+                        )?;
+                    }
+                }
+                (Request::Broadcast { .. }, serde_json::Value::Array(rows)) => {
+                    let mut failed = false;
+                    for r in rows {
+                        let f =
+                            |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                        failed |= f("outcome") == "failed";
+                        writeln!(
+                            out,
+                            "{}\t{}\t{}\t{}",
+                            f("unit"),
+                            f("account"),
+                            f("outcome"),
+                            f("detail")
+                        )?;
+                    }
+                    if failed {
+                        return Ok(ExitCode::from(EXIT_UNIT_FAILED));
+                    }
+                }
+                (_, v) => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                    if v.get("outcome").and_then(|o| o.as_str()) == Some("failed") {
+                        return Ok(ExitCode::from(EXIT_UNIT_FAILED));
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -290,6 +438,35 @@ fn run(cmd: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Items {
+            desk,
+            unit,
+            state,
+            json,
+        } => desk_call(desk, Request::Items { unit, state }, json),
+        Command::Approve { desk, id } => desk_call(desk, Request::Approve { id }, false),
+        Command::Reject { desk, id, reason } => {
+            desk_call(desk, Request::Reject { id, reason }, false)
+        }
+        Command::Priority { desk, id } => desk_call(desk, Request::Priority { id }, false),
+        Command::Push {
+            desk,
+            url,
+            unit,
+            force,
+        } => desk_call(desk, Request::PushUrl { url, unit, force }, false),
+        Command::Broadcast { desk, item, to } => {
+            desk_call(desk, Request::Broadcast { item, to }, false)
+        }
+        Command::Audit { desk, csv } => desk_call(
+            desk,
+            if csv {
+                Request::AuditCsv
+            } else {
+                Request::Audit
+            },
+            true,
+        ),
         Command::Demo => {
             let rt = runtime()?;
             let mut out = std::io::stdout().lock();

@@ -492,7 +492,7 @@ async fn save_source(
     ctx.store.flush().await.map_err(|e| e.to_string())
 }
 
-fn identities(e: &Entry) -> Vec<String> {
+pub(crate) fn identities(e: &Entry) -> Vec<String> {
     let mut ids = vec![e.url.to_string()];
     if let Some(g) = &e.guid {
         ids.push(format!("guid:{g}"));
@@ -500,7 +500,13 @@ fn identities(e: &Entry) -> Vec<String> {
     ids
 }
 
-fn new_item(unit: &Unit, source: &str, e: &Entry, now: DateTime<Utc>, state: State) -> Item {
+pub(crate) fn new_item(
+    unit: &Unit,
+    source: &str,
+    e: &Entry,
+    now: DateTime<Utc>,
+    state: State,
+) -> Item {
     Item {
         id: Item::id_for(&unit.id, e.url.as_str()),
         unit: unit.id.clone(),
@@ -670,7 +676,7 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
     }
 }
 
-struct Content {
+pub(crate) struct Content {
     title: Option<String>,
     published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     author: Option<String>,
@@ -680,14 +686,14 @@ struct Content {
     images: Vec<Url>,
 }
 
-struct ObtainError {
-    msg: String,
+pub(crate) struct ObtainError {
+    pub(crate) msg: String,
     /// Worth trying again later (network, 5xx), as opposed to a page that is
     /// not an article.
-    retry: bool,
+    pub(crate) retry: bool,
 }
 
-fn fill(item: &mut Item, c: Content) {
+pub(crate) fn fill(item: &mut Item, c: Content) {
     if let Some(t) = c.title.filter(|t| !t.trim().is_empty()) {
         item.title = t.trim().to_string();
     }
@@ -702,7 +708,7 @@ fn fill(item: &mut Item, c: Content) {
 
 /// The article's content: from the feed when it carries the whole article,
 /// else from the article page.
-async fn obtain(ctx: &Context, unit: &Unit, e: &Entry) -> Result<Content, ObtainError> {
+pub(crate) async fn obtain(ctx: &Context, unit: &Unit, e: &Entry) -> Result<Content, ObtainError> {
     if let Some(html) = &e.content_html {
         let frag = extract::clean_fragment(html, Some(&e.url));
         if frag.text.chars().count() >= MIN_FEED_CONTENT_CHARS {

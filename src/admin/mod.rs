@@ -1,6 +1,11 @@
 //! The daemon's HTTP endpoint on `[daemon] listen` (loopback by default):
-//! `/healthz`, Prometheus `/metrics`, and `/status` (JSON, what
-//! `autosync status` prints). The editors' desk lives here too.
+//! `/healthz`, Prometheus `/metrics`, `/status` (JSON, what `autosync
+//! status` prints), the editors' JSON API under `/api` ([`api`]) and their
+//! web page under `/desk` ([`web`]).
+
+pub mod api;
+pub mod client;
+pub mod web;
 
 use crate::daemon::Shared;
 use axum::Router;
@@ -9,6 +14,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+
+/// Request bodies larger than this get 413: nothing an editor sends is big.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// One unit's line in `autosync status`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -106,6 +114,9 @@ pub fn router(shared: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
+        .merge(api::routes())
+        .merge(web::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }
 

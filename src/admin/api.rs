@@ -1,0 +1,217 @@
+//! The editors' JSON API: `Authorization: Bearer TOKEN`, no or a wrong token
+//! → 401, a unit outside the editor's reach → 403. Bearer tokens are not
+//! sent by browsers on their own, so this API needs no CSRF token (the web
+//! page, which uses a cookie, does).
+
+use crate::config::Editor;
+use crate::daemon::Shared;
+use crate::desk::{DeskError, ItemView, audit_csv};
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+/// An error as JSON: `{"error": "…"}` with the matching status.
+pub fn error_response(e: &DeskError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+fn bad_json(e: JsonRejection) -> Response {
+    (
+        e.status(),
+        axum::Json(json!({ "error": format!("bad request body: {}", e.body_text()) })),
+    )
+        .into_response()
+}
+
+/// The editor behind the request's bearer token.
+fn editor(shared: &Shared, headers: &HeaderMap) -> Result<Editor, DeskError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(DeskError::Unauthorized)?;
+    let config = shared.config();
+    crate::desk::authenticate(&config, token.trim()).cloned()
+}
+
+fn respond<T: serde::Serialize>(r: Result<T, DeskError>) -> Response {
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    unit: Option<String>,
+    state: Option<String>,
+}
+
+async fn list(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return error_response(&DeskError::BadInput(
+            "query takes unit and state only".into(),
+        ));
+    };
+    respond(editor(&s, &headers).and_then(|ed| {
+        s.desk()
+            .list(&ed, q.unit.as_deref(), q.state.as_deref())
+            .map(|v| v.iter().map(ItemView::from).collect::<Vec<_>>())
+    }))
+}
+
+async fn show(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    respond(editor(&s, &headers).and_then(|ed| {
+        let item = s.desk().item(&ed, &id)?;
+        Ok(json!({ "item": ItemView::from(&item), "html": item.html, "text": item.text }))
+    }))
+}
+
+/// `POST /api/items/{id}/{action}`: approve, priority, push; reject and
+/// title take a JSON body.
+async fn act(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let ed = match editor(&s, &headers) {
+        Ok(e) => e,
+        Err(e) => return error_response(&e),
+    };
+    let body: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                return error_response(&DeskError::BadInput(
+                    "the body must be a JSON object".into(),
+                ));
+            }
+            Err(e) => return error_response(&DeskError::BadInput(format!("bad JSON body: {e}"))),
+        }
+    };
+    let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let desk = s.desk();
+    let r = match action.as_str() {
+        "approve" => desk
+            .approve(&ed, &id)
+            .await
+            .map(|i| json!(ItemView::from(&i))),
+        "priority" => desk
+            .priority(&ed, &id)
+            .await
+            .map(|i| json!(ItemView::from(&i))),
+        "reject" => match text("reason") {
+            Some(r) => desk
+                .reject(&ed, &id, &r)
+                .await
+                .map(|i| json!(ItemView::from(&i))),
+            None => Err(DeskError::BadInput(
+                "reject needs {\"reason\": \"…\"}".into(),
+            )),
+        },
+        "title" => match text("title") {
+            Some(t) => desk
+                .edit_title(&ed, &id, &t)
+                .await
+                .map(|i| json!(ItemView::from(&i))),
+            None => Err(DeskError::BadInput("title needs {\"title\": \"…\"}".into())),
+        },
+        "push" => desk.push_now(&ed, &id).await.map(|d| json!(d)),
+        other => Err(DeskError::NotFound(format!("action {other:?}"))),
+    };
+    respond(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    url: String,
+    unit: String,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn push(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: Result<axum::Json<PushBody>, JsonRejection>,
+) -> Response {
+    let ed = match editor(&s, &headers) {
+        Ok(e) => e,
+        Err(e) => return error_response(&e),
+    };
+    let axum::Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_json(e),
+    };
+    respond(s.desk().push_url(&ed, &b.url, &b.unit, b.force).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BroadcastBody {
+    item: String,
+    to: String,
+}
+
+async fn broadcast(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: Result<axum::Json<BroadcastBody>, JsonRejection>,
+) -> Response {
+    let ed = match editor(&s, &headers) {
+        Ok(e) => e,
+        Err(e) => return error_response(&e),
+    };
+    let axum::Json(b) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_json(e),
+    };
+    respond(s.desk().broadcast(&ed, &b.item, &b.to).await)
+}
+
+async fn audit(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    respond(editor(&s, &headers).and_then(|ed| s.desk().audit(&ed)))
+}
+
+async fn audit_export(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    match editor(&s, &headers).and_then(|ed| s.desk().audit(&ed)) {
+        Ok(log) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"autosync-audit.csv\"",
+                ),
+            ],
+            audit_csv(&log),
+        )
+            .into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/items", get(list))
+        .route("/api/items/{id}", get(show))
+        .route("/api/items/{id}/{action}", post(act))
+        .route("/api/push", post(push))
+        .route("/api/broadcast", post(broadcast))
+        .route("/api/audit", get(audit))
+        .route("/api/audit.csv", get(audit_export))
+}

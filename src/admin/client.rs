@@ -1,0 +1,205 @@
+//! What the editors' CLI subcommands call: the running daemon's API when it
+//! answers (sled admits one process), else the desk directly on the store.
+//! Either way the same checks, the same audit log, the same JSON.
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::desk::{Desk, DeskError, ItemView, audit_csv};
+use crate::pipeline::Context;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One editor request.
+#[derive(Debug, Clone)]
+pub enum Request {
+    Items {
+        unit: Option<String>,
+        state: Option<String>,
+    },
+    Approve {
+        id: String,
+    },
+    Reject {
+        id: String,
+        reason: String,
+    },
+    Priority {
+        id: String,
+    },
+    Title {
+        id: String,
+        title: String,
+    },
+    PushItem {
+        id: String,
+    },
+    PushUrl {
+        url: String,
+        unit: String,
+        force: bool,
+    },
+    Broadcast {
+        item: String,
+        to: String,
+    },
+    Audit,
+    AuditCsv,
+}
+
+/// A refused or failed request: the HTTP status it maps to and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (HTTP {status})")]
+pub struct Refused {
+    pub status: u16,
+    pub message: String,
+}
+
+impl From<DeskError> for Refused {
+    fn from(e: DeskError) -> Self {
+        Refused {
+            status: e.status(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The answer: JSON, or CSV text for [`Request::AuditCsv`].
+pub enum Answer {
+    Json(Value),
+    Text(String),
+}
+
+/// Send `req` as the editor holding `token`.
+pub async fn call(config: &Config, token: &str, req: Request) -> Result<Answer, Refused> {
+    let base = format!("http://{}", config.daemon.listen);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| Refused {
+            status: 500,
+            message: e.to_string(),
+        })?;
+    let (method, path, body) = match &req {
+        Request::Items { unit, state } => {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            if let Some(u) = unit {
+                q.append_pair("unit", u);
+            }
+            if let Some(s) = state {
+                q.append_pair("state", s);
+            }
+            ("GET", format!("/api/items?{}", q.finish()), None)
+        }
+        Request::Approve { id } => ("POST", format!("/api/items/{}/approve", enc(id)), None),
+        Request::Priority { id } => ("POST", format!("/api/items/{}/priority", enc(id)), None),
+        Request::PushItem { id } => ("POST", format!("/api/items/{}/push", enc(id)), None),
+        Request::Reject { id, reason } => (
+            "POST",
+            format!("/api/items/{}/reject", enc(id)),
+            Some(json!({ "reason": reason })),
+        ),
+        Request::Title { id, title } => (
+            "POST",
+            format!("/api/items/{}/title", enc(id)),
+            Some(json!({ "title": title })),
+        ),
+        Request::PushUrl { url, unit, force } => (
+            "POST",
+            "/api/push".into(),
+            Some(json!({ "url": url, "unit": unit, "force": force })),
+        ),
+        Request::Broadcast { item, to } => (
+            "POST",
+            "/api/broadcast".into(),
+            Some(json!({ "item": item, "to": to })),
+        ),
+        Request::Audit => ("GET", "/api/audit".into(), None),
+        Request::AuditCsv => ("GET", "/api/audit.csv".into(), None),
+    };
+    let mut rb = if method == "GET" {
+        client.get(format!("{base}{path}"))
+    } else {
+        client.post(format!("{base}{path}"))
+    };
+    rb = rb.bearer_auth(token);
+    if let Some(b) = &body {
+        rb = rb.json(b);
+    }
+    match rb.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            if (200..300).contains(&status) {
+                if matches!(req, Request::AuditCsv) {
+                    return Ok(Answer::Text(text));
+                }
+                serde_json::from_str(&text)
+                    .map(Answer::Json)
+                    .map_err(|e| Refused {
+                        status: 502,
+                        message: format!("bad answer from the daemon: {e}"),
+                    })
+            } else {
+                let message = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                    .unwrap_or(text);
+                Err(Refused { status, message })
+            }
+        }
+        // No daemon: act on the store directly.
+        Err(e) if e.is_connect() => local(config, token, req).await,
+        Err(e) => Err(Refused {
+            status: 502,
+            message: format!("{base}: {e}"),
+        }),
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Refused> {
+    let ed = crate::desk::authenticate(config, token)?.clone();
+    let ctx =
+        Context::open(config, Arc::new(SystemClock), CancellationToken::new()).map_err(|e| {
+            Refused {
+                status: 503,
+                message: e,
+            }
+        })?;
+    let desk = Desk::new(ctx.clone(), Arc::new(config.clone()));
+    let view = |i: crate::store::Item| json!(ItemView::from(&i));
+    let out = match req {
+        Request::Items { unit, state } => Answer::Json(json!(
+            desk.list(&ed, unit.as_deref(), state.as_deref())?
+                .iter()
+                .map(ItemView::from)
+                .collect::<Vec<_>>()
+        )),
+        Request::Approve { id } => Answer::Json(view(desk.approve(&ed, &id).await?)),
+        Request::Priority { id } => Answer::Json(view(desk.priority(&ed, &id).await?)),
+        Request::Reject { id, reason } => Answer::Json(view(desk.reject(&ed, &id, &reason).await?)),
+        Request::Title { id, title } => {
+            Answer::Json(view(desk.edit_title(&ed, &id, &title).await?))
+        }
+        Request::PushItem { id } => Answer::Json(json!(desk.push_now(&ed, &id).await?)),
+        Request::PushUrl { url, unit, force } => {
+            Answer::Json(json!(desk.push_url(&ed, &url, &unit, force).await?))
+        }
+        Request::Broadcast { item, to } => {
+            Answer::Json(json!(desk.broadcast(&ed, &item, &to).await?))
+        }
+        Request::Audit => Answer::Json(json!(desk.audit(&ed)?)),
+        Request::AuditCsv => Answer::Text(audit_csv(&desk.audit(&ed)?)),
+    };
+    ctx.store.flush().await.map_err(|e| Refused {
+        status: 500,
+        message: e.to_string(),
+    })?;
+    Ok(out)
+}

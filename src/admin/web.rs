@@ -1,0 +1,675 @@
+//! The editors' web page under `/desk`: server-rendered HTML, no JavaScript
+//! build step, Chinese interface text.
+//!
+//! Editors log in with their token; the session lives in memory (a restart
+//! logs everyone out, which is fine for a desk) and is carried by an
+//! `HttpOnly`, `SameSite=Strict` cookie. Every state-changing form carries
+//! the session's CSRF token, checked before anything happens. Everything
+//! rendered is escaped; the article preview is shown in a sandboxed iframe
+//! (`srcdoc`, no scripts), as it will be published.
+
+// Handlers here return an early `Response` as the error of small helpers;
+// that is axum's idiom, and boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+use crate::config::Editor;
+use crate::daemon::Shared;
+use crate::desk::{Delivery, DeskError, ItemView};
+use crate::store::Item;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A session lasts this long without use.
+pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
+
+const COOKIE: &str = "autosync_session";
+
+struct Session {
+    editor: String,
+    csrf: String,
+    last_used: Instant,
+}
+
+/// Logged-in editors, by session id.
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+}
+
+fn random_hex() -> String {
+    use std::io::Read;
+    let mut buf = [0u8; 32];
+    // The kernel's CSPRNG; failing to read it is not something to paper over.
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("reading /dev/urandom");
+    hex::encode(buf)
+}
+
+impl Sessions {
+    fn create(&self, editor: &str) -> (String, String) {
+        let (id, csrf) = (random_hex(), random_hex());
+        let mut map = self.map.lock().expect("sessions lock");
+        map.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
+        map.insert(
+            id.clone(),
+            Session {
+                editor: editor.to_string(),
+                csrf: csrf.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        (id, csrf)
+    }
+
+    /// Editor name and CSRF token of a live session.
+    fn get(&self, id: &str) -> Option<(String, String)> {
+        let mut map = self.map.lock().expect("sessions lock");
+        let s = map.get_mut(id)?;
+        if s.last_used.elapsed() >= SESSION_IDLE {
+            map.remove(id);
+            return None;
+        }
+        s.last_used = Instant::now();
+        Some((s.editor.clone(), s.csrf.clone()))
+    }
+
+    fn remove(&self, id: &str) {
+        self.map.lock().expect("sessions lock").remove(id);
+    }
+}
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn state_zh(s: &str) -> &'static str {
+    match s {
+        "seen" => "基线（不发布）",
+        "queued" => "待发布",
+        "publishing" => "发布中",
+        "published" => "已发布",
+        "failed" => "失败",
+        "held" => "待审核",
+        "rejected" => "已驳回",
+        _ => "未知",
+    }
+}
+
+fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
+    let who = editor
+        .map(|e| {
+            format!(
+                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/audit">审计日志</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t} - autosync 编辑台</title>
+<style>
+body{{font-family:"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f6f8;color:#222}}
+header{{background:#1f4e8c;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center}}
+header a,header span{{color:#fff}} header h1{{font-size:1.1em;margin:0;flex:1}}
+main{{padding:1em;max-width:1100px;margin:auto}}
+table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}}
+.state-held{{color:#b35c00;font-weight:bold}} .state-published{{color:#2a7a2a}} .state-failed,.state-rejected{{color:#b00}}
+.msg{{background:#fff7d6;border:1px solid #e6c200;padding:.5em;margin-bottom:1em}} .err{{background:#fde2e2;border-color:#d33}}
+form.inline{{display:inline}} .actions form{{margin:.3em 0}} iframe{{width:100%;height:480px;border:1px solid #ccc;background:#fff}}
+.hit{{background:#ffe08a}} button{{cursor:pointer}}
+</style></head><body><header><h1>autosync 编辑台</h1>{who}</header><main>{body}</main></body></html>"#,
+        t = esc(title)
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == COOKIE).then(|| v.to_string())
+    })
+}
+
+/// The logged-in editor and the session's CSRF token, or a redirect to the
+/// login page.
+fn logged_in(s: &Shared, headers: &HeaderMap) -> Result<(Editor, String), Response> {
+    let to_login = || Redirect::to("/desk/login").into_response();
+    let id = session_id(headers).ok_or_else(to_login)?;
+    let (name, csrf) = s.sessions.get(&id).ok_or_else(to_login)?;
+    // The editor may have been removed by a reload since logging in.
+    let config = s.config();
+    let ed = config
+        .editors
+        .iter()
+        .find(|e| e.name == name)
+        .cloned()
+        .ok_or_else(to_login)?;
+    Ok((ed, csrf))
+}
+
+fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
+    match got {
+        Some(g) if !expected.is_empty() && crate::desk::authenticate_eq(expected, g) => Ok(()),
+        _ => Err((
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong: reload the page and try again",
+        )
+            .into_response()),
+    }
+}
+
+fn flash(q: &HashMap<String, String>) -> String {
+    let mut out = String::new();
+    if let Some(m) = q.get("msg") {
+        let _ = write!(out, r#"<div class="msg">{}</div>"#, esc(m));
+    }
+    if let Some(m) = q.get("err") {
+        let _ = write!(out, r#"<div class="msg err">{}</div>"#, esc(m));
+    }
+    out
+}
+
+fn back(to: &str, r: Result<String, DeskError>) -> Response {
+    let (k, v) = match r {
+        Ok(m) => ("msg", m),
+        Err(e) => ("err", e.to_string()),
+    };
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(k, &v)
+        .finish();
+    Redirect::to(&format!("{to}?{q}")).into_response()
+}
+
+async fn login_form(Query(q): Query<HashMap<String, String>>) -> Response {
+    let body = format!(
+        r#"{}<h2>登录</h2><form method="post" action="/desk/login"><p><label>令牌（token）：<input type="password" name="token" autocomplete="current-password" required size="40"></label></p><p><button type="submit">登录</button></p></form>"#,
+        flash(&q)
+    );
+    page("登录", None, &body)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(
+    State(s): State<Shared>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return (StatusCode::BAD_REQUEST, "bad login form").into_response();
+    };
+    let config = s.config();
+    match crate::desk::authenticate(&config, f.token.trim()) {
+        Ok(ed) => {
+            let (id, _) = s.sessions.create(&ed.name);
+            let cookie = format!(
+                "{COOKIE}={id}; Path=/desk; HttpOnly; SameSite=Strict; Max-Age={}",
+                SESSION_IDLE.as_secs()
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response()
+        }
+        Err(e) => back("/desk/login", Err(e)),
+    }
+}
+
+/// Logging out needs no CSRF token: the worst a forged request can do is
+/// log the editor out.
+async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_id(&headers) {
+        s.sessions.remove(&id);
+    }
+    let cookie = format!("{COOKIE}=; Path=/desk; HttpOnly; SameSite=Strict; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response()
+}
+
+fn item_row(i: &Item) -> String {
+    let v = ItemView::from(i);
+    format!(
+        r#"<tr><td>{unit}</td><td class="state-{state}">{state_zh}{prio}</td><td><a href="/desk/item/{id}">{title}</a></td><td>{found}</td><td>{reason}</td></tr>"#,
+        unit = esc(&v.unit),
+        state = esc(&v.state),
+        state_zh = state_zh(&v.state),
+        prio = if v.priority { " ★优先" } else { "" },
+        id = esc(&v.id),
+        title = esc(&v.title),
+        found = esc(&v
+            .discovered_at
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ")),
+        reason = esc(v.reason.as_deref().unwrap_or("")),
+    )
+}
+
+async fn index(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (ed, csrf) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let config = s.config();
+    let unit = q.get("unit").filter(|u| !u.is_empty()).map(String::as_str);
+    let state = q.get("state").filter(|u| !u.is_empty()).map(String::as_str);
+    let items = match s.desk().list(&ed, unit, state) {
+        Ok(i) => i,
+        Err(e) => return back("/desk", Err(e)),
+    };
+    let mut body = flash(&q);
+    let units: Vec<&crate::config::Unit> = config
+        .units
+        .iter()
+        .filter(|u| ed.may_act_on(&u.id))
+        .collect();
+    let opt = |value: &str, label: &str, sel: Option<&str>| {
+        format!(
+            r#"<option value="{}"{}>{}</option>"#,
+            esc(value),
+            if sel == Some(value) { " selected" } else { "" },
+            esc(label)
+        )
+    };
+    let _ = write!(
+        body,
+        r#"<form method="get" action="/desk"><label>单位 <select name="unit">{}"#,
+        opt("", "全部", unit)
+    );
+    for u in &units {
+        body.push_str(&opt(
+            &u.id,
+            &format!("{}（{}）", u.account_name, u.id),
+            unit,
+        ));
+    }
+    body.push_str(r#"</select></label> <label>状态 <select name="state">"#);
+    body.push_str(&opt("", "全部（不含基线）", state));
+    for st in [
+        "held",
+        "queued",
+        "publishing",
+        "published",
+        "failed",
+        "rejected",
+        "seen",
+    ] {
+        body.push_str(&opt(st, state_zh(st), state));
+    }
+    body.push_str(r#"</select></label> <button>筛选</button></form>"#);
+    let _ = write!(
+        body,
+        r#"<h2>稿件（{}）</h2><table><tr><th>单位</th><th>状态</th><th>标题</th><th>发现时间</th><th>原因</th></tr>"#,
+        items.len()
+    );
+    for i in items.iter().take(500) {
+        body.push_str(&item_row(i));
+    }
+    body.push_str("</table>");
+    let _ = write!(
+        body,
+        r#"<h2>手动推送链接</h2><form method="post" action="/desk/push"><input type="hidden" name="csrf" value="{csrf}"><label>文章链接 <input type="url" name="url" required size="60"></label> <label>推送到 <select name="unit">"#,
+        csrf = esc(&csrf)
+    );
+    for u in &units {
+        body.push_str(&opt(
+            &u.id,
+            &format!("{}（{}）", u.account_name, u.id),
+            None,
+        ));
+    }
+    body.push_str(r#"</select></label> <label><input type="checkbox" name="force" value="1"> 已推送过也再推一次</label> <button>立即推送</button></form>"#);
+    page("稿件", Some(&ed.name), &body)
+}
+
+async fn item_page(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (ed, csrf) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let item = match s.desk().item(&ed, &id) {
+        Ok(i) => i,
+        Err(e) => return back("/desk", Err(e)),
+    };
+    let config = s.config();
+    let v = ItemView::from(&item);
+    let unit = config.unit(&item.unit);
+    let toutiao =
+        unit.is_some_and(|u| matches!(u.publisher, crate::config::PublisherConfig::Toutiao { .. }));
+    let (shown_title, shortened) = if toutiao {
+        crate::publish::toutiao::platform_title(&item.title)
+    } else {
+        (item.title.clone(), false)
+    };
+    let mut preview = String::new();
+    if shortened {
+        let _ = write!(preview, "<p>{}</p>", esc(&item.title));
+    }
+    preview.push_str(&item.html);
+    let srcdoc = format!(
+        "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;line-height:1.7;padding:0 1em}}img{{max-width:100%}}</style><h1>{}</h1>{}",
+        esc(&shown_title),
+        preview
+    );
+    let mut body = flash(&q);
+    let _ = write!(
+        body,
+        r#"<h2>{title}</h2><table>
+<tr><th>编号</th><td>{id}</td></tr><tr><th>单位</th><td>{unit}</td></tr>
+<tr><th>状态</th><td class="state-{state}">{state_zh}{prio}</td></tr>
+<tr><th>原因</th><td>{reason}</td></tr>
+<tr><th>原文链接</th><td><a href="{url}" rel="noopener noreferrer" target="_blank">{url}</a></td></tr>
+<tr><th>发布时间</th><td>{published}</td></tr>
+<tr><th>平台标题</th><td>{shown}{short}</td></tr>
+<tr><th>备注</th><td>{notes}</td></tr>"#,
+        title = esc(&item.title),
+        id = esc(&item.id),
+        unit = esc(&item.unit),
+        state = esc(&v.state),
+        state_zh = state_zh(&v.state),
+        prio = if item.priority { " ★优先" } else { "" },
+        reason = esc(v.reason.as_deref().unwrap_or("")),
+        url = esc(&item.url),
+        published = esc(v.published_at.as_deref().unwrap_or("未知")),
+        shown = esc(&shown_title),
+        short = if shortened {
+            "（标题过长已截断，完整标题作为正文第一行）"
+        } else {
+            ""
+        },
+        notes = esc(&item.notes.join("；")),
+    );
+    if let Some(rid) = &v.remote_id {
+        let _ = write!(
+            body,
+            "<tr><th>平台稿件</th><td>{}</td></tr>",
+            esc(v.remote_url.as_deref().unwrap_or(rid))
+        );
+    }
+    body.push_str("</table>");
+    if !item.review_hits.is_empty() {
+        body.push_str("<h3>审核命中</h3><ul>");
+        for h in &item.review_hits {
+            let ctx = esc(&h.context).replace(
+                &esc(&h.matched),
+                &format!(r#"<mark class="hit">{}</mark>"#, esc(&h.matched)),
+            );
+            let _ = write!(
+                body,
+                "<li>【{}】{}：…{}…</li>",
+                esc(&h.list),
+                esc(&h.term),
+                ctx
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let c = esc(&csrf);
+    let i = esc(&item.id);
+    let _ = write!(
+        body,
+        r#"<h3>操作</h3><div class="actions">
+<form method="post" action="/desk/item/{i}/approve" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="approve">通过审核</button></form>
+<form method="post" action="/desk/item/{i}/priority" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="priority">设为优先</button></form>
+<form method="post" action="/desk/item/{i}/push" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="push">立即发布</button></form>
+<form method="post" action="/desk/item/{i}/reject"><input type="hidden" name="csrf" value="{c}"><label>驳回理由 <input name="reason" required maxlength="500" size="40"></label> <button id="reject">驳回</button></form>
+<form method="post" action="/desk/item/{i}/title"><input type="hidden" name="csrf" value="{c}"><label>修改标题 <input name="title" required maxlength="100" size="50" value="{t}"></label> <button id="retitle">保存标题</button></form>
+<form method="post" action="/desk/broadcast"><input type="hidden" name="csrf" value="{c}"><input type="hidden" name="item" value="{i}"><label>矩阵联动：推送到 <select name="to">"#,
+        t = esc(&item.title)
+    );
+    for u in config.units.iter().filter(|u| ed.may_act_on(&u.id)) {
+        let _ = write!(
+            body,
+            r#"<option value="{}">{}（{}）及下级</option>"#,
+            esc(&u.id),
+            esc(&u.account_name),
+            esc(&u.id)
+        );
+    }
+    let _ = write!(
+        body,
+        r#"</select></label> <button id="broadcast">联动推送</button></form></div>
+<h3>发布预览</h3><iframe sandbox="" title="发布预览" srcdoc="{}"></iframe>"#,
+        esc(&srcdoc)
+    );
+    page(&item.title, Some(&ed.name), &body)
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: Option<String>,
+    reason: Option<String>,
+    title: Option<String>,
+}
+
+async fn item_action(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (ed, csrf) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form else {
+        return (StatusCode::BAD_REQUEST, "bad form").into_response();
+    };
+    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
+        return r;
+    }
+    let desk = s.desk();
+    let r = match action.as_str() {
+        "approve" => desk
+            .approve(&ed, &id)
+            .await
+            .map(|_| "已通过审核，进入发布队列".to_string()),
+        "priority" => desk
+            .priority(&ed, &id)
+            .await
+            .map(|_| "已设为优先".to_string()),
+        "reject" => desk
+            .reject(&ed, &id, f.reason.as_deref().unwrap_or(""))
+            .await
+            .map(|_| "已驳回".to_string()),
+        "title" => desk
+            .edit_title(&ed, &id, f.title.as_deref().unwrap_or(""))
+            .await
+            .map(|_| "标题已保存".to_string()),
+        "push" => desk.push_now(&ed, &id).await.map(|d| delivery_zh(&d)),
+        _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
+    };
+    back(&format!("/desk/item/{}", url_path(&id)), r)
+}
+
+fn url_path(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn delivery_zh(d: &Delivery) -> String {
+    let o = match d.outcome.as_str() {
+        "published" => "已发布",
+        "skipped" => "跳过",
+        _ => "失败",
+    };
+    format!("{}（{}）：{} {}", d.account, d.unit, o, d.detail)
+}
+
+#[derive(Deserialize)]
+struct PushForm {
+    csrf: Option<String>,
+    url: String,
+    unit: String,
+    force: Option<String>,
+}
+
+async fn push(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    form: Result<Form<PushForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (ed, csrf) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form else {
+        return (StatusCode::BAD_REQUEST, "bad form").into_response();
+    };
+    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
+        return r;
+    }
+    let r = s
+        .desk()
+        .push_url(&ed, &f.url, &f.unit, f.force.is_some())
+        .await
+        .map(|d| delivery_zh(&d));
+    back("/desk", r)
+}
+
+#[derive(Deserialize)]
+struct BroadcastForm {
+    csrf: Option<String>,
+    item: String,
+    to: String,
+}
+
+async fn broadcast(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    form: Result<Form<BroadcastForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let (ed, csrf) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(Form(f)) = form else {
+        return (StatusCode::BAD_REQUEST, "bad form").into_response();
+    };
+    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
+        return r;
+    }
+    let r = s
+        .desk()
+        .broadcast(&ed, &f.item, &f.to)
+        .await
+        .map(|ds| ds.iter().map(delivery_zh).collect::<Vec<_>>().join("；"));
+    back(&format!("/desk/item/{}", url_path(&f.item)), r)
+}
+
+async fn audit_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let (ed, _) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let log = match s.desk().audit(&ed) {
+        Ok(l) => l,
+        Err(e) => return back("/desk", Err(e)),
+    };
+    let mut body = String::from(
+        r#"<h2>审计日志</h2><p><a href="/desk/audit.csv">导出 CSV</a></p><table><tr><th>时间</th><th>编辑</th><th>操作</th><th>单位</th><th>稿件</th><th>之前</th><th>之后</th><th>说明</th></tr>"#,
+    );
+    for e in log.iter().rev().take(1000) {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.at.to_rfc3339()),
+            esc(&e.editor),
+            esc(&e.action),
+            esc(e.unit.as_deref().unwrap_or("")),
+            esc(e.item.as_deref().unwrap_or("")),
+            esc(e.before.as_deref().unwrap_or("")),
+            esc(e.after.as_deref().unwrap_or("")),
+            esc(e.detail.as_deref().unwrap_or("")),
+        );
+    }
+    body.push_str("</table>");
+    page("审计日志", Some(&ed.name), &body)
+}
+
+async fn audit_csv(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let (ed, _) = match logged_in(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match s.desk().audit(&ed) {
+        Ok(log) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"autosync-audit.csv\"",
+                ),
+            ],
+            crate::desk::audit_csv(&log),
+        )
+            .into_response(),
+        Err(e) => back("/desk", Err(e)),
+    }
+}
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/desk", get(index))
+        .route("/desk/login", get(login_form).post(login))
+        .route("/desk/logout", post(logout))
+        .route("/desk/item/{id}", get(item_page))
+        .route("/desk/item/{id}/{action}", post(item_action))
+        .route("/desk/push", post(push))
+        .route("/desk/broadcast", post(broadcast))
+        .route("/desk/audit", get(audit_page))
+        .route("/desk/audit.csv", get(audit_csv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn esc_escapes_markup_and_quotes() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn sessions_expire_and_are_removed() {
+        let s = Sessions::default();
+        let (id, csrf) = s.create("王编辑");
+        assert_eq!(s.get(&id), Some(("王编辑".to_string(), csrf)));
+        s.remove(&id);
+        assert_eq!(s.get(&id), None);
+        assert_ne!(random_hex(), random_hex());
+    }
+}

@@ -1,0 +1,192 @@
+//! What the integration tests share: a local sample website and a mock
+//! account served from a runtime of their own, and helpers to drive the real
+//! `autosync` binary against them.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use autosync::demo::SampleSite;
+use autosync::publish::toutiao_mock::{self, MockOptions};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub site: SampleSite,
+    pub site_addr: SocketAddr,
+    pub account_addr: SocketAddr,
+    pub account_data: PathBuf,
+    pub shutdown: CancellationToken,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    pub fn new(delay: Duration) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let site = SampleSite::new();
+        let shutdown = CancellationToken::new();
+        let account_data = dir.path().join("account");
+        let (site_addr, account_addr) = rt.block_on(async {
+            let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
+            let (site, sd) = (site.clone(), shutdown.clone());
+            tokio::spawn(async move { site.serve(s, sd).await });
+            let opts = MockOptions {
+                data_dir: account_data.clone(),
+                delay,
+                ..Default::default()
+            };
+            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
+            addrs
+        });
+        std::fs::write(dir.path().join("cookie"), "sessionid=w; csrftoken=w-csrf").unwrap();
+        World {
+            dir,
+            site,
+            site_addr,
+            account_addr,
+            account_data,
+            shutdown,
+            rt,
+        }
+    }
+
+    /// Write the demo config (province on the GBK list, city on the feed),
+    /// with `daemon_extra` lines in `[daemon]` and `extra` appended.
+    pub fn config(&self, daemon_extra: &str, extra: &str) -> PathBuf {
+        let text = autosync::demo::demo_config(
+            &self.dir.path().join("state"),
+            self.site_addr,
+            self.account_addr,
+            self.account_addr,
+        )
+        .replace("[daemon]\n", &format!("[daemon]\n{daemon_extra}\n"));
+        let path = self.dir.path().join("autosync.toml");
+        std::fs::write(&path, format!("{text}{extra}")).unwrap();
+        path
+    }
+
+    pub fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
+        toutiao_mock::load_articles(&self.account_data)
+    }
+
+    /// Run the binary with `args`; exit code and stdout + stderr.
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::cargo_bin("autosync")
+            .unwrap()
+            .args(args)
+            .env("AUTOSYNC_LOG", "warn")
+            .env_remove("AUTOSYNC_TOKEN")
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn once(&self, config: &Path) -> (i32, String) {
+        let (code, out, err) = self.run(&["once", "-c", config.to_str().unwrap()]);
+        (code, format!("{out}\n--- stderr\n{err}"))
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Start `autosync run -c config`, logging to `log`.
+pub fn start_daemon(config: &Path, log: &Path) -> Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("autosync"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("AUTOSYNC_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap()
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A plain HTTP request over a TCP socket; the whole response as text.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    http(addr, "GET", path, &[], "")
+}

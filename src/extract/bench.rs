@@ -83,7 +83,10 @@ pub fn run(dir: &Path, truth: Option<&Path>) -> Result<BenchReport, BenchError> 
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let n = p.to_string_lossy().to_ascii_lowercase();
-            n.ends_with(".html") || n.ends_with(".htm") || n.ends_with(".html.gz") || n.ends_with(".htm.gz")
+            n.ends_with(".html")
+                || n.ends_with(".htm")
+                || n.ends_with(".html.gz")
+                || n.ends_with(".htm.gz")
         })
         .collect();
     files.sort();
@@ -125,11 +128,16 @@ pub fn run(dir: &Path, truth: Option<&Path>) -> Result<BenchReport, BenchError> 
             reason,
         };
         let raw = std::fs::read_to_string(truth).map_err(|e| truth_err(e.to_string()))?;
-        let json: HashMap<String, serde_json::Value> = serde_json::from_str(&raw).map_err(|e| truth_err(e.to_string()))?;
+        let json: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&raw).map_err(|e| truth_err(e.to_string()))?;
         let truth: Vec<(String, String)> = json
             .into_iter()
             .map(|(k, v)| {
-                let body = v.get("articleBody").and_then(|b| b.as_str()).unwrap_or("").to_string();
+                let body = v
+                    .get("articleBody")
+                    .and_then(|b| b.as_str())
+                    .unwrap_or("")
+                    .to_string();
                 (k, body)
             })
             .collect();
@@ -209,13 +217,27 @@ where
             (0.0, 0.0, 0.0)
         };
         if tp + fp > 0.0 {
-            ps.push(if fp == 0.0 && fn_ == 0.0 { 1.0 } else { tp / (tp + fp) });
+            ps.push(if fp == 0.0 && fn_ == 0.0 {
+                1.0
+            } else {
+                tp / (tp + fp)
+            });
         }
         if tp + fn_ > 0.0 {
-            rs.push(if fp == 0.0 && fn_ == 0.0 { 1.0 } else { tp / (tp + fn_) });
+            rs.push(if fp == 0.0 && fn_ == 0.0 {
+                1.0
+            } else {
+                tp / (tp + fn_)
+            });
         }
     }
-    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     let (precision, recall) = (mean(&ps), mean(&rs));
     let f1 = if precision + recall > 0.0 {
         2.0 * precision * recall / (precision + recall)

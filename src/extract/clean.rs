@@ -23,14 +23,78 @@ pub(crate) struct Rendered {
 
 /// Class/id words that mark a subtree as boilerplate wherever it sits.
 const BOILER_TOKENS: &[&str] = &[
-    "share", "sharing", "social", "comment", "comments", "related", "recommend", "recommended",
-    "sidebar", "breadcrumb", "breadcrumbs", "crumb", "crumbs", "advert", "advertisement", "ad", "ads",
-    "adsbygoogle", "banner", "footer", "copyright", "toolbar", "subscribe", "newsletter", "popup",
-    "modal", "pager", "pagination", "disqus", "taboola", "outbrain", "byline", "dateline", "tags",
-    "tag", "keywords", "bdshare", "jiathis", "fenxiang", "xgxw", "xgwz", "xgyd", "qrcode", "ewm",
-    "print", "prenext", "sxp", "nav", "navbar", "navigation", "menu", "promo", "sponsor", "sponsored",
-    "login", "signup", "cookie", "gdpr", "rss", "author", "authors", "meta", "widget", "share-bar",
-    "bottom", "noprint", "hidden", "hide", "sr-only", "visually", "screen-reader", "skip",
+    "share",
+    "sharing",
+    "social",
+    "comment",
+    "comments",
+    "related",
+    "recommend",
+    "recommended",
+    "sidebar",
+    "breadcrumb",
+    "breadcrumbs",
+    "crumb",
+    "crumbs",
+    "advert",
+    "advertisement",
+    "ad",
+    "ads",
+    "adsbygoogle",
+    "banner",
+    "footer",
+    "copyright",
+    "toolbar",
+    "subscribe",
+    "newsletter",
+    "popup",
+    "modal",
+    "pager",
+    "pagination",
+    "disqus",
+    "taboola",
+    "outbrain",
+    "byline",
+    "dateline",
+    "tags",
+    "tag",
+    "keywords",
+    "bdshare",
+    "jiathis",
+    "fenxiang",
+    "xgxw",
+    "xgwz",
+    "xgyd",
+    "qrcode",
+    "ewm",
+    "print",
+    "prenext",
+    "sxp",
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "promo",
+    "sponsor",
+    "sponsored",
+    "login",
+    "signup",
+    "cookie",
+    "gdpr",
+    "rss",
+    "author",
+    "authors",
+    "meta",
+    "widget",
+    "share-bar",
+    "bottom",
+    "noprint",
+    "hidden",
+    "hide",
+    "sr-only",
+    "visually",
+    "screen-reader",
+    "skip",
 ];
 
 /// Short stock phrases whole boilerplate blocks start with.
@@ -168,7 +232,8 @@ impl Renderer<'_> {
                         {
                             if let Some(log) = &self.trace {
                                 let head: String = self.dom.text_of(i).chars().take(50).collect();
-                                log.borrow_mut().push(format!("dropped #{i} <{}> ({why}): {head}", e.tag));
+                                log.borrow_mut()
+                                    .push(format!("dropped #{i} <{}> ({why}): {head}", e.tag));
                             }
                             continue;
                         }
@@ -224,7 +289,9 @@ impl Renderer<'_> {
         }
         out.text = text
             .split('\n')
-            .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}'))
+            .map(|l| {
+                l.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '\u{a0}')
+            })
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("\n");
@@ -288,7 +355,10 @@ impl Renderer<'_> {
             return None;
         }
         let lower = raw.to_ascii_lowercase();
-        if lower.starts_with("javascript:") || lower.starts_with("vbscript:") || lower.starts_with("data:") {
+        if lower.starts_with("javascript:")
+            || lower.starts_with("vbscript:")
+            || lower.starts_with("data:")
+        {
             return None;
         }
         Some(self.absolute(raw))
@@ -296,7 +366,10 @@ impl Renderer<'_> {
 
     fn absolute(&self, raw: &str) -> String {
         match self.base {
-            Some(b) => b.join(raw).map(|u| u.to_string()).unwrap_or_else(|_| raw.to_string()),
+            Some(b) => b
+                .join(raw)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| raw.to_string()),
             None => raw.to_string(),
         }
     }
@@ -315,7 +388,10 @@ impl Renderer<'_> {
             && let Some(e) = self.dom.elem(i)
         {
             for attr in ["colspan", "rowspan"] {
-                if let Some(v) = e.attr(attr).filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty()) {
+                if let Some(v) = e
+                    .attr(attr)
+                    .filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty())
+                {
                     html.push_str(&format!(" {attr}=\"{v}\""));
                 }
             }
@@ -326,7 +402,14 @@ impl Renderer<'_> {
     fn image(&self, e: &super::dom::Elem, out: &mut Rendered) {
         // Lazy loaders keep the real address in a data attribute and put a
         // placeholder in src.
-        let lazy = ["data-src", "data-original", "data-lazy-src", "data-actualsrc", "data-url", "data-echo"];
+        let lazy = [
+            "data-src",
+            "data-original",
+            "data-lazy-src",
+            "data-actualsrc",
+            "data-url",
+            "data-echo",
+        ];
         let src = lazy
             .iter()
             .filter_map(|a| e.attr(a))
@@ -367,13 +450,16 @@ impl Renderer<'_> {
     /// Whether the subtree at `i` is boilerplate inside the content.
     fn is_boilerplate(&self, i: usize, total: u32) -> Option<&'static str> {
         let dom = self.dom;
-        let Some(e) = dom.elem(i) else { return None };
+        let e = dom.elem(i)?;
         let s = &self.st[i];
         let tag = e.tag.as_str();
         if matches!(tag, "nav" | "aside" | "footer" | "header" | "h1" | "menu") {
             return (s.chars < total / 2 + 1).then_some("page furniture element");
         }
-        if matches!(tag, "a" | "img" | "br" | "strong" | "b" | "em" | "i" | "sup" | "sub") {
+        if matches!(
+            tag,
+            "a" | "img" | "br" | "strong" | "b" | "em" | "i" | "sup" | "sub"
+        ) {
             return None;
         }
         let cid = &self.dom.nodes[i].class_id;
@@ -401,7 +487,8 @@ impl Renderer<'_> {
             }
         }
         let ld = s.link_density();
-        let is_list = matches!(tag, "ul" | "ol") || (s.chars > 0 && s.li_chars as f32 / s.chars as f32 > 0.9);
+        let is_list =
+            matches!(tag, "ul" | "ol") || (s.chars > 0 && s.li_chars as f32 / s.chars as f32 > 0.9);
         // Link lists: navigation, related articles, tag clouds.
         if is_block(tag) || matches!(tag, "span" | "font") {
             if ld > 0.5 && s.punct < 3 && s.chars < 600 {
@@ -412,7 +499,10 @@ impl Renderer<'_> {
             }
         }
         // Readability's conditional cleaning for containers without prose.
-        if matches!(tag, "div" | "section" | "table" | "ul" | "ol" | "dl" | "form" | "fieldset") {
+        if matches!(
+            tag,
+            "div" | "section" | "table" | "ul" | "ol" | "dl" | "form" | "fieldset"
+        ) {
             let weight = class_weight(cid);
             let cscore = self.score.map_or(0.0, |sc| sc[i]);
             if weight + cscore < 0.0 && s.chars < total / 2 {
@@ -429,10 +519,17 @@ impl Renderer<'_> {
                 if !is_list && li > p {
                     return Some("list-like block");
                 }
-                if !is_list && s.chars < 25 && (s.img == 0 || s.img > 2) && !in_figure && !self.in_line_run(i) {
+                if !is_list
+                    && s.chars < 25
+                    && (s.img == 0 || s.img > 2)
+                    && !in_figure
+                    && !self.in_line_run(i)
+                {
                     return Some("small block");
                 }
-                if (!is_list && weight < 25.0 && ld > 0.2 && s.chars < 400) || (weight >= 25.0 && ld > 0.5) {
+                if (!is_list && weight < 25.0 && ld > 0.2 && s.chars < 400)
+                    || (weight >= 25.0 && ld > 0.5)
+                {
                     return Some("link-heavy block");
                 }
             }
@@ -490,7 +587,14 @@ fn tidy_html(html: &str) -> String {
     let mut s = html.to_string();
     loop {
         let before = s.len();
-        for empty in ["<p></p>", "<p> </p>", "<li></li>", "<strong></strong>", "<em></em>", "<p><br></p>"] {
+        for empty in [
+            "<p></p>",
+            "<p> </p>",
+            "<li></li>",
+            "<strong></strong>",
+            "<em></em>",
+            "<p><br></p>",
+        ] {
             s = s.replace(empty, "");
         }
         if s.len() == before {

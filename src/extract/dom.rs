@@ -113,8 +113,12 @@ impl Dom {
     /// Copy a parsed document; elements matching the optional per-site
     /// selectors are remembered by arena index.
     pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
-        let content_ids: Vec<_> = content.map(|s| doc.select(s).map(|e| e.id()).collect()).unwrap_or_default();
-        let title_ids: Vec<_> = title.map(|s| doc.select(s).map(|e| e.id()).collect()).unwrap_or_default();
+        let content_ids: Vec<_> = content
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
+        let title_ids: Vec<_> = title
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
         let mut dom = Dom {
             nodes: Vec::with_capacity(2048),
             json_ld: Vec::new(),
@@ -260,7 +264,12 @@ pub(crate) fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;
     for c in s.chars() {
-        if c.is_whitespace() || c == '\u{a0}' || c == '\u{3000}' || c == '\u{200b}' || c == '\u{feff}' {
+        if c.is_whitespace()
+            || c == '\u{a0}'
+            || c == '\u{3000}'
+            || c == '\u{200b}'
+            || c == '\u{feff}'
+        {
             space = true;
         } else {
             if space && !out.is_empty() {

@@ -63,7 +63,15 @@ fn month_of(name: &str) -> Option<u32> {
     Some(m)
 }
 
-fn make(y: i32, m: u32, d: u32, hh: u32, mm: u32, ss: u32, zone: Option<&str>) -> Option<DateTime<FixedOffset>> {
+fn make(
+    y: i32,
+    m: u32,
+    d: u32,
+    hh: u32,
+    mm: u32,
+    ss: u32,
+    zone: Option<&str>,
+) -> Option<DateTime<FixedOffset>> {
     let date = NaiveDate::from_ymd_opt(y, m, d)?;
     let time = NaiveTime::from_hms_opt(hh, mm, ss)?;
     let naive = NaiveDateTime::new(date, time);
@@ -108,10 +116,26 @@ impl Patterns {
             }
         }
         if let Some(c) = self.date_en.captures(s) {
-            return make(num(c.get(3))? as i32, month_of(&c[1])?, num(c.get(2))?, 0, 0, 0, None);
+            return make(
+                num(c.get(3))? as i32,
+                month_of(&c[1])?,
+                num(c.get(2))?,
+                0,
+                0,
+                0,
+                None,
+            );
         }
         if let Some(c) = self.date_en_dmy.captures(s) {
-            return make(num(c.get(3))? as i32, month_of(&c[2])?, num(c.get(1))?, 0, 0, 0, None);
+            return make(
+                num(c.get(3))? as i32,
+                month_of(&c[2])?,
+                num(c.get(1))?,
+                0,
+                0,
+                0,
+                None,
+            );
         }
         None
     }
@@ -144,7 +168,9 @@ pub(crate) fn collect_metas(dom: &Dom) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for i in dom.by_tag("meta") {
         let Some(e) = dom.elem(i) else { continue };
-        let Some(content) = e.attr("content") else { continue };
+        let Some(content) = e.attr("content") else {
+            continue;
+        };
         let content = content.trim();
         if content.is_empty() {
             continue;
@@ -162,7 +188,11 @@ pub(crate) fn collect_metas(dom: &Dom) -> Vec<(String, String)> {
             continue;
         }
         if let Some(prop) = e.attr("itemprop") {
-            let v = e.attr("datetime").or(e.attr("content")).map(str::to_string).unwrap_or_else(|| dom.text_of(i));
+            let v = e
+                .attr("datetime")
+                .or(e.attr("content"))
+                .map(str::to_string)
+                .unwrap_or_else(|| dom.text_of(i));
             if !v.is_empty() && v.len() < 200 {
                 out.push((prop.trim().to_ascii_lowercase(), v));
             }
@@ -172,8 +202,12 @@ pub(crate) fn collect_metas(dom: &Dom) -> Vec<(String, String)> {
 }
 
 pub(crate) fn meta<'a>(metas: &'a [(String, String)], keys: &[&str]) -> Option<&'a str> {
-    keys.iter()
-        .find_map(|k| metas.iter().find(|(mk, _)| mk == k).map(|(_, v)| v.as_str()))
+    keys.iter().find_map(|k| {
+        metas
+            .iter()
+            .find(|(mk, _)| mk == k)
+            .map(|(_, v)| v.as_str())
+    })
 }
 
 /// Values of a key anywhere in the JSON-LD blocks (first match, depth-first).
@@ -223,7 +257,11 @@ fn split_title(title: &str) -> Vec<String> {
             .flat_map(|p| p.split(sep).map(str::to_string).collect::<Vec<_>>())
             .collect();
     }
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 /// Cut site-name suffixes (` - 新华网`, `_科协要闻_某某协会`, ` | Site`).
@@ -249,9 +287,25 @@ fn headings(dom: &Dom, body: usize) -> Vec<(usize, String)> {
         let named = {
             let cid = &dom.nodes[i].class_id;
             cid.split(|c: char| c.is_whitespace() || c == '-' || c == '_')
-                .any(|t| matches!(t, "title" | "headline" | "tit" | "bt" | "biaoti" | "arttitle" | "articletitle" | "detailtitle" | "newstitle" | "heading"))
+                .any(|t| {
+                    matches!(
+                        t,
+                        "title"
+                            | "headline"
+                            | "tit"
+                            | "bt"
+                            | "biaoti"
+                            | "arttitle"
+                            | "articletitle"
+                            | "detailtitle"
+                            | "newstitle"
+                            | "heading"
+                    )
+                })
         };
-        if matches!(e.tag.as_str(), "h1" | "h2" | "h3") || (named && !matches!(e.tag.as_str(), "a" | "html" | "body")) {
+        if matches!(e.tag.as_str(), "h1" | "h2" | "h3")
+            || (named && !matches!(e.tag.as_str(), "a" | "html" | "body"))
+        {
             let t = dom.text_of(i);
             let n = t.chars().count();
             if (4..=200).contains(&n) {
@@ -263,18 +317,26 @@ fn headings(dom: &Dom, body: usize) -> Vec<(usize, String)> {
 }
 
 /// The title and, when it is shown in the page, the element that shows it.
-pub(crate) fn find_title(dom: &Dom, metas: &[(String, String)], body: usize) -> (String, Option<usize>) {
+pub(crate) fn find_title(
+    dom: &Dom,
+    metas: &[(String, String)],
+    body: usize,
+) -> (String, Option<usize>) {
     let heads = headings(dom, body);
     let page_title = dom.title.clone();
     let og = meta(metas, &["og:title", "twitter:title"]).map(collapse_ws);
-    if let Some(t) = meta(metas, &["articletitle", "headline"]).map(collapse_ws).filter(|t| !t.is_empty()) {
+    if let Some(t) = meta(metas, &["articletitle", "headline"])
+        .map(collapse_ws)
+        .filter(|t| !t.is_empty())
+    {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
         return (t, node);
     }
     // A heading the <title> or og:title also carries is the headline.
     let mut best: Option<&(usize, String)> = None;
     for h in &heads {
-        let in_title = page_title.contains(h.1.as_str()) || og.as_deref().is_some_and(|o| o.contains(h.1.as_str()));
+        let in_title = page_title.contains(h.1.as_str())
+            || og.as_deref().is_some_and(|o| o.contains(h.1.as_str()));
         if in_title && best.is_none_or(|b| h.1.chars().count() > b.1.chars().count()) {
             best = Some(h);
         }
@@ -282,18 +344,26 @@ pub(crate) fn find_title(dom: &Dom, metas: &[(String, String)], body: usize) -> 
     if let Some((i, t)) = best {
         return (t.clone(), Some(*i));
     }
-    if let Some(jl) = json_ld_values(dom, "headline").into_iter().find_map(|v| v.as_str().map(collapse_ws)) {
+    if let Some(jl) = json_ld_values(dom, "headline")
+        .into_iter()
+        .find_map(|v| v.as_str().map(collapse_ws))
+    {
         let node = heads.iter().find(|(_, h)| *h == jl).map(|(i, _)| *i);
         return (jl, node);
     }
-    let cut = og.filter(|o| !o.is_empty()).map(|o| cut_site_suffix(&o)).or_else(|| {
-        (!page_title.is_empty()).then(|| cut_site_suffix(&page_title))
-    });
+    let cut = og
+        .filter(|o| !o.is_empty())
+        .map(|o| cut_site_suffix(&o))
+        .or_else(|| (!page_title.is_empty()).then(|| cut_site_suffix(&page_title)));
     if let Some(t) = cut {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
         return (t, node);
     }
-    match heads.iter().find(|(i, _)| dom.tag(*i) == "h1").or(heads.first()) {
+    match heads
+        .iter()
+        .find(|(i, _)| dom.tag(*i) == "h1")
+        .or(heads.first())
+    {
         Some((i, t)) => (t.clone(), Some(*i)),
         None => (String::new(), None),
     }
@@ -332,8 +402,18 @@ pub(crate) fn lines_between(dom: &Dom, from: usize, to: usize) -> Vec<(usize, St
 }
 
 const DATE_LABELS: &[&str] = &[
-    "发布时间", "发布日期", "发表时间", "发表日期", "发文日期", "成文日期", "更新时间", "时间", "日期",
-    "published", "posted", "updated",
+    "发布时间",
+    "发布日期",
+    "发表时间",
+    "发表日期",
+    "发文日期",
+    "成文日期",
+    "更新时间",
+    "时间",
+    "日期",
+    "published",
+    "posted",
+    "updated",
 ];
 
 impl Patterns {
@@ -403,7 +483,11 @@ impl Patterns {
             }
         }
         for i in dom.by_tag("time") {
-            if let Some(d) = dom.elem(i).and_then(|e| e.attr("datetime")).and_then(|v| self.parse_date(v)) {
+            if let Some(d) = dom
+                .elem(i)
+                .and_then(|e| e.attr("datetime"))
+                .and_then(|v| self.parse_date(v))
+            {
                 return Some(d);
             }
         }
@@ -416,20 +500,42 @@ fn labelled(line: &str, labels: &[&str]) -> Option<String> {
     for label in labels {
         let Some(at) = line.find(label) else { continue };
         let rest = line[at + label.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix(['：', ':']) else { continue };
+        let Some(rest) = rest.strip_prefix(['：', ':']) else {
+            continue;
+        };
         let rest = rest.trim_start();
         let end = rest
-            .find(|c: char| c.is_whitespace() || c == '\u{3000}' || c == '|' || c == '｜' || c == '】' || c == ')' || c == '）')
+            .find(|c: char| {
+                c.is_whitespace()
+                    || c == '\u{3000}'
+                    || c == '|'
+                    || c == '｜'
+                    || c == '】'
+                    || c == ')'
+                    || c == '）'
+            })
             .unwrap_or(rest.len());
         let mut v = rest[..end].to_string();
-        for stop in ["发布时间", "时间", "作者", "来源", "编辑", "日期", "浏览", "点击", "字号"] {
+        for stop in [
+            "发布时间",
+            "时间",
+            "作者",
+            "来源",
+            "编辑",
+            "日期",
+            "浏览",
+            "点击",
+            "字号",
+        ] {
             if let Some(p) = v.find(stop)
                 && p > 0
             {
                 v.truncate(p);
             }
         }
-        let v = v.trim_matches(|c: char| c == ',' || c == '，' || c == ';' || c == '；').to_string();
+        let v = v
+            .trim_matches(|c: char| c == ',' || c == '，' || c == ';' || c == '；')
+            .to_string();
         if !v.is_empty() && v.chars().count() <= 40 {
             return Some(v);
         }
@@ -454,25 +560,44 @@ pub(crate) fn find_author(
     // `责任编辑` is the desk editor, not the author: only `作者` counts.
     for (_, line) in header {
         let cleaned = line.replace("责任编辑", "").replace("编辑", "");
-        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"]).filter(|a| !a.contains("来源")) {
+        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"]).filter(|a| !a.contains("来源"))
+        {
             return Some(a);
         }
     }
-    if let Some(a) = meta(metas, &["author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"])
-        .filter(|a| !a.starts_with("http"))
+    if let Some(a) = meta(
+        metas,
+        &[
+            "author",
+            "article:author",
+            "dc.creator",
+            "byl",
+            "sailthru.author",
+            "parsely-author",
+        ],
+    )
+    .filter(|a| !a.starts_with("http"))
     {
         return Some(strip_by(a));
     }
     for v in json_ld_values(dom, "author") {
         let name = match &v {
             serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Object(m) => m.get("name").and_then(|n| n.as_str()).map(str::to_string),
+            serde_json::Value::Object(m) => {
+                m.get("name").and_then(|n| n.as_str()).map(str::to_string)
+            }
             serde_json::Value::Array(a) => a.first().and_then(|x| {
-                x.get("name").and_then(|n| n.as_str()).map(str::to_string).or_else(|| x.as_str().map(str::to_string))
+                x.get("name")
+                    .and_then(|n| n.as_str())
+                    .map(str::to_string)
+                    .or_else(|| x.as_str().map(str::to_string))
             }),
             _ => None,
         };
-        if let Some(n) = name.map(|n| collapse_ws(&n)).filter(|n| !n.is_empty() && !n.starts_with("http")) {
+        if let Some(n) = name
+            .map(|n| collapse_ws(&n))
+            .filter(|n| !n.is_empty() && !n.starts_with("http"))
+        {
             return Some(n);
         }
     }
@@ -480,7 +605,10 @@ pub(crate) fn find_author(
     for i in body..dom.subtree_end(body) {
         let Some(e) = dom.elem(i) else { continue };
         let cid = &dom.nodes[i].class_id;
-        if e.attr("rel") == Some("author") || cid.contains("byline") || cid.split_whitespace().any(|c| c == "author") {
+        if e.attr("rel") == Some("author")
+            || cid.contains("byline")
+            || cid.split_whitespace().any(|c| c == "author")
+        {
             let t = strip_by(&dom.text_of(i));
             if (2..=60).contains(&t.chars().count()) {
                 return Some(t);
@@ -514,7 +642,10 @@ mod tests {
         let d = p.parse_date("2023/1/5").unwrap();
         assert_eq!(d.to_rfc3339(), "2023-01-05T00:00:00+08:00");
         let d = p.parse_date("Updated Nov. 19, 2019").unwrap();
-        assert_eq!(d.date_naive(), NaiveDate::from_ymd_opt(2019, 11, 19).unwrap());
+        assert_eq!(
+            d.date_naive(),
+            NaiveDate::from_ymd_opt(2019, 11, 19).unwrap()
+        );
         assert!(p.parse_date("2023-13-45").is_none());
     }
 
@@ -522,23 +653,42 @@ mod tests {
     fn url_dates() {
         let p = Patterns::new();
         let u = Url::parse("http://www.example.gov.cn/xw/202311/t20231120_123.html").unwrap();
-        assert_eq!(p.url_date(&u).unwrap().to_rfc3339(), "2023-11-20T00:00:00+08:00");
-        let u = Url::parse("http://www.kepu.gov.cn/politics/2023-12/01/content_1755244.html").unwrap();
-        assert_eq!(p.url_date(&u).unwrap().to_rfc3339(), "2023-12-01T00:00:00+08:00");
+        assert_eq!(
+            p.url_date(&u).unwrap().to_rfc3339(),
+            "2023-11-20T00:00:00+08:00"
+        );
+        let u =
+            Url::parse("http://www.kepu.gov.cn/politics/2023-12/01/content_1755244.html").unwrap();
+        assert_eq!(
+            p.url_date(&u).unwrap().to_rfc3339(),
+            "2023-12-01T00:00:00+08:00"
+        );
         let u = Url::parse("http://example.com/about.html").unwrap();
         assert!(p.url_date(&u).is_none());
     }
 
     #[test]
     fn site_suffixes_are_cut() {
-        assert_eq!(cut_site_suffix("全国科普日活动启动_科协要闻_某某协会"), "全国科普日活动启动");
-        assert_eq!(cut_site_suffix("习近平主持召开座谈会 - 新华网"), "习近平主持召开座谈会");
-        assert_eq!(cut_site_suffix("Stocks rally on rate hopes | Site"), "Stocks rally on rate hopes");
+        assert_eq!(
+            cut_site_suffix("全国科普日活动启动_科协要闻_某某协会"),
+            "全国科普日活动启动"
+        );
+        assert_eq!(
+            cut_site_suffix("习近平主持召开座谈会 - 新华网"),
+            "习近平主持召开座谈会"
+        );
+        assert_eq!(
+            cut_site_suffix("Stocks rally on rate hopes | Site"),
+            "Stocks rally on rate hopes"
+        );
     }
 
     #[test]
     fn source_and_author_labels() {
-        let lines = vec![(0, "发布时间：2023-11-20 来源：中国科协 作者：张三 责任编辑：李四".to_string())];
+        let lines = vec![(
+            0,
+            "发布时间：2023-11-20 来源：中国科协 作者：张三 责任编辑：李四".to_string(),
+        )];
         assert_eq!(find_source(&lines, &[]).as_deref(), Some("中国科协"));
         let dom = Dom::parse("<html><body></body></html>");
         assert_eq!(find_author(&dom, &[], &lines, 0).as_deref(), Some("张三"));

@@ -94,8 +94,15 @@ impl Extractor {
     }
 
     /// Extract an article from decoded HTML.
-    pub fn extract(&self, html: &str, url: Option<&Url>, opts: &ExtractOptions) -> Result<Article, ExtractError> {
-        let url_name = url.map(|u| u.to_string()).unwrap_or_else(|| "(no url)".into());
+    pub fn extract(
+        &self,
+        html: &str,
+        url: Option<&Url>,
+        opts: &ExtractOptions,
+    ) -> Result<Article, ExtractError> {
+        let url_name = url
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "(no url)".into());
         let parse_sel = |s: &Option<String>| {
             s.as_deref().and_then(|s| match scraper::Selector::parse(s) {
                 Ok(sel) => Some(sel),
@@ -186,7 +193,11 @@ impl Extractor {
             }
             if out.text.is_empty() {
                 // Boilerplate removal ate everything: keep the chosen block as is.
-                out = Renderer { strip: false, ..renderer }.render(&roots);
+                out = Renderer {
+                    strip: false,
+                    ..renderer
+                }
+                .render(&roots);
             }
         }
         if out.text.trim().is_empty() {
@@ -212,7 +223,11 @@ impl Extractor {
         let inside = meta::lines_between(&dom, first, last_end);
         header.extend(inside.iter().take(4).cloned());
         let mut tail: Vec<(usize, String)> = inside.iter().rev().take(4).cloned().collect();
-        tail.extend(meta::lines_between(&dom, last_end, last_end + 200).into_iter().take(8));
+        tail.extend(
+            meta::lines_between(&dom, last_end, last_end + 200)
+                .into_iter()
+                .take(8),
+        );
 
         let published_at = self.patterns.find_date(&dom, &metas, &header, url);
         let source = meta::find_source(&header, &tail);
@@ -254,7 +269,9 @@ impl Extractor {
                 st[i].punct
             )
         };
-        let mut idx: Vec<usize> = (0..dom.nodes.len()).filter(|&i| s.score[i] != 0.0).collect();
+        let mut idx: Vec<usize> = (0..dom.nodes.len())
+            .filter(|&i| s.score[i] != 0.0)
+            .collect();
         idx.sort_by(|&a, &b| s.score[b].total_cmp(&s.score[a]));
         let mut out = String::from("top candidates:\n");
         for &i in idx.iter().take(8) {
@@ -291,7 +308,12 @@ fn has_prose(text: &str) -> bool {
         let n = l.chars().count();
         let punct = l
             .chars()
-            .filter(|c| matches!(c, ',' | '.' | '，' | '。' | '、' | '；' | '！' | '？' | '!' | '?'))
+            .filter(|c| {
+                matches!(
+                    c,
+                    ',' | '.' | '，' | '。' | '、' | '；' | '！' | '？' | '!' | '?'
+                )
+            })
             .count();
         n >= 80 || (n >= 20 && punct >= 1)
     })
@@ -309,7 +331,11 @@ fn resolve_base(dom: &Dom, url: Option<&Url>) -> Option<Url> {
 }
 
 /// Extract an article from decoded HTML.
-pub fn extract(html: &str, url: Option<&Url>, opts: &ExtractOptions) -> Result<Article, ExtractError> {
+pub fn extract(
+    html: &str,
+    url: Option<&Url>,
+    opts: &ExtractOptions,
+) -> Result<Article, ExtractError> {
     Extractor::new().extract(html, url, opts)
 }
 
@@ -358,7 +384,10 @@ pub(crate) fn read_page(path: &Path) -> Result<Vec<u8>, ExtractError> {
         source,
     };
     let raw = std::fs::read(path).map_err(err)?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
@@ -378,7 +407,11 @@ pub fn extract_file(path: &Path, base: Option<&Url>) -> Result<FileRecord, Extra
     extract_file_with(&Extractor::new(), path, base)
 }
 
-pub(crate) fn extract_file_with(ex: &Extractor, path: &Path, base: Option<&Url>) -> Result<FileRecord, ExtractError> {
+pub(crate) fn extract_file_with(
+    ex: &Extractor,
+    path: &Path,
+    base: Option<&Url>,
+) -> Result<FileRecord, ExtractError> {
     let bytes = read_page(path)?;
     let (html, _) = crate::charset::decode(&bytes, None);
     let article = ex
@@ -417,22 +450,37 @@ mod tests {
              <div class=page><a href=/p>上一篇：旧闻</a> <a href=/n>下一篇：新闻</a></div>\
              <div class=footer>版权所有 © 某某协会</div></body></html>"
         );
-        let a = extract(&html, Some(&url("http://www.example.org.cn/kxyw/202311/t20231120_1.html")), &ExtractOptions::default()).unwrap();
+        let a = extract(
+            &html,
+            Some(&url(
+                "http://www.example.org.cn/kxyw/202311/t20231120_1.html",
+            )),
+            &ExtractOptions::default(),
+        )
+        .unwrap();
         assert_eq!(a.title, "测试标题");
-        assert_eq!(a.published_at.unwrap().to_rfc3339(), "2023-11-20T10:30:00+08:00");
+        assert_eq!(
+            a.published_at.unwrap().to_rfc3339(),
+            "2023-11-20T10:30:00+08:00"
+        );
         assert_eq!(a.source.as_deref(), Some("中国科协"));
         assert!(a.text.contains(PARA));
         for junk in ["首页", "上一篇", "版权所有", "发布时间"] {
             assert!(!a.text.contains(junk), "{junk} in {}", a.text);
         }
-        assert_eq!(a.images, vec![url("http://www.example.org.cn/kxyw/202311/pic/1.jpg")]);
+        assert_eq!(
+            a.images,
+            vec![url("http://www.example.org.cn/kxyw/202311/pic/1.jpg")]
+        );
         assert!(!a.html.contains("javascript:"));
         assert!(!a.html.contains("onclick"));
     }
 
     #[test]
     fn content_selector_overrides_scoring() {
-        let html = format!("<html><body><div id=a><p>{PARA}</p><p>{PARA}</p></div><div id=b><p>短的正文，但配置指定了它。</p></div></body></html>");
+        let html = format!(
+            "<html><body><div id=a><p>{PARA}</p><p>{PARA}</p></div><div id=b><p>短的正文，但配置指定了它。</p></div></body></html>"
+        );
         let opts = ExtractOptions {
             content_selector: Some("#b".into()),
             title_selector: None,
@@ -443,14 +491,26 @@ mod tests {
 
     #[test]
     fn base_href_is_honoured() {
-        let html = format!("<html><head><base href=\"http://cdn.example.com/x/\"></head><body><article><p>{PARA}</p><img src=\"a.png\"><p>{PARA}</p></article></body></html>");
-        let a = extract(&html, Some(&url("http://www.example.com/news/1.html")), &ExtractOptions::default()).unwrap();
+        let html = format!(
+            "<html><head><base href=\"http://cdn.example.com/x/\"></head><body><article><p>{PARA}</p><img src=\"a.png\"><p>{PARA}</p></article></body></html>"
+        );
+        let a = extract(
+            &html,
+            Some(&url("http://www.example.com/news/1.html")),
+            &ExtractOptions::default(),
+        )
+        .unwrap();
         assert_eq!(a.images, vec![url("http://cdn.example.com/x/a.png")]);
     }
 
     #[test]
     fn empty_page_is_not_an_article() {
-        let e = extract("<html><body></body></html>", Some(&url("http://e.com/")), &ExtractOptions::default()).unwrap_err();
+        let e = extract(
+            "<html><body></body></html>",
+            Some(&url("http://e.com/")),
+            &ExtractOptions::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("http://e.com/"), "{e}");
     }
 
@@ -461,7 +521,10 @@ mod tests {
             Some(&url("https://blog.example.com/post/1")),
         );
         assert_eq!(f.text, "Hello world");
-        assert_eq!(f.html, "<p>Hello <a href=\"https://blog.example.com/a\">world</a></p><img src=\"https://blog.example.com/post/i.png\">");
+        assert_eq!(
+            f.html,
+            "<p>Hello <a href=\"https://blog.example.com/a\">world</a></p><img src=\"https://blog.example.com/post/i.png\">"
+        );
         assert_eq!(f.images, vec![url("https://blog.example.com/post/i.png")]);
     }
 }

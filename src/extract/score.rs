@@ -133,21 +133,96 @@ pub(crate) fn compute_stats(dom: &Dom) -> Vec<Stats> {
 /// Class/id names that mark boilerplate or content. Matched on whole
 /// tokens (split at space, `-`, `_`) so that `ad` does not hit `head`.
 const NEGATIVE_TOKENS: &[&str] = &[
-    "ad", "ads", "advert", "advertisement", "banner", "breadcrumb", "breadcrumbs", "combx", "comment",
-    "comments", "contact", "foot", "footer", "footnote", "gdpr", "masthead", "outbrain", "promo",
-    "related", "share", "sharing", "social", "shoutbox", "sidebar", "sidebox", "skyscraper",
-    "sponsor", "sponsored", "shopping", "tags", "tool", "tools", "toolbar", "widget", "nav", "navbar",
-    "menu", "recommend", "recommended", "newsletter", "subscribe", "subscription", "popup", "modal",
-    "copyright", "pager", "pagination", "print", "disqus", "taboola", "byline", "author", "meta",
-    "dateline", "caption", "hidden", "hide", "login", "signup", "cookie", "rss", "weixin", "qrcode",
-    "ewm", "fenxiang", "bdshare", "xgxw", "xgwz", "xgyd", "hot", "rank", "more", "links", "link",
-    "friendlink", "crumb", "location", "position", "dqwz", "next", "prev", "prenext", "sxp", "jiathis",
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "banner",
+    "breadcrumb",
+    "breadcrumbs",
+    "combx",
+    "comment",
+    "comments",
+    "contact",
+    "foot",
+    "footer",
+    "footnote",
+    "gdpr",
+    "masthead",
+    "outbrain",
+    "promo",
+    "related",
+    "share",
+    "sharing",
+    "social",
+    "shoutbox",
+    "sidebar",
+    "sidebox",
+    "skyscraper",
+    "sponsor",
+    "sponsored",
+    "shopping",
+    "tags",
+    "tool",
+    "tools",
+    "toolbar",
+    "widget",
+    "nav",
+    "navbar",
+    "menu",
+    "recommend",
+    "recommended",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "popup",
+    "modal",
+    "copyright",
+    "pager",
+    "pagination",
+    "print",
+    "disqus",
+    "taboola",
+    "byline",
+    "author",
+    "meta",
+    "dateline",
+    "caption",
+    "hidden",
+    "hide",
+    "login",
+    "signup",
+    "cookie",
+    "rss",
+    "weixin",
+    "qrcode",
+    "ewm",
+    "fenxiang",
+    "bdshare",
+    "xgxw",
+    "xgwz",
+    "xgyd",
+    "hot",
+    "rank",
+    "more",
+    "links",
+    "link",
+    "friendlink",
+    "crumb",
+    "location",
+    "position",
+    "dqwz",
+    "next",
+    "prev",
+    "prenext",
+    "sxp",
+    "jiathis",
     "banquan",
 ];
 const POSITIVE_TOKENS: &[&str] = &[
-    "article", "body", "content", "entry", "hentry", "main", "page", "post", "text", "blog", "story",
-    "detail", "details", "news", "zoom", "zw", "editor", "artibody", "con", "cont", "txt", "nr",
-    "wznr", "zwnr", "xl", "xxnr", "maintext",
+    "article", "body", "content", "entry", "hentry", "main", "page", "post", "text", "blog",
+    "story", "detail", "details", "news", "zoom", "zw", "editor", "artibody", "con", "cont", "txt",
+    "nr", "wznr", "zwnr", "xl", "xxnr", "maintext",
 ];
 /// Body containers of common Chinese and international CMSs: a stronger
 /// signal than the generic words above.
@@ -206,7 +281,10 @@ pub(crate) fn class_weight(class_id: &str) -> f32 {
     if pos {
         w += 25.0;
     }
-    if class_id.split_whitespace().any(|c| CMS_CONTENT.contains(&c)) {
+    if class_id
+        .split_whitespace()
+        .any(|c| CMS_CONTENT.contains(&c))
+    {
         w += 25.0;
     }
     w
@@ -296,11 +374,11 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         punct: u32,
     }
     let mut own = vec![Own::default(); n];
-    for i in body..end {
-        if !matches!(dom.nodes[i].data, Data::Text(_)) || st[i].chars == 0 {
+    for (i, node) in dom.nodes.iter().enumerate().take(end).skip(body) {
+        if !matches!(node.data, Data::Text(_)) || st[i].chars == 0 {
             continue;
         }
-        let mut b = dom.nodes[i].parent;
+        let mut b = node.parent;
         let mut in_link = false;
         while b > body && !is_block(dom.tag(b)) {
             in_link |= dom.tag(b) == "a";
@@ -322,7 +400,11 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         if o.chars == 0 || o.links * 2 > o.chars || !paragraph_tag(dom.tag(i)) && i != body {
             continue;
         }
-        let holder = if st[i].has_block || i == body { i } else { dom.nodes[i].parent };
+        let holder = if st[i].has_block || i == body {
+            i
+        } else {
+            dom.nodes[i].parent
+        };
         if o.chars >= 25 {
             let para = 1.0 + o.punct as f32 + (o.chars as f32 / 100.0).floor().min(3.0);
             paras.push((holder, para));
@@ -333,7 +415,10 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
     }
     for (i, p) in pool.iter().enumerate() {
         if p.chars >= 50 {
-            paras.push((i, 1.0 + p.punct as f32 + (p.chars as f32 / 100.0).floor().min(10.0)));
+            paras.push((
+                i,
+                1.0 + p.punct as f32 + (p.chars as f32 / 100.0).floor().min(10.0),
+            ));
         }
     }
     for (holder, para) in paras {
@@ -346,7 +431,8 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
                 // `content-wrapper title` around a headline must not beat
                 // the paragraphs next to it.
                 let name_trust = (st[anc].chars as f32 / 300.0).min(1.0);
-                score[anc] = tag_base(dom.tag(anc)) + class_weight(&dom.nodes[anc].class_id) * name_trust;
+                score[anc] =
+                    tag_base(dom.tag(anc)) + class_weight(&dom.nodes[anc].class_id) * name_trust;
             }
             let div = match level {
                 0 => 1.0,
@@ -426,7 +512,14 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
     }
     // A lone child wrapper adds nothing: use its parent so siblings such
     // as a lead image are not lost.
-    while top > body && dom.nodes[dom.nodes[top].parent].children.iter().filter(|&&c| dom.elem(c).is_some()).count() == 1 {
+    while top > body
+        && dom.nodes[dom.nodes[top].parent]
+            .children
+            .iter()
+            .filter(|&&c| dom.elem(c).is_some())
+            .count()
+            == 1
+    {
         top = dom.nodes[top].parent;
     }
 
@@ -454,7 +547,8 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
                 true
             } else if e.tag == "p" {
                 let ld = s.link_density();
-                (s.chars > 80 && ld < 0.25) || (s.chars > 0 && s.chars <= 80 && ld == 0.0 && s.punct > 0)
+                (s.chars > 80 && ld < 0.25)
+                    || (s.chars > 0 && s.chars <= 80 && ld == 0.0 && s.punct > 0)
             } else {
                 false
             };

@@ -331,6 +331,38 @@ fn paragraph_tag(tag: &str) -> bool {
     )
 }
 
+/// Names of blocks that hold someone else's text: comments, related and
+/// recommended articles. Their paragraphs are real prose, so they would
+/// otherwise outscore a short article.
+const OTHER_CONTENT: &[&str] = &[
+    "comment", "comments", "related", "recommend", "recommended", "recommendation", "recommendations",
+    "relate", "xgwz", "xgxw", "xgyd", "tuijian", "popular", "trending", "disqus", "reply", "replies",
+    "outbrain", "taboola",
+];
+
+/// Whether paragraph `i` sits inside a smallish block named as
+/// someone else's content.
+fn in_other_content(dom: &Dom, st: &[Stats], i: usize, body: usize) -> bool {
+    let limit = st[body].chars / 2;
+    let mut n = i;
+    for _ in 0..8 {
+        if n <= body {
+            return false;
+        }
+        let cid = &dom.nodes[n].class_id;
+        if !cid.is_empty()
+            && st[n].chars < limit
+            && cid
+                .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .any(|t| OTHER_CONTENT.contains(&t))
+        {
+            return true;
+        }
+        n = dom.nodes[n].parent;
+    }
+    false
+}
+
 fn in_list_item(dom: &Dom, c: usize, body: usize) -> bool {
     let mut n = c;
     for _ in 0..6 {
@@ -405,6 +437,9 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         } else {
             dom.nodes[i].parent
         };
+        if in_other_content(dom, st, i, body) {
+            continue;
+        }
         if o.chars >= 25 {
             let para = 1.0 + o.punct as f32 + (o.chars as f32 / 100.0).floor().min(3.0);
             paras.push((holder, para));

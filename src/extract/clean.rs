@@ -150,6 +150,26 @@ const BOILER_PREFIXES: &[&str] = &[
     "follow us",
     "click here",
     "all rights reserved",
+    "特别声明",
+    "平台声明",
+    "免责声明",
+    "声明：",
+    "以上内容",
+    "广告",
+    "欢迎关注",
+    "notice: the content above",
+];
+
+/// Phrases that mark a short block as a rights or platform notice
+/// wherever they appear in it.
+const BOILER_PHRASES: &[&str] = &[
+    "未经授权",
+    "未经书面授权",
+    "请勿转载",
+    "禁止转载",
+    "仅提供信息存储",
+    "版权归原作者",
+    "all rights reserved",
 ];
 
 fn has_token(class_id: &str, list: &[&str]) -> bool {
@@ -476,7 +496,9 @@ impl Renderer<'_> {
             let t = dom.text_of(i);
             let lower = t.to_lowercase();
             let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);
-            if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p)) {
+            if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p))
+                || BOILER_PHRASES.iter().any(|p| lower.contains(p))
+            {
                 return Some("stock phrase");
             }
             if let Some(title) = self.title

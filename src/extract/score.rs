@@ -337,7 +337,7 @@ fn paragraph_tag(tag: &str) -> bool {
 const OTHER_CONTENT: &[&str] = &[
     "comment", "comments", "related", "recommend", "recommended", "recommendation", "recommendations",
     "relate", "xgwz", "xgxw", "xgyd", "tuijian", "popular", "trending", "disqus", "reply", "replies",
-    "outbrain", "taboola",
+    "outbrain", "taboola", "stream",
 ];
 
 /// Whether paragraph `i` sits inside a smallish block named as

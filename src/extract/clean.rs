@@ -95,6 +95,14 @@ const BOILER_TOKENS: &[&str] = &[
     "visually",
     "screen-reader",
     "skip",
+    "caption",
+    "captions",
+    "credit",
+    "credits",
+    "gallery",
+    "slideshow",
+    "carousel",
+    "lightbox",
 ];
 
 /// Short stock phrases whole boilerplate blocks start with.
@@ -258,6 +266,16 @@ impl Renderer<'_> {
                             continue;
                         }
                         let tag = e.tag.as_str();
+                        // A headline before any text is the article's own
+                        // title, printed separately; later ones are
+                        // section headings.
+                        if self.strip && tag == "h1" && text.trim().is_empty() {
+                            if let Some(log) = &self.trace {
+                                log.borrow_mut()
+                                    .push(format!("dropped #{i} <h1> (leading headline)"));
+                            }
+                            continue;
+                        }
                         match tag {
                             "br" => {
                                 text.push('\n');
@@ -473,7 +491,10 @@ impl Renderer<'_> {
         let e = dom.elem(i)?;
         let s = &self.st[i];
         let tag = e.tag.as_str();
-        if matches!(tag, "nav" | "aside" | "footer" | "header" | "h1" | "menu") {
+        if matches!(
+            tag,
+            "nav" | "aside" | "footer" | "header" | "menu" | "figcaption"
+        ) {
             return (s.chars < total / 2 + 1).then_some("page furniture element");
         }
         if matches!(
@@ -502,8 +523,7 @@ impl Renderer<'_> {
                 return Some("stock phrase");
             }
             if let Some(title) = self.title
-                && !title.is_empty()
-                && t == title
+                && same_headline(&t, title)
             {
                 return Some("repeats the title");
             }
@@ -590,6 +610,22 @@ impl Renderer<'_> {
         }
         false
     }
+}
+
+/// Whether a block's text is the headline again, give or take spacing,
+/// punctuation and a kicker or site name around it.
+fn same_headline(text: &str, title: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (t, h) = (norm(text), norm(title));
+    if t.is_empty() || h.chars().count() < 4 {
+        return false;
+    }
+    t == h || (t.contains(&h) && t.chars().count() <= h.chars().count() * 3 / 2)
 }
 
 fn escape_into(out: &mut String, s: &str) {

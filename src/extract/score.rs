@@ -335,9 +335,26 @@ fn paragraph_tag(tag: &str) -> bool {
 /// recommended articles. Their paragraphs are real prose, so they would
 /// otherwise outscore a short article.
 const OTHER_CONTENT: &[&str] = &[
-    "comment", "comments", "related", "recommend", "recommended", "recommendation", "recommendations",
-    "relate", "xgwz", "xgxw", "xgyd", "tuijian", "popular", "trending", "disqus", "reply", "replies",
-    "outbrain", "taboola", "stream",
+    "comment",
+    "comments",
+    "related",
+    "recommend",
+    "recommended",
+    "recommendation",
+    "recommendations",
+    "relate",
+    "xgwz",
+    "xgxw",
+    "xgyd",
+    "tuijian",
+    "popular",
+    "trending",
+    "disqus",
+    "reply",
+    "replies",
+    "outbrain",
+    "taboola",
+    "stream",
 ];
 
 /// Whether paragraph `i` sits inside a smallish block named as

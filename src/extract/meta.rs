@@ -266,7 +266,8 @@ fn split_title(title: &str) -> Vec<String> {
 
 /// Cut site-name suffixes (` - 新华网`, `_科协要闻_某某协会`, ` | Site`).
 pub(crate) fn cut_site_suffix(title: &str) -> String {
-    let parts = split_title(title);
+    let title = decode_entities(title);
+    let parts = split_title(&title);
     let Some(first) = parts.first() else {
         return title.trim().to_string();
     };
@@ -326,7 +327,7 @@ pub(crate) fn find_title(
     let page_title = dom.title.clone();
     let og = meta(metas, &["og:title", "twitter:title"]).map(collapse_ws);
     if let Some(t) = meta(metas, &["articletitle", "headline"])
-        .map(collapse_ws)
+        .map(|t| collapse_ws(&decode_entities(t)))
         .filter(|t| !t.is_empty())
     {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
@@ -403,6 +404,9 @@ pub(crate) fn lines_between(dom: &Dom, from: usize, to: usize) -> Vec<(usize, St
 
 const DATE_LABELS: &[&str] = &[
     "发布时间",
+    "发稿时间",
+    "发布于",
+    "发表于",
     "发布日期",
     "发表时间",
     "发表日期",
@@ -417,7 +421,32 @@ const DATE_LABELS: &[&str] = &[
 ];
 
 impl Patterns {
+    /// The publish time. A date-only meta tag (midnight) is refined by the
+    /// same day with a time of day printed under the headline.
     pub fn find_date(
+        &self,
+        dom: &Dom,
+        metas: &[(String, String)],
+        header: &[(usize, String)],
+        url: Option<&Url>,
+    ) -> Option<DateTime<FixedOffset>> {
+        let found = self.find_date_raw(dom, metas, header, url)?;
+        if found.time() != NaiveTime::MIN {
+            return Some(found);
+        }
+        for (_, line) in header {
+            if line.chars().count() <= 160
+                && let Some(d) = self.parse_date(line)
+                && d.date_naive() == found.date_naive()
+                && d.time() != NaiveTime::MIN
+            {
+                return Some(d);
+            }
+        }
+        Some(found)
+    }
+
+    fn find_date_raw(
         &self,
         dom: &Dom,
         metas: &[(String, String)],
@@ -560,7 +589,9 @@ pub(crate) fn find_author(
     // `责任编辑` is the desk editor, not the author: only `作者` counts.
     for (_, line) in header {
         let cleaned = line.replace("责任编辑", "").replace("编辑", "");
-        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"]).filter(|a| !a.contains("来源"))
+        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"])
+            .filter(|a| !a.contains("来源"))
+            .and_then(|a| clean_author(&a))
         {
             return Some(a);
         }
@@ -576,9 +607,9 @@ pub(crate) fn find_author(
             "parsely-author",
         ],
     )
-    .filter(|a| !a.starts_with("http"))
+    .and_then(clean_author)
     {
-        return Some(strip_by(a));
+        return Some(a);
     }
     for v in json_ld_values(dom, "author") {
         let name = match &v {
@@ -594,10 +625,7 @@ pub(crate) fn find_author(
             }),
             _ => None,
         };
-        if let Some(n) = name
-            .map(|n| collapse_ws(&n))
-            .filter(|n| !n.is_empty() && !n.starts_with("http"))
-        {
+        if let Some(n) = name.as_deref().and_then(clean_author) {
             return Some(n);
         }
     }
@@ -609,8 +637,7 @@ pub(crate) fn find_author(
             || cid.contains("byline")
             || cid.split_whitespace().any(|c| c == "author")
         {
-            let t = strip_by(&dom.text_of(i));
-            if (2..=60).contains(&t.chars().count()) {
+            if let Some(t) = clean_author(&dom.text_of(i)) {
                 return Some(t);
             }
         }
@@ -618,14 +645,73 @@ pub(crate) fn find_author(
     None
 }
 
-fn strip_by(s: &str) -> String {
-    let t = collapse_ws(s);
-    let lower = t.to_lowercase();
-    if lower.starts_with("by ") {
-        t[3..].trim().to_string()
-    } else {
-        t
+/// A usable author name, or None for what CMSs put in author fields
+/// that is not one: user ids, URLs, editors' roles, whole sentences.
+fn clean_author(raw: &str) -> Option<String> {
+    let t = collapse_ws(&decode_entities(raw));
+    let t = match t.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("by ") => t[3..].trim().to_string(),
+        _ => t,
+    };
+    let n = t.chars().count();
+    let roles = ["编辑", "选稿", "责编", "审核", "校对", "监制"];
+    if !(2..=60).contains(&n)
+        || t.starts_with("http")
+        || t.chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || c == '_')
+        || roles.iter().any(|r| t.contains(r))
+    {
+        return None;
     }
+    Some(t)
+}
+
+/// Decode the character references CMSs leave double-escaped in meta
+/// values (`&#8216;`, `&amp;`).
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &tail[1..e];
+            let c = if let Some(num) = name.strip_prefix('#') {
+                let code = match num.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse().ok(),
+                };
+                code.and_then(char::from_u32)
+            } else {
+                match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some(' '),
+                    _ => None,
+                }
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -647,6 +733,18 @@ mod tests {
             NaiveDate::from_ymd_opt(2019, 11, 19).unwrap()
         );
         assert!(p.parse_date("2023-13-45").is_none());
+    }
+
+    #[test]
+    fn author_fields_that_are_not_names_are_refused() {
+        assert_eq!(clean_author("By Jane Doe").as_deref(), Some("Jane Doe"));
+        assert_eq!(clean_author("105464"), None);
+        assert_eq!(clean_author("选稿：许文杰"), None);
+        assert_eq!(clean_author("https://example.com/jane"), None);
+        assert_eq!(
+            decode_entities("&#8216;The Medium&#8217; &amp; co &bogus"),
+            "‘The Medium’ & co &bogus"
+        );
     }
 
     #[test]

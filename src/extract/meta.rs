@@ -334,8 +334,11 @@ pub(crate) fn find_title(
         return (t, node);
     }
     // A heading the <title> or og:title also carries is the headline.
+    // Segments after the first are site and channel names: a logo heading
+    // that says the site name is not the headline.
+    let suffixes: Vec<String> = split_title(&page_title).into_iter().skip(1).collect();
     let mut best: Option<&(usize, String)> = None;
-    for h in &heads {
+    for h in heads.iter().filter(|h| !suffixes.contains(&h.1)) {
         let in_title = page_title.contains(h.1.as_str())
             || og.as_deref().is_some_and(|o| o.contains(h.1.as_str()));
         if in_title && best.is_none_or(|b| h.1.chars().count() > b.1.chars().count()) {
@@ -352,10 +355,19 @@ pub(crate) fn find_title(
         let node = heads.iter().find(|(_, h)| *h == jl).map(|(i, _)| *i);
         return (jl, node);
     }
-    let cut = og
-        .filter(|o| !o.is_empty())
-        .map(|o| cut_site_suffix(&o))
-        .or_else(|| (!page_title.is_empty()).then(|| cut_site_suffix(&page_title)));
+    let og_cut = og.filter(|o| !o.is_empty()).map(|o| cut_site_suffix(&o));
+    if og_cut.is_none() {
+        // A lone <h1> that is not the site name beats a <title> that did
+        // not mention it (templates that print only the site there).
+        let h1s: Vec<&(usize, String)> = heads
+            .iter()
+            .filter(|(i, t)| dom.tag(*i) == "h1" && !suffixes.contains(t))
+            .collect();
+        if let [only] = h1s.as_slice() {
+            return (only.1.clone(), Some(only.0));
+        }
+    }
+    let cut = og_cut.or_else(|| (!page_title.is_empty()).then(|| cut_site_suffix(&page_title)));
     if let Some(t) = cut {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
         return (t, node);

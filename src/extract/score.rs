@@ -360,7 +360,8 @@ const OTHER_CONTENT: &[&str] = &[
 /// Whether paragraph `i` sits inside a smallish block named as
 /// someone else's content.
 fn in_other_content(dom: &Dom, st: &[Stats], i: usize, body: usize) -> bool {
-    let limit = st[body].chars / 2;
+    // Guard: never discount most of the page on the strength of a name.
+    let limit = st[body].chars / 5 * 4;
     let mut n = i;
     for _ in 0..8 {
         if n <= body {
@@ -609,10 +610,91 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
             }
         }
     }
+    // An article split into sections under different wrappers (a pull
+    // quote or figure between them) repeats its body container's class:
+    // collect the other sections too.
+    let top_class = dom
+        .elem(top)
+        .and_then(|e| e.attr("class"))
+        .unwrap_or("")
+        .trim();
+    if !top_class.is_empty() {
+        for &c in &cands {
+            if dom.elem(c).and_then(|e| e.attr("class")).map(str::trim) == Some(top_class)
+                && score[c] >= top_score * 0.2
+                && st[c].link_density() < 0.3
+                && !roots
+                    .iter()
+                    .any(|&r| dom.contains(r, c) || dom.contains(c, r))
+            {
+                roots.push(c);
+            }
+        }
+        roots.sort_unstable();
+    }
     cands.truncate(8);
     Scored {
         score,
         roots,
         ranked: cands,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENT: &str =
+        "This sentence is long enough to be a paragraph, and it has commas, which count.";
+
+    fn page(body: &str) -> Dom {
+        Dom::parse(&format!("<html><body>{body}</body></html>"))
+    }
+
+    fn root_texts(dom: &Dom) -> Vec<String> {
+        let st = compute_stats(dom);
+        let body = dom.by_tag("body").next().unwrap();
+        let s = choose(dom, &st, body, None);
+        s.roots.iter().map(|&r| dom.text_of(r)).collect()
+    }
+
+    #[test]
+    fn sections_sharing_the_body_class_are_all_kept() {
+        let p = format!("<p>{SENT}</p>").repeat(4);
+        let dom = page(&format!(
+            "<div class=nav><a href=/>Home</a></div>\
+             <div class=wrap1><div class='post-body'>{p}<p>First part ends.</p></div></div>\
+             <div class=quote><blockquote>A pull quote</blockquote></div>\
+             <div class=wrap2><div class='post-body'>{p}{p}<p>Second part ends.</p></div></div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("First part ends."), "{roots}");
+        assert!(roots.contains("Second part ends."), "{roots}");
+        assert!(!roots.contains("Home"), "{roots}");
+    }
+
+    #[test]
+    fn recommended_articles_do_not_outscore_a_short_article() {
+        let p = format!("<p>{SENT}</p>");
+        let many = p.repeat(8);
+        let dom = page(&format!(
+            "<div class=article-content>{p}{p}<p>The real article.</p></div>\
+             <div class='content--recommend'>{many}</div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("The real article."), "{roots}");
+        assert!(!roots.contains(&SENT.repeat(5)), "{roots}");
+    }
+
+    #[test]
+    fn short_lines_pool_into_a_paragraph() {
+        let lines: String = (0..30)
+            .map(|i| format!("<div>short line {i}</div>"))
+            .collect();
+        let dom = page(&format!(
+            "<div class=side><p>{SENT}</p></div><div class=entry>{lines}</div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("short line 29"), "{roots}");
     }
 }

@@ -34,12 +34,23 @@ fn trs_gbk_article_yields_metadata_and_clean_body() {
         a.text
     );
     assert!(a.text.contains("常务副主席朱镕出席会议"));
-    assert!(a.text.ends_with("三家学会作了交流发言。"), "{}", a.text);
+    assert!(
+        a.text
+            .ends_with("三家学会作了交流发言。\n附件：2024年学会工作要点.pdf"),
+        "{}",
+        a.text
+    );
     assert_eq!(
         a.text.lines().count(),
-        3,
+        4,
         "one line a paragraph: {}",
         a.text
+    );
+    assert!(
+        a.html
+            .contains("href=\"http://www.example-kx.org.cn/kxyw/202311/P020231120_1.pdf\""),
+        "{}",
+        a.html
     );
     for junk in [
         "网站首页",

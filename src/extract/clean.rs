@@ -517,6 +517,10 @@ impl Renderer<'_> {
             let t = dom.text_of(i);
             let lower = t.to_lowercase();
             let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);
+            // Attachments of a notice are links, and they are the content.
+            if trimmed.starts_with("附件") {
+                return None;
+            }
             if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p))
                 || BOILER_PHRASES.iter().any(|p| lower.contains(p))
             {

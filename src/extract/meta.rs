@@ -27,7 +27,7 @@ impl Patterns {
         let build = |re: &str| Regex::new(re).expect("static pattern compiles");
         Patterns {
             date: build(
-                r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?)?)?(?:\s*(Z|[+-]\d{2}:?\d{2}))?",
+                r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?(?:[\sT\-]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?)?)?(?:\s*(Z|[+-]\d{2}:?\d{2}))?",
             ),
             date_en: build(
                 r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})",
@@ -584,12 +584,22 @@ fn labelled(line: &str, labels: &[&str]) -> Option<String> {
     None
 }
 
-pub(crate) fn find_source(header: &[(usize, String)], tail: &[(usize, String)]) -> Option<String> {
+pub(crate) fn find_source(
+    metas: &[(String, String)],
+    header: &[(usize, String)],
+    tail: &[(usize, String)],
+) -> Option<String> {
     let labels = ["文章来源", "信息来源", "稿件来源", "来源"];
     header
         .iter()
         .chain(tail.iter())
         .find_map(|(_, l)| labelled(l, &labels))
+        .or_else(|| {
+            // TRS and similar CMSs also carry it as a meta tag.
+            meta(metas, &["contentsource", "source", "article:source"])
+                .map(|v| collapse_ws(&decode_entities(v)))
+                .filter(|v| !v.is_empty() && v.chars().count() <= 40 && !v.contains("://"))
+        })
 }
 
 pub(crate) fn find_author(
@@ -737,6 +747,8 @@ mod tests {
         assert_eq!(d.to_rfc3339(), "2023-11-20T10:30:00+08:00");
         let d = p.parse_date("2023-11-20T02:30:00Z").unwrap();
         assert_eq!(d.to_rfc3339(), "2023-11-20T02:30:00+00:00");
+        let d = p.parse_date("2023-11-20-15:30:00").unwrap();
+        assert_eq!(d.to_rfc3339(), "2023-11-20T15:30:00+08:00");
         let d = p.parse_date("2023/1/5").unwrap();
         assert_eq!(d.to_rfc3339(), "2023-01-05T00:00:00+08:00");
         let d = p.parse_date("Updated Nov. 19, 2019").unwrap();
@@ -799,7 +811,9 @@ mod tests {
             0,
             "发布时间：2023-11-20 来源：中国科协 作者：张三 责任编辑：李四".to_string(),
         )];
-        assert_eq!(find_source(&lines, &[]).as_deref(), Some("中国科协"));
+        assert_eq!(find_source(&[], &lines, &[]).as_deref(), Some("中国科协"));
+        let metas = vec![("contentsource".to_string(), "学会部".to_string())];
+        assert_eq!(find_source(&metas, &[], &[]).as_deref(), Some("学会部"));
         let dom = Dom::parse("<html><body></body></html>");
         assert_eq!(find_author(&dom, &[], &lines, 0).as_deref(), Some("张三"));
         let lines = vec![(0, "来源：新华网 责任编辑：李四".to_string())];

@@ -230,7 +230,7 @@ impl Extractor {
         );
 
         let published_at = self.patterns.find_date(&dom, &metas, &header, url);
-        let source = meta::find_source(&header, &tail);
+        let source = meta::find_source(&metas, &header, &tail);
         let author = meta::find_author(&dom, &metas, &header, body);
 
         Ok(Article {

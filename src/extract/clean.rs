@@ -513,7 +513,9 @@ impl Renderer<'_> {
             return (s.img == 0 && !matches!(tag, "td" | "th" | "tr" | "p")).then_some("empty");
         }
         // Short blocks that start with a stock phrase or repeat the title.
-        if s.chars < 200 {
+        // (Few nodes too: a deep chain of wrappers around one short text
+        // must not be re-read at every level.)
+        if s.chars < 200 && dom.subtree_len(i) < 400 {
             let t = dom.text_of(i);
             let lower = t.to_lowercase();
             let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);

@@ -515,6 +515,29 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_gives_an_error_not_a_panic() {
+        let deep = "<div>".repeat(5_000)
+            + "text, deep inside, with commas, and more words here."
+            + &"</div>".repeat(5_000);
+        let odd = [
+            "",
+            "\u{0}\u{1}\u{2}",
+            "just some text, without any markup at all, but with commas, and words.",
+            "<html><body><p>",
+            "<title>&#xffffff;&#0;&bogus;</title><meta name=PubDate content='9999-99-99'><p>x</p>",
+            deep.as_str(),
+        ];
+        for html in odd {
+            let _ = extract(
+                html,
+                Some(&url("http://e.com/a/b.html")),
+                &ExtractOptions::default(),
+            );
+            let _ = clean_fragment(html, None);
+        }
+    }
+
+    #[test]
     fn fragment_is_sanitised_and_absolutised() {
         let f = clean_fragment(
             "<p onclick=\"x()\">Hello <a href=\"/a\">world</a></p><script>alert(1)</script><iframe src=x></iframe><img src=\"i.png\"><form><input name=q></form>",

@@ -655,13 +655,12 @@ pub(crate) fn find_author(
     for i in body..dom.subtree_end(body) {
         let Some(e) = dom.elem(i) else { continue };
         let cid = &dom.nodes[i].class_id;
-        if e.attr("rel") == Some("author")
+        if (e.attr("rel") == Some("author")
             || cid.contains("byline")
-            || cid.split_whitespace().any(|c| c == "author")
+            || cid.split_whitespace().any(|c| c == "author"))
+            && let Some(t) = clean_author(&dom.text_of(i))
         {
-            if let Some(t) = clean_author(&dom.text_of(i)) {
-                return Some(t);
-            }
+            return Some(t);
         }
     }
     None

@@ -302,8 +302,12 @@ impl Extractor {
     }
 }
 
-/// Whether text holds at least one sentence-like line.
+/// Whether text holds at least one sentence-like line, or simply a lot of
+/// text (blogs and poems in short unpunctuated lines).
 fn has_prose(text: &str) -> bool {
+    if text.chars().filter(|c| !c.is_whitespace()).count() >= 300 {
+        return true;
+    }
     text.lines().any(|l| {
         let n = l.chars().count();
         let punct = l

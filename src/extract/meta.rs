@@ -440,9 +440,10 @@ impl Patterns {
         dom: &Dom,
         metas: &[(String, String)],
         header: &[(usize, String)],
+        tail: &[(usize, String)],
         url: Option<&Url>,
     ) -> Option<DateTime<FixedOffset>> {
-        let found = self.find_date_raw(dom, metas, header, url)?;
+        let found = self.find_date_raw(dom, metas, header, tail, url)?;
         if found.time() != NaiveTime::MIN {
             return Some(found);
         }
@@ -463,6 +464,7 @@ impl Patterns {
         dom: &Dom,
         metas: &[(String, String)],
         header: &[(usize, String)],
+        tail: &[(usize, String)],
         url: Option<&Url>,
     ) -> Option<DateTime<FixedOffset>> {
         let keys = [
@@ -504,8 +506,8 @@ impl Patterns {
                 return Some(d);
             }
         }
-        // A labelled date under the title.
-        for (_, line) in header {
+        // A labelled date under the title (or, on blogs, under the post).
+        for (_, line) in header.iter().chain(tail) {
             let lower = line.to_lowercase();
             for label in DATE_LABELS {
                 if let Some(at) = lower.find(label)

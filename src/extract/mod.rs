@@ -229,7 +229,7 @@ impl Extractor {
                 .take(8),
         );
 
-        let published_at = self.patterns.find_date(&dom, &metas, &header, url);
+        let published_at = self.patterns.find_date(&dom, &metas, &header, &tail, url);
         let source = meta::find_source(&metas, &header, &tail);
         let author = meta::find_author(&dom, &metas, &header, body);
 

@@ -494,6 +494,40 @@ mod tests {
     }
 
     #[test]
+    fn title_selector_overrides_title_detection() {
+        let html = format!(
+            "<html><head><title>网站名称</title></head><body><div class=bt>真正的标题在这里</div><div><p>{PARA}</p></div></body></html>"
+        );
+        let opts = ExtractOptions {
+            content_selector: None,
+            title_selector: Some("div.bt".into()),
+        };
+        assert_eq!(
+            extract(&html, None, &opts).unwrap().title,
+            "真正的标题在这里"
+        );
+    }
+
+    #[test]
+    fn old_table_layout_with_br_paragraphs() {
+        let html = format!(
+            "<html><body><table><tr><td class=menu><a href=/1>首页</a><br><a href=/2>机构</a><br><a href=/3>新闻</a></td>\
+             <td><font size=3>{PARA}<br><br>{PARA}<br><br>第三段，也是正文的一部分，用换行分隔。</font></td></tr></table>\
+             <p>主办：某某市科协</p></body></html>"
+        );
+        let u = url("http://kx.example.gov.cn/news/2023-11/20/content_1.htm");
+        let a = extract(&html, Some(&u), &ExtractOptions::default()).unwrap();
+        assert_eq!(a.text.lines().count(), 3, "{}", a.text);
+        assert!(a.text.ends_with("第三段，也是正文的一部分，用换行分隔。"));
+        assert!(!a.text.contains("首页"));
+        // No date on the page: the URL's.
+        assert_eq!(
+            a.published_at.unwrap().to_rfc3339(),
+            "2023-11-20T00:00:00+08:00"
+        );
+    }
+
+    #[test]
     fn base_href_is_honoured() {
         let html = format!(
             "<html><head><base href=\"http://cdn.example.com/x/\"></head><body><article><p>{PARA}</p><img src=\"a.png\"><p>{PARA}</p></article></body></html>"

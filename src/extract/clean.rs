@@ -168,6 +168,55 @@ const BOILER_PREFIXES: &[&str] = &[
     "notice: the content above",
 ];
 
+/// Whole-block texts that are widget labels.
+const BOILER_EXACT: &[&str] = &[
+    "comments",
+    "comment",
+    "tags",
+    "tag",
+    "more",
+    "more:",
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "related",
+    "advertisement",
+    "评论",
+    "分享",
+    "打印",
+    "关闭",
+    "收藏",
+    "返回",
+    "返回列表",
+];
+
+/// Labels of the time-stamp lines CMSs print inside the body container.
+const DATE_LINE_LABELS: &[&str] = &[
+    "updated",
+    "published",
+    "posted",
+    "last updated",
+    "发布时间",
+    "发布日期",
+    "更新时间",
+    "发稿时间",
+];
+
+/// Openers of "more stories" blocks.
+const MORE_PREFIXES: &[&str] = &[
+    "you may also like",
+    "you might also like",
+    "more from",
+    "more stories",
+    "recommended for you",
+    "tell us what you think",
+    "você pode gostar",
+    "leia também",
+    "lesen sie auch",
+    "читайте также",
+];
+
 /// Phrases that mark a short block as a rights or platform notice
 /// wherever they appear in it.
 const BOILER_PHRASES: &[&str] = &[
@@ -524,9 +573,17 @@ impl Renderer<'_> {
                 return None;
             }
             if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p))
+                || MORE_PREFIXES.iter().any(|p| trimmed.starts_with(p))
                 || BOILER_PHRASES.iter().any(|p| lower.contains(p))
+                || BOILER_EXACT.contains(&trimmed.trim_end_matches(['】', ']', ')', '）']).trim())
             {
                 return Some("stock phrase");
+            }
+            if s.chars < 80
+                && DATE_LINE_LABELS.iter().any(|p| trimmed.starts_with(p))
+                && trimmed.chars().any(|c| c.is_ascii_digit())
+            {
+                return Some("time-stamp line");
             }
             if let Some(title) = self.title
                 && same_headline(&t, title)

@@ -48,6 +48,17 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
         push(enc);
     }
 
+    // GBK accepts most UTF-8 byte pairs, so "decodes cleanly" cannot
+    // catch a legacy label in front of UTF-8 bytes. Valid UTF-8 with
+    // non-ASCII in it is practically never an accident: when any of the
+    // evidence names UTF-8, it wins.
+    if candidates.first().is_some_and(|&e| e != UTF_8)
+        && candidates.contains(&UTF_8)
+        && !bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(strip_bom(bytes, UTF_8))
+    {
+        return (text.to_string(), UTF_8);
+    }
     for &enc in &candidates {
         if let Some(text) = decode_clean(bytes, enc) {
             return (text, enc);
@@ -261,6 +272,15 @@ mod tests {
         let (text, enc) = decode(&gbk(page), Some("text/html;charset=UTF-8"));
         assert_eq!(enc, GB18030);
         assert!(text.contains("科协要闻：朱镕基"));
+    }
+
+    #[test]
+    fn utf8_bytes_behind_a_gbk_header_are_read_as_utf8() {
+        let page =
+            "<html><head><meta charset=\"utf-8\"></head><body>科协要闻：全国科普日</body></html>";
+        let (text, enc) = decode(page.as_bytes(), Some("text/html; charset=GBK"));
+        assert_eq!(enc, UTF_8);
+        assert!(text.contains("科协要闻：全国科普日"));
     }
 
     #[test]

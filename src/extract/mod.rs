@@ -128,7 +128,7 @@ impl Extractor {
         };
 
         let (mut roots, scores, ranked) = if dom.marked_content.is_empty() {
-            let s = score::choose(&dom, &st, body, title_node);
+            let s = score::choose(&dom, &st, body);
             (s.roots, Some(s.score), s.ranked)
         } else {
             // Outermost matches only, so nested matches do not repeat text.
@@ -253,9 +253,7 @@ impl Extractor {
         let dom = Dom::from_html(&doc, None, None);
         let st = score::compute_stats(&dom);
         let body = dom.by_tag("body").next().unwrap_or(ROOT);
-        let metas = meta::collect_metas(&dom);
-        let (_, title_node) = meta::find_title(&dom, &metas, body);
-        let s = score::choose(&dom, &st, body, title_node);
+        let s = score::choose(&dom, &st, body);
         let describe = |i: usize| {
             let t = dom.text_of(i);
             let head: String = t.chars().take(60).collect();

@@ -406,7 +406,7 @@ pub(crate) struct Scored {
 }
 
 /// Score every node and choose the main content. `body` is where to look.
-pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<usize>) -> Scored {
+pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
     let n = dom.nodes.len();
     let mut score = vec![0.0f32; n];
     let mut scored = vec![false; n];
@@ -519,7 +519,6 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         };
     };
     let mut top = first;
-    let _ = title_node;
     let top_score = score[top];
 
     // Several strong candidates under one ancestor: the article is split
@@ -654,7 +653,7 @@ mod tests {
     fn root_texts(dom: &Dom) -> Vec<String> {
         let st = compute_stats(dom);
         let body = dom.by_tag("body").next().unwrap();
-        let s = choose(dom, &st, body, None);
+        let s = choose(dom, &st, body);
         s.roots.iter().map(|&r| dom.text_of(r)).collect()
     }
 

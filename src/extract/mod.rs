@@ -127,6 +127,10 @@ impl Extractor {
             None => meta::find_title(&dom, &metas, body),
         };
 
+        if content_sel.is_some() && dom.marked_content.is_empty() {
+            // The site changed its template: say so, and fall back.
+            tracing::warn!(url = %url_name, "content selector matched nothing; finding the body automatically");
+        }
         let (mut roots, scores, ranked) = if dom.marked_content.is_empty() {
             let s = score::choose(&dom, &st, body);
             (s.roots, Some(s.score), s.ranked)

@@ -125,19 +125,16 @@ const BOILER_PREFIXES: &[&str] = &[
     "分享:",
     "扫一扫",
     "打印本页",
-    "打印",
     "关闭窗口",
     "关闭本页",
     "【打印",
     "【关闭",
     "[打印",
     "[关闭",
-    "收藏",
     "版权所有",
     "主办单位",
     "网站地图",
     "返回顶部",
-    "字号",
     "【字号",
     "【字体",
     "字体：",
@@ -163,10 +160,13 @@ const BOILER_PREFIXES: &[&str] = &[
     "免责声明",
     "声明：",
     "以上内容",
-    "广告",
     "欢迎关注",
     "notice: the content above",
 ];
+
+/// Short words that open a widget ("收藏本文", "广告 …") but also open
+/// real sentences ("收藏家…"): only for very short blocks.
+const WIDGET_PREFIXES: &[&str] = &["打印", "收藏", "广告", "字号"];
 
 /// Whole-block texts that are widget labels.
 const BOILER_EXACT: &[&str] = &[
@@ -576,6 +576,7 @@ impl Renderer<'_> {
                 || MORE_PREFIXES.iter().any(|p| trimmed.starts_with(p))
                 || BOILER_PHRASES.iter().any(|p| lower.contains(p))
                 || BOILER_EXACT.contains(&trimmed.trim_end_matches(['】', ']', ')', '）']).trim())
+                || (s.chars < 40 && WIDGET_PREFIXES.iter().any(|p| trimmed.starts_with(p)))
             {
                 return Some("stock phrase");
             }

@@ -530,6 +530,18 @@ mod tests {
     }
 
     #[test]
+    fn widget_words_only_drop_short_blocks() {
+        let html = format!(
+            "<html><body><div class=content><p>{PARA}</p><p>收藏家王先生将珍藏多年的古代科技文献捐赠给省科技馆，供公众参观学习。</p>\
+             <p>{PARA}</p><p>收藏本文</p><p>广告</p></div></body></html>"
+        );
+        let a = extract(&html, None, &ExtractOptions::default()).unwrap();
+        assert!(a.text.contains("收藏家王先生"), "{}", a.text);
+        assert!(!a.text.contains("收藏本文"), "{}", a.text);
+        assert!(!a.text.ends_with("广告"), "{}", a.text);
+    }
+
+    #[test]
     fn base_href_is_honoured() {
         let html = format!(
             "<html><head><base href=\"http://cdn.example.com/x/\"></head><body><article><p>{PARA}</p><img src=\"a.png\"><p>{PARA}</p></article></body></html>"

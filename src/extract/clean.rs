@@ -576,7 +576,7 @@ impl Renderer<'_> {
                 || MORE_PREFIXES.iter().any(|p| trimmed.starts_with(p))
                 || BOILER_PHRASES.iter().any(|p| lower.contains(p))
                 || BOILER_EXACT.contains(&trimmed.trim_end_matches(['】', ']', ')', '）']).trim())
-                || (s.chars < 40 && WIDGET_PREFIXES.iter().any(|p| trimmed.starts_with(p)))
+                || (s.chars < 16 && WIDGET_PREFIXES.iter().any(|p| trimmed.starts_with(p)))
             {
                 return Some("stock phrase");
             }

@@ -79,7 +79,22 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
 /// labels become GB18030: the decoders accept the same bytes, and GB18030
 /// is what the page really is.
 fn label_encoding(label: &str) -> Option<&'static Encoding> {
-    let enc = Encoding::for_label(label.trim().trim_matches(['"', '\'']).as_bytes())?;
+    let label = label.trim().trim_matches(['"', '\'']);
+    // Windows code page names that servers send but the WHATWG label
+    // list does not know.
+    if [
+        "cp936",
+        "ms936",
+        "windows-936",
+        "gb18030-2000",
+        "gb18030-2005",
+    ]
+    .iter()
+    .any(|l| label.eq_ignore_ascii_case(l))
+    {
+        return Some(GB18030);
+    }
+    let enc = Encoding::for_label(label.as_bytes())?;
     if enc == encoding_rs::GBK {
         return Some(GB18030);
     }
@@ -281,6 +296,22 @@ mod tests {
         let (text, enc) = decode(page.as_bytes(), Some("text/html; charset=GBK"));
         assert_eq!(enc, UTF_8);
         assert!(text.contains("科协要闻：全国科普日"));
+    }
+
+    #[test]
+    fn every_gbk_label_means_gb18030() {
+        for label in [
+            "gb2312",
+            "GBK",
+            "x-gbk",
+            "gb_2312-80",
+            "cp936",
+            "CP936",
+            "chinese",
+            "gb18030",
+        ] {
+            assert_eq!(label_encoding(label), Some(GB18030), "{label}");
+        }
     }
 
     #[test]

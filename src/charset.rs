@@ -48,6 +48,17 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
         push(enc);
     }
 
+    // GBK accepts most UTF-8 byte pairs, so "decodes cleanly" cannot
+    // catch a legacy label in front of UTF-8 bytes. Valid UTF-8 with
+    // non-ASCII in it is practically never an accident: when any of the
+    // evidence names UTF-8, it wins.
+    if candidates.first().is_some_and(|&e| e != UTF_8)
+        && candidates.contains(&UTF_8)
+        && !bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(strip_bom(bytes, UTF_8))
+    {
+        return (text.to_string(), UTF_8);
+    }
     for &enc in &candidates {
         if let Some(text) = decode_clean(bytes, enc) {
             return (text, enc);
@@ -68,7 +79,22 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
 /// labels become GB18030: the decoders accept the same bytes, and GB18030
 /// is what the page really is.
 fn label_encoding(label: &str) -> Option<&'static Encoding> {
-    let enc = Encoding::for_label(label.trim().trim_matches(['"', '\'']).as_bytes())?;
+    let label = label.trim().trim_matches(['"', '\'']);
+    // Windows code page names that servers send but the WHATWG label
+    // list does not know.
+    if [
+        "cp936",
+        "ms936",
+        "windows-936",
+        "gb18030-2000",
+        "gb18030-2005",
+    ]
+    .iter()
+    .any(|l| label.eq_ignore_ascii_case(l))
+    {
+        return Some(GB18030);
+    }
+    let enc = Encoding::for_label(label.as_bytes())?;
     if enc == encoding_rs::GBK {
         return Some(GB18030);
     }
@@ -261,6 +287,31 @@ mod tests {
         let (text, enc) = decode(&gbk(page), Some("text/html;charset=UTF-8"));
         assert_eq!(enc, GB18030);
         assert!(text.contains("科协要闻：朱镕基"));
+    }
+
+    #[test]
+    fn utf8_bytes_behind_a_gbk_header_are_read_as_utf8() {
+        let page =
+            "<html><head><meta charset=\"utf-8\"></head><body>科协要闻：全国科普日</body></html>";
+        let (text, enc) = decode(page.as_bytes(), Some("text/html; charset=GBK"));
+        assert_eq!(enc, UTF_8);
+        assert!(text.contains("科协要闻：全国科普日"));
+    }
+
+    #[test]
+    fn every_gbk_label_means_gb18030() {
+        for label in [
+            "gb2312",
+            "GBK",
+            "x-gbk",
+            "gb_2312-80",
+            "cp936",
+            "CP936",
+            "chinese",
+            "gb18030",
+        ] {
+            assert_eq!(label_encoding(label), Some(GB18030), "{label}");
+        }
     }
 
     #[test]

@@ -95,6 +95,14 @@ const BOILER_TOKENS: &[&str] = &[
     "visually",
     "screen-reader",
     "skip",
+    "caption",
+    "captions",
+    "credit",
+    "credits",
+    "gallery",
+    "slideshow",
+    "carousel",
+    "lightbox",
 ];
 
 /// Short stock phrases whole boilerplate blocks start with.
@@ -117,19 +125,15 @@ const BOILER_PREFIXES: &[&str] = &[
     "分享:",
     "扫一扫",
     "打印本页",
-    "打印",
     "关闭窗口",
     "关闭本页",
     "【打印",
     "【关闭",
     "[打印",
     "[关闭",
-    "收藏",
     "版权所有",
-    "主办单位",
     "网站地图",
     "返回顶部",
-    "字号",
     "【字号",
     "【字体",
     "字体：",
@@ -149,6 +153,78 @@ const BOILER_PREFIXES: &[&str] = &[
     "sign up",
     "follow us",
     "click here",
+    "all rights reserved",
+    "特别声明",
+    "平台声明",
+    "免责声明",
+    "声明：",
+    "以上内容",
+    "欢迎关注",
+    "notice: the content above",
+];
+
+/// Short words that open a widget ("收藏本文", "广告 …") but also open
+/// real sentences ("收藏家…"): only for very short blocks.
+const WIDGET_PREFIXES: &[&str] = &["打印", "收藏", "广告", "字号"];
+
+/// Whole-block texts that are widget labels.
+const BOILER_EXACT: &[&str] = &[
+    "comments",
+    "comment",
+    "tags",
+    "tag",
+    "more",
+    "more:",
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "related",
+    "advertisement",
+    "评论",
+    "分享",
+    "打印",
+    "关闭",
+    "收藏",
+    "返回",
+    "返回列表",
+];
+
+/// Labels of the time-stamp lines CMSs print inside the body container.
+const DATE_LINE_LABELS: &[&str] = &[
+    "updated",
+    "published",
+    "posted",
+    "last updated",
+    "发布时间",
+    "发布日期",
+    "更新时间",
+    "发稿时间",
+];
+
+/// Openers of "more stories" blocks.
+const MORE_PREFIXES: &[&str] = &[
+    "you may also like",
+    "you might also like",
+    "more from",
+    "more stories",
+    "recommended for you",
+    "tell us what you think",
+    "você pode gostar",
+    "leia também",
+    "lesen sie auch",
+    "читайте также",
+];
+
+/// Phrases that mark a short block as a rights or platform notice
+/// wherever they appear in it.
+const BOILER_PHRASES: &[&str] = &[
+    "未经授权",
+    "未经书面授权",
+    "请勿转载",
+    "禁止转载",
+    "仅提供信息存储",
+    "版权归原作者",
     "all rights reserved",
 ];
 
@@ -238,6 +314,16 @@ impl Renderer<'_> {
                             continue;
                         }
                         let tag = e.tag.as_str();
+                        // A headline before any text is the article's own
+                        // title, printed separately; later ones are
+                        // section headings.
+                        if self.strip && tag == "h1" && text.trim().is_empty() {
+                            if let Some(log) = &self.trace {
+                                log.borrow_mut()
+                                    .push(format!("dropped #{i} <h1> (leading headline)"));
+                            }
+                            continue;
+                        }
                         match tag {
                             "br" => {
                                 text.push('\n');
@@ -450,10 +536,13 @@ impl Renderer<'_> {
     /// Whether the subtree at `i` is boilerplate inside the content.
     fn is_boilerplate(&self, i: usize, total: u32) -> Option<&'static str> {
         let dom = self.dom;
-        let Some(e) = dom.elem(i) else { return None };
+        let e = dom.elem(i)?;
         let s = &self.st[i];
         let tag = e.tag.as_str();
-        if matches!(tag, "nav" | "aside" | "footer" | "header" | "h1" | "menu") {
+        if matches!(
+            tag,
+            "nav" | "aside" | "footer" | "header" | "menu" | "figcaption"
+        ) {
             return (s.chars < total / 2 + 1).then_some("page furniture element");
         }
         if matches!(
@@ -472,16 +561,32 @@ impl Renderer<'_> {
             return (s.img == 0 && !matches!(tag, "td" | "th" | "tr" | "p")).then_some("empty");
         }
         // Short blocks that start with a stock phrase or repeat the title.
-        if s.chars < 200 {
+        // (Few nodes too: a deep chain of wrappers around one short text
+        // must not be re-read at every level.)
+        if s.chars < 200 && dom.subtree_len(i) < 400 {
             let t = dom.text_of(i);
             let lower = t.to_lowercase();
             let trimmed = lower.trim_start_matches(['【', '[', '(', '（', ' ', '>', '»', '·']);
-            if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p)) {
+            // Attachments of a notice are links, and they are the content.
+            if trimmed.starts_with("附件") {
+                return None;
+            }
+            if BOILER_PREFIXES.iter().any(|p| trimmed.starts_with(p))
+                || MORE_PREFIXES.iter().any(|p| trimmed.starts_with(p))
+                || BOILER_PHRASES.iter().any(|p| lower.contains(p))
+                || BOILER_EXACT.contains(&trimmed.trim_end_matches(['】', ']', ')', '）']).trim())
+                || (s.chars < 16 && WIDGET_PREFIXES.iter().any(|p| trimmed.starts_with(p)))
+            {
                 return Some("stock phrase");
             }
+            if s.chars < 80
+                && DATE_LINE_LABELS.iter().any(|p| trimmed.starts_with(p))
+                && trimmed.chars().any(|c| c.is_ascii_digit())
+            {
+                return Some("time-stamp line");
+            }
             if let Some(title) = self.title
-                && !title.is_empty()
-                && t == title
+                && same_headline(&t, title)
             {
                 return Some("repeats the title");
             }
@@ -568,6 +673,22 @@ impl Renderer<'_> {
         }
         false
     }
+}
+
+/// Whether a block's text is the headline again, give or take spacing,
+/// punctuation and a kicker or site name around it.
+fn same_headline(text: &str, title: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (t, h) = (norm(text), norm(title));
+    if t.is_empty() || h.chars().count() < 4 {
+        return false;
+    }
+    t == h || (t.contains(&h) && t.chars().count() <= h.chars().count() * 3 / 2)
 }
 
 fn escape_into(out: &mut String, s: &str) {

@@ -57,6 +57,8 @@ pub(crate) struct Dom {
     pub marked_content: Vec<usize>,
     /// Elements matched by the per-site title selector, if one was given.
     pub marked_title: Vec<usize>,
+    /// One past the last index of each node's subtree.
+    ends: Vec<usize>,
 }
 
 /// Elements whose whole subtree is dropped while copying.
@@ -126,6 +128,7 @@ impl Dom {
             title: String::new(),
             marked_content: Vec::new(),
             marked_title: Vec::new(),
+            ends: Vec::new(),
         };
         dom.nodes.push(Node {
             parent: ROOT,
@@ -212,6 +215,16 @@ impl Dom {
                 _ => {}
             }
         }
+        // Subtree ends, bottom-up: a node's subtree ends where its last
+        // child's does.
+        let n = dom.nodes.len();
+        let mut ends: Vec<usize> = (1..=n).collect();
+        for i in (0..n).rev() {
+            if let Some(&last) = dom.nodes[i].children.last() {
+                ends[i] = ends[last];
+            }
+        }
+        dom.ends = ends;
         dom
     }
 
@@ -229,11 +242,12 @@ impl Dom {
     /// Indices of the subtree rooted at `i`, in document order. Because the
     /// arena is in document order, a subtree is a contiguous index range.
     pub fn subtree_end(&self, i: usize) -> usize {
-        let mut n = i;
-        while let Some(&last) = self.nodes[n].children.last() {
-            n = last;
-        }
-        n + 1
+        self.ends[i]
+    }
+
+    /// How many nodes the subtree at `i` has, itself included.
+    pub fn subtree_len(&self, i: usize) -> usize {
+        self.ends[i] - i
     }
 
     /// Whether `a` is `b` or an ancestor of `b`.

@@ -27,7 +27,7 @@ impl Patterns {
         let build = |re: &str| Regex::new(re).expect("static pattern compiles");
         Patterns {
             date: build(
-                r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?(?:[\sT]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?)?)?(?:\s*(Z|[+-]\d{2}:?\d{2}))?",
+                r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?(?:[\sT\-]*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})(?:\.\d+)?)?)?(?:\s*(Z|[+-]\d{2}:?\d{2}))?",
             ),
             date_en: build(
                 r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{2})",
@@ -266,7 +266,8 @@ fn split_title(title: &str) -> Vec<String> {
 
 /// Cut site-name suffixes (` - 新华网`, `_科协要闻_某某协会`, ` | Site`).
 pub(crate) fn cut_site_suffix(title: &str) -> String {
-    let parts = split_title(title);
+    let title = decode_entities(title);
+    let parts = split_title(&title);
     let Some(first) = parts.first() else {
         return title.trim().to_string();
     };
@@ -326,15 +327,18 @@ pub(crate) fn find_title(
     let page_title = dom.title.clone();
     let og = meta(metas, &["og:title", "twitter:title"]).map(collapse_ws);
     if let Some(t) = meta(metas, &["articletitle", "headline"])
-        .map(collapse_ws)
+        .map(|t| collapse_ws(&decode_entities(t)))
         .filter(|t| !t.is_empty())
     {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
         return (t, node);
     }
     // A heading the <title> or og:title also carries is the headline.
+    // Segments after the first are site and channel names: a logo heading
+    // that says the site name is not the headline.
+    let suffixes: Vec<String> = split_title(&page_title).into_iter().skip(1).collect();
     let mut best: Option<&(usize, String)> = None;
-    for h in &heads {
+    for h in heads.iter().filter(|h| !suffixes.contains(&h.1)) {
         let in_title = page_title.contains(h.1.as_str())
             || og.as_deref().is_some_and(|o| o.contains(h.1.as_str()));
         if in_title && best.is_none_or(|b| h.1.chars().count() > b.1.chars().count()) {
@@ -351,10 +355,19 @@ pub(crate) fn find_title(
         let node = heads.iter().find(|(_, h)| *h == jl).map(|(i, _)| *i);
         return (jl, node);
     }
-    let cut = og
-        .filter(|o| !o.is_empty())
-        .map(|o| cut_site_suffix(&o))
-        .or_else(|| (!page_title.is_empty()).then(|| cut_site_suffix(&page_title)));
+    let og_cut = og.filter(|o| !o.is_empty()).map(|o| cut_site_suffix(&o));
+    if og_cut.is_none() {
+        // A lone <h1> that is not the site name beats a <title> that did
+        // not mention it (templates that print only the site there).
+        let h1s: Vec<&(usize, String)> = heads
+            .iter()
+            .filter(|(i, t)| dom.tag(*i) == "h1" && !suffixes.contains(t))
+            .collect();
+        if let [only] = h1s.as_slice() {
+            return (only.1.clone(), Some(only.0));
+        }
+    }
+    let cut = og_cut.or_else(|| (!page_title.is_empty()).then(|| cut_site_suffix(&page_title)));
     if let Some(t) = cut {
         let node = heads.iter().find(|(_, h)| *h == t).map(|(i, _)| *i);
         return (t, node);
@@ -403,6 +416,9 @@ pub(crate) fn lines_between(dom: &Dom, from: usize, to: usize) -> Vec<(usize, St
 
 const DATE_LABELS: &[&str] = &[
     "发布时间",
+    "发稿时间",
+    "发布于",
+    "发表于",
     "发布日期",
     "发表时间",
     "发表日期",
@@ -417,11 +433,38 @@ const DATE_LABELS: &[&str] = &[
 ];
 
 impl Patterns {
+    /// The publish time. A date-only meta tag (midnight) is refined by the
+    /// same day with a time of day printed under the headline.
     pub fn find_date(
         &self,
         dom: &Dom,
         metas: &[(String, String)],
         header: &[(usize, String)],
+        tail: &[(usize, String)],
+        url: Option<&Url>,
+    ) -> Option<DateTime<FixedOffset>> {
+        let found = self.find_date_raw(dom, metas, header, tail, url)?;
+        if found.time() != NaiveTime::MIN {
+            return Some(found);
+        }
+        for (_, line) in header {
+            if line.chars().count() <= 160
+                && let Some(d) = self.parse_date(line)
+                && d.date_naive() == found.date_naive()
+                && d.time() != NaiveTime::MIN
+            {
+                return Some(d);
+            }
+        }
+        Some(found)
+    }
+
+    fn find_date_raw(
+        &self,
+        dom: &Dom,
+        metas: &[(String, String)],
+        header: &[(usize, String)],
+        tail: &[(usize, String)],
         url: Option<&Url>,
     ) -> Option<DateTime<FixedOffset>> {
         let keys = [
@@ -463,8 +506,8 @@ impl Patterns {
                 return Some(d);
             }
         }
-        // A labelled date under the title.
-        for (_, line) in header {
+        // A labelled date under the title (or, on blogs, under the post).
+        for (_, line) in header.iter().chain(tail) {
             let lower = line.to_lowercase();
             for label in DATE_LABELS {
                 if let Some(at) = lower.find(label)
@@ -543,12 +586,22 @@ fn labelled(line: &str, labels: &[&str]) -> Option<String> {
     None
 }
 
-pub(crate) fn find_source(header: &[(usize, String)], tail: &[(usize, String)]) -> Option<String> {
+pub(crate) fn find_source(
+    metas: &[(String, String)],
+    header: &[(usize, String)],
+    tail: &[(usize, String)],
+) -> Option<String> {
     let labels = ["文章来源", "信息来源", "稿件来源", "来源"];
     header
         .iter()
         .chain(tail.iter())
         .find_map(|(_, l)| labelled(l, &labels))
+        .or_else(|| {
+            // TRS and similar CMSs also carry it as a meta tag.
+            meta(metas, &["contentsource", "source", "article:source"])
+                .map(|v| collapse_ws(&decode_entities(v)))
+                .filter(|v| !v.is_empty() && v.chars().count() <= 40 && !v.contains("://"))
+        })
 }
 
 pub(crate) fn find_author(
@@ -560,7 +613,9 @@ pub(crate) fn find_author(
     // `责任编辑` is the desk editor, not the author: only `作者` counts.
     for (_, line) in header {
         let cleaned = line.replace("责任编辑", "").replace("编辑", "");
-        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"]).filter(|a| !a.contains("来源"))
+        if let Some(a) = labelled(&cleaned, &["作者", "撰稿", "文"])
+            .filter(|a| !a.contains("来源"))
+            .and_then(|a| clean_author(&a))
         {
             return Some(a);
         }
@@ -576,9 +631,9 @@ pub(crate) fn find_author(
             "parsely-author",
         ],
     )
-    .filter(|a| !a.starts_with("http"))
+    .and_then(clean_author)
     {
-        return Some(strip_by(a));
+        return Some(a);
     }
     for v in json_ld_values(dom, "author") {
         let name = match &v {
@@ -594,10 +649,7 @@ pub(crate) fn find_author(
             }),
             _ => None,
         };
-        if let Some(n) = name
-            .map(|n| collapse_ws(&n))
-            .filter(|n| !n.is_empty() && !n.starts_with("http"))
-        {
+        if let Some(n) = name.as_deref().and_then(clean_author) {
             return Some(n);
         }
     }
@@ -605,27 +657,84 @@ pub(crate) fn find_author(
     for i in body..dom.subtree_end(body) {
         let Some(e) = dom.elem(i) else { continue };
         let cid = &dom.nodes[i].class_id;
-        if e.attr("rel") == Some("author")
+        if (e.attr("rel") == Some("author")
             || cid.contains("byline")
-            || cid.split_whitespace().any(|c| c == "author")
+            || cid.split_whitespace().any(|c| c == "author"))
+            && let Some(t) = clean_author(&dom.text_of(i))
         {
-            let t = strip_by(&dom.text_of(i));
-            if (2..=60).contains(&t.chars().count()) {
-                return Some(t);
-            }
+            return Some(t);
         }
     }
     None
 }
 
-fn strip_by(s: &str) -> String {
-    let t = collapse_ws(s);
-    let lower = t.to_lowercase();
-    if lower.starts_with("by ") {
-        t[3..].trim().to_string()
-    } else {
-        t
+/// A usable author name, or None for what CMSs put in author fields
+/// that is not one: user ids, URLs, editors' roles, whole sentences.
+fn clean_author(raw: &str) -> Option<String> {
+    let t = collapse_ws(&decode_entities(raw));
+    let t = match t.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("by ") => t[3..].trim().to_string(),
+        _ => t,
+    };
+    let n = t.chars().count();
+    let roles = ["编辑", "选稿", "责编", "审核", "校对", "监制"];
+    if !(2..=60).contains(&n)
+        || t.starts_with("http")
+        || t.chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || c == '_')
+        || roles.iter().any(|r| t.contains(r))
+    {
+        return None;
     }
+    Some(t)
+}
+
+/// Decode the character references CMSs leave double-escaped in meta
+/// values (`&#8216;`, `&amp;`).
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = &tail[1..e];
+            let c = if let Some(num) = name.strip_prefix('#') {
+                let code = match num.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse().ok(),
+                };
+                code.and_then(char::from_u32)
+            } else {
+                match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some(' '),
+                    _ => None,
+                }
+            };
+            c.map(|c| (c, e))
+        });
+        match decoded {
+            Some((c, e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -639,6 +748,8 @@ mod tests {
         assert_eq!(d.to_rfc3339(), "2023-11-20T10:30:00+08:00");
         let d = p.parse_date("2023-11-20T02:30:00Z").unwrap();
         assert_eq!(d.to_rfc3339(), "2023-11-20T02:30:00+00:00");
+        let d = p.parse_date("2023-11-20-15:30:00").unwrap();
+        assert_eq!(d.to_rfc3339(), "2023-11-20T15:30:00+08:00");
         let d = p.parse_date("2023/1/5").unwrap();
         assert_eq!(d.to_rfc3339(), "2023-01-05T00:00:00+08:00");
         let d = p.parse_date("Updated Nov. 19, 2019").unwrap();
@@ -647,6 +758,18 @@ mod tests {
             NaiveDate::from_ymd_opt(2019, 11, 19).unwrap()
         );
         assert!(p.parse_date("2023-13-45").is_none());
+    }
+
+    #[test]
+    fn author_fields_that_are_not_names_are_refused() {
+        assert_eq!(clean_author("By Jane Doe").as_deref(), Some("Jane Doe"));
+        assert_eq!(clean_author("105464"), None);
+        assert_eq!(clean_author("选稿：许文杰"), None);
+        assert_eq!(clean_author("https://example.com/jane"), None);
+        assert_eq!(
+            decode_entities("&#8216;The Medium&#8217; &amp; co &bogus"),
+            "‘The Medium’ & co &bogus"
+        );
     }
 
     #[test]
@@ -689,7 +812,9 @@ mod tests {
             0,
             "发布时间：2023-11-20 来源：中国科协 作者：张三 责任编辑：李四".to_string(),
         )];
-        assert_eq!(find_source(&lines, &[]).as_deref(), Some("中国科协"));
+        assert_eq!(find_source(&[], &lines, &[]).as_deref(), Some("中国科协"));
+        let metas = vec![("contentsource".to_string(), "学会部".to_string())];
+        assert_eq!(find_source(&metas, &[], &[]).as_deref(), Some("学会部"));
         let dom = Dom::parse("<html><body></body></html>");
         assert_eq!(find_author(&dom, &[], &lines, 0).as_deref(), Some("张三"));
         let lines = vec![(0, "来源：新华网 责任编辑：李四".to_string())];

@@ -127,8 +127,12 @@ impl Extractor {
             None => meta::find_title(&dom, &metas, body),
         };
 
+        if content_sel.is_some() && dom.marked_content.is_empty() {
+            // The site changed its template: say so, and fall back.
+            tracing::warn!(url = %url_name, "content selector matched nothing; finding the body automatically");
+        }
         let (mut roots, scores, ranked) = if dom.marked_content.is_empty() {
-            let s = score::choose(&dom, &st, body, title_node);
+            let s = score::choose(&dom, &st, body);
             (s.roots, Some(s.score), s.ranked)
         } else {
             // Outermost matches only, so nested matches do not repeat text.
@@ -229,8 +233,8 @@ impl Extractor {
                 .take(8),
         );
 
-        let published_at = self.patterns.find_date(&dom, &metas, &header, url);
-        let source = meta::find_source(&header, &tail);
+        let published_at = self.patterns.find_date(&dom, &metas, &header, &tail, url);
+        let source = meta::find_source(&metas, &header, &tail);
         let author = meta::find_author(&dom, &metas, &header, body);
 
         Ok(Article {
@@ -253,9 +257,7 @@ impl Extractor {
         let dom = Dom::from_html(&doc, None, None);
         let st = score::compute_stats(&dom);
         let body = dom.by_tag("body").next().unwrap_or(ROOT);
-        let metas = meta::collect_metas(&dom);
-        let (_, title_node) = meta::find_title(&dom, &metas, body);
-        let s = score::choose(&dom, &st, body, title_node);
+        let s = score::choose(&dom, &st, body);
         let describe = |i: usize| {
             let t = dom.text_of(i);
             let head: String = t.chars().take(60).collect();
@@ -302,8 +304,12 @@ impl Extractor {
     }
 }
 
-/// Whether text holds at least one sentence-like line.
+/// Whether text holds at least one sentence-like line, or simply a lot of
+/// text (blogs and poems in short unpunctuated lines).
 fn has_prose(text: &str) -> bool {
+    if text.chars().filter(|c| !c.is_whitespace()).count() >= 300 {
+        return true;
+    }
     text.lines().any(|l| {
         let n = l.chars().count();
         let punct = l
@@ -490,6 +496,52 @@ mod tests {
     }
 
     #[test]
+    fn title_selector_overrides_title_detection() {
+        let html = format!(
+            "<html><head><title>网站名称</title></head><body><div class=bt>真正的标题在这里</div><div><p>{PARA}</p></div></body></html>"
+        );
+        let opts = ExtractOptions {
+            content_selector: None,
+            title_selector: Some("div.bt".into()),
+        };
+        assert_eq!(
+            extract(&html, None, &opts).unwrap().title,
+            "真正的标题在这里"
+        );
+    }
+
+    #[test]
+    fn old_table_layout_with_br_paragraphs() {
+        let html = format!(
+            "<html><body><table><tr><td class=menu><a href=/1>首页</a><br><a href=/2>机构</a><br><a href=/3>新闻</a></td>\
+             <td><font size=3>{PARA}<br><br>{PARA}<br><br>第三段，也是正文的一部分，用换行分隔。</font></td></tr></table>\
+             <p>主办：某某市科协</p></body></html>"
+        );
+        let u = url("http://kx.example.gov.cn/news/2023-11/20/content_1.htm");
+        let a = extract(&html, Some(&u), &ExtractOptions::default()).unwrap();
+        assert_eq!(a.text.lines().count(), 3, "{}", a.text);
+        assert!(a.text.ends_with("第三段，也是正文的一部分，用换行分隔。"));
+        assert!(!a.text.contains("首页"));
+        // No date on the page: the URL's.
+        assert_eq!(
+            a.published_at.unwrap().to_rfc3339(),
+            "2023-11-20T00:00:00+08:00"
+        );
+    }
+
+    #[test]
+    fn widget_words_only_drop_short_blocks() {
+        let html = format!(
+            "<html><body><div class=content><p>{PARA}</p><p>收藏家王先生将珍藏多年的古代科技文献捐赠给省科技馆，供公众参观学习。</p>\
+             <p>{PARA}</p><p>收藏本文</p><p>广告</p></div></body></html>"
+        );
+        let a = extract(&html, None, &ExtractOptions::default()).unwrap();
+        assert!(a.text.contains("收藏家王先生"), "{}", a.text);
+        assert!(!a.text.contains("收藏本文"), "{}", a.text);
+        assert!(!a.text.ends_with("广告"), "{}", a.text);
+    }
+
+    #[test]
     fn base_href_is_honoured() {
         let html = format!(
             "<html><head><base href=\"http://cdn.example.com/x/\"></head><body><article><p>{PARA}</p><img src=\"a.png\"><p>{PARA}</p></article></body></html>"
@@ -512,6 +564,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("http://e.com/"), "{e}");
+    }
+
+    #[test]
+    fn odd_input_gives_an_error_not_a_panic() {
+        let deep = "<div>".repeat(5_000)
+            + "text, deep inside, with commas, and more words here."
+            + &"</div>".repeat(5_000);
+        let odd = [
+            "",
+            "\u{0}\u{1}\u{2}",
+            "just some text, without any markup at all, but with commas, and words.",
+            "<html><body><p>",
+            "<title>&#xffffff;&#0;&bogus;</title><meta name=PubDate content='9999-99-99'><p>x</p>",
+            deep.as_str(),
+        ];
+        for html in odd {
+            let _ = extract(
+                html,
+                Some(&url("http://e.com/a/b.html")),
+                &ExtractOptions::default(),
+            );
+            let _ = clean_fragment(html, None);
+        }
     }
 
     #[test]

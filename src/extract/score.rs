@@ -331,6 +331,56 @@ fn paragraph_tag(tag: &str) -> bool {
     )
 }
 
+/// Names of blocks that hold someone else's text: comments, related and
+/// recommended articles. Their paragraphs are real prose, so they would
+/// otherwise outscore a short article.
+const OTHER_CONTENT: &[&str] = &[
+    "comment",
+    "comments",
+    "related",
+    "recommend",
+    "recommended",
+    "recommendation",
+    "recommendations",
+    "relate",
+    "xgwz",
+    "xgxw",
+    "xgyd",
+    "tuijian",
+    "popular",
+    "trending",
+    "disqus",
+    "reply",
+    "replies",
+    "outbrain",
+    "taboola",
+    "stream",
+];
+
+/// Whether paragraph `i` sits inside a smallish block named as
+/// someone else's content.
+fn in_other_content(dom: &Dom, st: &[Stats], i: usize, body: usize) -> bool {
+    // Guard: never discount most of the page on the strength of a name.
+    let limit = st[body].chars / 5 * 4;
+    let mut n = i;
+    for _ in 0..8 {
+        if n <= body {
+            return false;
+        }
+        let cid = &dom.nodes[n].class_id;
+        if !cid.is_empty()
+            && st[n].chars < limit
+            && cid
+                .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .any(|t| OTHER_CONTENT.contains(&t))
+        {
+            return true;
+        }
+        n = dom.nodes[n].parent;
+    }
+    false
+}
+
 fn in_list_item(dom: &Dom, c: usize, body: usize) -> bool {
     let mut n = c;
     for _ in 0..6 {
@@ -356,7 +406,7 @@ pub(crate) struct Scored {
 }
 
 /// Score every node and choose the main content. `body` is where to look.
-pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<usize>) -> Scored {
+pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize) -> Scored {
     let n = dom.nodes.len();
     let mut score = vec![0.0f32; n];
     let mut scored = vec![false; n];
@@ -374,11 +424,11 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         punct: u32,
     }
     let mut own = vec![Own::default(); n];
-    for i in body..end {
-        if !matches!(dom.nodes[i].data, Data::Text(_)) || st[i].chars == 0 {
+    for (i, node) in dom.nodes.iter().enumerate().take(end).skip(body) {
+        if !matches!(node.data, Data::Text(_)) || st[i].chars == 0 {
             continue;
         }
-        let mut b = dom.nodes[i].parent;
+        let mut b = node.parent;
         let mut in_link = false;
         while b > body && !is_block(dom.tag(b)) {
             in_link |= dom.tag(b) == "a";
@@ -405,6 +455,9 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         } else {
             dom.nodes[i].parent
         };
+        if in_other_content(dom, st, i, body) {
+            continue;
+        }
         if o.chars >= 25 {
             let para = 1.0 + o.punct as f32 + (o.chars as f32 / 100.0).floor().min(3.0);
             paras.push((holder, para));
@@ -466,7 +519,6 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
         };
     };
     let mut top = first;
-    let _ = title_node;
     let top_score = score[top];
 
     // Several strong candidates under one ancestor: the article is split
@@ -557,10 +609,91 @@ pub(crate) fn choose(dom: &Dom, st: &[Stats], body: usize, title_node: Option<us
             }
         }
     }
+    // An article split into sections under different wrappers (a pull
+    // quote or figure between them) repeats its body container's class:
+    // collect the other sections too.
+    let top_class = dom
+        .elem(top)
+        .and_then(|e| e.attr("class"))
+        .unwrap_or("")
+        .trim();
+    if !top_class.is_empty() {
+        for &c in &cands {
+            if dom.elem(c).and_then(|e| e.attr("class")).map(str::trim) == Some(top_class)
+                && score[c] >= top_score * 0.2
+                && st[c].link_density() < 0.3
+                && !roots
+                    .iter()
+                    .any(|&r| dom.contains(r, c) || dom.contains(c, r))
+            {
+                roots.push(c);
+            }
+        }
+        roots.sort_unstable();
+    }
     cands.truncate(8);
     Scored {
         score,
         roots,
         ranked: cands,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENT: &str =
+        "This sentence is long enough to be a paragraph, and it has commas, which count.";
+
+    fn page(body: &str) -> Dom {
+        Dom::parse(&format!("<html><body>{body}</body></html>"))
+    }
+
+    fn root_texts(dom: &Dom) -> Vec<String> {
+        let st = compute_stats(dom);
+        let body = dom.by_tag("body").next().unwrap();
+        let s = choose(dom, &st, body);
+        s.roots.iter().map(|&r| dom.text_of(r)).collect()
+    }
+
+    #[test]
+    fn sections_sharing_the_body_class_are_all_kept() {
+        let p = format!("<p>{SENT}</p>").repeat(4);
+        let dom = page(&format!(
+            "<div class=nav><a href=/>Home</a></div>\
+             <div class=wrap1><div class='post-body'>{p}<p>First part ends.</p></div></div>\
+             <div class=quote><blockquote>A pull quote</blockquote></div>\
+             <div class=wrap2><div class='post-body'>{p}{p}<p>Second part ends.</p></div></div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("First part ends."), "{roots}");
+        assert!(roots.contains("Second part ends."), "{roots}");
+        assert!(!roots.contains("Home"), "{roots}");
+    }
+
+    #[test]
+    fn recommended_articles_do_not_outscore_a_short_article() {
+        let p = format!("<p>{SENT}</p>");
+        let many = p.repeat(8);
+        let dom = page(&format!(
+            "<div class=article-content>{p}{p}<p>The real article.</p></div>\
+             <div class='content--recommend'>{many}</div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("The real article."), "{roots}");
+        assert!(!roots.contains(&SENT.repeat(5)), "{roots}");
+    }
+
+    #[test]
+    fn short_lines_pool_into_a_paragraph() {
+        let lines: String = (0..30)
+            .map(|i| format!("<div>short line {i}</div>"))
+            .collect();
+        let dom = page(&format!(
+            "<div class=side><p>{SENT}</p></div><div class=entry>{lines}</div>"
+        ));
+        let roots = root_texts(&dom).join("|");
+        assert!(roots.contains("short line 29"), "{roots}");
     }
 }

@@ -32,10 +32,30 @@ async fn shot(c: &fantoccini::Client, name: &str) {
     }
 }
 
+/// Wait (up to 15 s) until the page shows `text`: clicks and submits
+/// return before the next page has loaded.
+async fn until(c: &fantoccini::Client, text: &str) -> Result<String, fantoccini::error::CmdError> {
+    let mut page = String::new();
+    for _ in 0..150 {
+        page = c.source().await?;
+        if page.contains(text) {
+            return Ok(page);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the page never showed {text:?}: {}\n{page}",
+        c.current_url().await?
+    );
+}
+
 #[test]
 fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
     let Some(driver) = chromedriver() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must have chromium-driver installed");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium-driver installed"
+        );
         eprintln!("chromedriver not installed: browser test skipped");
         return;
     };
@@ -47,12 +67,15 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
     .unwrap();
     let listen = free_addr();
     let cfg = w.config(
-        &format!("listen = \"{listen}\"\neditors_file = \"editors.toml\"\nshutdown_timeout_secs = 5"),
+        &format!(
+            "listen = \"{listen}\"\neditors_file = \"editors.toml\"\nshutdown_timeout_secs = 5"
+        ),
         "",
     );
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("level = \"provincial\"", "level = \"provincial\"\nreview = \"manual\"");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "level = \"provincial\"",
+        "level = \"provincial\"\nreview = \"manual\"",
+    );
     std::fs::write(&cfg, text).unwrap();
     let log = w.dir.path().join("daemon.log");
     let mut daemon = start_daemon(&cfg, &log);
@@ -62,7 +85,9 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
     // Wait until the province's articles are held.
     let c = cfg.to_str().unwrap();
     assert!(wait_for(Duration::from_secs(30), || {
-        let (_, out, _) = w.run(&["items", "-c", c, "--token", TOKEN, "--state", "held", "--json"]);
+        let (_, out, _) = w.run(&[
+            "items", "-c", c, "--token", TOKEN, "--state", "held", "--json",
+        ]);
         out.lines().count() == autosync::demo::LIST_ARTICLES.len()
     }));
 
@@ -107,21 +132,31 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
         let outcome: Result<String, fantoccini::error::CmdError> = async {
             // Not logged in: the desk sends us to the login page.
             c.goto(&format!("{base}/desk")).await?;
+            until(&c, "name=\"token\"").await?;
             assert!(c.current_url().await?.as_str().ends_with("/desk/login"));
             shot(&c, "desk-login.png").await;
-            c.find(Locator::Css("input[name=token]")).await?.send_keys(TOKEN).await?;
-            c.find(Locator::Css("button[type=submit]")).await?.click().await?;
-            let page = c.source().await?;
-            assert!(page.contains("编辑：王编辑"), "not logged in: {page}");
+            c.find(Locator::Css("input[name=token]"))
+                .await?
+                .send_keys(TOKEN)
+                .await?;
+            c.form(Locator::Css("form[action='/desk/login']"))
+                .await?
+                .submit()
+                .await?;
+            let page = until(&c, "编辑：王编辑").await?;
             assert!(page.contains("待审核"), "{page}");
             shot(&c, "desk-items.png").await;
             // Open the first held item and approve it.
-            c.find(Locator::XPath("//tr[td[contains(., '待审核')]]//a")).await?.click().await?;
+            c.find(Locator::XPath("//tr[td[contains(., '待审核')]]//a"))
+                .await?
+                .click()
+                .await?;
+            until(&c, "id=\"approve\"").await?;
             let title = c.find(Locator::Css("main h2")).await?.text().await?;
             shot(&c, "desk-item.png").await;
             c.find(Locator::Id("approve")).await?.click().await?;
-            let page = c.source().await?;
-            assert!(page.contains("已通过审核"), "{page}");
+            // The form posts and redirects back to the item with a message.
+            until(&c, "已通过审核").await?;
             Ok(title)
         }
         .await;
@@ -138,8 +173,7 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
             }
             assert!(published, "approved item {t} was not published");
             c.refresh().await.unwrap();
-            let page = c.source().await.unwrap();
-            assert!(page.contains("已发布"), "{page}");
+            until(&c, "class=\"state-published\"").await.unwrap();
             shot(&c, "desk-published.png").await;
         }
         let _ = c.close().await;
@@ -149,6 +183,11 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
     let _ = driver.wait();
     signal(&daemon, "-TERM");
     let _ = wait_exit(&mut daemon, Duration::from_secs(20));
-    let title = result.unwrap_or_else(|e| panic!("browser: {e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+    let title = result.unwrap_or_else(|e| {
+        panic!(
+            "browser: {e}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
     assert_eq!(w.posts().iter().filter(|p| p.title == title).count(), 1);
 }

@@ -226,6 +226,7 @@ async fn login(
     let config = s.config();
     match crate::desk::authenticate(&config, f.token.trim()) {
         Ok(ed) => {
+            tracing::info!(editor = %ed.name, "editor logged in to the desk");
             let (id, _) = s.sessions.create(&ed.name);
             let cookie = format!(
                 "{COOKIE}={id}; Path=/desk; HttpOnly; SameSite=Strict; Max-Age={}",
@@ -233,7 +234,10 @@ async fn login(
             );
             ([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response()
         }
-        Err(e) => back("/desk/login", Err(e)),
+        Err(e) => {
+            tracing::warn!("desk login refused: {e}");
+            back("/desk/login", Err(e))
+        }
     }
 }
 

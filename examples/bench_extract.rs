@@ -11,7 +11,6 @@
 //! boilerplate, and the extracted record: the tool for finding out why a
 //! page came out wrong (and whether a per-site selector is needed).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 fn explain(files: &[String]) -> anyhow::Result<()> {
@@ -58,29 +57,11 @@ fn main() -> anyhow::Result<()> {
     let truth = truth.or_else(|| Some(dir.join("ground-truth.json")).filter(|p| p.is_file()));
     let report = autosync::extract::bench::run(&dir, truth.as_deref())?;
     if let Some(out) = out {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&out)?);
-        for r in &report.records {
-            writeln!(f, "{}", serde_json::to_string(r)?)?;
-        }
+        report.write_jsonl(&out)?;
     }
     for (path, why) in &report.failures {
         eprintln!("failed: {}: {why}", path.display());
     }
-    println!(
-        "pages {}  extracted {}  failed {}  {:.3}s  {:.1} pages/s (one thread, decode+extract)",
-        report.pages,
-        report.records.len(),
-        report.failures.len(),
-        report.elapsed.as_secs_f64(),
-        report.pages_per_sec()
-    );
-    for (name, s) in [("words", report.words), ("cjk", report.cjk)] {
-        if let Some(s) = s {
-            println!(
-                "{name:5} F1 {:.4}  precision {:.4}  recall {:.4}  empty {}",
-                s.f1, s.precision, s.recall, s.empty
-            );
-        }
-    }
+    print!("{}", report.summary());
     Ok(())
 }

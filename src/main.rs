@@ -108,6 +108,17 @@ enum Command {
     },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
+    /// Extraction benchmark: extract every page of DIR (DIR/html/*.html.gz
+    /// or DIR/*), report pages per second and, with ground truth, F1.
+    Bench {
+        dir: PathBuf,
+        /// Ground truth JSON (default: DIR/ground-truth.json when present).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Also write the extracted records here (JSON lines, for the scorer).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List items (editors).
     Items {
         #[command(flatten)]
@@ -467,6 +478,19 @@ fn run(cmd: Command) -> Result<ExitCode> {
             },
             true,
         ),
+        Command::Bench { dir, truth, out } => {
+            let truth =
+                truth.or_else(|| Some(dir.join("ground-truth.json")).filter(|p| p.is_file()));
+            let report = autosync::extract::bench::run(&dir, truth.as_deref())?;
+            if let Some(out) = out {
+                report.write_jsonl(&out)?;
+            }
+            for (path, why) in &report.failures {
+                eprintln!("failed: {}: {why}", path.display());
+            }
+            print!("{}", report.summary());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => {
             let rt = runtime()?;
             let mut out = std::io::stdout().lock();

@@ -56,6 +56,42 @@ impl BenchReport {
         let s = self.elapsed.as_secs_f64();
         if s > 0.0 { self.pages as f64 / s } else { 0.0 }
     }
+
+    /// The lines `autosync bench` prints: speed, then the scores.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "pages {}  extracted {}  failed {}  {:.3}s  {:.1} pages/s (one thread, decode+extract)\n",
+            self.pages,
+            self.records.len(),
+            self.failures.len(),
+            self.elapsed.as_secs_f64(),
+            self.pages_per_sec()
+        );
+        for (name, s) in [("words", self.words), ("cjk", self.cjk)] {
+            if let Some(s) = s {
+                out.push_str(&format!(
+                    "{name:5} F1 {:.4}  precision {:.4}  recall {:.4}  empty {}\n",
+                    s.f1, s.precision, s.recall, s.empty
+                ));
+            }
+        }
+        out
+    }
+
+    /// Write the records as `autosync extract` prints them, one JSON object
+    /// a line (what the scorer reads).
+    pub fn write_jsonl(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for r in &self.records {
+            writeln!(
+                f,
+                "{}",
+                serde_json::to_string(r).map_err(std::io::Error::other)?
+            )?;
+        }
+        f.flush()
+    }
 }
 
 /// The page id the scorer uses: the base name up to the first dot.

@@ -91,6 +91,7 @@ pub async fn run(
     config: Config,
     ctx: Context,
     notifier: Notifier,
+    metrics: Arc<Metrics>,
     mut reload: mpsc::UnboundedReceiver<()>,
 ) -> Result<(), DaemonError> {
     let shutdown = ctx.shutdown.clone();
@@ -100,7 +101,7 @@ pub async fn run(
     let shared = Shared {
         polls: Arc::new(Semaphore::new(config.daemon.concurrency)),
         ctx,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         config: Arc::new(std::sync::RwLock::new(Arc::new(config.clone()))),
         notifier: notifier.clone(),
         wakers: Default::default(),

@@ -334,6 +334,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     cfg,
                     ctx,
                     autosync::systemd::Notifier::from_env(),
+                    Arc::new(autosync::metrics::Metrics::new()),
                     reload_rx,
                 )
                 .await?;

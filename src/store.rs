@@ -317,8 +317,15 @@ impl Store {
     }
 
     /// Make every change so far durable.
+    ///
+    /// The fsync runs on tokio's blocking pool: it may take milliseconds and
+    /// must not stall a runtime thread (and tokio's paused test clock knows
+    /// to wait for blocking work, where it does not for sled's own threads).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Db(format!("flush task: {e}")))??;
         Ok(())
     }
 

@@ -70,6 +70,8 @@ pub enum Fault {
     Huge(usize),
     /// This body, as text/html or XML.
     Body(&'static str, String),
+    /// A redirect with this status (301, 302, 308) to this location.
+    Redirect(u16, String),
 }
 
 #[derive(Debug, Default)]
@@ -294,6 +296,11 @@ async fn sample_page(
                 ([(header::CONTENT_TYPE, "text/html")], body).into_response()
             }
             Fault::Body(ct, body) => ([(header::CONTENT_TYPE, *ct)], body.clone()).into_response(),
+            Fault::Redirect(code, to) => (
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
+                [(header::LOCATION, to.clone())],
+            )
+                .into_response(),
         };
     }
     if path == "/robots.txt" {
@@ -302,7 +309,8 @@ async fn sample_page(
     if path == "/xwzx/" || path == "/xwzx/index.html" {
         return html_gbk(list_page(&st.list));
     }
-    if path == "/rss.xml" {
+    // The feed also lives at a second address, for tests of a moved feed.
+    if path == "/rss.xml" || path == "/feeds/news.xml" {
         return (
             [(header::CONTENT_TYPE, "application/rss+xml")],
             feed(&base, &st.feed),

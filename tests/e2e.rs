@@ -342,3 +342,31 @@ fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
     let all = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
     assert_eq!(w.posts().len(), all, "{out}");
 }
+
+#[test]
+fn a_gone_source_is_disabled_and_a_moved_one_is_followed_and_reported() {
+    let w = World::new();
+    let cfg = w.write_config("");
+    // The feed moved for good; the list page is gone.
+    w.site.set_fault(
+        "/rss.xml",
+        Some(Fault::Redirect(301, "/feeds/news.xml".into())),
+    );
+    w.site.set_fault("/xwzx/", Some(Fault::Status(410)));
+    // (The sample site serves the same feed at /feeds/news.xml.)
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("FAILED demo-province"), "{out}");
+    assert!(out.contains("410"), "{out}");
+    // The moved feed was followed and its articles published, with a warning.
+    assert!(out.contains("moved permanently"), "{out}");
+    assert_eq!(
+        w.posts().len(),
+        autosync::demo::FEED_ARTICLES.len(),
+        "{out}"
+    );
+
+    // Next pass: the gone source is not fetched again; ops are told.
+    let (_, out) = w.once(&cfg);
+    assert!(out.contains("disabled after 410 Gone"), "{out}");
+}

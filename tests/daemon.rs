@@ -1,150 +1,17 @@
 //! `autosync run` as ops run it: a real process, killed and restarted.
 
-use autosync::demo::{OwnedArticle, SampleSite};
-use autosync::publish::toutiao_mock::{self, MockOptions};
+mod common;
+
+use autosync::demo::OwnedArticle;
+use common::*;
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use std::process::Command;
+use std::time::Duration;
 
-struct World {
-    dir: tempfile::TempDir,
-    site: SampleSite,
-    site_addr: SocketAddr,
-    account_addr: SocketAddr,
-    account_data: PathBuf,
-    shutdown: CancellationToken,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl World {
-    fn new(delay: Duration) -> World {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let site = SampleSite::new();
-        let shutdown = CancellationToken::new();
-        let account_data = dir.path().join("account");
-        let (site_addr, account_addr) = rt.block_on(async {
-            let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
-            let (site, sd) = (site.clone(), shutdown.clone());
-            tokio::spawn(async move { site.serve(s, sd).await });
-            let opts = MockOptions {
-                data_dir: account_data.clone(),
-                delay,
-                ..Default::default()
-            };
-            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
-            addrs
-        });
-        std::fs::write(dir.path().join("cookie"), "sessionid=d; csrftoken=d-csrf").unwrap();
-        World {
-            dir,
-            site,
-            site_addr,
-            account_addr,
-            account_data,
-            shutdown,
-            _rt: rt,
-        }
-    }
-
-    fn config(&self, listen: SocketAddr, extra: &str) -> PathBuf {
-        let text = autosync::demo::demo_config(&self.dir.path().join("state"), self.site_addr, self.account_addr, self.account_addr)
-            .replace(
-                "[daemon]\n",
-                &format!("[daemon]\nlisten = \"{listen}\"\npublish_grace_secs = 1\nshutdown_timeout_secs = 5\n"),
-            );
-        let path = self.dir.path().join("autosync.toml");
-        std::fs::write(&path, format!("{text}{extra}")).unwrap();
-        path
-    }
-
-    fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
-        toutiao_mock::load_articles(&self.account_data)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-fn start(config: &Path, log: &Path) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("autosync"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("AUTOSYNC_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} failed");
-}
-
-/// Wait for the child to exit, at most `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if let Some(s) = child.try_wait().unwrap() {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-/// A plain HTTP GET over a TCP socket (no client library needed for this).
-fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
+/// `[daemon]` lines for these tests: a loopback listener, a short grace
+/// and shutdown.
+fn daemon_lines(listen: std::net::SocketAddr) -> String {
+    format!("listen = \"{listen}\"\npublish_grace_secs = 1\nshutdown_timeout_secs = 5")
 }
 
 fn new_article(i: usize) -> OwnedArticle {
@@ -164,14 +31,14 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     // article is stored, so kills land between "applied" and "answered".
     let w = World::new(Duration::from_millis(700));
     let log = w.dir.path().join("daemon.log");
-    let cfg = w.config(free_addr(), "");
+    let cfg = w.config(&daemon_lines(free_addr()), "");
     let mut expected = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
     for round in 0..12 {
         if round % 2 == 1 && round <= 11 {
             w.site.add_list_article(new_article(round));
             expected += 1;
         }
-        let mut child = start(&cfg, &log);
+        let mut child = start_daemon(&cfg, &log);
         // Kill at varied moments: during start, polling, publishing.
         std::thread::sleep(Duration::from_millis(150 + (round as u64 * 271) % 1500));
         child.kill().unwrap(); // SIGKILL
@@ -179,8 +46,8 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     }
     // A last, undisturbed run finishes the work.
     let listen = free_addr();
-    let cfg = w.config(listen, "");
-    let mut child = start(&cfg, &log);
+    let cfg = w.config(&daemon_lines(listen), "");
+    let mut child = start_daemon(&cfg, &log);
     let up = wait_for(Duration::from_secs(30), || {
         http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
     });
@@ -267,7 +134,7 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
         )
     };
     std::fs::write(&path, with_daemon(&province_only)).unwrap();
-    let mut child = start(&path, &log);
+    let mut child = start_daemon(&path, &log);
     let list = autosync::demo::LIST_ARTICLES.len();
     assert!(wait_for(Duration::from_secs(30), || w.posts().len() >= list));
 

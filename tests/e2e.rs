@@ -1,105 +1,12 @@
 //! End to end: a local website and a local mock account, and the real
 //! `autosync once` binary between them.
 
-use assert_cmd::Command;
-use autosync::demo::{Fault, OwnedArticle, SampleSite};
-use autosync::publish::toutiao_mock::{self, MockOptions};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use tokio_util::sync::CancellationToken;
+mod common;
 
-/// The site and the account, served from a runtime of their own while the
-/// test drives the binary.
-struct World {
-    dir: tempfile::TempDir,
-    site: SampleSite,
-    site_addr: SocketAddr,
-    account_addr: SocketAddr,
-    account_data: PathBuf,
-    shutdown: CancellationToken,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl World {
-    fn new() -> World {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let site = SampleSite::new();
-        let shutdown = CancellationToken::new();
-        let account_data = dir.path().join("account");
-        let (site_addr, account_addr) = rt.block_on(async {
-            let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
-            let (site, sd) = (site.clone(), shutdown.clone());
-            tokio::spawn(async move { site.serve(s, sd).await });
-            let opts = MockOptions {
-                data_dir: account_data.clone(),
-                ..Default::default()
-            };
-            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
-            addrs
-        });
-        std::fs::write(
-            dir.path().join("cookie"),
-            "sessionid=e2e; csrftoken=e2e-csrf",
-        )
-        .unwrap();
-        World {
-            dir,
-            site,
-            site_addr,
-            account_addr,
-            account_data,
-            shutdown,
-            _rt: rt,
-        }
-    }
-
-    fn write_config(&self, extra_units: &str) -> PathBuf {
-        let mut text = autosync::demo::demo_config(
-            &self.dir.path().join("state"),
-            self.site_addr,
-            self.account_addr,
-            self.account_addr,
-        );
-        text.push_str(extra_units);
-        let path = self.dir.path().join("autosync.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn once(&self, config: &Path) -> (i32, String) {
-        let out = Command::cargo_bin("autosync")
-            .unwrap()
-            .args(["once", "-c"])
-            .arg(config)
-            .env("AUTOSYNC_LOG", "warn")
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        (
-            out.status.code().unwrap_or(-1),
-            format!("{stdout}\n--- stderr\n{stderr}"),
-        )
-    }
-
-    fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
-        toutiao_mock::load_articles(&self.account_data)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
+use autosync::demo::{Fault, OwnedArticle};
+use autosync::publish::toutiao_mock;
+use common::World;
+use std::time::Duration;
 
 fn titles(posts: &[toutiao_mock::MockArticle]) -> Vec<String> {
     let mut t: Vec<String> = posts.iter().map(|p| p.title.clone()).collect();
@@ -109,8 +16,8 @@ fn titles(posts: &[toutiao_mock::MockArticle]) -> Vec<String> {
 
 #[test]
 fn one_pass_publishes_each_article_once_and_a_new_article_exactly_once() {
-    let w = World::new();
-    let cfg = w.write_config("");
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 0, "{out}");
 
@@ -181,7 +88,7 @@ fn one_pass_publishes_each_article_once_and_a_new_article_exactly_once() {
 
 #[test]
 fn bad_inputs_fail_their_unit_clearly_and_lose_nothing() {
-    let w = World::new();
+    let w = World::new(Duration::ZERO);
     let site = w.site_addr;
     let account = w.account_addr;
     // Units that each meet one kind of bad input; the demo units stay healthy.
@@ -253,7 +160,7 @@ backfill = 10
     );
     w.site
         .set_fault("/odd/huge.html", Some(Fault::Huge(20 * 1024 * 1024)));
-    let cfg = w.write_config(&extra);
+    let cfg = w.config("", &extra);
 
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 3, "{out}");
@@ -287,8 +194,8 @@ backfill = 10
 
 #[test]
 fn a_source_that_recovers_from_500_is_published_once() {
-    let w = World::new();
-    let cfg = w.write_config("");
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
     w.site.set_fault("/rss.xml", Some(Fault::Status(500)));
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 3, "{out}");
@@ -319,8 +226,8 @@ fn a_source_that_recovers_from_500_is_published_once() {
 
 #[test]
 fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
-    let w = World::new();
-    let cfg = w.write_config("");
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
     std::fs::create_dir_all(&w.account_data).unwrap();
     std::fs::write(w.account_data.join("expired"), "").unwrap();
     let (code, out) = w.once(&cfg);
@@ -345,8 +252,8 @@ fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
 
 #[test]
 fn a_gone_source_is_disabled_and_a_moved_one_is_followed_and_reported() {
-    let w = World::new();
-    let cfg = w.write_config("");
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
     // The feed moved for good; the list page is gone.
     w.site.set_fault(
         "/rss.xml",

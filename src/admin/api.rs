@@ -145,20 +145,28 @@ struct PushBody {
     force: bool,
 }
 
+/// The editor and the parsed JSON body, or the error answer. (An early
+/// `Response` as the error is axum's idiom.)
+#[allow(clippy::result_large_err)]
+fn authed<T>(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Result<axum::Json<T>, JsonRejection>,
+) -> Result<(Editor, T), Response> {
+    let ed = editor(s, headers).map_err(|e| error_response(&e))?;
+    let axum::Json(b) = body.map_err(bad_json)?;
+    Ok((ed, b))
+}
+
 async fn push(
     State(s): State<Shared>,
     headers: HeaderMap,
     body: Result<axum::Json<PushBody>, JsonRejection>,
 ) -> Response {
-    let ed = match editor(&s, &headers) {
-        Ok(e) => e,
-        Err(e) => return error_response(&e),
-    };
-    let axum::Json(b) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    respond(s.desk().push_url(&ed, &b.url, &b.unit, b.force).await)
+    match authed(&s, &headers, body) {
+        Ok((ed, b)) => respond(s.desk().push_url(&ed, &b.url, &b.unit, b.force).await),
+        Err(r) => r,
+    }
 }
 
 #[derive(Deserialize)]
@@ -173,15 +181,10 @@ async fn broadcast(
     headers: HeaderMap,
     body: Result<axum::Json<BroadcastBody>, JsonRejection>,
 ) -> Response {
-    let ed = match editor(&s, &headers) {
-        Ok(e) => e,
-        Err(e) => return error_response(&e),
-    };
-    let axum::Json(b) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    respond(s.desk().broadcast(&ed, &b.item, &b.to).await)
+    match authed(&s, &headers, body) {
+        Ok((ed, b)) => respond(s.desk().broadcast(&ed, &b.item, &b.to).await),
+        Err(r) => r,
+    }
 }
 
 async fn audit(State(s): State<Shared>, headers: HeaderMap) -> Response {

@@ -181,6 +181,35 @@ fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
     }
 }
 
+/// The logged-in editor and the parsed form, once its CSRF token checked
+/// out; else the answer to send.
+fn guarded<T: HasCsrf>(
+    s: &Shared,
+    headers: &HeaderMap,
+    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
+) -> Result<(Editor, T), Response> {
+    let (ed, csrf) = logged_in(s, headers)?;
+    let Ok(Form(f)) = form else {
+        return Err((StatusCode::BAD_REQUEST, "bad form").into_response());
+    };
+    check_csrf(&csrf, f.csrf())?;
+    Ok((ed, f))
+}
+
+/// Forms that carry the session's CSRF token.
+trait HasCsrf {
+    fn csrf(&self) -> Option<&str>;
+}
+
+macro_rules! has_csrf {
+    ($($t:ty),*) => {$(impl HasCsrf for $t {
+        fn csrf(&self) -> Option<&str> {
+            self.csrf.as_deref()
+        }
+    })*};
+}
+has_csrf!(ActionForm, PushForm, BroadcastForm);
+
 fn flash(q: &HashMap<String, String>) -> String {
     let mut out = String::new();
     if let Some(m) = q.get("msg") {
@@ -483,16 +512,10 @@ async fn item_action(
     Path((id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let (ed, csrf) = match logged_in(&s, &headers) {
+    let (ed, f) = match guarded(&s, &headers, form) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form else {
-        return (StatusCode::BAD_REQUEST, "bad form").into_response();
-    };
-    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
-        return r;
-    }
     let desk = s.desk();
     let r = match action.as_str() {
         "approve" => desk
@@ -543,16 +566,10 @@ async fn push(
     headers: HeaderMap,
     form: Result<Form<PushForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let (ed, csrf) = match logged_in(&s, &headers) {
+    let (ed, f) = match guarded(&s, &headers, form) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form else {
-        return (StatusCode::BAD_REQUEST, "bad form").into_response();
-    };
-    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
-        return r;
-    }
     let r = s
         .desk()
         .push_url(&ed, &f.url, &f.unit, f.force.is_some())
@@ -573,16 +590,10 @@ async fn broadcast(
     headers: HeaderMap,
     form: Result<Form<BroadcastForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let (ed, csrf) = match logged_in(&s, &headers) {
+    let (ed, f) = match guarded(&s, &headers, form) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(Form(f)) = form else {
-        return (StatusCode::BAD_REQUEST, "bad form").into_response();
-    };
-    if let Err(r) = check_csrf(&csrf, f.csrf.as_deref()) {
-        return r;
-    }
     let r = s
         .desk()
         .broadcast(&ed, &f.item, &f.to)

@@ -19,6 +19,9 @@ install -d -m 0700 /etc/autosync/secrets
 if [ ! -e /etc/autosync/autosync.toml ]; then
   sed 's#^state_dir = .*#state_dir = "/var/lib/autosync"#' config/example.toml > /etc/autosync/autosync.toml
   chmod 0644 /etc/autosync/autosync.toml
+  install -d -m 0755 /etc/autosync/words
+  install -m 0644 config/words/*.txt /etc/autosync/words/
+  install -m 0600 config/editors.example.toml /etc/autosync/editors.example.toml
   echo "wrote /etc/autosync/autosync.toml: edit it, then: autosync check -c /etc/autosync/autosync.toml"
 fi
 install -D -m 0644 deploy/autosync.service /etc/systemd/system/autosync.service

@@ -7,6 +7,16 @@ fn autosync() -> Command {
     Command::cargo_bin("autosync").unwrap()
 }
 
+/// The example config, its relative paths made absolute so that it can be
+/// written anywhere.
+fn example() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    std::fs::read_to_string(dir.join("example.toml"))
+        .unwrap()
+        .replace("\"words/", &format!("\"{}/words/", dir.display()))
+        .replace("\"editors.example.toml\"", &format!("\"{}/editors.example.toml\"", dir.display()))
+}
+
 #[test]
 fn check_accepts_the_example_config() {
     autosync()
@@ -20,8 +30,7 @@ fn check_accepts_the_example_config() {
 fn check_names_file_line_and_unit_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    let text = std::fs::read_to_string("config/example.toml")
-        .unwrap()
+    let text = example()
         .replace(
             "account_name = \"试运行\"",
             "account_name = \"试运行单位的官方账号名称\"",
@@ -50,8 +59,7 @@ fn check_of_a_missing_file_exits_2() {
 fn once_with_an_unknown_unit_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.toml");
-    let text = std::fs::read_to_string("config/example.toml")
-        .unwrap()
+    let text = example()
         .replace(
             "/var/lib/autosync",
             &dir.path().join("state").display().to_string(),

@@ -8,6 +8,9 @@ fn example_config_parses_and_documents_every_unit_field() {
     let cfg = autosync::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.units.len(), 2);
     assert_eq!(cfg.units[1].parent.as_deref(), Some("sx-kx"));
+    // The example editors file is loaded and checked with it.
+    assert_eq!(cfg.editors.len(), 2);
+    assert!(cfg.editors[1].may_act_on("sx-kx") && !cfg.editors[1].may_act_on("other"));
     let text = std::fs::read_to_string(&path).unwrap();
     for key in [
         "state_dir",

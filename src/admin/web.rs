@@ -280,7 +280,8 @@ async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response()
 }
 
-fn item_row(i: &Item) -> String {
+/// One row of the item list; times in the daemon's time zone.
+fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
     let v = ItemView::from(i);
     format!(
         r#"<tr><td>{unit}</td><td class="state-{state}">{state_zh}{prio}</td><td><a href="/desk/item/{id}">{title}</a></td><td>{found}</td><td>{reason}</td></tr>"#,
@@ -290,12 +291,7 @@ fn item_row(i: &Item) -> String {
         prio = if v.priority { " ★优先" } else { "" },
         id = esc(&v.id),
         title = esc(&v.title),
-        found = esc(&v
-            .discovered_at
-            .chars()
-            .take(16)
-            .collect::<String>()
-            .replace('T', " ")),
+        found = i.discovered_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
         reason = esc(v.reason.as_deref().unwrap_or("")),
     )
 }
@@ -362,7 +358,7 @@ async fn index(
         items.len()
     );
     for i in items.iter().take(500) {
-        body.push_str(&item_row(i));
+        body.push_str(&item_row(i, config.daemon.timezone));
     }
     body.push_str("</table>");
     let _ = write!(

@@ -562,12 +562,7 @@ async fn ingest(
     }
     r.new += fresh.len();
     if first_poll {
-        // Newest first: by date where known, the source's own order otherwise
-        // (lists and feeds put the newest on top). The sort is stable.
-        fresh.sort_by(|a, b| match (a.published_at, b.published_at) {
-            (Some(x), Some(y)) => y.cmp(&x),
-            _ => std::cmp::Ordering::Equal,
-        });
+        newest_first(&mut fresh);
         let baseline = fresh.split_off(unit.backfill.min(fresh.len()));
         let now = ctx.clock.now();
         for e in &baseline {
@@ -635,6 +630,14 @@ async fn ingest(
         .copied()
         .unwrap_or(0);
     Ok(())
+}
+
+/// Newest first: by date where known, the source's own order otherwise (lists
+/// and feeds put the newest on top; the sort is stable). Undated entries go
+/// after dated ones: a total order, which `sort` requires (a comparator that
+/// calls dated and undated entries "equal" is not one, and may panic).
+fn newest_first(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| std::cmp::Reverse(e.published_at));
 }
 
 /// The review step: the unit's policy (auto, manual, keywords) over the
@@ -1044,6 +1047,44 @@ fn failed(attempts: u32, reason: String, next: Option<DateTime<Utc>>) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn newest_first_orders_mixed_dated_and_undated_entries_totally() {
+        let e = |n: u32, day: Option<u32>| Entry {
+            url: Url::parse(&format!("https://a.org/{n}")).unwrap(),
+            guid: None,
+            title: None,
+            published_at: day.map(|d| {
+                chrono::FixedOffset::east_opt(8 * 3600)
+                    .unwrap()
+                    .with_ymd_and_hms(2026, 11, d, 9, 0, 0)
+                    .unwrap()
+            }),
+            author: None,
+            content_html: None,
+            summary: None,
+        };
+        let mut v = vec![
+            e(1, None),
+            e(2, Some(3)),
+            e(3, None),
+            e(4, Some(20)),
+            e(5, Some(7)),
+        ];
+        newest_first(&mut v);
+        let order: Vec<&str> = v.iter().map(|e| e.url.path()).collect();
+        // Dated newest first; undated after, in the source's order.
+        assert_eq!(order, ["/4", "/5", "/2", "/1", "/3"]);
+        // Many shuffled orders: never a panic, dated always first.
+        for i in 0..20 {
+            v.rotate_left(i % 5);
+            v.swap(0, 3);
+            newest_first(&mut v);
+            let dated: Vec<&str> = v[..3].iter().map(|e| e.url.path()).collect();
+            assert_eq!(dated, ["/4", "/5", "/2"]);
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -14,7 +14,10 @@ fn example() -> String {
     std::fs::read_to_string(dir.join("example.toml"))
         .unwrap()
         .replace("\"words/", &format!("\"{}/words/", dir.display()))
-        .replace("\"editors.example.toml\"", &format!("\"{}/editors.example.toml\"", dir.display()))
+        .replace(
+            "\"editors.example.toml\"",
+            &format!("\"{}/editors.example.toml\"", dir.display()),
+        )
 }
 
 #[test]
@@ -30,11 +33,10 @@ fn check_accepts_the_example_config() {
 fn check_names_file_line_and_unit_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    let text = example()
-        .replace(
-            "account_name = \"试运行\"",
-            "account_name = \"试运行单位的官方账号名称\"",
-        );
+    let text = example().replace(
+        "account_name = \"试运行\"",
+        "account_name = \"试运行单位的官方账号名称\"",
+    );
     std::fs::write(&path, text).unwrap();
     autosync()
         .args(["check", "-c"])
@@ -59,11 +61,10 @@ fn check_of_a_missing_file_exits_2() {
 fn once_with_an_unknown_unit_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.toml");
-    let text = example()
-        .replace(
-            "/var/lib/autosync",
-            &dir.path().join("state").display().to_string(),
-        );
+    let text = example().replace(
+        "/var/lib/autosync",
+        &dir.path().join("state").display().to_string(),
+    );
     std::fs::write(&path, text).unwrap();
     autosync()
         .args(["once", "-c"])

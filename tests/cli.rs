@@ -74,3 +74,38 @@ fn once_with_an_unknown_unit_exits_2() {
         .code(2)
         .stderr(predicate::str::contains("no unit \"nope\""));
 }
+
+#[test]
+fn check_next_prints_each_units_next_runs() {
+    let out = autosync()
+        .args(["check", "-c", "config/example.toml", "--next", "3"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("sx-kx\t*/5 8-20 * * *"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(line.matches(", ").count(), 2, "three runs: {line}");
+}
+
+#[test]
+fn a_schedule_that_never_fires_is_a_config_error_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    std::fs::write(
+        &path,
+        example().replace("\"*/5 8-20 * * *\"", "\"0 0 31 2 *\""),
+    )
+    .unwrap();
+    autosync()
+        .args(["check", "-c"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unit sx-kx"))
+        .stderr(predicate::str::contains("0 0 31 2 *"));
+}

@@ -200,6 +200,9 @@ pub async fn run_pass(ctx: &Context, config: &Config, only: Option<&str>) -> Vec
                     r
                 }
             };
+            for e in &report.errors {
+                tracing::warn!(unit = %report.unit, "{e}");
+            }
             (i, report)
         });
     }

@@ -277,3 +277,39 @@ fn a_gone_source_is_disabled_and_a_moved_one_is_followed_and_reported() {
     let (_, out) = w.once(&cfg);
     assert!(out.contains("disabled after 410 Gone"), "{out}");
 }
+
+#[test]
+fn status_reads_the_store_when_no_daemon_runs_and_logs_can_be_json() {
+    let w = World::new(Duration::ZERO);
+    // A listener nobody serves: status must fall back to the store.
+    let cfg = w.config("listen = \"127.0.0.1:9\"", "");
+    w.site.set_fault("/rss.xml", Some(Fault::Status(503)));
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    let c = cfg.to_str().unwrap();
+    let (code, out, err) = w.run(&["status", "-c", c]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("from the store"), "{out}");
+    let city = out.lines().find(|l| l.starts_with("demo-city\t")).unwrap();
+    assert!(city.contains("HTTP 503"), "{city}");
+    let province = out
+        .lines()
+        .find(|l| l.starts_with("demo-province\t"))
+        .unwrap();
+    let cols: Vec<&str> = province.split('\t').collect();
+    assert_eq!(
+        cols[6],
+        autosync::demo::LIST_ARTICLES.len().to_string(),
+        "published column: {province}"
+    );
+
+    // JSON logs: every stderr line is a JSON object with a level.
+    let (_, _, err) = w.run(&["--log-format", "json", "once", "-c", c]);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v.get("level").is_some(), "{l}");
+        assert!(!l.contains("w-csrf"), "cookie in the logs: {l}");
+    }
+}

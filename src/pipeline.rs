@@ -1090,6 +1090,16 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_source_is_left_alone_longer_each_time_up_to_the_cap() {
+        // The first failure changes nothing: the schedule decides.
+        assert_eq!(source_backoff(0), chrono::Duration::zero());
+        assert_eq!(source_backoff(1), chrono::Duration::zero());
+        assert_eq!(source_backoff(2), chrono::Duration::minutes(5));
+        assert_eq!(source_backoff(3), chrono::Duration::minutes(10));
+        assert_eq!(source_backoff(50), SOURCE_BACKOFF_CAP);
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         assert_eq!(backoff(1), chrono::Duration::minutes(5));
         assert_eq!(backoff(2), chrono::Duration::minutes(10));

@@ -353,14 +353,8 @@ fn posted_today(shared: &Shared, unit: &Unit) -> u32 {
     shared
         .ctx
         .store
-        .items_in(&unit.id, "published")
-        .map(|items| {
-            items
-                .iter()
-                .filter(|i| matches!(&i.state, crate::store::State::Published { at, .. } if *at >= since))
-                .count() as u32
-        })
-        .unwrap_or(0)
+        .published_since(&unit.id, since)
+        .unwrap_or(0) as u32
 }
 
 /// The account's publish worker: reconcile first, then publish due items one
@@ -380,6 +374,13 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
     };
     let mut verified = false;
     let mut last_post: Option<tokio::time::Instant> = None;
+    if let Ok(Some(at)) = ctx.store.last_published(&unit.id) {
+        shared.metrics.set(
+            "autosync_last_publish_timestamp_seconds",
+            &labels,
+            at.timestamp() as f64,
+        );
+    }
     loop {
         if cancel.is_cancelled() {
             return;
@@ -475,6 +476,11 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
         match pipeline::publish_one(ctx, &unit, publisher.as_ref(), &item).await {
             Ok(Step::Published(p)) => {
                 last_post = Some(tokio::time::Instant::now());
+                shared.metrics.set(
+                    "autosync_last_publish_timestamp_seconds",
+                    &labels,
+                    ctx.clock.now().timestamp() as f64,
+                );
                 shared.metrics.inc("autosync_published_total", &labels, 1.0);
                 let latency =
                     (ctx.clock.now() - item.discovered_at).num_milliseconds() as f64 / 1000.0;

@@ -244,6 +244,9 @@ fn index_key(item: &Item) -> Vec<u8> {
             u8::from(next_retry.is_none()),
             next_retry.unwrap_or(item.updated_at),
         ),
+        // By publication time: the last post and today's count come from the
+        // keys alone.
+        State::Published { at, .. } => (1, *at),
         _ => (1, item.discovered_at),
     };
     let mut k = key2(&item.unit, item.state.name());
@@ -483,6 +486,43 @@ impl Store {
         Ok(due)
     }
 
+    /// Publication times of the unit's posts, newest first, read from the
+    /// index keys (no record is decoded).
+    fn published_times(
+        &self,
+        unit: &str,
+    ) -> impl Iterator<Item = Result<DateTime<Utc>, StoreError>> + '_ {
+        let mut prefix = key2(unit, "published");
+        prefix.push(0);
+        let n = prefix.len();
+        self.index.scan_prefix(prefix).rev().map(move |kv| {
+            let (k, _) = kv?;
+            let ms = k
+                .get(n + 1..n + 9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Ok(DateTime::from_timestamp_millis(ms as i64).unwrap_or_default())
+        })
+    }
+
+    /// When the unit's account last got a post.
+    pub fn last_published(&self, unit: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.published_times(unit).next().transpose()
+    }
+
+    /// How many posts the unit's account got at or after `since`.
+    pub fn published_since(&self, unit: &str, since: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for t in self.published_times(unit) {
+            if t? < since {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Counts per state of one unit's items, from the index alone.
     pub fn unit_counts(&self, unit: &str) -> Result<StateCounts, StoreError> {
         let mut counts = StateCounts::new();
@@ -693,6 +733,36 @@ mod tests {
         assert_eq!(counts.get("publishing"), Some(&1));
         assert_eq!(counts.len(), 1);
         assert!(s.unit_counts("v").unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn last_post_and_todays_count_come_from_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        assert_eq!(s.last_published("u").unwrap(), None);
+        for (n, mins) in [(1, 0), (2, 30), (3, 90)] {
+            let a = item("u", &format!("https://a.org/{n}"));
+            s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+            let at = t0 + chrono::Duration::minutes(mins);
+            let st = State::Published {
+                remote_id: format!("r{n}"),
+                remote_url: None,
+                at,
+            };
+            s.set_state(&a.id, st, at).await.unwrap();
+        }
+        assert_eq!(
+            s.last_published("u").unwrap(),
+            Some(t0 + chrono::Duration::minutes(90))
+        );
+        assert_eq!(
+            s.published_since("u", t0 + chrono::Duration::minutes(30))
+                .unwrap(),
+            2
+        );
+        assert_eq!(s.published_since("u", t0).unwrap(), 3);
+        assert_eq!(s.published_since("v", t0).unwrap(), 0);
     }
 
     #[tokio::test]

@@ -30,6 +30,10 @@ pub struct UnitStatus {
     pub held: usize,
     pub failed: usize,
     pub published: usize,
+    /// When the account last got a post: inspections fail an account that
+    /// stays silent too long.
+    #[serde(default)]
+    pub last_post: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Status of every unit of `config`, from the store.
@@ -51,6 +55,7 @@ pub fn status(
             held: n("held"),
             failed: n("failed"),
             published: n("published"),
+            last_post: store.last_published(&u.id)?,
         };
         for s in &u.sources {
             let ss = store.source_state(&u.id, &s.key())?;
@@ -72,11 +77,11 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
             .unwrap_or_else(|| "never".into())
     };
     let mut out = String::from(
-        "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast error\n",
+        "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r.unit,
             t(r.last_poll),
             t(r.last_success),
@@ -84,6 +89,7 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
             r.held,
             r.failed,
             r.published,
+            t(r.last_post),
             r.last_error.as_deref().unwrap_or("-")
         ));
     }

@@ -502,7 +502,7 @@ impl Desk {
                 "unit {unit_id} already has {url} as item {id} ({state}); use force to push it again"
             )));
         }
-        let content = pipeline::obtain(&self.ctx, unit, &entry)
+        let content = pipeline::obtain(&self.ctx, unit, &entry, true)
             .await
             .map_err(|e| DeskError::Failed(e.msg))?;
         let now = self.ctx.clock.now();

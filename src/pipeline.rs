@@ -585,7 +585,7 @@ async fn ingest(
             break;
         }
         let now = ctx.clock.now();
-        match obtain(ctx, unit, &e).await {
+        match obtain(ctx, unit, &e, false).await {
             Ok(content) => {
                 let mut item = new_item(unit, source, &e, now, State::Queued);
                 fill(&mut item, content);
@@ -714,7 +714,15 @@ pub(crate) fn fill(item: &mut Item, c: Content) {
 
 /// The article's content: from the feed when it carries the whole article,
 /// else from the article page.
-pub(crate) async fn obtain(ctx: &Context, unit: &Unit, e: &Entry) -> Result<Content, ObtainError> {
+///
+/// Articles found by polling must stay on the unit's site (a redirect off it
+/// is refused); an editor's hand push (`any_host`) may come from anywhere.
+pub(crate) async fn obtain(
+    ctx: &Context,
+    unit: &Unit,
+    e: &Entry,
+    any_host: bool,
+) -> Result<Content, ObtainError> {
     if let Some(html) = &e.content_html {
         let frag = extract::clean_fragment(html, Some(&e.url));
         if frag.text.chars().count() >= MIN_FEED_CONTENT_CHARS {
@@ -752,7 +760,7 @@ pub(crate) async fn obtain(ctx: &Context, unit: &Unit, e: &Entry) -> Result<Cont
             });
         }
     };
-    if !unit.allows(&page.url) {
+    if !any_host && !unit.allows(&page.url) {
         return Err(ObtainError {
             msg: format!(
                 "article {} redirected off the unit's site to {}",
@@ -828,7 +836,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
         };
         let mut updated = item.clone();
         updated.updated_at = now;
-        match obtain(ctx, unit, &entry).await {
+        match obtain(ctx, unit, &entry, false).await {
             Ok(c) => {
                 fill(&mut updated, c);
                 review(ctx, unit, &mut updated);

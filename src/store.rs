@@ -287,7 +287,9 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         let db = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(32 * 1024 * 1024)
+            // Small: items are read rarely (the index does the scanning);
+            // every MiB here is resident in the daemon (BENCHMARKS.md).
+            .cache_capacity(8 * 1024 * 1024)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
         let meta = db.open_tree("meta")?;

@@ -205,6 +205,10 @@ impl Fetcher {
             .timeout(opts.timeout)
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // A poll reuses its connection for the article pages that follow
+            // within seconds; kept longer, thousands of idle connections to
+            // as many sites cost ~60 MB between cycles (BENCHMARKS.md).
+            .pool_idle_timeout(Duration::from_secs(10))
             .build()
             .map_err(build_err)?;
         let api = reqwest::Client::builder()
@@ -562,7 +566,8 @@ fn host_key(url: &Url) -> String {
 struct HostGate {
     delay: Duration,
     /// Per host: when its last request ended (`None`: never).
-    hosts: std::sync::Mutex<HashMap<String, Arc<AsyncMutex<Option<Instant>>>>>,
+    /// The gates, and the size at which they are next pruned.
+    hosts: std::sync::Mutex<(HashMap<String, Arc<AsyncMutex<Option<Instant>>>>, usize)>,
 }
 
 /// Held while a request runs; records its end when dropped, so that error
@@ -581,7 +586,7 @@ impl HostGate {
     fn new(delay: Duration) -> Self {
         HostGate {
             delay,
-            hosts: std::sync::Mutex::new(HashMap::new()),
+            hosts: std::sync::Mutex::new((HashMap::new(), 0)),
         }
     }
 
@@ -589,8 +594,12 @@ impl HostGate {
         let slot = {
             // A poisoned map only means another task panicked mid-insert;
             // the map itself is still consistent.
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            if hosts.len() > MAX_IDLE_HOSTS {
+            let mut guard = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            let (hosts, prune_at) = &mut *guard;
+            // Pruning is O(hosts): do it only when the map has doubled since
+            // the last prune, so that it costs O(1) a request amortised even
+            // with thousands of sites.
+            if hosts.len() > (*prune_at).max(MAX_IDLE_HOSTS) {
                 let delay = self.delay;
                 hosts.retain(|_, slot| {
                     // Keep hosts in use or still inside their delay window.
@@ -600,6 +609,7 @@ impl HostGate {
                             Err(_) => true,
                         }
                 });
+                *prune_at = hosts.len() * 2;
             }
             hosts.entry(host.to_string()).or_default().clone()
         };
@@ -618,7 +628,7 @@ impl HostGate {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.hosts.lock().map(|h| h.len()).unwrap_or(0)
+        self.hosts.lock().map(|h| h.0.len()).unwrap_or(0)
     }
 }
 
@@ -633,13 +643,16 @@ type RobotsSlot = Arc<AsyncMutex<Option<CachedRobots>>>;
 /// not hold up other sites.
 #[derive(Default)]
 struct RobotsCache {
-    origins: std::sync::Mutex<HashMap<String, RobotsSlot>>,
+    /// The slots, and the size at which they are next pruned.
+    origins: std::sync::Mutex<(HashMap<String, RobotsSlot>, usize)>,
 }
 
 impl RobotsCache {
     fn slot(&self, origin: &str) -> RobotsSlot {
-        let mut map = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > MAX_IDLE_HOSTS {
+        let mut guard = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, prune_at) = &mut *guard;
+        // As in `HostGate::acquire`: prune only after the map doubled.
+        if map.len() > (*prune_at).max(MAX_IDLE_HOSTS) {
             let now = Instant::now();
             map.retain(|_, slot| {
                 Arc::strong_count(slot) > 1
@@ -648,6 +661,7 @@ impl RobotsCache {
                         Err(_) => true,
                     }
             });
+            *prune_at = map.len() * 2;
         }
         map.entry(origin.to_string()).or_default().clone()
     }

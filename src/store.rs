@@ -205,6 +205,8 @@ pub struct Store {
     keys: sled::Tree,
     sources: sled::Tree,
     index: sled::Tree,
+    /// One flush at a time (see [`Store::flush`]).
+    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The `index` key of an item: unit, state name, then an order that makes a
@@ -287,6 +289,7 @@ impl Store {
             sources: db.open_tree("sources")?,
             index: db.open_tree("index")?,
             db,
+            flushing: Default::default(),
         })
     }
 
@@ -295,8 +298,22 @@ impl Store {
     }
 
     /// Make every change so far durable.
+    ///
+    /// Not `sled::Db::flush_async`: in sled 0.34 concurrent `flush_async`
+    /// calls run on sled's own small IO thread pool and deadlock against
+    /// transactions (spacejam/sled#1308, fixed on sled's main branch, never
+    /// released) — the bench_cycle benchmark hung on it with 50 units. The
+    /// blocking flush runs on tokio's blocking pool instead, so sled's pool
+    /// stays free to write the buffers a flush waits for. Flushes are taken
+    /// one at a time: a caller that waited finds its writes mostly on disk
+    /// already (its own flush is then cheap), and a cycle of 2,000 units does
+    /// not park hundreds of blocking threads in fsync.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let _one = self.flushing.lock().await;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Db(format!("flush task: {e}")))??;
         Ok(())
     }
 
@@ -600,6 +617,30 @@ mod tests {
         assert_eq!(counts.get("publishing"), Some(&1));
         assert_eq!(counts.len(), 1);
         assert!(s.unit_counts("v").unwrap().is_empty());
+    }
+
+    /// Guards against the sled 0.34 `flush_async` deadlock: many units
+    /// inserting (transactions) and flushing at once must all finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_inserts_and_flushes_do_not_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for u in 0..64 {
+            let s = s.clone();
+            set.spawn(async move {
+                for n in 0..20 {
+                    let a = item(&format!("u{u}"), &format!("https://a.org/{n}"));
+                    s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+                    s.flush().await.unwrap();
+                }
+            });
+        }
+        let all = async { while set.join_next().await.is_some() {} };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("inserts and flushes finished (no deadlock)");
+        assert_eq!(s.items(None).unwrap().len(), 64 * 20);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! source, 20), `--idle-secs S` (60), `--store-items M` (1,000,000 with
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
-//! `--skip-store`, `--skip-idle`, `--dir DIR` (where temp stores go).
+//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--dir DIR` (where temp stores go).
 //!
 //! Why separate processes: each measurement must see only its own CPU and
 //! its own peak RSS. The orchestrator (this process, doing nothing heavy)
@@ -49,6 +49,7 @@ struct Opts {
     publish: bool,
     skip_store: bool,
     skip_idle: bool,
+    skip_worst: bool,
     dir: PathBuf,
 }
 
@@ -64,6 +65,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         publish: false,
         skip_store: false,
         skip_idle: false,
+        skip_worst: false,
         dir: std::env::temp_dir(),
     };
     let mut it = args.iter();
@@ -81,6 +83,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
             "--publish" => o.publish = true,
             "--skip-store" => o.skip_store = true,
             "--skip-idle" => o.skip_idle = true,
+            "--skip-worst" => o.skip_worst = true,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -263,7 +266,8 @@ fn serve_main(args: &[String]) -> anyhow::Result<()> {
             let _ = std::io::stdin().read_line(&mut s);
             std::process::exit(0);
         });
-        site::serve(l, sites, items).await?;
+        let close = std::env::var_os("BENCH_CONNECTION_CLOSE").is_some();
+        site::serve(l, sites, items, close).await?;
         anyhow::Ok(())
     })
 }
@@ -375,7 +379,15 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
                 peak_rss_mib: status_mib(me, "VmHWM")?,
                 rss_mib: status_mib(me, "VmRSS")?,
                 store_bytes: ctx.store.size_on_disk()?,
-                items: ctx.store.count_states(None)?.values().sum(),
+                // From the index: loading every item (`count_states`) would
+                // itself raise the peak RSS measured by the next phase.
+                items: {
+                    let mut n = 0;
+                    for u in &cfg.units {
+                        n += ctx.store.unit_counts(&u.id)?.values().sum::<usize>();
+                    }
+                    n
+                },
             };
             println!("{}", serde_json::to_string(&res)?);
             std::io::stdout().flush()?;
@@ -485,11 +497,15 @@ fn store_item(unit: usize, n: usize, now: chrono::DateTime<chrono::Utc>, publish
     if published {
         // Extracted articles as the pipeline stores them: clean html and the
         // text, ~3–8 KB together.
-        let mut html = body_html;
-        // Vary the size: 1–2 bodies' worth.
-        if n % 2 == 0 {
-            html.push_str(&site::sample_article(unit, n + 1).1);
-        }
+        // Vary the size: html cut at a paragraph end at 1.5–4 KB, so html +
+        // text come to ~3–8 KB.
+        let want = 1500 + (unit * 7919 + n * 104_729) % 2500;
+        let cut = body_html
+            .match_indices("</p>")
+            .map(|(k, _)| k + 4)
+            .find(|k| *k >= want)
+            .unwrap_or(body_html.len());
+        let html = body_html[..cut].to_string();
         let text = html
             .replace("</p>", "\n\n")
             .split(['<', '>'])
@@ -821,7 +837,11 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
     );
 
     let baseline = run_cycles(&o, port, work.path(), "baseline", 0, false)?;
-    let worst = run_cycles(&o, port, work.path(), "worst", o.items, o.publish)?;
+    let worst = if o.skip_worst {
+        Vec::new()
+    } else {
+        run_cycles(&o, port, work.path(), "worst", o.items, o.publish)?
+    };
     let idle = if o.skip_idle {
         None
     } else {

@@ -82,6 +82,7 @@ impl Counters {
 struct Site {
     sites: usize,
     items: usize,
+    close: bool,
     counters: Counters,
 }
 
@@ -90,10 +91,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     sites: usize,
     items: usize,
+    close: bool,
 ) -> std::io::Result<()> {
     let st = Arc::new(Site {
         sites,
         items,
+        close,
         counters: Counters::default(),
     });
     let app = Router::new().fallback(page).with_state(st);
@@ -232,6 +235,23 @@ fn etag_of(i: usize) -> String {
 }
 
 async fn page(
+    st: State<Arc<Site>>,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let close = st.close;
+    let mut resp = answer(st, peer, headers, uri).await;
+    if close {
+        // Experiment switch: no keep-alive, so the client pools no idle
+        // connections (isolates their memory from the rest).
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn answer(
     State(st): State<Arc<Site>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,

@@ -7,10 +7,12 @@
 //!
 //! Options: `--concurrency C` (`[daemon] concurrency`, default 256),
 //! `--host-delay-ms D` (default 500, the shipped default), `--items N` (per
-//! source, 20), `--idle-secs S` (60), `--store-items M` (1,000,000 with
+//! source, 20), `--idle-secs S` (60 with `--units 2000`, else 10), `--store-items M` (1,000,000 with
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
 //! `--skip-store`, `--skip-idle`, `--skip-worst`, `--dir DIR` (where temp stores go).
+//! With `BENCH_CONNECTION_CLOSE=1` the server refuses keep-alive, which
+//! shows how much of the RSS is reqwest's pool of idle connections.
 //!
 //! Why separate processes: each measurement must see only its own CPU and
 //! its own peak RSS. The orchestrator (this process, doing nothing heavy)
@@ -59,7 +61,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         items: 20,
         concurrency: 256,
         host_delay_ms: 500,
-        idle_secs: 60,
+        idle_secs: 0,
         store_items: 0,
         published_share: 0.25,
         publish: false,
@@ -93,6 +95,10 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
     if o.items == 0 || o.items > 20 {
         // Article dates are 11-09..11-28: one a day keeps every item distinct.
         bail!("--items must be 1..=20");
+    }
+    if o.idle_secs == 0 {
+        // The smoke mode should take seconds, not minutes.
+        o.idle_secs = if o.units >= 2000 { 60 } else { 10 };
     }
     if o.store_items == 0 {
         o.store_items = if o.units >= 2000 { 1_000_000 } else { 20_000 };
@@ -169,7 +175,8 @@ struct Scenario<'a> {
 
 fn config_text(o: &Opts, port: u16, s: &Scenario<'_>, publish_dir: &Path) -> String {
     let mut t = format!(
-        r#"[daemon]
+        r#"# bench_cycle scenario {}
+[daemon]
 state_dir = "{}"
 listen = "{}"
 timezone = "UTC"
@@ -185,6 +192,7 @@ backfill = {}
 schedule = "{}"
 jitter_secs = 30
 "#,
+        s.name,
         s.state_dir.display(),
         s.listen,
         o.concurrency,
@@ -216,7 +224,6 @@ site = "http://{ip}:{port}/"
             publish_dir.join(format!("u{i:05}")).display()
         ));
     }
-    let _ = s.name;
     t
 }
 

@@ -210,6 +210,8 @@ pub struct Store {
     sources: sled::Tree,
     index: sled::Tree,
     audit: sled::Tree,
+    /// One flush at a time (see [`Store::flush`]).
+    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// One editor action: who, when, what, before and after.
@@ -314,6 +316,7 @@ impl Store {
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
             db,
+            flushing: Default::default(),
         })
     }
 
@@ -323,10 +326,19 @@ impl Store {
 
     /// Make every change so far durable.
     ///
-    /// The fsync runs on tokio's blocking pool: it may take milliseconds and
-    /// must not stall a runtime thread (and tokio's paused test clock knows
-    /// to wait for blocking work, where it does not for sled's own threads).
+    /// Not `sled::Db::flush_async`: in sled 0.34 concurrent `flush_async`
+    /// calls run on sled's own small IO thread pool and deadlock against
+    /// transactions (spacejam/sled#1308, fixed on sled's main branch, never
+    /// released) — the bench_cycle benchmark hung on it with 50 units. The
+    /// blocking flush runs on tokio's blocking pool instead, so sled's pool
+    /// stays free to write the buffers a flush waits for. Flushes are taken
+    /// one at a time: a caller that waited finds its writes mostly on disk
+    /// already (its own flush is then cheap), and a cycle of 2,000 units does
+    /// not park hundreds of blocking threads in fsync. (And tokio's paused
+    /// test clock waits for blocking work, where it would not for sled's own
+    /// threads.)
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let _one = self.flushing.lock().await;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
@@ -806,6 +818,30 @@ mod tests {
             log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
             ["approve", "reject"]
         );
+    }
+
+    /// Guards against the sled 0.34 `flush_async` deadlock: many units
+    /// inserting (transactions) and flushing at once must all finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_inserts_and_flushes_do_not_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for u in 0..64 {
+            let s = s.clone();
+            set.spawn(async move {
+                for n in 0..20 {
+                    let a = item(&format!("u{u}"), &format!("https://a.org/{n}"));
+                    s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+                    s.flush().await.unwrap();
+                }
+            });
+        }
+        let all = async { while set.join_next().await.is_some() {} };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("inserts and flushes finished (no deadlock)");
+        assert_eq!(s.items(None).unwrap().len(), 64 * 20);
     }
 
     #[test]

@@ -20,6 +20,12 @@ use std::time::Duration;
 use toml::Spanned;
 use url::Url;
 
+/// Units polled at once by default. Polls wait mostly on the network and on
+/// per-host politeness, not on the CPU; 2,000 units need about this many in
+/// flight to poll in under a minute (BENCHMARKS.md), and each costs little
+/// memory.
+pub const DEFAULT_CONCURRENCY: usize = 128;
+
 /// The longest account name the platform accepts, in characters.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 10;
 
@@ -469,7 +475,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         listen,
         editors_file: d.editors_file.map(|p| resolve(&base_dir, &p)),
         timezone,
-        concurrency: d.concurrency.unwrap_or(8).max(1),
+        concurrency: d.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
         publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
         run_at_start: d.run_at_start.unwrap_or(true),
         shutdown_timeout: Duration::from_secs(d.shutdown_timeout_secs.unwrap_or(20)),

@@ -430,6 +430,7 @@ fn daemon_main(args: &[String]) -> anyhow::Result<()> {
             cfg,
             ctx,
             autosync::systemd::Notifier::default(),
+            Arc::new(autosync::metrics::Metrics::new()),
             rx,
         )
         .await
@@ -497,6 +498,7 @@ fn store_item(unit: usize, n: usize, now: chrono::DateTime<chrono::Utc>, publish
         images: vec![],
         priority: false,
         notes: vec![],
+        review_hits: vec![],
         discovered_at: now,
         updated_at: now,
         state: State::Seen,

@@ -563,11 +563,14 @@ fn host_key(url: &Url) -> String {
 
 /// One request in flight per host, and `delay` between the end of one and the
 /// start of the next. Hosts are independent.
+/// When a host's last request ended, behind the lock that serialises them.
+type HostSlot = Arc<AsyncMutex<Option<Instant>>>;
+
 struct HostGate {
     delay: Duration,
     /// Per host: when its last request ended (`None`: never).
     /// The gates, and the size at which they are next pruned.
-    hosts: std::sync::Mutex<(HashMap<String, Arc<AsyncMutex<Option<Instant>>>>, usize)>,
+    hosts: std::sync::Mutex<(HashMap<String, HostSlot>, usize)>,
 }
 
 /// Held while a request runs; records its end when dropped, so that error

@@ -62,7 +62,7 @@ pub(crate) struct Dom {
 }
 
 /// Elements whose whole subtree is dropped while copying.
-fn dropped(tag: &str) -> bool {
+pub(crate) fn dropped_tag(tag: &str) -> bool {
     matches!(
         tag,
         "script"
@@ -88,10 +88,25 @@ fn dropped(tag: &str) -> bool {
 }
 
 fn hidden(el: &scraper::node::Element) -> bool {
-    if el.attr("hidden").is_some() {
+    style_hides(el.attr("hidden"), el.attr("style"))
+}
+
+/// [`hidden`] for attributes already copied out (names lower-cased).
+pub(crate) fn hidden_attrs(attrs: &[(String, String)]) -> bool {
+    let get = |name: &str| {
+        attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    style_hides(get("hidden"), get("style"))
+}
+
+fn style_hides(hidden: Option<&str>, style: Option<&str>) -> bool {
+    if hidden.is_some() {
         return true;
     }
-    if let Some(style) = el.attr("style") {
+    if let Some(style) = style {
         let s: String = style
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -109,18 +124,11 @@ fn hidden(el: &scraper::node::Element) -> bool {
 impl Dom {
     #[cfg(test)]
     pub fn parse(html: &str) -> Dom {
-        Dom::from_html(&Html::parse_document(html), None, None)
+        super::parse::parse_document(html, &super::parse::Entities::new())
     }
 
-    /// Copy a parsed document; elements matching the optional per-site
-    /// selectors are remembered by arena index.
-    pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
-        let content_ids: Vec<_> = content
-            .map(|s| doc.select(s).map(|e| e.id()).collect())
-            .unwrap_or_default();
-        let title_ids: Vec<_> = title
-            .map(|s| doc.select(s).map(|e| e.id()).collect())
-            .unwrap_or_default();
+    /// A document with only its root node.
+    pub(crate) fn empty() -> Dom {
         let mut dom = Dom {
             nodes: Vec::with_capacity(2048),
             json_ld: Vec::new(),
@@ -136,6 +144,32 @@ impl Dom {
             data: Data::Document,
             class_id: String::new(),
         });
+        dom
+    }
+
+    /// Compute subtree ends once all nodes are in (document order).
+    pub(crate) fn finish(&mut self) {
+        // A node's subtree ends where its last child's does.
+        let n = self.nodes.len();
+        let mut ends: Vec<usize> = (1..=n).collect();
+        for i in (0..n).rev() {
+            if let Some(&last) = self.nodes[i].children.last() {
+                ends[i] = ends[last];
+            }
+        }
+        self.ends = ends;
+    }
+
+    /// Copy a parsed document; elements matching the optional per-site
+    /// selectors are remembered by arena index.
+    pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
+        let content_ids: Vec<_> = content
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
+        let title_ids: Vec<_> = title
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
+        let mut dom = Dom::empty();
         // Explicit stack of (scraper node, arena parent) instead of recursion.
         let mut stack = Vec::with_capacity(64);
         for child in doc.tree.root().children().rev() {
@@ -180,7 +214,7 @@ impl Dom {
                     if tag == "base" && dom.base_href.is_none() {
                         dom.base_href = el.attr("href").map(str::to_string);
                     }
-                    if dropped(&tag) || hidden(el) {
+                    if dropped_tag(&tag) || hidden(el) {
                         continue;
                     }
                     let attrs: Vec<(String, String)> = el
@@ -215,16 +249,7 @@ impl Dom {
                 _ => {}
             }
         }
-        // Subtree ends, bottom-up: a node's subtree ends where its last
-        // child's does.
-        let n = dom.nodes.len();
-        let mut ends: Vec<usize> = (1..=n).collect();
-        for i in (0..n).rev() {
-            if let Some(&last) = dom.nodes[i].children.last() {
-                ends[i] = ends[last];
-            }
-        }
-        dom.ends = ends;
+        dom.finish();
         dom
     }
 

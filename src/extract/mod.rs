@@ -16,6 +16,7 @@ pub mod bench;
 mod clean;
 mod dom;
 mod meta;
+mod parse;
 mod score;
 
 use std::io::Read;
@@ -67,6 +68,7 @@ pub enum ExtractError {
 /// An extractor with its patterns compiled once; use one for many pages.
 pub struct Extractor {
     patterns: Patterns,
+    entities: parse::Entities,
 }
 
 impl Default for Extractor {
@@ -90,6 +92,7 @@ impl Extractor {
     pub fn new() -> Extractor {
         Extractor {
             patterns: Patterns::new(),
+            entities: parse::Entities::new(),
         }
     }
 
@@ -114,9 +117,12 @@ impl Extractor {
         };
         let content_sel = parse_sel(&opts.content_selector);
         let title_sel = parse_sel(&opts.title_selector);
-        let dom = {
+        let dom = if content_sel.is_some() || title_sel.is_some() {
+            // Per-site selectors are CSS, matched on scraper's tree.
             let doc = scraper::Html::parse_document(html);
             Dom::from_html(&doc, content_sel.as_ref(), title_sel.as_ref())
+        } else {
+            parse::parse_document(html, &self.entities)
         };
         let st = score::compute_stats(&dom);
         let body = dom.by_tag("body").next().unwrap_or(ROOT);
@@ -253,8 +259,7 @@ impl Extractor {
     /// A human-readable account of the content choice — the best-scoring
     /// candidates and the chosen roots — for tuning per-site selectors.
     pub fn explain(&self, html: &str) -> String {
-        let doc = scraper::Html::parse_document(html);
-        let dom = Dom::from_html(&doc, None, None);
+        let dom = parse::parse_document(html, &self.entities);
         let st = score::compute_stats(&dom);
         let body = dom.by_tag("body").next().unwrap_or(ROOT);
         let s = score::choose(&dom, &st, body);

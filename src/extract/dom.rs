@@ -8,15 +8,225 @@
 //! Scripts, styles and hidden elements are dropped while copying, since no
 //! later stage wants them (JSON-LD scripts are kept aside for metadata).
 
+use std::borrow::Cow;
+
 use scraper::{Html, Node as HNode, Selector};
 
 pub(crate) const ROOT: usize = 0;
 
+/// A lower-case tag or attribute name. The names every page repeats
+/// thousands of times are static strings, so building the arena does not
+/// allocate for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Name(Cow<'static, str>);
+
+/// The static copy of a name common enough to be worth not allocating
+/// (a `match`, which compiles to a length switch and a few compares).
+fn common_name(raw: &str) -> Option<&'static str> {
+    Some(match raw {
+        "a" => "a",
+        "abbr" => "abbr",
+        "address" => "address",
+        "article" => "article",
+        "aside" => "aside",
+        "b" => "b",
+        "base" => "base",
+        "blockquote" => "blockquote",
+        "body" => "body",
+        "br" => "br",
+        "button" => "button",
+        "caption" => "caption",
+        "center" => "center",
+        "cite" => "cite",
+        "code" => "code",
+        "col" => "col",
+        "colgroup" => "colgroup",
+        "dd" => "dd",
+        "div" => "div",
+        "dl" => "dl",
+        "dt" => "dt",
+        "em" => "em",
+        "figcaption" => "figcaption",
+        "figure" => "figure",
+        "font" => "font",
+        "footer" => "footer",
+        "form" => "form",
+        "h1" => "h1",
+        "h2" => "h2",
+        "h3" => "h3",
+        "h4" => "h4",
+        "h5" => "h5",
+        "h6" => "h6",
+        "head" => "head",
+        "header" => "header",
+        "hr" => "hr",
+        "html" => "html",
+        "i" => "i",
+        "iframe" => "iframe",
+        "img" => "img",
+        "input" => "input",
+        "label" => "label",
+        "li" => "li",
+        "link" => "link",
+        "main" => "main",
+        "meta" => "meta",
+        "nav" => "nav",
+        "noscript" => "noscript",
+        "ol" => "ol",
+        "option" => "option",
+        "p" => "p",
+        "path" => "path",
+        "picture" => "picture",
+        "pre" => "pre",
+        "s" => "s",
+        "script" => "script",
+        "section" => "section",
+        "select" => "select",
+        "small" => "small",
+        "source" => "source",
+        "span" => "span",
+        "strong" => "strong",
+        "style" => "style",
+        "sub" => "sub",
+        "sup" => "sup",
+        "svg" => "svg",
+        "table" => "table",
+        "tbody" => "tbody",
+        "td" => "td",
+        "template" => "template",
+        "tfoot" => "tfoot",
+        "th" => "th",
+        "thead" => "thead",
+        "time" => "time",
+        "title" => "title",
+        "tr" => "tr",
+        "u" => "u",
+        "ul" => "ul",
+        "g" => "g",
+        "use" => "use",
+        "textarea" => "textarea",
+        "video" => "video",
+        "audio" => "audio",
+        "class" => "class",
+        "id" => "id",
+        "href" => "href",
+        "src" => "src",
+        "alt" => "alt",
+        "rel" => "rel",
+        "type" => "type",
+        "name" => "name",
+        "content" => "content",
+        "property" => "property",
+        "itemprop" => "itemprop",
+        "datetime" => "datetime",
+        "data-src" => "data-src",
+        "srcset" => "srcset",
+        "width" => "width",
+        "height" => "height",
+        "target" => "target",
+        "role" => "role",
+        "hidden" => "hidden",
+        "lang" => "lang",
+        "charset" => "charset",
+        "http-equiv" => "http-equiv",
+        "value" => "value",
+        "tabindex" => "tabindex",
+        "loading" => "loading",
+        "sizes" => "sizes",
+        "align" => "align",
+        "border" => "border",
+        "d" => "d",
+        "fill" => "fill",
+        "viewbox" => "viewbox",
+        "xmlns" => "xmlns",
+        "aria-label" => "aria-label",
+        "aria-hidden" => "aria-hidden",
+        "onclick" => "onclick",
+        "colspan" => "colspan",
+        "rowspan" => "rowspan",
+        "valign" => "valign",
+        "cellpadding" => "cellpadding",
+        "cellspacing" => "cellspacing",
+        "bgcolor" => "bgcolor",
+        "color" => "color",
+        "face" => "face",
+        "size" => "size",
+        "data-original" => "data-original",
+        "data-id" => "data-id",
+        "decoding" => "decoding",
+        "media" => "media",
+        "crossorigin" => "crossorigin",
+        "async" => "async",
+        "defer" => "defer",
+        "action" => "action",
+        "method" => "method",
+        "for" => "for",
+        "placeholder" => "placeholder",
+        "dir" => "dir",
+        "clip-rule" => "clip-rule",
+        "fill-rule" => "fill-rule",
+        "stroke" => "stroke",
+        "transform" => "transform",
+        _ => return None,
+    })
+}
+
+impl Name {
+    /// The name for `raw`, lower-cased.
+    pub fn new(raw: &str) -> Name {
+        if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Name::from(raw.to_ascii_lowercase());
+        }
+        match common_name(raw) {
+            Some(n) => Name(Cow::Borrowed(n)),
+            None => Name(Cow::Owned(raw.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        match common_name(&s) {
+            Some(n) => Name(Cow::Borrowed(n)),
+            None => Name(Cow::Owned(s)),
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Elem {
     /// Lower-case local name.
-    pub tag: String,
-    pub attrs: Vec<(String, String)>,
+    pub tag: Name,
+    pub attrs: Vec<(Name, String)>,
 }
 
 impl Elem {
@@ -92,7 +302,7 @@ fn hidden(el: &scraper::node::Element) -> bool {
 }
 
 /// [`hidden`] for attributes already copied out (names lower-cased).
-pub(crate) fn hidden_attrs(attrs: &[(String, String)]) -> bool {
+pub(crate) fn hidden_attrs(attrs: &[(Name, String)]) -> bool {
     let get = |name: &str| {
         attrs
             .iter()
@@ -217,9 +427,9 @@ impl Dom {
                     if dropped_tag(&tag) || hidden(el) {
                         continue;
                     }
-                    let attrs: Vec<(String, String)> = el
+                    let attrs: Vec<(Name, String)> = el
                         .attrs()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                        .map(|(k, v)| (Name::new(k), v.to_string()))
                         .collect();
                     let mut class_id = String::new();
                     for (k, v) in &attrs {
@@ -232,7 +442,10 @@ impl Dom {
                     dom.nodes.push(Node {
                         parent,
                         children: Vec::new(),
-                        data: Data::Element(Elem { tag, attrs }),
+                        data: Data::Element(Elem {
+                            tag: Name::from(tag),
+                            attrs,
+                        }),
                         class_id,
                     });
                     dom.nodes[parent].children.push(idx);

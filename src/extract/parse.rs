@@ -29,7 +29,7 @@
 //! crosses). Elements are appended to the open element in document order,
 //! so the arena comes out in document order without a second pass.
 
-use super::dom::{Data, Dom, Elem, Node, ROOT, dropped_tag, hidden_attrs};
+use super::dom::{Data, Dom, Elem, Name, Node, ROOT, dropped_tag, hidden_attrs};
 
 /// The named character references, looked up by name without the `&`
 /// (`amp;`, and `amp` for the legacy forms without `;`): the standard's
@@ -461,7 +461,7 @@ fn scope_boundary(tag: &str, foreign: bool, scope: Scope) -> bool {
 }
 
 struct Open {
-    tag: String,
+    tag: Name,
     /// Arena index; `None` for dropped elements and everything inside them.
     idx: Option<usize>,
     foreign: bool,
@@ -509,13 +509,13 @@ impl<'a> Builder<'a> {
             let idx = self.push_node(
                 ROOT,
                 Data::Element(Elem {
-                    tag: "html".into(),
+                    tag: Name::new("html"),
                     attrs: Vec::new(),
                 }),
                 String::new(),
             );
             self.stack.push(Open {
-                tag: "html".into(),
+                tag: Name::new("html"),
                 idx: Some(idx),
                 foreign: false,
             });
@@ -528,7 +528,7 @@ impl<'a> Builder<'a> {
             let idx = self.push_node(
                 self.stack[0].idx.unwrap_or(ROOT),
                 Data::Element(Elem {
-                    tag: "head".into(),
+                    tag: Name::new("head"),
                     attrs: Vec::new(),
                 }),
                 String::new(),
@@ -536,14 +536,14 @@ impl<'a> Builder<'a> {
             self.head = Some(idx);
             self.head_open = true;
             self.stack.push(Open {
-                tag: "head".into(),
+                tag: Name::new("head"),
                 idx: Some(idx),
                 foreign: false,
             });
         }
     }
 
-    fn ensure_body(&mut self, attrs: Vec<(String, String)>) {
+    fn ensure_body(&mut self, attrs: Vec<(Name, String)>) {
         if self.body.is_some() {
             return;
         }
@@ -563,14 +563,14 @@ impl<'a> Builder<'a> {
         let idx = self.push_node(
             self.stack[0].idx.unwrap_or(ROOT),
             Data::Element(Elem {
-                tag: "body".into(),
+                tag: Name::new("body"),
                 attrs,
             }),
             class_id,
         );
         self.body = Some(idx);
         self.stack.push(Open {
-            tag: "body".into(),
+            tag: Name::new("body"),
             idx: Some(idx),
             foreign: false,
         });
@@ -652,7 +652,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn insert(&mut self, tag: &str, attrs: Vec<(String, String)>, void: bool, foreign: bool) {
+    fn insert(&mut self, tag: &str, attrs: Vec<(Name, String)>, void: bool, foreign: bool) {
         self.last_text = None;
         let parent = self.top_idx();
         let mut idx = None;
@@ -667,7 +667,7 @@ impl<'a> Builder<'a> {
             idx = Some(self.push_node(
                 parent,
                 Data::Element(Elem {
-                    tag: tag.to_string(),
+                    tag: Name::new(tag),
                     attrs,
                 }),
                 class_id,
@@ -675,14 +675,14 @@ impl<'a> Builder<'a> {
         }
         if !void {
             self.stack.push(Open {
-                tag: tag.to_string(),
+                tag: Name::new(tag),
                 idx,
                 foreign,
             });
         }
     }
 
-    fn start_tag(&mut self, tag: &str, attrs: Vec<(String, String)>, self_closing: bool) {
+    fn start_tag(&mut self, tag: &str, attrs: Vec<(Name, String)>, self_closing: bool) {
         if self.in_foreign() {
             if breaks_foreign(tag)
                 || (tag == "font"
@@ -734,7 +734,7 @@ impl<'a> Builder<'a> {
                     self.last_text = None;
                     let head = self.head;
                     self.stack.push(Open {
-                        tag: "head".into(),
+                        tag: Name::new("head"),
                         idx: head,
                         foreign: false,
                     });
@@ -918,7 +918,7 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn class_id_of(attrs: &[(String, String)]) -> String {
+fn class_id_of(attrs: &[(Name, String)]) -> String {
     let mut class_id = String::new();
     for (k, v) in attrs {
         if k == "class" || k == "id" {
@@ -958,16 +958,18 @@ fn find_end_tag(s: &str, from: usize, name: &str) -> Option<usize> {
     let b = s.as_bytes();
     let n = name.len();
     let mut i = from;
-    while let Some(at) = find_str(s, i, "</") {
+    // Single-byte search (memchr) beats a two-byte substring search here.
+    while let Some(at) = find_char(s, i, '<') {
         let after = at + 2 + n;
-        if b.len() >= after
+        if b.get(at + 1) == Some(&b'/')
+            && b.len() >= after
             && b[at + 2..after].eq_ignore_ascii_case(name.as_bytes())
             && b.get(after)
                 .is_none_or(|&c| is_ws(c) || c == b'/' || c == b'>')
         {
             return Some(at);
         }
-        i = at + 2;
+        i = at + 1;
     }
     None
 }
@@ -1116,8 +1118,8 @@ impl Builder<'_> {
         &mut self,
         s: &str,
         pos: usize,
-        tag: String,
-        attrs: Vec<(String, String)>,
+        tag: Name,
+        attrs: Vec<(Name, String)>,
         self_closing: bool,
     ) -> usize {
         let bytes = s.as_bytes();
@@ -1259,7 +1261,7 @@ fn skip_tag_rest(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-type StartTag = (String, Vec<(String, String)>, bool, usize);
+type StartTag = (Name, Vec<(Name, String)>, bool, usize);
 
 /// Read a start tag from just after `<`: name, attributes (names
 /// lower-cased, values unescaped, first of duplicates kept), whether it
@@ -1271,8 +1273,8 @@ fn read_start_tag(s: &str, from: usize, ents: &Entities) -> Option<StartTag> {
     while i < len && !is_ws(b[i]) && b[i] != b'/' && b[i] != b'>' {
         i += 1;
     }
-    let tag = s[from..i].to_ascii_lowercase();
-    let mut attrs: Vec<(String, String)> = Vec::new();
+    let tag = Name::new(&s[from..i]);
+    let mut attrs: Vec<(Name, String)> = Vec::new();
     let mut self_closing = false;
     loop {
         while i < len && (is_ws(b[i]) || b[i] == b'/') {
@@ -1320,7 +1322,7 @@ fn read_start_tag(s: &str, from: usize, ents: &Entities) -> Option<StartTag> {
             };
             value = unescape(ents, &s[vs..ve], true);
         }
-        let name = name.to_ascii_lowercase();
+        let name = Name::new(name);
         if !attrs.iter().any(|(k, _)| *k == name) {
             attrs.push((name, value));
         }

@@ -1,7 +1,8 @@
 //! A compact, read-only copy of the parsed page.
 //!
-//! html5ever (through scraper) parses the page once; the tree is then copied
-//! into a flat arena in document order. Document order means a parent always
+//! [`super::parse`] builds it directly from the page (or, when per-site
+//! CSS selectors must be matched, html5ever through scraper parses it and
+//! the tree is copied in). Nodes are kept in document order. Document order means a parent always
 //! has a smaller index than its children, so per-node statistics can be
 //! summed bottom-up in one reverse sweep — no recursion, no quadratic walks,
 //! and no stack overflow on the absurdly deep tables some CMSs produce.

@@ -1083,8 +1083,13 @@ pub(crate) fn parse_document(html: &str, ents: &Entities) -> Dom {
                         && !seen_doctype
                     {
                         seen_doctype = true;
-                        let inner =
-                            &s[(lt + 9).min(end)..end.saturating_sub(1).max(lt + 9).min(len)];
+                        // Between `<!doctype` and `>` (or the end of input).
+                        let stop = if bytes.get(end.wrapping_sub(1)) == Some(&b'>') {
+                            end - 1
+                        } else {
+                            end
+                        };
+                        let inner = s.get(lt + 9..stop).unwrap_or("");
                         b.quirks = quirky_doctype(inner);
                     }
                     pos = end;
@@ -1475,6 +1480,75 @@ mod tests {
                 shape(&html5ever_dom(html), ROOT),
                 "{html}"
             );
+        }
+    }
+
+    #[test]
+    fn random_markup_soup_does_not_panic() {
+        // A deterministic generator over the pieces that stress the
+        // tokenizer: multi-byte text next to every kind of `<` and `&`.
+        let pieces = [
+            "<",
+            ">",
+            "</",
+            "<!",
+            "<!--",
+            "-->",
+            "<!doctype",
+            "<?",
+            "&",
+            "&#",
+            "&#x",
+            "&amp",
+            ";",
+            "\"",
+            "'",
+            "=",
+            "/",
+            " ",
+            "\r",
+            "\n",
+            "\0",
+            "中",
+            "é",
+            "😀",
+            "p",
+            "div",
+            "table",
+            "td",
+            "tr",
+            "script",
+            "style",
+            "title",
+            "svg",
+            "math",
+            "a",
+            "li",
+            "pre",
+            "body",
+            "head",
+            "html",
+            "noscript",
+            "textarea",
+            "plaintext",
+            "image",
+            "br",
+            "class",
+        ];
+        let mut seed: u64 = 0x2545F4914F6CDD1D;
+        for _ in 0..3000 {
+            let mut doc = String::new();
+            for _ in 0..40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                doc.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let dom = parse(&doc);
+            // Document order: every child after its parent, inside its subtree.
+            for (i, n) in dom.nodes.iter().enumerate().skip(1) {
+                assert!(n.parent < i && dom.contains(n.parent, i), "{doc:?}");
+            }
         }
     }
 

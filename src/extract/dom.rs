@@ -514,23 +514,16 @@ impl Dom {
 /// Collapse runs of whitespace (including NBSP and ideographic space) into
 /// one space and trim.
 pub(crate) fn collapse_ws(s: &str) -> String {
+    // Word by word rather than char by char: one copy per word.
     let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace()
-            || c == '\u{a0}'
-            || c == '\u{3000}'
-            || c == '\u{200b}'
-            || c == '\u{feff}'
-        {
-            space = true;
-        } else {
-            if space && !out.is_empty() {
-                out.push(' ');
-            }
-            space = false;
-            out.push(c);
+    for word in s.split(|c: char| c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}') {
+        if word.is_empty() {
+            continue;
         }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
     }
     out
 }

@@ -655,6 +655,7 @@ impl<'a> Builder<'a> {
     fn insert(&mut self, tag: &str, attrs: Vec<(Name, String)>, void: bool, foreign: bool) {
         self.last_text = None;
         let parent = self.top_idx();
+        let name = Name::new(tag);
         let mut idx = None;
         if tag == "script" {
             // Scripts never reach the arena; JSON-LD is kept aside (the
@@ -667,7 +668,7 @@ impl<'a> Builder<'a> {
             idx = Some(self.push_node(
                 parent,
                 Data::Element(Elem {
-                    tag: Name::new(tag),
+                    tag: name.clone(),
                     attrs,
                 }),
                 class_id,
@@ -675,7 +676,7 @@ impl<'a> Builder<'a> {
         }
         if !void {
             self.stack.push(Open {
-                tag: Name::new(tag),
+                tag: name,
                 idx,
                 foreign,
             });
@@ -919,7 +920,17 @@ impl<'a> Builder<'a> {
 }
 
 fn class_id_of(attrs: &[(Name, String)]) -> String {
-    let mut class_id = String::new();
+    let is_key = |k: &Name| k == "class" || k == "id";
+    // One allocation of the right size.
+    let len: usize = attrs
+        .iter()
+        .filter(|(k, _)| is_key(k))
+        .map(|(_, v)| v.len() + 1)
+        .sum();
+    if len == 0 {
+        return String::new();
+    }
+    let mut class_id = String::with_capacity(len);
     for (k, v) in attrs {
         if k == "class" || k == "id" {
             class_id.push_str(v);

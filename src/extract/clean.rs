@@ -695,7 +695,7 @@ fn same_headline(text: &str, title: &str) -> bool {
     if t.is_empty() || h.chars().count() < 4 {
         return false;
     }
-    t == h || (t.contains(&h) && t.chars().count() <= h.chars().count() * 3 / 2)
+    t == h || (t.contains(h) && t.chars().count() <= h.chars().count() * 3 / 2)
 }
 
 fn escape_into(out: &mut String, s: &str) {

@@ -259,6 +259,9 @@ enum Step {
 impl Renderer<'_> {
     pub fn render(&self, roots: &[usize]) -> Rendered {
         let total: u32 = roots.iter().map(|&r| self.st[r].chars).sum();
+        // Normalised once: every short block is compared with it.
+        let title = self.title.map(headline_key);
+        let title = title.as_deref();
         let mut out = Rendered::default();
         let mut text = String::new();
         let mut stack: Vec<Step> = Vec::with_capacity(64);
@@ -304,7 +307,7 @@ impl Renderer<'_> {
                     Data::Element(e) => {
                         if self.strip
                             && !roots.contains(&i)
-                            && let Some(why) = self.is_boilerplate(i, total)
+                            && let Some(why) = self.is_boilerplate(i, total, title)
                         {
                             if let Some(log) = &self.trace {
                                 let head: String = self.dom.text_of(i).chars().take(50).collect();
@@ -534,7 +537,8 @@ impl Renderer<'_> {
     }
 
     /// Whether the subtree at `i` is boilerplate inside the content.
-    fn is_boilerplate(&self, i: usize, total: u32) -> Option<&'static str> {
+    /// `title` is the title as [`headline_key`] normalises it.
+    fn is_boilerplate(&self, i: usize, total: u32, title: Option<&str>) -> Option<&'static str> {
         let dom = self.dom;
         let e = dom.elem(i)?;
         let s = &self.st[i];
@@ -585,7 +589,7 @@ impl Renderer<'_> {
             {
                 return Some("time-stamp line");
             }
-            if let Some(title) = self.title
+            if let Some(title) = title
                 && same_headline(&t, title)
             {
                 return Some("repeats the title");
@@ -677,18 +681,21 @@ impl Renderer<'_> {
 
 /// Whether a block's text is the headline again, give or take spacing,
 /// punctuation and a kicker or site name around it.
+/// Letters and digits only, lower-cased: what two headlines are compared on.
+fn headline_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `text` repeats the title; `title` is already a [`headline_key`].
 fn same_headline(text: &str, title: &str) -> bool {
-    let norm = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let (t, h) = (norm(text), norm(title));
+    let (t, h) = (headline_key(text), title);
     if t.is_empty() || h.chars().count() < 4 {
         return false;
     }
-    t == h || (t.contains(&h) && t.chars().count() <= h.chars().count() * 3 / 2)
+    t == h || (t.contains(h) && t.chars().count() <= h.chars().count() * 3 / 2)
 }
 
 fn escape_into(out: &mut String, s: &str) {

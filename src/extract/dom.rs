@@ -1,22 +1,233 @@
 //! A compact, read-only copy of the parsed page.
 //!
-//! html5ever (through scraper) parses the page once; the tree is then copied
-//! into a flat arena in document order. Document order means a parent always
+//! [`super::parse`] builds it directly from the page (or, when per-site
+//! CSS selectors must be matched, html5ever through scraper parses it and
+//! the tree is copied in). Nodes are kept in document order. Document order means a parent always
 //! has a smaller index than its children, so per-node statistics can be
 //! summed bottom-up in one reverse sweep — no recursion, no quadratic walks,
 //! and no stack overflow on the absurdly deep tables some CMSs produce.
 //! Scripts, styles and hidden elements are dropped while copying, since no
 //! later stage wants them (JSON-LD scripts are kept aside for metadata).
 
+use std::borrow::Cow;
+
 use scraper::{Html, Node as HNode, Selector};
 
 pub(crate) const ROOT: usize = 0;
 
+/// A lower-case tag or attribute name. The names every page repeats
+/// thousands of times are static strings, so building the arena does not
+/// allocate for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Name(Cow<'static, str>);
+
+/// The static copy of a name common enough to be worth not allocating
+/// (a `match`, which compiles to a length switch and a few compares).
+fn common_name(raw: &str) -> Option<&'static str> {
+    Some(match raw {
+        "a" => "a",
+        "abbr" => "abbr",
+        "address" => "address",
+        "article" => "article",
+        "aside" => "aside",
+        "b" => "b",
+        "base" => "base",
+        "blockquote" => "blockquote",
+        "body" => "body",
+        "br" => "br",
+        "button" => "button",
+        "caption" => "caption",
+        "center" => "center",
+        "cite" => "cite",
+        "code" => "code",
+        "col" => "col",
+        "colgroup" => "colgroup",
+        "dd" => "dd",
+        "div" => "div",
+        "dl" => "dl",
+        "dt" => "dt",
+        "em" => "em",
+        "figcaption" => "figcaption",
+        "figure" => "figure",
+        "font" => "font",
+        "footer" => "footer",
+        "form" => "form",
+        "h1" => "h1",
+        "h2" => "h2",
+        "h3" => "h3",
+        "h4" => "h4",
+        "h5" => "h5",
+        "h6" => "h6",
+        "head" => "head",
+        "header" => "header",
+        "hr" => "hr",
+        "html" => "html",
+        "i" => "i",
+        "iframe" => "iframe",
+        "img" => "img",
+        "input" => "input",
+        "label" => "label",
+        "li" => "li",
+        "link" => "link",
+        "main" => "main",
+        "meta" => "meta",
+        "nav" => "nav",
+        "noscript" => "noscript",
+        "ol" => "ol",
+        "option" => "option",
+        "p" => "p",
+        "path" => "path",
+        "picture" => "picture",
+        "pre" => "pre",
+        "s" => "s",
+        "script" => "script",
+        "section" => "section",
+        "select" => "select",
+        "small" => "small",
+        "source" => "source",
+        "span" => "span",
+        "strong" => "strong",
+        "style" => "style",
+        "sub" => "sub",
+        "sup" => "sup",
+        "svg" => "svg",
+        "table" => "table",
+        "tbody" => "tbody",
+        "td" => "td",
+        "template" => "template",
+        "tfoot" => "tfoot",
+        "th" => "th",
+        "thead" => "thead",
+        "time" => "time",
+        "title" => "title",
+        "tr" => "tr",
+        "u" => "u",
+        "ul" => "ul",
+        "g" => "g",
+        "use" => "use",
+        "textarea" => "textarea",
+        "video" => "video",
+        "audio" => "audio",
+        "class" => "class",
+        "id" => "id",
+        "href" => "href",
+        "src" => "src",
+        "alt" => "alt",
+        "rel" => "rel",
+        "type" => "type",
+        "name" => "name",
+        "content" => "content",
+        "property" => "property",
+        "itemprop" => "itemprop",
+        "datetime" => "datetime",
+        "data-src" => "data-src",
+        "srcset" => "srcset",
+        "width" => "width",
+        "height" => "height",
+        "target" => "target",
+        "role" => "role",
+        "hidden" => "hidden",
+        "lang" => "lang",
+        "charset" => "charset",
+        "http-equiv" => "http-equiv",
+        "value" => "value",
+        "tabindex" => "tabindex",
+        "loading" => "loading",
+        "sizes" => "sizes",
+        "align" => "align",
+        "border" => "border",
+        "d" => "d",
+        "fill" => "fill",
+        "viewbox" => "viewbox",
+        "xmlns" => "xmlns",
+        "aria-label" => "aria-label",
+        "aria-hidden" => "aria-hidden",
+        "onclick" => "onclick",
+        "colspan" => "colspan",
+        "rowspan" => "rowspan",
+        "valign" => "valign",
+        "cellpadding" => "cellpadding",
+        "cellspacing" => "cellspacing",
+        "bgcolor" => "bgcolor",
+        "color" => "color",
+        "face" => "face",
+        "size" => "size",
+        "data-original" => "data-original",
+        "data-id" => "data-id",
+        "decoding" => "decoding",
+        "media" => "media",
+        "crossorigin" => "crossorigin",
+        "async" => "async",
+        "defer" => "defer",
+        "action" => "action",
+        "method" => "method",
+        "for" => "for",
+        "placeholder" => "placeholder",
+        "dir" => "dir",
+        "clip-rule" => "clip-rule",
+        "fill-rule" => "fill-rule",
+        "stroke" => "stroke",
+        "transform" => "transform",
+        _ => return None,
+    })
+}
+
+impl Name {
+    /// The name for `raw`, lower-cased.
+    pub fn new(raw: &str) -> Name {
+        if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Name::from(raw.to_ascii_lowercase());
+        }
+        match common_name(raw) {
+            Some(n) => Name(Cow::Borrowed(n)),
+            None => Name(Cow::Owned(raw.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Name {
+        match common_name(&s) {
+            Some(n) => Name(Cow::Borrowed(n)),
+            None => Name(Cow::Owned(s)),
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Elem {
     /// Lower-case local name.
-    pub tag: String,
-    pub attrs: Vec<(String, String)>,
+    pub tag: Name,
+    pub attrs: Vec<(Name, String)>,
 }
 
 impl Elem {
@@ -62,7 +273,7 @@ pub(crate) struct Dom {
 }
 
 /// Elements whose whole subtree is dropped while copying.
-fn dropped(tag: &str) -> bool {
+pub(crate) fn dropped_tag(tag: &str) -> bool {
     matches!(
         tag,
         "script"
@@ -88,10 +299,25 @@ fn dropped(tag: &str) -> bool {
 }
 
 fn hidden(el: &scraper::node::Element) -> bool {
-    if el.attr("hidden").is_some() {
+    style_hides(el.attr("hidden"), el.attr("style"))
+}
+
+/// [`hidden`] for attributes already copied out (names lower-cased).
+pub(crate) fn hidden_attrs(attrs: &[(Name, String)]) -> bool {
+    let get = |name: &str| {
+        attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    style_hides(get("hidden"), get("style"))
+}
+
+fn style_hides(hidden: Option<&str>, style: Option<&str>) -> bool {
+    if hidden.is_some() {
         return true;
     }
-    if let Some(style) = el.attr("style") {
+    if let Some(style) = style {
         let s: String = style
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -109,18 +335,11 @@ fn hidden(el: &scraper::node::Element) -> bool {
 impl Dom {
     #[cfg(test)]
     pub fn parse(html: &str) -> Dom {
-        Dom::from_html(&Html::parse_document(html), None, None)
+        super::parse::parse_document(html, &super::parse::Entities::new())
     }
 
-    /// Copy a parsed document; elements matching the optional per-site
-    /// selectors are remembered by arena index.
-    pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
-        let content_ids: Vec<_> = content
-            .map(|s| doc.select(s).map(|e| e.id()).collect())
-            .unwrap_or_default();
-        let title_ids: Vec<_> = title
-            .map(|s| doc.select(s).map(|e| e.id()).collect())
-            .unwrap_or_default();
+    /// A document with only its root node.
+    pub(crate) fn empty() -> Dom {
         let mut dom = Dom {
             nodes: Vec::with_capacity(2048),
             json_ld: Vec::new(),
@@ -136,6 +355,32 @@ impl Dom {
             data: Data::Document,
             class_id: String::new(),
         });
+        dom
+    }
+
+    /// Compute subtree ends once all nodes are in (document order).
+    pub(crate) fn finish(&mut self) {
+        // A node's subtree ends where its last child's does.
+        let n = self.nodes.len();
+        let mut ends: Vec<usize> = (1..=n).collect();
+        for i in (0..n).rev() {
+            if let Some(&last) = self.nodes[i].children.last() {
+                ends[i] = ends[last];
+            }
+        }
+        self.ends = ends;
+    }
+
+    /// Copy a parsed document; elements matching the optional per-site
+    /// selectors are remembered by arena index.
+    pub fn from_html(doc: &Html, content: Option<&Selector>, title: Option<&Selector>) -> Dom {
+        let content_ids: Vec<_> = content
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
+        let title_ids: Vec<_> = title
+            .map(|s| doc.select(s).map(|e| e.id()).collect())
+            .unwrap_or_default();
+        let mut dom = Dom::empty();
         // Explicit stack of (scraper node, arena parent) instead of recursion.
         let mut stack = Vec::with_capacity(64);
         for child in doc.tree.root().children().rev() {
@@ -180,12 +425,12 @@ impl Dom {
                     if tag == "base" && dom.base_href.is_none() {
                         dom.base_href = el.attr("href").map(str::to_string);
                     }
-                    if dropped(&tag) || hidden(el) {
+                    if dropped_tag(&tag) || hidden(el) {
                         continue;
                     }
-                    let attrs: Vec<(String, String)> = el
+                    let attrs: Vec<(Name, String)> = el
                         .attrs()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                        .map(|(k, v)| (Name::new(k), v.to_string()))
                         .collect();
                     let mut class_id = String::new();
                     for (k, v) in &attrs {
@@ -198,7 +443,10 @@ impl Dom {
                     dom.nodes.push(Node {
                         parent,
                         children: Vec::new(),
-                        data: Data::Element(Elem { tag, attrs }),
+                        data: Data::Element(Elem {
+                            tag: Name::from(tag),
+                            attrs,
+                        }),
                         class_id,
                     });
                     dom.nodes[parent].children.push(idx);
@@ -215,16 +463,7 @@ impl Dom {
                 _ => {}
             }
         }
-        // Subtree ends, bottom-up: a node's subtree ends where its last
-        // child's does.
-        let n = dom.nodes.len();
-        let mut ends: Vec<usize> = (1..=n).collect();
-        for i in (0..n).rev() {
-            if let Some(&last) = dom.nodes[i].children.last() {
-                ends[i] = ends[last];
-            }
-        }
-        dom.ends = ends;
+        dom.finish();
         dom
     }
 
@@ -275,23 +514,16 @@ impl Dom {
 /// Collapse runs of whitespace (including NBSP and ideographic space) into
 /// one space and trim.
 pub(crate) fn collapse_ws(s: &str) -> String {
+    // Word by word rather than char by char: one copy per word.
     let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace()
-            || c == '\u{a0}'
-            || c == '\u{3000}'
-            || c == '\u{200b}'
-            || c == '\u{feff}'
-        {
-            space = true;
-        } else {
-            if space && !out.is_empty() {
-                out.push(' ');
-            }
-            space = false;
-            out.push(c);
+    for word in s.split(|c: char| c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}') {
+        if word.is_empty() {
+            continue;
         }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
     }
     out
 }

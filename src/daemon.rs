@@ -317,9 +317,12 @@ async fn poll_loop(
         };
         let mut polled = unit.clone();
         polled.sources = sources.clone();
-        pipeline::discover_sources(ctx, &polled, &mut r).await;
+        // Boxed: a poll's future (fetch, parse, extract) is large, and an
+        // unboxed one would make every idle unit's task that large too —
+        // thousands of units sleeping between polls (BENCHMARKS.md).
+        Box::pin(pipeline::discover_sources(ctx, &polled, &mut r)).await;
         if retries_too {
-            pipeline::retry_due_fetches(ctx, &unit, &mut r).await;
+            Box::pin(pipeline::retry_due_fetches(ctx, &unit, &mut r)).await;
         }
         record_poll(&shared, &unit, &r);
         wake.notify_one();
@@ -410,7 +413,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
             .map(|v| !v.is_empty())
             .unwrap_or(true);
         if unsettled {
-            if let Err(e) = pipeline::reconcile(ctx, &unit, publisher.as_ref()).await {
+            if let Err(e) = Box::pin(pipeline::reconcile(ctx, &unit, publisher.as_ref())).await {
                 tracing::error!(unit = %unit.id, "{e}");
                 if !sleep_or_cancel(IDLE_RECHECK, &cancel).await {
                     return;
@@ -476,7 +479,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
             continue;
         }
         if !verified {
-            match pipeline::verify_account(&unit, publisher.as_ref()).await {
+            match Box::pin(pipeline::verify_account(&unit, publisher.as_ref())).await {
                 Ok(_) => {
                     verified = true;
                     shared.metrics.set("autosync_account_paused", &labels, 0.0);
@@ -491,7 +494,8 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
                 }
             }
         }
-        match pipeline::publish_one(ctx, &unit, publisher.as_ref(), &item).await {
+        // Boxed for the same reason as a poll: idle workers stay small.
+        match Box::pin(pipeline::publish_one(ctx, &unit, publisher.as_ref(), &item)).await {
             Ok(Step::Published(p)) => {
                 last_post = Some(tokio::time::Instant::now());
                 shared.metrics.set(

@@ -877,6 +877,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
             }
         }
         ctx.store.put(&updated).map_err(|e| e.to_string())?;
+        ctx.store.put_body(&updated).map_err(|e| e.to_string())?;
     }
     ctx.store.flush().await.map_err(|e| e.to_string())
 }

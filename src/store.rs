@@ -13,6 +13,7 @@
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
+//! | `bodies` | item id | the item's `html` and `text`, apart from its record so that state changes do not rewrite them |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
 //!
 //! Every state change is flushed to disk before the caller takes the step
@@ -130,7 +131,12 @@ pub struct Item {
     pub author: Option<String>,
     /// `来源：` on the page.
     pub origin: Option<String>,
+    /// The body lives in the `bodies` tree, written once at insert (and by
+    /// [`Store::put_body`]), so that the many state changes of an item
+    /// rewrite only its small record.
+    #[serde(skip)]
     pub html: String,
+    #[serde(skip)]
     pub text: String,
     pub images: Vec<String>,
     pub priority: bool,
@@ -188,6 +194,22 @@ pub struct SourceState {
     pub gone: bool,
 }
 
+/// An item's body, stored apart from its record.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    html: String,
+    text: String,
+}
+
+impl Body {
+    fn of(item: &Item) -> Body {
+        Body {
+            html: item.html.clone(),
+            text: item.text.clone(),
+        }
+    }
+}
+
 /// What [`Store::insert_new`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -210,6 +232,7 @@ pub struct Store {
     sources: sled::Tree,
     index: sled::Tree,
     audit: sled::Tree,
+    bodies: sled::Tree,
     /// One flush at a time (see [`Store::flush`]).
     flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -315,6 +338,7 @@ impl Store {
             sources: db.open_tree("sources")?,
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
+            bodies: db.open_tree("bodies")?,
             db,
             flushing: Default::default(),
         })
@@ -362,27 +386,30 @@ impl Store {
     /// completed (so the next lookup by this URL is a hit) and it is returned.
     /// Not flushed: call [`Store::flush`] before depending on it.
     pub fn insert_new(&self, item: &Item, identities: &[String]) -> Result<Inserted, StoreError> {
-        let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
-            let mut existing = None;
-            for ident in identities {
-                if let Some(id) = keys.get(key2(&item.unit, ident))? {
-                    existing = Some(id);
-                    break;
-                }
-            }
-            if let Some(id) = existing {
+        let res = (&self.items, &self.keys, &self.index, &self.bodies).transaction(
+            |(items, keys, index, bodies)| {
+                let mut existing = None;
                 for ident in identities {
-                    keys.insert(key2(&item.unit, ident), id.clone())?;
+                    if let Some(id) = keys.get(key2(&item.unit, ident))? {
+                        existing = Some(id);
+                        break;
+                    }
                 }
-                return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
-            }
-            items.insert(item.id.as_bytes(), encode(item))?;
-            index.insert(index_key(item), &[])?;
-            for ident in identities {
-                keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
-            }
-            Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
-        });
+                if let Some(id) = existing {
+                    for ident in identities {
+                        keys.insert(key2(&item.unit, ident), id.clone())?;
+                    }
+                    return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
+                }
+                items.insert(item.id.as_bytes(), encode(item))?;
+                bodies.insert(item.id.as_bytes(), encode(&Body::of(item)))?;
+                index.insert(index_key(item), &[])?;
+                for ident in identities {
+                    keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
+            },
+        );
         res.map_err(|e: TransactionError<()>| StoreError::Db(format!("{e:?}")))
     }
 
@@ -400,14 +427,32 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        self.items
-            .get(id.as_bytes())?
-            .map(|v| decode(id.as_bytes(), &v))
-            .transpose()
+        let Some(v) = self.items.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut item: Item = decode(id.as_bytes(), &v)?;
+        self.load_body(&mut item)?;
+        Ok(Some(item))
     }
 
-    /// Write an item back (whole record), keeping the index in step. Not
-    /// flushed.
+    fn load_body(&self, item: &mut Item) -> Result<(), StoreError> {
+        if let Some(b) = self.bodies.get(item.id.as_bytes())? {
+            let b: Body = decode(item.id.as_bytes(), &b)?;
+            item.html = b.html;
+            item.text = b.text;
+        }
+        Ok(())
+    }
+
+    /// Write an item's body (after its content changed). Not flushed.
+    pub fn put_body(&self, item: &Item) -> Result<(), StoreError> {
+        self.bodies
+            .insert(item.id.as_bytes(), encode(&Body::of(item)))?;
+        Ok(())
+    }
+
+    /// Write an item's record back, keeping the index in step; the body is
+    /// not rewritten (see [`Store::put_body`]). Not flushed.
     pub fn put(&self, item: &Item) -> Result<(), StoreError> {
         let res = (&self.items, &self.index).transaction(|(items, index)| {
             if let Some(old) = items.insert(item.id.as_bytes(), encode(item))? {
@@ -462,8 +507,9 @@ impl Store {
         let mut out = Vec::new();
         for kv in self.items.iter() {
             let (k, v) = kv?;
-            let item: Item = decode(&k, &v)?;
+            let mut item: Item = decode(&k, &v)?;
             if unit.is_none_or(|u| u == item.unit) {
+                self.load_body(&mut item)?;
                 out.push(item);
             }
         }
@@ -627,10 +673,12 @@ impl Store {
             Ok(Some(new))
         });
         let item = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
-        if item.is_some() {
-            self.flush().await?;
-        }
-        Ok(item)
+        let Some(mut item) = item else {
+            return Ok(None);
+        };
+        self.flush().await?;
+        self.load_body(&mut item)?;
+        Ok(Some(item))
     }
 
     /// Append an editor action to the audit log and flush it.
@@ -713,6 +761,28 @@ mod tests {
             s.insert_new(&c, std::slice::from_ref(&c.url)).unwrap(),
             Inserted::New(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_state_change_keeps_the_body_without_rewriting_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut a = item("u", "https://a.org/1");
+        a.html = "<p>正文</p>".into();
+        a.text = "正文".into();
+        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+        let record = s.items.get(a.id.as_bytes()).unwrap().unwrap();
+        assert!(
+            !String::from_utf8_lossy(&record).contains("正文"),
+            "body inside the record"
+        );
+        let now = Utc::now();
+        let got = s.begin_publishing(&a.id, now).await.unwrap().unwrap();
+        assert_eq!(got.text, "正文");
+        let got = s.set_state(&a.id, State::Queued, now).await.unwrap();
+        assert_eq!(got.html, "<p>正文</p>");
+        assert_eq!(s.get(&a.id).unwrap().unwrap().text, "正文");
+        assert_eq!(s.items_in("u", "queued").unwrap()[0].html, "<p>正文</p>");
     }
 
     #[tokio::test]

@@ -206,9 +206,11 @@ impl Fetcher {
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             // A poll reuses its connection for the article pages that follow
-            // within seconds; kept longer, thousands of idle connections to
-            // as many sites cost ~60 MB between cycles (BENCHMARKS.md).
-            .pool_idle_timeout(Duration::from_secs(10))
+            // (host_delay apart, well under 2 s); kept longer, the idle
+            // connections of every site polled in the last seconds add up:
+            // ~60 MiB at 2,000 sites with reqwest's 90 s, ~25 MiB more at
+            // the peak of a cycle with 10 s than with 2 s (BENCHMARKS.md).
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(build_err)?;
         let api = reqwest::Client::builder()

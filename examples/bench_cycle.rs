@@ -478,30 +478,16 @@ fn store_item(unit: usize, n: usize, now: chrono::DateTime<chrono::Utc>, publish
     };
     let unit_id = format!("u{unit:05}");
     let (title, body_html) = site::sample_article(unit, n);
+    let source = if feed {
+        format!("feed:http://{host}/rss.xml")
+    } else {
+        format!("list:http://{host}/xwzx/")
+    };
     let mut item = Item {
-        id: Item::id_for(&unit_id, &url),
-        unit: unit_id,
-        url: url.clone(),
-        source: if feed {
-            format!("feed:http://{host}/rss.xml")
-        } else {
-            format!("list:http://{host}/xwzx/")
-        },
         guid: feed.then(|| url.clone()),
-        fingerprint: None,
         title: title.clone(),
         published_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00").ok(),
-        author: None,
-        origin: None,
-        html: String::new(),
-        text: String::new(),
-        images: vec![],
-        priority: false,
-        notes: vec![],
-        review_hits: vec![],
-        discovered_at: now,
-        updated_at: now,
-        state: State::Seen,
+        ..Item::new(&unit_id, &url, &source, now, State::Seen)
     };
     if published {
         // Extracted articles as the pipeline stores them: clean html and the

@@ -407,11 +407,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
             return;
         }
         // Items left `publishing` are settled before anything else is sent.
-        let unsettled = ctx
-            .store
-            .items_in(&unit.id, "publishing")
-            .map(|v| !v.is_empty())
-            .unwrap_or(true);
+        let unsettled = ctx.store.any_in(&unit.id, "publishing").unwrap_or(true);
         if unsettled {
             if let Err(e) = Box::pin(pipeline::reconcile(ctx, &unit, publisher.as_ref())).await {
                 tracing::error!(unit = %unit.id, "{e}");
@@ -420,11 +416,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
                 }
                 continue;
             }
-            let still = ctx
-                .store
-                .items_in(&unit.id, "publishing")
-                .map(|v| !v.is_empty())
-                .unwrap_or(true);
+            let still = ctx.store.any_in(&unit.id, "publishing").unwrap_or(true);
             if still {
                 // Waiting out the grace period: nothing else goes out meanwhile.
                 let wait = ctx

@@ -51,11 +51,7 @@ fn store_err(e: impl std::fmt::Display) -> DeskError {
 
 /// Compare secrets (tokens, CSRF tokens) in time independent of where they
 /// differ.
-pub fn authenticate_eq(a: &str, b: &str) -> bool {
-    same_token(a, b)
-}
-
-fn same_token(a: &str, b: &str) -> bool {
+pub fn same_token(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut diff = a.len() ^ b.len();
     for i in 0..a.len().max(b.len()) {
@@ -193,7 +189,7 @@ impl Desk {
     }
 
     /// Items the editor can see, newest first, optionally of one unit and
-    /// one state.
+    /// one state; without their bodies (see [`Desk::item`] for one whole).
     pub fn list(
         &self,
         ed: &Editor,
@@ -232,7 +228,7 @@ impl Desk {
                 None => STATES.iter().copied().filter(|s| *s != "seen").collect(),
             };
             for s in states {
-                out.extend(self.ctx.store.items_in(&u.id, s).map_err(store_err)?);
+                out.extend(self.ctx.store.records_in(&u.id, s).map_err(store_err)?);
             }
         }
         out.sort_by(|a, b| b.discovered_at.cmp(&a.discovered_at).then(a.id.cmp(&b.id)));

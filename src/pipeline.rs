@@ -25,10 +25,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-/// A `publishing` item not found on the account is sent again only after this
-/// long by default: platforms list new posts with some delay.
-pub const PUBLISH_GRACE: chrono::Duration = chrono::Duration::minutes(2);
-
 /// A failing source is polled again after its scheduled interval times
 /// 2^(errors-1), at most this long.
 pub const SOURCE_BACKOFF_CAP: chrono::Duration = chrono::Duration::hours(6);
@@ -47,7 +43,9 @@ pub struct Context {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
-    /// See [`PUBLISH_GRACE`].
+    /// A `publishing` item the account does not list is sent again only
+    /// after this long: platforms list new posts with some delay
+    /// (`[daemon] publish_grace_secs`).
     pub publish_grace: chrono::Duration,
     /// Word-list matchers by file set, rebuilt when a file changes.
     pub matchers: Arc<std::sync::Mutex<MatcherCache>>,
@@ -511,25 +509,11 @@ pub(crate) fn new_item(
     state: State,
 ) -> Item {
     Item {
-        id: Item::id_for(&unit.id, e.url.as_str()),
-        unit: unit.id.clone(),
-        url: e.url.to_string(),
-        source: source.to_string(),
         guid: e.guid.clone(),
-        fingerprint: None,
         title: e.title.clone().unwrap_or_default(),
         published_at: e.published_at,
         author: e.author.clone(),
-        origin: None,
-        html: String::new(),
-        text: String::new(),
-        images: vec![],
-        priority: false,
-        notes: vec![],
-        review_hits: vec![],
-        discovered_at: now,
-        updated_at: now,
-        state,
+        ..Item::new(&unit.id, e.url.as_str(), source, now, state)
     }
 }
 
@@ -817,7 +801,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
     let now = ctx.clock.now();
     for item in ctx
         .store
-        .items_in(&unit.id, "failed")
+        .records_in(&unit.id, "failed")
         .map_err(|e| e.to_string())?
     {
         let State::Failed {
@@ -847,6 +831,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
         match obtain(ctx, unit, &entry, false).await {
             Ok(c) => {
                 fill(&mut updated, c);
+                ctx.store.put_body(&updated).map_err(|e| e.to_string())?;
                 review(ctx, unit, &mut updated);
                 let fp = updated.fingerprint.clone().unwrap_or_default();
                 let dup = ctx
@@ -877,7 +862,6 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
             }
         }
         ctx.store.put(&updated).map_err(|e| e.to_string())?;
-        ctx.store.put_body(&updated).map_err(|e| e.to_string())?;
     }
     ctx.store.flush().await.map_err(|e| e.to_string())
 }

@@ -152,6 +152,32 @@ pub struct Item {
 }
 
 impl Item {
+    /// A new item of `unit` for the article at canonical `url`, found
+    /// through `source` at `now`: no content yet, in `state`.
+    pub fn new(unit: &str, url: &str, source: &str, now: DateTime<Utc>, state: State) -> Item {
+        Item {
+            id: Item::id_for(unit, url),
+            unit: unit.to_string(),
+            url: url.to_string(),
+            source: source.to_string(),
+            guid: None,
+            fingerprint: None,
+            title: String::new(),
+            published_at: None,
+            author: None,
+            origin: None,
+            html: String::new(),
+            text: String::new(),
+            images: vec![],
+            priority: false,
+            notes: vec![],
+            review_hits: vec![],
+            discovered_at: now,
+            updated_at: now,
+            state,
+        }
+    }
+
     /// The item id for a unit's article: short, stable and safe in URLs and
     /// on the command line.
     pub fn id_for(unit: &str, canonical_url: &str) -> String {
@@ -468,21 +494,50 @@ impl Store {
         res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))
     }
 
-    /// Items of `unit` in state `state` (a [`State::name`]), in queue order.
+    /// Items of `unit` in state `state` (a [`State::name`]), in queue order,
+    /// with their bodies.
     pub fn items_in(&self, unit: &str, state: &str) -> Result<Vec<Item>, StoreError> {
-        let mut prefix = key2(unit, state);
-        prefix.push(0);
+        let mut out = self.records_in(unit, state)?;
+        for item in &mut out {
+            self.load_body(item)?;
+        }
+        Ok(out)
+    }
+
+    /// The same without the bodies (`html` and `text` left empty): for
+    /// lists and counts, which never show a body.
+    pub fn records_in(&self, unit: &str, state: &str) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.index.scan_prefix(&prefix) {
-            let (k, _) = kv?;
-            // id follows the 1-byte class, 8-byte time and a NUL.
-            let id = &k[prefix.len() + 10..];
-            let id = String::from_utf8_lossy(id);
-            if let Some(item) = self.get(&id)? {
-                out.push(item);
+        for id in self.ids_in(unit, state) {
+            let id = id?;
+            if let Some(v) = self.items.get(id.as_bytes())? {
+                out.push(decode(id.as_bytes(), &v)?);
             }
         }
         Ok(out)
+    }
+
+    /// Is any item of `unit` in state `state`? From the index alone.
+    pub fn any_in(&self, unit: &str, state: &str) -> Result<bool, StoreError> {
+        self.ids_in(unit, state)
+            .next()
+            .transpose()
+            .map(|id| id.is_some())
+    }
+
+    fn ids_in(
+        &self,
+        unit: &str,
+        state: &str,
+    ) -> impl Iterator<Item = Result<String, StoreError>> + '_ {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
+        let n = prefix.len();
+        self.index.scan_prefix(prefix).map(move |kv| {
+            let (k, _) = kv?;
+            // The id follows the 1-byte class, 8-byte time and a NUL.
+            Ok(String::from_utf8_lossy(&k[n + 10..]).into_owned())
+        })
     }
 
     /// Change an item's state and flush before returning: the caller may take
@@ -501,21 +556,6 @@ impl Store {
         self.put(&item)?;
         self.flush().await?;
         Ok(item)
-    }
-
-    /// All items, optionally of one unit. (A scan; the publish queue and the
-    /// editors' lists are small next to the number of items a store holds.)
-    pub fn items(&self, unit: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.items.iter() {
-            let (k, v) = kv?;
-            let mut item: Item = decode(&k, &v)?;
-            if unit.is_none_or(|u| u == item.unit) {
-                self.load_body(&mut item)?;
-                out.push(item);
-            }
-        }
-        Ok(out)
     }
 
     /// Items of `unit` that are due for publishing at `now`: queued ones and
@@ -607,14 +647,6 @@ impl Store {
             .find(|n| n.as_bytes() == state)
             .unwrap_or("unknown");
             *counts.entry(name).or_default() += 1;
-        }
-        Ok(counts)
-    }
-
-    pub fn count_states(&self, unit: Option<&str>) -> Result<StateCounts, StoreError> {
-        let mut counts = StateCounts::new();
-        for i in self.items(unit)? {
-            *counts.entry(i.state.name()).or_default() += 1;
         }
         Ok(counts)
     }
@@ -714,27 +746,9 @@ mod tests {
     use super::*;
 
     fn item(unit: &str, url: &str) -> Item {
-        let now = Utc::now();
         Item {
-            id: Item::id_for(unit, url),
-            unit: unit.into(),
-            url: url.into(),
-            source: "feed:x".into(),
-            guid: None,
-            fingerprint: None,
             title: "标题".into(),
-            published_at: None,
-            author: None,
-            origin: None,
-            html: String::new(),
-            text: String::new(),
-            images: vec![],
-            priority: false,
-            notes: vec![],
-            review_hits: vec![],
-            discovered_at: now,
-            updated_at: now,
-            state: State::Queued,
+            ..Item::new(unit, url, "feed:x", Utc::now(), State::Queued)
         }
     }
 
@@ -756,7 +770,7 @@ mod tests {
             s.lookup("u", std::slice::from_ref(&b.url)).unwrap(),
             Some(a.id.clone())
         );
-        assert_eq!(s.items(Some("u")).unwrap().len(), 1);
+        assert_eq!(s.unit_counts("u").unwrap().values().sum::<usize>(), 1);
         // Another unit has its own namespace.
         let c = item("v", "https://a.org/1.html");
         assert!(matches!(
@@ -913,7 +927,15 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(60), all)
             .await
             .expect("inserts and flushes finished (no deadlock)");
-        assert_eq!(s.items(None).unwrap().len(), 64 * 20);
+        let total: usize = (0..64)
+            .map(|u| {
+                s.unit_counts(&format!("u{u}"))
+                    .unwrap()
+                    .values()
+                    .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(total, 64 * 20);
     }
 
     #[test]

@@ -111,25 +111,11 @@ async fn polls_fire_on_the_cron_schedule_and_not_in_between() {
 fn queued(unit: &str, n: usize, now: DateTime<Utc>) -> Item {
     let url = format!("http://127.0.0.1:9/a/{n}.html");
     Item {
-        id: Item::id_for(unit, &url),
-        unit: unit.into(),
-        url,
-        source: "feed:x".into(),
-        guid: None,
-        fingerprint: None,
         title: format!("测试稿件第{n}篇"),
-        published_at: None,
-        author: None,
-        origin: None,
         html: "<p>正文</p>".into(),
         text: "正文".into(),
-        images: vec![],
-        priority: false,
-        notes: vec![],
-        review_hits: vec![],
         discovered_at: now + chrono::Duration::seconds(n as i64),
-        updated_at: now,
-        state: State::Queued,
+        ..Item::new(unit, &url, "feed:x", now, State::Queued)
     }
 }
 

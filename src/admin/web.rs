@@ -172,7 +172,7 @@ fn logged_in(s: &Shared, headers: &HeaderMap) -> Result<(Editor, String), Respon
 
 fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
     match got {
-        Some(g) if !expected.is_empty() && crate::desk::authenticate_eq(expected, g) => Ok(()),
+        Some(g) if !expected.is_empty() && crate::desk::same_token(expected, g) => Ok(()),
         _ => Err((
             StatusCode::FORBIDDEN,
             "CSRF token missing or wrong: reload the page and try again",

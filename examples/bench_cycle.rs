@@ -231,7 +231,20 @@ site = "http://{ip}:{port}/"
 
 fn spawn_self(args: &[&str]) -> anyhow::Result<Child> {
     let exe = std::env::current_exe()?;
-    Ok(Command::new(exe)
+    // `BENCH_WRAP="heaptrack -o /tmp/cycle"` runs the measured children
+    // (not the loopback server) under a profiler.
+    let wrap = std::env::var("BENCH_WRAP")
+        .ok()
+        .filter(|_| args.first() != Some(&"--serve"));
+    let mut cmd = match wrap.as_deref().map(str::split_whitespace) {
+        Some(mut w) => {
+            let mut c = Command::new(w.next().context("BENCH_WRAP is empty")?);
+            c.args(w).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    Ok(cmd
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -663,6 +676,12 @@ fn run_cycles(
     let mut res = Vec::new();
     let mut line = String::new();
     while out.read_line(&mut line)? > 0 {
+        // A profiler from `BENCH_WRAP` may talk on stdout too.
+        if !line.starts_with('{') {
+            eprint!("{line}");
+            line.clear();
+            continue;
+        }
         let r: CycleResult = serde_json::from_str(line.trim())
             .with_context(|| format!("bad line from --cycles: {line}"))?;
         eprintln!(
@@ -1006,6 +1025,10 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // As `autosync`'s own main does: the measured children must use the
+    // allocator the way the daemon does.
+    let refused = autosync::memory::tune_allocator();
+    anyhow::ensure!(refused.is_empty(), "allocator refused {refused:?}");
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--serve") => serve_main(&args[1..]),

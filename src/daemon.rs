@@ -36,19 +36,6 @@ pub const PAUSED_RECHECK: Duration = Duration::from_secs(15 * 60);
 /// How often freed heap memory is handed back to the OS.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
-/// Give freed heap pages back to the OS. A poll cycle of thousands of units
-/// allocates in bursts and frees almost all of it; glibc keeps the freed
-/// pages in its arenas, so without this the daemon would sit at its
-/// cycle's peak RSS between cycles (BENCHMARKS.md).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas; it takes their
-    // locks and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// When the queue is empty the worker still wakes this often, for retries
 /// whose time has come.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
@@ -138,7 +125,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = trim.tick() => release_free_memory(),
+            _ = trim.tick() => crate::memory::release_free_memory(),
             _ = dog.tick(), if watchdog.is_some() => notifier.notify("WATCHDOG=1"),
             Some(()) = reload.recv() => {
                 notifier.notify("RELOADING=1");

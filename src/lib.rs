@@ -10,11 +10,17 @@
 //! | discover | [`source`] | feeds and HTML list pages to article entries |
 //! | extract | [`extract`] | article page to title, time, body, images |
 //! | store | [`store`] | sled: items, their states, per-source state |
+//! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`publish`] | the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`] | one pass over the units, tying the stages together |
+//! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, signals |
+//! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client |
 //!
 //! Supporting: [`clock`] (wall time, passed in), [`secret`] (credentials that
-//! never print). `main.rs` only parses the command line and calls in here.
+//! never print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
+//! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
+//! (a sample site for `autosync demo` and the tests). `main.rs` only parses
+//! the command line and calls in here.
 
 pub mod admin;
 pub mod charset;
@@ -25,6 +31,7 @@ pub mod demo;
 pub mod desk;
 pub mod extract;
 pub mod fetch;
+pub mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod publish;

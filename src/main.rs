@@ -192,8 +192,13 @@ struct DeskArgs {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: glibc reads these when it makes arenas.
+    let refused = autosync::memory::tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    if !refused.is_empty() {
+        tracing::warn!(?refused, "the C allocator refused some memory settings");
+    }
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {

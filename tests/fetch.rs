@@ -560,3 +560,73 @@ async fn non_http_scheme_is_refused() {
     let err = f.get(&Request::new(u)).await.unwrap_err();
     assert!(err.to_string().contains("ftp://example.com/x"), "{err}");
 }
+
+/// Guards the memory fix of issue 3: a connection kept idle after a poll
+/// costs ~25 KiB for every site polled in the last seconds (tens of MiB at
+/// 2,000 sites), so the fetcher closes each connection once its response is
+/// read. A raw server, to see the connections themselves: it answers with
+/// keep-alive and counts how many connections arrive and whether the client
+/// hangs up on its own.
+#[tokio::test]
+async fn fetcher_keeps_no_idle_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let hung_up = Arc::new(AtomicUsize::new(0));
+    let (a, h) = (accepted.clone(), hung_up.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            a.fetch_add(1, Ordering::SeqCst);
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                loop {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                    if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        got.clear();
+                        let body = "kept?";
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let f = Fetcher::new(opts()).expect("fetcher");
+    for i in 0..2 {
+        let p = page(&f, url(addr, &format!("/page{i}"))).await;
+        assert_eq!(p.body, b"kept?".to_vec());
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a connection was reused"
+    );
+    let t0 = Instant::now();
+    while hung_up.load(Ordering::SeqCst) < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the client kept {} idle connection(s) open",
+            2 - hung_up.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

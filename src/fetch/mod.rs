@@ -205,12 +205,15 @@ impl Fetcher {
             .timeout(opts.timeout)
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            // A poll reuses its connection for the article pages that follow
-            // (host_delay apart, well under 2 s); kept longer, the idle
-            // connections of every site polled in the last seconds add up:
-            // ~60 MiB at 2,000 sites with reqwest's 90 s, ~25 MiB more at
-            // the peak of a cycle with 10 s than with 2 s (BENCHMARKS.md).
-            .pool_idle_timeout(Duration::from_secs(2))
+            // No idle connections are kept. A poll's requests to one site
+            // come at least `host_delay` apart and the next poll comes
+            // minutes later, so a kept connection saves one handshake per
+            // article at most, while every site polled in the last seconds
+            // holds one (~25 KiB with hyper's buffers and channel): at
+            // 2,000 sites, 150-160 MiB peak RSS in a first cycle against
+            // 106-112 MiB without (BENCHMARKS.md). Also spares government
+            // sites' connection limits.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(build_err)?;
         let api = reqwest::Client::builder()

@@ -567,7 +567,7 @@ async fn fill(
         let n = offset + k / units;
         let item = store_item(unit, n, now, publ);
         *json += serde_json::to_vec(&item)?.len() as u64;
-        store.insert_new(&item, &identities_of(&item))?;
+        store.insert_new(&item, &identities_of(&item)).await?;
         if k % 20 == 19 {
             store.flush().await?;
         }

@@ -524,7 +524,11 @@ impl Desk {
             ids.push(fp);
             ids
         };
-        if let Inserted::Known(id) = store.insert_new(&item, &identities).map_err(store_err)? {
+        if let Inserted::Known(id) = store
+            .insert_new(&item, &identities)
+            .await
+            .map_err(store_err)?
+        {
             return Err(DeskError::Conflict(format!(
                 "unit {unit_id} already has this article as item {id}"
             )));
@@ -624,7 +628,9 @@ impl Desk {
                     i.notes = vec![format!("broadcast from {} by {}", origin.unit, ed.name)];
                     i.discovered_at = now;
                     i.updated_at = now;
-                    if let Inserted::Known(k) = store.insert_new(&i, &ids).map_err(store_err)? {
+                    if let Inserted::Known(k) =
+                        store.insert_new(&i, &ids).await.map_err(store_err)?
+                    {
                         out.push(skip("already has it".into(), Some(k)));
                         continue;
                     }

@@ -17,7 +17,7 @@ use crate::publish::{self, Outcome, Post, Publisher};
 use crate::review;
 use crate::secret::Secret;
 use crate::source::{self, Entry};
-use crate::store::{self, Inserted, Item, SourceState, Stage, State, Store};
+use crate::store::{self, Inserted, Item, SourceState, Stage, State, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -345,9 +345,10 @@ pub async fn retry_due_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
 /// period → queued again. An error leaves them as they are and stops this
 /// account's publishing for the pass.
 pub async fn reconcile(ctx: &Context, unit: &Unit, p: &dyn Publisher) -> Result<(), String> {
+    // Records only: a lookup goes by id and title, never by the body.
     let items = ctx
         .store
-        .items_in(&unit.id, "publishing")
+        .records_in(&unit.id, "publishing")
         .map_err(|e| e.to_string())?;
     for item in items {
         let State::Publishing { since } = item.state else {
@@ -556,6 +557,7 @@ async fn ingest(
             let item = new_item(unit, source, e, now, State::Seen);
             store
                 .insert_new(&item, &identities(e))
+                .await
                 .map_err(|e| e.to_string())?;
         }
         if !baseline.is_empty() {
@@ -577,7 +579,11 @@ async fn ingest(
                 let mut ids = identities(&e);
                 ids.push(format!("fp:{fp}"));
                 review(ctx, unit, &mut item);
-                match store.insert_new(&item, &ids).map_err(|e| e.to_string())? {
+                match store
+                    .insert_new(&item, &ids)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
                     Inserted::New(_) => {
                         if let State::Held { reason } = &item.state {
                             tracing::info!(unit = %unit.id, url = %item.url, reason, "held for review");
@@ -603,6 +609,7 @@ async fn ingest(
                 );
                 store
                     .insert_new(&item, &identities(&e))
+                    .await
                     .map_err(|e| e.to_string())?;
                 r.failed += 1;
                 r.errors.push(reason.msg);
@@ -831,7 +838,10 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
         match obtain(ctx, unit, &entry, false).await {
             Ok(c) => {
                 fill(&mut updated, c);
-                ctx.store.put_body(&updated).map_err(|e| e.to_string())?;
+                ctx.store
+                    .put_body(&updated)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 review(ctx, unit, &mut updated);
                 let fp = updated.fingerprint.clone().unwrap_or_default();
                 let dup = ctx
@@ -962,18 +972,20 @@ pub async fn publish_one(
         State::Failed { attempts, .. } => *attempts,
         _ => 0,
     };
-    let post = to_post(item)?;
     let started = ctx.clock.now();
     // Check-and-set: if someone else took the item meanwhile, leave it.
-    if ctx
-        .store
-        .begin_publishing(&item.id, started)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_none()
-    {
-        return Ok(Step::Skipped(item.id.clone()));
-    }
+    // The item comes back with its body: what is sent is what is stored.
+    let item = match ctx.store.begin_publishing(&item.id, started).await {
+        Ok(Some(item)) => item,
+        Ok(None) => return Ok(Step::Skipped(item.id.clone())),
+        Err(e @ StoreError::BodyLost { .. }) => {
+            tracing::error!(unit = %unit.id, "{e}");
+            return Ok(Step::Failed(e.to_string()));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let item = &item;
+    let post = to_post(item)?;
     let outcome = p.publish(&post).await;
     let now = ctx.clock.now();
     let done = |remote: publish::Remote| PublishedPost {

@@ -13,8 +13,12 @@
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
-//! | `bodies` | item id | the item's `html` and `text`, apart from its record so that state changes do not rewrite them |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
+//!
+//! Article bodies (`html` and `text`) are files beside the database, not
+//! in it (see [`bodies`](self::bodies) for why): `bodies/ab/<id>.<version>.json`,
+//! the record naming its version. **A body is durable before the record that
+//! names it is written.**
 //!
 //! Every state change is flushed to disk before the caller takes the step
 //! that depends on it (above all: an item is `publishing` on disk before the
@@ -28,10 +32,16 @@ use sha2::{Digest, Sha256};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Bumped whenever the meaning of stored data changes; a store of another
-/// version is refused rather than misread.
-pub const FORMAT_VERSION: u32 = 1;
+mod bodies;
+use bodies::Bodies;
+
+/// Bumped whenever the meaning of stored data changes; a store of a newer
+/// version is refused rather than misread, an older one is migrated at open.
+///
+/// 1: bodies in a sled tree `bodies`. 2: bodies in files (`bodies/`).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,6 +59,10 @@ pub enum StoreError {
     NoSuchItem(String),
     #[error("store: corrupt record under {key}: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error(
+        "store: item {item}: body lost ({reason}); the item is back in `failed` and its article will be fetched again"
+    )]
+    BodyLost { item: String, reason: String },
 }
 
 impl From<sled::Error> for StoreError {
@@ -131,9 +145,9 @@ pub struct Item {
     pub author: Option<String>,
     /// `来源：` on the page.
     pub origin: Option<String>,
-    /// The body lives in the `bodies` tree, written once at insert (and by
-    /// [`Store::put_body`]), so that the many state changes of an item
-    /// rewrite only its small record.
+    /// The body lives in a file of its own (see the module docs), written
+    /// once at insert (and by [`Store::put_body`]), so that the many state
+    /// changes of an item rewrite only its small record.
     #[serde(skip)]
     pub html: String,
     #[serde(skip)]
@@ -147,6 +161,11 @@ pub struct Item {
     pub review_hits: Vec<crate::review::Hit>,
     pub discovered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Which body file is this item's. Managed by the store alone:
+    /// [`Store::insert_new`] and [`Store::put_body`] set it, [`Store::put`]
+    /// keeps the stored one whatever the caller's copy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_version: Option<String>,
     #[serde(flatten)]
     pub state: State,
 }
@@ -174,6 +193,7 @@ impl Item {
             review_hits: vec![],
             discovered_at: now,
             updated_at: now,
+            body_version: None,
             state,
         }
     }
@@ -221,18 +241,27 @@ pub struct SourceState {
 }
 
 /// An item's body, stored apart from its record.
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct Body {
     html: String,
     text: String,
 }
 
 impl Body {
-    fn of(item: &Item) -> Body {
-        Body {
-            html: item.html.clone(),
-            text: item.text.clone(),
+    /// The item's body as stored, `None` when it has none (a `seen` item, a
+    /// failed fetch): no file is written for those.
+    fn encoded(item: &Item) -> Option<Vec<u8>> {
+        #[derive(Serialize)]
+        struct BodyRef<'a> {
+            html: &'a str,
+            text: &'a str,
         }
+        (!item.html.is_empty() || !item.text.is_empty()).then(|| {
+            encode(&BodyRef {
+                html: &item.html,
+                text: &item.text,
+            })
+        })
     }
 }
 
@@ -258,7 +287,7 @@ pub struct Store {
     sources: sled::Tree,
     index: sled::Tree,
     audit: sled::Tree,
-    bodies: sled::Tree,
+    bodies: Arc<Bodies>,
     /// One flush at a time (see [`Store::flush`]).
     flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -345,31 +374,65 @@ impl Store {
             .cache_capacity(2 * 1024 * 1024)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
+        let bodies = Bodies::open(dir.join("bodies"))
+            .map_err(|e| open_err(format!("{}: {e}", dir.join("bodies").display())))?;
         let meta = db.open_tree("meta")?;
-        match meta.get("format")? {
-            None => {
-                meta.insert("format", FORMAT_VERSION.to_string().as_bytes())?;
-                db.flush()?;
-            }
-            Some(v) if v.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
-            Some(v) => {
-                return Err(StoreError::Version {
-                    path: dir.to_path_buf(),
-                    found: String::from_utf8_lossy(&v).into_owned(),
-                });
-            }
-        }
-        Ok(Store {
+        let found = meta
+            .get("format")?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        let store = Store {
             path: dir.to_path_buf(),
             items: db.open_tree("items")?,
             keys: db.open_tree("keys")?,
             sources: db.open_tree("sources")?,
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
-            bodies: db.open_tree("bodies")?,
+            bodies: Arc::new(bodies),
             db,
             flushing: Default::default(),
-        })
+        };
+        match found.as_deref() {
+            None => {}
+            Some(v) if v == FORMAT_VERSION.to_string() => return Ok(store),
+            Some("1") => {
+                store.migrate_bodies_out_of_sled()?;
+                tracing::info!(store = %dir.display(), "store migrated from format 1 to 2 (bodies in files)");
+            }
+            Some(v) => {
+                return Err(StoreError::Version {
+                    path: dir.to_path_buf(),
+                    found: v.to_string(),
+                });
+            }
+        }
+        meta.insert("format", FORMAT_VERSION.to_string().as_bytes())?;
+        store.db.flush()?;
+        Ok(store)
+    }
+
+    /// Format 1 kept bodies in a sled tree. Each becomes a durable file,
+    /// then its record names it; the tree is dropped after all are done, so
+    /// a crash midway leaves a store that migrates again at the next start
+    /// (a body already moved is simply written once more).
+    fn migrate_bodies_out_of_sled(&self) -> Result<(), StoreError> {
+        let old = self.db.open_tree("bodies")?;
+        for kv in old.iter() {
+            let (id, body) = kv?;
+            let id_s = String::from_utf8_lossy(&id).into_owned();
+            let Some(rec) = self.items.get(&id)? else {
+                continue;
+            };
+            let mut item: Item = decode(&id, &rec)?;
+            let version = self
+                .bodies
+                .write(&id_s, &body)
+                .map_err(|e| StoreError::Db(format!("migrating the body of item {id_s}: {e}")))?;
+            item.body_version = Some(version);
+            self.items.insert(&id, encode(&item))?;
+        }
+        self.db.flush()?;
+        self.db.drop_tree("bodies")?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -392,9 +455,19 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _one = self.flushing.lock().await;
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| StoreError::Db(format!("flush task: {e}")))??;
+        tokio::task::spawn_blocking(move || {
+            let flushed = db.flush();
+            // sled frees a sealed 512 KiB log buffer through crossbeam's
+            // epoch GC, deferred into the bag of the thread that sealed it:
+            // this blocking thread, which may not touch sled again for a
+            // long time. Up to 64 buffers (32 MiB) per such thread stayed
+            // resident; handing the bag over makes them freed as soon as
+            // no one can still be reading them.
+            crossbeam_epoch::pin().flush();
+            flushed
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("flush task: {e}")))??;
         Ok(())
     }
 
@@ -412,33 +485,59 @@ impl Store {
     /// Insert `item` under all its `identities` in one transaction, unless one
     /// of them is already known; then the known item's other identities are
     /// completed (so the next lookup by this URL is a hit) and it is returned.
-    /// Not flushed: call [`Store::flush`] before depending on it.
-    pub fn insert_new(&self, item: &Item, identities: &[String]) -> Result<Inserted, StoreError> {
-        let res = (&self.items, &self.keys, &self.index, &self.bodies).transaction(
-            |(items, keys, index, bodies)| {
-                let mut existing = None;
+    /// The body file is made durable first; the record is not flushed: call
+    /// [`Store::flush`] before depending on it.
+    pub async fn insert_new(
+        &self,
+        item: &Item,
+        identities: &[String],
+    ) -> Result<Inserted, StoreError> {
+        let mut record = item.clone();
+        record.html = String::new();
+        record.text = String::new();
+        record.body_version = None;
+        // A known article costs no body file. (Should the transaction still
+        // find it known, racing another insert, the file written is left
+        // unreferenced: harmless, and the record keeps its own body.)
+        if self.lookup(&item.unit, identities)?.is_none()
+            && let Some(bytes) = Body::encoded(item)
+        {
+            record.body_version = Some(self.write_body(&item.id, bytes).await?);
+        }
+        let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
+            let mut existing = None;
+            for ident in identities {
+                if let Some(id) = keys.get(key2(&item.unit, ident))? {
+                    existing = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = existing {
                 for ident in identities {
-                    if let Some(id) = keys.get(key2(&item.unit, ident))? {
-                        existing = Some(id);
-                        break;
-                    }
+                    keys.insert(key2(&item.unit, ident), id.clone())?;
                 }
-                if let Some(id) = existing {
-                    for ident in identities {
-                        keys.insert(key2(&item.unit, ident), id.clone())?;
-                    }
-                    return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
-                }
-                items.insert(item.id.as_bytes(), encode(item))?;
-                bodies.insert(item.id.as_bytes(), encode(&Body::of(item)))?;
-                index.insert(index_key(item), &[])?;
-                for ident in identities {
-                    keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
-                }
-                Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
-            },
-        );
+                return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
+            }
+            items.insert(item.id.as_bytes(), encode(&record))?;
+            index.insert(index_key(item), &[])?;
+            for ident in identities {
+                keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
+        });
         res.map_err(|e: TransactionError<()>| StoreError::Db(format!("{e:?}")))
+    }
+
+    /// Write a body file durably, off the async threads (it fsyncs).
+    async fn write_body(&self, id: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+        let (bodies, id) = (self.bodies.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            bodies
+                .write(&id, &bytes)
+                .map_err(|e| StoreError::Db(format!("writing the body of item {id}: {e}")))
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("body write task: {e}")))?
     }
 
     /// Add identities (e.g. the content fingerprint, once known) to an item.
@@ -464,30 +563,68 @@ impl Store {
     }
 
     fn load_body(&self, item: &mut Item) -> Result<(), StoreError> {
-        if let Some(b) = self.bodies.get(item.id.as_bytes())? {
-            let b: Body = decode(item.id.as_bytes(), &b)?;
-            item.html = b.html;
-            item.text = b.text;
+        let Some(version) = &item.body_version else {
+            return Ok(());
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: item.id.clone(),
+            reason,
+        };
+        let bytes = self
+            .bodies
+            .read(&item.id, version)
+            .map_err(|e| corrupt(format!("body file {version}: {e}")))?;
+        let b: Body = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("body file {version}: {e}")))?;
+        item.html = b.html;
+        item.text = b.text;
+        Ok(())
+    }
+
+    /// Replace an item's body (after its content changed): the new file is
+    /// made durable, the record names it and is flushed, then the old file
+    /// goes. The rest of the record is not written (see [`Store::put`]).
+    pub async fn put_body(&self, item: &Item) -> Result<(), StoreError> {
+        let new = match Body::encoded(item) {
+            Some(bytes) => Some(self.write_body(&item.id, bytes).await?),
+            None => None,
+        };
+        let res = self.items.transaction(|items| {
+            let Some(old) = items.get(item.id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut rec: Item = serde_json::from_slice(&old)
+                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+            let before = std::mem::replace(&mut rec.body_version, new.clone());
+            items.insert(item.id.as_bytes(), encode(&rec))?;
+            Ok(before)
+        });
+        let before = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        self.flush().await?;
+        if let Some(old) = before.filter(|old| Some(old) != new.as_ref()) {
+            // Only an unreferenced file is left behind if this fails.
+            if let Err(e) = self.bodies.remove(&item.id, &old) {
+                tracing::warn!(item = %item.id, error = %e, "old body file not removed");
+            }
         }
         Ok(())
     }
 
-    /// Write an item's body (after its content changed). Not flushed.
-    pub fn put_body(&self, item: &Item) -> Result<(), StoreError> {
-        self.bodies
-            .insert(item.id.as_bytes(), encode(&Body::of(item)))?;
-        Ok(())
-    }
-
-    /// Write an item's record back, keeping the index in step; the body is
-    /// not rewritten (see [`Store::put_body`]). Not flushed.
+    /// Write an item's record back, keeping the index in step; the body and
+    /// the record's body version are not changed (see [`Store::put_body`]).
+    /// Not flushed.
     pub fn put(&self, item: &Item) -> Result<(), StoreError> {
         let res = (&self.items, &self.index).transaction(|(items, index)| {
-            if let Some(old) = items.insert(item.id.as_bytes(), encode(item))? {
+            let mut body_version = None;
+            if let Some(old) = items.get(item.id.as_bytes())? {
                 let old: Item = serde_json::from_slice(&old)
                     .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
                 index.remove(index_key(&old))?;
+                body_version = old.body_version;
             }
+            let mut rec = item.clone();
+            rec.body_version = body_version;
+            items.insert(item.id.as_bytes(), encode(&rec))?;
             index.insert(index_key(item), &[])?;
             Ok(())
         });
@@ -560,10 +697,11 @@ impl Store {
 
     /// Items of `unit` that are due for publishing at `now`: queued ones and
     /// those whose publish failed and whose retry time has come, priority
-    /// first, then oldest.
+    /// first, then oldest. Records only: [`Store::begin_publishing`] loads
+    /// the body of the one that is taken.
     pub fn due(&self, unit: &str, now: DateTime<Utc>) -> Result<Vec<Item>, StoreError> {
-        let mut due = self.items_in(unit, "queued")?;
-        for item in self.items_in(unit, "failed")? {
+        let mut due = self.records_in(unit, "queued")?;
+        for item in self.records_in(unit, "failed")? {
             match &item.state {
                 State::Failed {
                     stage: Stage::Publish,
@@ -711,7 +849,25 @@ impl Store {
             return Ok(None);
         };
         self.flush().await?;
-        self.load_body(&mut item)?;
+        if let Err(e) = self.load_body(&mut item) {
+            // Only a file deleted behind our back gets here (bodies are
+            // durable before their records). Nothing was sent: the article
+            // is fetched again rather than published empty.
+            let reason = e.to_string();
+            item.state = State::Failed {
+                stage: Stage::Fetch,
+                reason: format!("body lost: {reason}"),
+                attempts: 0,
+                next_retry: Some(now),
+            };
+            item.updated_at = now;
+            self.put(&item)?;
+            self.flush().await?;
+            return Err(StoreError::BodyLost {
+                item: item.id,
+                reason,
+            });
+        }
         Ok(Some(item))
     }
 
@@ -735,9 +891,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Size of the store on disk, in bytes.
+    /// Size of the store on disk, in bytes: the database and the body files
+    /// (this walks `bodies/`: for reports, not for hot paths).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        let bodies = self
+            .bodies
+            .size()
+            .map_err(|e| StoreError::Db(format!("{}/bodies: {e}", self.path.display())))?;
+        Ok(self.db.size_on_disk()? + bodies)
     }
 }
 
@@ -758,11 +919,14 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         let a = item("u", "https://a.org/1.html");
         let ids = vec![a.url.clone(), "fp:abc".to_string()];
-        assert_eq!(s.insert_new(&a, &ids).unwrap(), Inserted::New(a.id.clone()));
+        assert_eq!(
+            s.insert_new(&a, &ids).await.unwrap(),
+            Inserted::New(a.id.clone())
+        );
         let b = item("u", "https://a.org/other.html");
         let ids_b = vec![b.url.clone(), "fp:abc".to_string()];
         assert_eq!(
-            s.insert_new(&b, &ids_b).unwrap(),
+            s.insert_new(&b, &ids_b).await.unwrap(),
             Inserted::Known(a.id.clone())
         );
         // The second URL now leads to the first item, and no second item exists.
@@ -774,7 +938,9 @@ mod tests {
         // Another unit has its own namespace.
         let c = item("v", "https://a.org/1.html");
         assert!(matches!(
-            s.insert_new(&c, std::slice::from_ref(&c.url)).unwrap(),
+            s.insert_new(&c, std::slice::from_ref(&c.url))
+                .await
+                .unwrap(),
             Inserted::New(_)
         ));
     }
@@ -786,7 +952,9 @@ mod tests {
         let mut a = item("u", "https://a.org/1");
         a.html = "<p>正文</p>".into();
         a.text = "正文".into();
-        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
         let record = s.items.get(a.id.as_bytes()).unwrap().unwrap();
         assert!(
             !String::from_utf8_lossy(&record).contains("正文"),
@@ -801,13 +969,144 @@ mod tests {
         assert_eq!(s.items_in("u", "queued").unwrap()[0].html, "<p>正文</p>");
     }
 
+    /// `put` is handed copies the caller built (without the store's body
+    /// version); it must not cut an item off from its body.
+    #[tokio::test]
+    async fn put_of_a_callers_copy_keeps_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut a = item("u", "https://a.org/1");
+        a.html = "<p>正文</p>".into();
+        a.text = "正文".into();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        assert_eq!(a.body_version, None, "the caller's copy");
+        a.title = "新标题".into();
+        s.put(&a).unwrap();
+        s.flush().await.unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        let got = s.get(&a.id).unwrap().unwrap();
+        assert_eq!((got.title.as_str(), got.text.as_str()), ("新标题", "正文"));
+    }
+
+    #[tokio::test]
+    async fn put_body_replaces_the_body_file_and_removes_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut a = item("u", "https://a.org/1");
+        a.text = "旧".into();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        a.text = "新".into();
+        s.put_body(&a).await.unwrap();
+        assert_eq!(s.get(&a.id).unwrap().unwrap().text, "新");
+        let shard = dir.path().join("bodies").join(&a.id[..2]);
+        let files: Vec<_> = std::fs::read_dir(&shard).unwrap().collect();
+        assert_eq!(files.len(), 1, "old body file left: {files:?}");
+        // Items without a body (the baseline) cost no file at all.
+        let seen = Item::new("u", "https://a.org/2", "feed:x", Utc::now(), State::Seen);
+        s.insert_new(&seen, std::slice::from_ref(&seen.url))
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("bodies"))
+                .unwrap()
+                .count(),
+            1
+        );
+        assert_eq!(s.get(&seen.id).unwrap().unwrap().html, "");
+    }
+
+    /// A body file removed behind the store's back is an error that names
+    /// the item, never an empty article that could be published.
+    #[tokio::test]
+    async fn a_missing_body_file_is_an_error_naming_the_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut a = item("u", "https://a.org/1");
+        a.text = "正文".into();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(dir.path().join("bodies").join(&a.id[..2])).unwrap();
+        let e = s.get(&a.id).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+        assert!(e.to_string().contains(&a.id), "{e}");
+        // Taken for publishing, it is not sent: it goes back to be fetched
+        // again, and the queue is not blocked by it.
+        let now = Utc::now();
+        let e = s.begin_publishing(&a.id, now).await.unwrap_err();
+        assert!(matches!(e, StoreError::BodyLost { .. }), "{e}");
+        let rec = &s.records_in("u", "failed").unwrap()[0];
+        assert!(
+            matches!(&rec.state, State::Failed { stage: Stage::Fetch, next_retry: Some(t), .. } if *t == now),
+            "{:?}",
+            rec.state
+        );
+        assert!(s.due("u", now).unwrap().is_empty());
+        assert!(s.records_in("u", "publishing").unwrap().is_empty());
+    }
+
+    /// Stores written by format 1 (bodies in a sled tree) are migrated at
+    /// open: every body readable afterwards, the tree gone, format 2 stamped.
+    #[tokio::test]
+    async fn a_format_1_store_is_migrated_to_body_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = item("u", "https://a.org/1");
+        {
+            // What format 1 wrote: the record without a body version, the
+            // body in the `bodies` tree.
+            let db = sled::open(dir.path().join("db")).unwrap();
+            db.open_tree("meta").unwrap().insert("format", "1").unwrap();
+            db.open_tree("items")
+                .unwrap()
+                .insert(a.id.as_bytes(), encode(&a))
+                .unwrap();
+            db.open_tree("index")
+                .unwrap()
+                .insert(index_key(&a), &[])
+                .unwrap();
+            db.open_tree("bodies")
+                .unwrap()
+                .insert(
+                    a.id.as_bytes(),
+                    r#"{"html":"<p>旧</p>","text":"旧"}"#.as_bytes(),
+                )
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let got = s.get(&a.id).unwrap().unwrap();
+        assert_eq!((got.html.as_str(), got.text.as_str()), ("<p>旧</p>", "旧"));
+        assert_eq!(s.items_in("u", "queued").unwrap()[0].text, "旧");
+        assert!(!s.db.tree_names().iter().any(|n| &n[..] == b"bodies"));
+        assert_eq!(
+            &*s.db
+                .open_tree("meta")
+                .unwrap()
+                .get("format")
+                .unwrap()
+                .unwrap(),
+            b"2"
+        );
+        drop(s);
+        // And again: nothing left to migrate, the body still there.
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.get(&a.id).unwrap().unwrap().text, "旧");
+    }
+
     #[tokio::test]
     async fn state_changes_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let a = item("u", "https://a.org/1.html");
         {
             let s = Store::open(dir.path()).unwrap();
-            s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+            s.insert_new(&a, std::slice::from_ref(&a.url))
+                .await
+                .unwrap();
             s.set_state(&a.id, State::Publishing { since: Utc::now() }, Utc::now())
                 .await
                 .unwrap();
@@ -821,7 +1120,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let a = item("u", "https://a.org/1");
-        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
         assert_eq!(s.items_in("u", "queued").unwrap().len(), 1);
         let now = Utc::now();
         s.set_state(&a.id, State::Publishing { since: now }, now)
@@ -843,7 +1144,9 @@ mod tests {
         assert_eq!(s.last_published("u").unwrap(), None);
         for (n, mins) in [(1, 0), (2, 30), (3, 90)] {
             let a = item("u", &format!("https://a.org/{n}"));
-            s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+            s.insert_new(&a, std::slice::from_ref(&a.url))
+                .await
+                .unwrap();
             let at = t0 + chrono::Duration::minutes(mins);
             let st = State::Published {
                 remote_id: format!("r{n}"),
@@ -870,7 +1173,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let a = item("u", "https://a.org/1");
-        s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
         let now = Utc::now();
         assert!(s.begin_publishing(&a.id, now).await.unwrap().is_some());
         // The second taker (a worker, an editor) gets nothing.
@@ -918,7 +1223,9 @@ mod tests {
             set.spawn(async move {
                 for n in 0..20 {
                     let a = item(&format!("u{u}"), &format!("https://a.org/{n}"));
-                    s.insert_new(&a, std::slice::from_ref(&a.url)).unwrap();
+                    s.insert_new(&a, std::slice::from_ref(&a.url))
+                        .await
+                        .unwrap();
                     s.flush().await.unwrap();
                 }
             });
@@ -953,8 +1260,8 @@ mod tests {
         assert!(e.to_string().contains("version 99"), "{e}");
     }
 
-    #[test]
-    fn due_puts_priority_first_then_oldest() {
+    #[tokio::test]
+    async fn due_puts_priority_first_then_oldest() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         let now = Utc::now();
@@ -972,7 +1279,7 @@ mod tests {
             next_retry: Some(now + chrono::Duration::minutes(1)),
         };
         for i in [&a, &b, &c, &d] {
-            s.insert_new(i, std::slice::from_ref(&i.url)).unwrap();
+            s.insert_new(i, std::slice::from_ref(&i.url)).await.unwrap();
         }
         let due: Vec<String> = s
             .due("u", now)

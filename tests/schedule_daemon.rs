@@ -136,6 +136,7 @@ async fn the_publish_worker_keeps_spacing_and_the_daily_cap() {
         let it = queued("u", n, t0);
         ctx.store
             .insert_new(&it, std::slice::from_ref(&it.url))
+            .await
             .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(60 * 60)).await;

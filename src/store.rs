@@ -913,6 +913,19 @@ mod tests {
         }
     }
 
+    /// A store holding one queued item with a body (`<p>正文</p>`).
+    async fn store_with_one_body() -> (tempfile::TempDir, Store, Item) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut a = item("u", "https://a.org/1");
+        a.html = "<p>正文</p>".into();
+        a.text = "正文".into();
+        s.insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        (dir, s, a)
+    }
+
     #[tokio::test]
     async fn same_article_by_two_identities_is_one_item() {
         let dir = tempfile::tempdir().unwrap();
@@ -947,14 +960,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_state_change_keeps_the_body_without_rewriting_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let mut a = item("u", "https://a.org/1");
-        a.html = "<p>正文</p>".into();
-        a.text = "正文".into();
-        s.insert_new(&a, std::slice::from_ref(&a.url))
-            .await
-            .unwrap();
+        let (_dir, s, a) = store_with_one_body().await;
         let record = s.items.get(a.id.as_bytes()).unwrap().unwrap();
         assert!(
             !String::from_utf8_lossy(&record).contains("正文"),
@@ -973,14 +979,7 @@ mod tests {
     /// version); it must not cut an item off from its body.
     #[tokio::test]
     async fn put_of_a_callers_copy_keeps_the_body() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let mut a = item("u", "https://a.org/1");
-        a.html = "<p>正文</p>".into();
-        a.text = "正文".into();
-        s.insert_new(&a, std::slice::from_ref(&a.url))
-            .await
-            .unwrap();
+        let (dir, s, mut a) = store_with_one_body().await;
         assert_eq!(a.body_version, None, "the caller's copy");
         a.title = "新标题".into();
         s.put(&a).unwrap();
@@ -1024,13 +1023,7 @@ mod tests {
     /// the item, never an empty article that could be published.
     #[tokio::test]
     async fn a_missing_body_file_is_an_error_naming_the_item() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
-        let mut a = item("u", "https://a.org/1");
-        a.text = "正文".into();
-        s.insert_new(&a, std::slice::from_ref(&a.url))
-            .await
-            .unwrap();
+        let (dir, s, a) = store_with_one_body().await;
         std::fs::remove_dir_all(dir.path().join("bodies").join(&a.id[..2])).unwrap();
         let e = s.get(&a.id).unwrap_err();
         assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");

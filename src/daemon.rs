@@ -36,6 +36,20 @@ pub const PAUSED_RECHECK: Duration = Duration::from_secs(15 * 60);
 /// How often freed heap memory is handed back to the OS.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
+/// Resident memory and database size, for ops to watch grow (sled keeps
+/// per-page metadata of the whole store resident, BENCHMARKS.md).
+fn record_footprint(shared: &Shared) {
+    if let Some(rss) = crate::memory::resident_bytes() {
+        shared
+            .metrics
+            .set("autosync_resident_memory_bytes", &[], rss as f64);
+    }
+    match shared.ctx.store.db_size() {
+        Ok(b) => shared.metrics.set("autosync_store_db_bytes", &[], b as f64),
+        Err(e) => tracing::warn!("store size: {e}"),
+    }
+}
+
 /// When the queue is empty the worker still wakes this often, for retries
 /// whose time has come.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
@@ -125,7 +139,10 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = trim.tick() => crate::memory::release_free_memory(),
+            _ = trim.tick() => {
+                crate::memory::release_free_memory();
+                record_footprint(&shared);
+            }
             _ = dog.tick(), if watchdog.is_some() => notifier.notify("WATCHDOG=1"),
             Some(()) = reload.recv() => {
                 notifier.notify("RELOADING=1");

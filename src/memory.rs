@@ -73,6 +73,16 @@ pub fn release_free_memory() {
     }
 }
 
+/// The process's resident set size in bytes, from `/proc/self/statm`
+/// (`None` where there is no procfs).
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(page).ok().map(|p| pages * p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +98,19 @@ mod tests {
         assert_eq!(big[63][300 * 1024 - 1], 63);
         drop(big);
         release_free_memory();
+    }
+
+    /// A test process is resident in some megabytes, surely not in zero nor
+    /// in terabytes: guards the statm field and the page-size arithmetic.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn resident_bytes_reads_a_plausible_rss() {
+        let rss = resident_bytes().expect("procfs");
+        assert!((1 << 20..1 << 40).contains(&rss), "{rss}");
+        // Touching 64 MiB more shows up.
+        let big = vec![1u8; 64 << 20];
+        let more = resident_bytes().expect("procfs");
+        assert!(more >= rss + (48 << 20), "{rss} -> {more}");
+        drop(big);
     }
 }

@@ -61,6 +61,16 @@ pub const SERIES: &[(&str, &str, &str)] = &[
         "histogram",
         "Time from discovery to publication.",
     ),
+    (
+        "autosync_resident_memory_bytes",
+        "gauge",
+        "The daemon's resident memory (RSS) after its last periodic trim; grows with the store (~110 bytes an item, BENCHMARKS.md).",
+    ),
+    (
+        "autosync_store_db_bytes",
+        "gauge",
+        "Size of the sled database on disk (without the body files).",
+    ),
 ];
 
 const BUCKETS: &[f64] = &[

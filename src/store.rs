@@ -891,6 +891,11 @@ impl Store {
         Ok(out)
     }
 
+    /// Size of the sled database on disk, in bytes (cheap: no body files).
+    pub fn db_size(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Size of the store on disk, in bytes: the database and the body files
     /// (this walks `bodies/`: for reports, not for hot paths).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {

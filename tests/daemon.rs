@@ -97,6 +97,17 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
         metrics.contains("# TYPE autosync_publish_latency_seconds histogram"),
         "{metrics}"
     );
+    // The footprint gauges ops watch for the store's growth: set at start
+    // and after every trim, with plausible values.
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert!(gauge("autosync_resident_memory_bytes") > 1e6, "{metrics}");
+    assert!(gauge("autosync_store_db_bytes") > 0.0, "{metrics}");
     assert!(
         status.status.success(),
         "{status_out}{}\n{log_text}",

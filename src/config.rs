@@ -54,6 +54,7 @@ struct RawDaemon {
     publish_grace_secs: Option<u64>,
     run_at_start: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
+    keep_bodies_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,6 +243,9 @@ pub struct Daemon {
     pub run_at_start: bool,
     /// How long shutdown waits for in-flight work.
     pub shutdown_timeout: Duration,
+    /// Article bodies of items published or rejected this many days ago are
+    /// deleted (the records stay); `None` keeps them for ever.
+    pub keep_bodies: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -479,6 +483,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
         run_at_start: d.run_at_start.unwrap_or(true),
         shutdown_timeout: Duration::from_secs(d.shutdown_timeout_secs.unwrap_or(20)),
+        keep_bodies: match d.keep_bodies_days {
+            None | Some(0) => None,
+            Some(n) => Some(chrono::Duration::days(i64::from(n))),
+        },
     };
     let check_schedule = |expr: &str| {
         crate::schedule::Schedule::parse(expr)
@@ -871,6 +879,31 @@ site = "https://example.org/"
             Ok(_) => vec![],
             Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn keep_bodies_days_zero_or_absent_keeps_for_ever() {
+        let with = |v: &str| {
+            let text = MINIMAL.replace(
+                "state_dir = \"state\"",
+                &format!("state_dir = \"state\"\nkeep_bodies_days = {v}"),
+            );
+            parse(&text, Path::new("/a.toml"))
+                .unwrap()
+                .daemon
+                .keep_bodies
+        };
+        assert_eq!(with("0"), None);
+        assert_eq!(with("30"), Some(chrono::Duration::days(30)));
+        let c = parse(MINIMAL, Path::new("/a.toml")).unwrap();
+        assert_eq!(c.daemon.keep_bodies, None);
+        assert!(
+            !errs(&MINIMAL.replace(
+                "state_dir = \"state\"",
+                "state_dir = \"state\"\nkeep_bodies_days = -1"
+            ))
+            .is_empty()
+        );
     }
 
     #[test]

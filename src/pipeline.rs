@@ -984,6 +984,21 @@ pub async fn publish_one(
         }
         Err(e) => return Err(e.to_string()),
     };
+    // Never an empty post. Review holds items without a body, but a body
+    // can also have gone since (retention, `[daemon] keep_bodies_days`).
+    if item.html.trim().is_empty() && item.text.trim().is_empty() {
+        let reason = "no article body to publish (never extracted, or deleted by retention); push its URL to fetch it again".to_string();
+        set(
+            ctx,
+            &item.id,
+            State::Held {
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+        tracing::warn!(unit = %unit.id, item = %item.id, "{reason}");
+        return Ok(Step::Failed(format!("item {}: {reason}", item.id)));
+    }
     let item = &item;
     let post = to_post(item)?;
     let outcome = p.publish(&post).await;
@@ -1064,6 +1079,46 @@ fn failed(attempts: u32, reason: String, next: Option<DateTime<Utc>>) -> State {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// Guards the last check before a post leaves: an item whose body is
+    /// gone (retention) or was never there is held for an editor, never sent
+    /// as an empty post.
+    #[tokio::test]
+    async fn an_item_without_a_body_is_held_not_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("posts");
+        let text = format!(
+            "[daemon]\nstate_dir = \"state\"\n\n[[unit]]\nid = \"u\"\naccount_name = \"单位\"\norg_name = \"单位科学技术协会\"\nlevel = \"county\"\nsite = \"https://example.org/\"\n  [[unit.source]]\n  feed = \"https://example.org/rss.xml\"\n  [unit.publisher]\n  kind = \"file\"\n  dir = \"{}\"\n",
+            out.display()
+        );
+        let cfg = crate::config::parse(&text, &dir.path().join("a.toml")).unwrap();
+        let ctx = Context::open(
+            &cfg,
+            Arc::new(crate::clock::SystemClock),
+            CancellationToken::new(),
+        )
+        .unwrap();
+        let item = Item {
+            title: "标题".into(),
+            ..Item::new(
+                "u",
+                "https://example.org/1.html",
+                "feed:x",
+                Utc::now(),
+                State::Queued,
+            )
+        };
+        ctx.store
+            .insert_new(&item, std::slice::from_ref(&item.url))
+            .await
+            .unwrap();
+        let p = crate::publish::file::FilePublisher::new(out.clone());
+        let step = publish_one(&ctx, &cfg.units[0], &p, &item).await.unwrap();
+        assert!(matches!(step, Step::Failed(_)), "{step:?}");
+        let got = ctx.store.get(&item.id).unwrap().unwrap();
+        assert!(matches!(got.state, State::Held { .. }), "{:?}", got.state);
+        assert!(std::fs::read_dir(&out).map_or(true, |mut d| d.next().is_none()));
+    }
 
     #[test]
     fn newest_first_orders_mixed_dated_and_undated_entries_totally() {

@@ -610,6 +610,71 @@ impl Store {
         Ok(())
     }
 
+    /// Retention: delete the bodies of `unit`'s items published (or
+    /// rejected) before `before`. Their records stay, without a body
+    /// version and with a note saying when the body went. Each record is
+    /// changed and flushed before its file is deleted, so a crash leaves at
+    /// worst an unreferenced file. Returns how many bodies went.
+    pub async fn drop_bodies_before(
+        &self,
+        unit: &str,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut old = Vec::new();
+        for item in self.records_in(unit, "published")? {
+            match item.state {
+                // Index order is by publication time: the rest are newer.
+                State::Published { at, .. } if at >= before => break,
+                _ if item.body_version.is_some() => old.push(item),
+                _ => {}
+            }
+        }
+        for item in self.records_in(unit, "rejected")? {
+            if item.updated_at < before && item.body_version.is_some() {
+                old.push(item);
+            }
+        }
+        let mut dropped = Vec::new();
+        for item in old {
+            let version = item.body_version.clone();
+            let res = self.items.transaction(|items| {
+                let Some(cur) = items.get(item.id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut rec: Item = serde_json::from_slice(&cur)
+                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                // Changed meanwhile (an editor approved a rejected item):
+                // not ours to touch.
+                if rec.body_version != version || rec.state.name() != item.state.name() {
+                    return Ok(false);
+                }
+                rec.body_version = None;
+                rec.notes.push(format!(
+                    "body deleted on {} (retention)",
+                    now.format("%Y-%m-%d")
+                ));
+                items.insert(item.id.as_bytes(), encode(&rec))?;
+                Ok(true)
+            });
+            if res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?
+                && let Some(v) = version
+            {
+                dropped.push((item.id, v));
+            }
+        }
+        if dropped.is_empty() {
+            return Ok(0);
+        }
+        self.flush().await?;
+        for (id, v) in &dropped {
+            if let Err(e) = self.bodies.remove(id, v) {
+                tracing::warn!(item = %id, error = %e, "body file not removed");
+            }
+        }
+        Ok(dropped.len())
+    }
+
     /// Write an item's record back, keeping the index in step; the body and
     /// the record's body version are not changed (see [`Store::put_body`]).
     /// Not flushed.
@@ -1046,6 +1111,58 @@ mod tests {
         );
         assert!(s.due("u", now).unwrap().is_empty());
         assert!(s.records_in("u", "publishing").unwrap().is_empty());
+    }
+
+    /// `[daemon] keep_bodies_days`: old published and rejected items lose
+    /// their body files but keep their records; recent ones and items still
+    /// on their way (queued) keep everything.
+    #[tokio::test]
+    async fn retention_drops_old_bodies_and_keeps_records_and_recent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let days = |n| now - chrono::Duration::days(n);
+        let mk = |n: u32, state: State, updated| {
+            let mut i = item("u", &format!("https://a.org/{n}"));
+            i.text = format!("正文{n}");
+            i.state = state;
+            i.updated_at = updated;
+            i.discovered_at = updated;
+            i
+        };
+        let published = |at| State::Published {
+            remote_id: "1".into(),
+            remote_url: None,
+            at,
+        };
+        let old_pub = mk(1, published(days(40)), days(40));
+        let new_pub = mk(2, published(days(2)), days(2));
+        let old_rej = mk(3, State::Rejected { reason: "x".into() }, days(40));
+        let old_queued = mk(4, State::Queued, days(40));
+        for i in [&old_pub, &new_pub, &old_rej, &old_queued] {
+            s.insert_new(i, std::slice::from_ref(&i.url)).await.unwrap();
+        }
+        assert_eq!(s.drop_bodies_before("u", days(30), now).await.unwrap(), 2);
+        for gone in [&old_pub, &old_rej] {
+            let got = s.get(&gone.id).unwrap().unwrap();
+            assert_eq!((got.text.as_str(), got.body_version.as_deref()), ("", None));
+            assert_eq!(got.title, "标题");
+            assert!(
+                got.notes.iter().any(|n| n.contains("retention")),
+                "{:?}",
+                got.notes
+            );
+        }
+        for kept in [&new_pub, &old_queued] {
+            assert_eq!(s.get(&kept.id).unwrap().unwrap().text, kept.text);
+        }
+        let files: usize = std::fs::read_dir(dir.path().join("bodies"))
+            .unwrap()
+            .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+            .sum();
+        assert_eq!(files, 2, "the dropped bodies' files are gone");
+        // Idempotent: nothing left to drop.
+        assert_eq!(s.drop_bodies_before("u", days(30), now).await.unwrap(), 0);
     }
 
     /// Stores written by format 1 (bodies in a sled tree) are migrated at

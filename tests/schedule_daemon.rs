@@ -179,3 +179,52 @@ async fn the_publish_worker_keeps_spacing_and_the_daily_cap() {
     assert_eq!(order[0], "测试稿件第0篇");
     assert_eq!(order[4], "测试稿件第4篇");
 }
+
+/// `[daemon] keep_bodies_days`: the daemon drops old bodies on its own, first
+/// some minutes after start (not during the first cycle), then daily; a
+/// body newer than the limit stays.
+#[tokio::test(start_paused = true)]
+async fn the_daemon_drops_bodies_older_than_keep_bodies_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "");
+    cfg.daemon.keep_bodies = Some(chrono::Duration::days(30));
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let (ctx, _m, shutdown, task) = start(cfg, t0).await;
+    let published = |n: usize, days_ago: i64| {
+        let at = t0 - chrono::Duration::days(days_ago);
+        Item {
+            state: State::Published {
+                remote_id: n.to_string(),
+                remote_url: None,
+                at,
+            },
+            updated_at: at,
+            ..queued("u", n, at)
+        }
+    };
+    let (old, recent) = (published(1, 31), published(2, 29));
+    for it in [&old, &recent] {
+        ctx.store
+            .insert_new(it, std::slice::from_ref(&it.url))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    assert_eq!(
+        ctx.store.get(&old.id).unwrap().unwrap().text,
+        "正文",
+        "too early"
+    );
+    tokio::time::sleep(Duration::from_secs(6 * 60)).await;
+    assert_eq!(
+        ctx.store.get(&old.id).unwrap().unwrap().text,
+        "",
+        "not dropped"
+    );
+    assert_eq!(ctx.store.get(&recent.id).unwrap().unwrap().text, "正文");
+    // A day later the recent one has passed the limit too.
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    assert_eq!(ctx.store.get(&recent.id).unwrap().unwrap().text, "");
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -13,6 +13,10 @@ use std::sync::Arc;
 use url::Url;
 
 /// Why an action was refused; each maps to an HTTP status.
+/// How many items a list shows when not told, and at most.
+pub const DEFAULT_LIST: usize = 200;
+pub const MAX_LIST: usize = 1000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
     #[error("no valid token")]
@@ -188,13 +192,17 @@ impl Desk {
         Ok(item)
     }
 
-    /// Items the editor can see, newest first, optionally of one unit and
-    /// one state; without their bodies (see [`Desk::item`] for one whole).
+    /// The `limit` newest items the editor can see (at most [`MAX_LIST`]),
+    /// optionally of one unit and one state; without their bodies (see
+    /// [`Desk::item`] for one whole). Only the items shown are read, so a
+    /// list stays cheap however many items the store holds
+    /// ([`crate::store::Store::newest`] says what "newest" means per state).
     pub fn list(
         &self,
         ed: &Editor,
         unit: Option<&str>,
         state: Option<&str>,
+        limit: usize,
     ) -> Result<Vec<Item>, DeskError> {
         if let Some(u) = unit {
             self.reach(ed, u)?;
@@ -216,23 +224,23 @@ impl Desk {
                 STATES.join(", ")
             )));
         }
-        let mut out = Vec::new();
-        for u in &self.config.units {
-            if unit.is_some_and(|x| x != u.id) || !ed.may_act_on(&u.id) {
-                continue;
-            }
-            let states: Vec<&str> = match state {
-                Some(s) => vec![s],
-                // `seen` items are the baseline, never published: not shown
-                // unless asked for.
-                None => STATES.iter().copied().filter(|s| *s != "seen").collect(),
-            };
-            for s in states {
-                out.extend(self.ctx.store.records_in(&u.id, s).map_err(store_err)?);
-            }
-        }
-        out.sort_by(|a, b| b.discovered_at.cmp(&a.discovered_at).then(a.id.cmp(&b.id)));
-        Ok(out)
+        let units: Vec<&str> = self
+            .config
+            .units
+            .iter()
+            .filter(|u| unit.is_none_or(|x| x == u.id) && ed.may_act_on(&u.id))
+            .map(|u| u.id.as_str())
+            .collect();
+        let states: Vec<&str> = match state {
+            Some(s) => vec![s],
+            // `seen` items are the baseline, never published: not shown
+            // unless asked for.
+            None => STATES.iter().copied().filter(|s| *s != "seen").collect(),
+        };
+        self.ctx
+            .store
+            .newest(&units, &states, limit.clamp(1, MAX_LIST))
+            .map_err(store_err)
     }
 
     async fn record(

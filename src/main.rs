@@ -128,6 +128,9 @@ enum Command {
         /// held, queued, publishing, published, failed, rejected, seen.
         #[arg(long)]
         state: Option<String>,
+        /// Show the N newest (at most 1000).
+        #[arg(long, default_value_t = autosync::desk::DEFAULT_LIST)]
+        limit: usize,
         /// One JSON object a line.
         #[arg(long)]
         json: bool,
@@ -459,8 +462,9 @@ fn run(cmd: Command) -> Result<ExitCode> {
             desk,
             unit,
             state,
+            limit,
             json,
-        } => desk_call(desk, Request::Items { unit, state }, json),
+        } => desk_call(desk, Request::Items { unit, state, limit }, json),
         Command::Approve { desk, id } => desk_call(desk, Request::Approve { id }, false),
         Command::Reject { desk, id, reason } => {
             desk_call(desk, Request::Reject { id, reason }, false)

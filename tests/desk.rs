@@ -53,6 +53,12 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
     // Manual review: the province's three articles wait; the city's went out.
     let held = items(&w, c, ALL, "held");
     assert_eq!(held.len(), autosync::demo::LIST_ARTICLES.len(), "{held:?}");
+    // `--limit` shows only the newest.
+    let (code, out, err) = w.run(&[
+        "items", "-c", c, "--token", ALL, "--state", "held", "--limit", "2", "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
     for h in &held {
         for k in ["id", "unit", "state", "title", "url"] {
             assert!(h.get(k).is_some(), "{k} missing in {h}");

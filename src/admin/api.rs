@@ -52,6 +52,7 @@ fn respond<T: serde::Serialize>(r: Result<T, DeskError>) -> Response {
 struct ListQuery {
     unit: Option<String>,
     state: Option<String>,
+    limit: Option<usize>,
 }
 
 async fn list(
@@ -61,12 +62,17 @@ async fn list(
 ) -> Response {
     let Ok(Query(q)) = q else {
         return error_response(&DeskError::BadInput(
-            "query takes unit and state only".into(),
+            "query takes unit, state and limit only".into(),
         ));
     };
     respond(editor(&s, &headers).and_then(|ed| {
         s.desk()
-            .list(&ed, q.unit.as_deref(), q.state.as_deref())
+            .list(
+                &ed,
+                q.unit.as_deref(),
+                q.state.as_deref(),
+                q.limit.unwrap_or(crate::desk::DEFAULT_LIST),
+            )
             .map(|v| v.iter().map(ItemView::from).collect::<Vec<_>>())
     }))
 }

@@ -17,6 +17,7 @@ pub enum Request {
     Items {
         unit: Option<String>,
         state: Option<String>,
+        limit: usize,
     },
     Approve {
         id: String,
@@ -83,8 +84,9 @@ pub async fn call(config: &Config, token: &str, req: Request) -> Result<Answer, 
             message: e.to_string(),
         })?;
     let (method, path, body) = match &req {
-        Request::Items { unit, state } => {
+        Request::Items { unit, state, limit } => {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("limit", &limit.to_string());
             if let Some(u) = unit {
                 q.append_pair("unit", u);
             }
@@ -175,8 +177,8 @@ async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Ref
     let desk = Desk::new(ctx.clone(), Arc::new(config.clone()));
     let view = |i: crate::store::Item| json!(ItemView::from(&i));
     let out = match req {
-        Request::Items { unit, state } => Answer::Json(json!(
-            desk.list(&ed, unit.as_deref(), state.as_deref())?
+        Request::Items { unit, state, limit } => Answer::Json(json!(
+            desk.list(&ed, unit.as_deref(), state.as_deref(), limit)?
                 .iter()
                 .map(ItemView::from)
                 .collect::<Vec<_>>()

@@ -308,7 +308,11 @@ async fn index(
     let config = s.config();
     let unit = q.get("unit").filter(|u| !u.is_empty()).map(String::as_str);
     let state = q.get("state").filter(|u| !u.is_empty()).map(String::as_str);
-    let items = match s.desk().list(&ed, unit, state) {
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(crate::desk::DEFAULT_LIST);
+    let items = match s.desk().list(&ed, unit, state, limit) {
         Ok(i) => i,
         Err(e) => return back("/desk", Err(e)),
     };
@@ -357,10 +361,27 @@ async fn index(
         r#"<h2>稿件（{}）</h2><table><tr><th>单位</th><th>状态</th><th>标题</th><th>发现时间</th><th>原因</th></tr>"#,
         items.len()
     );
-    for i in items.iter().take(500) {
+    for i in &items {
         body.push_str(&item_row(i, config.daemon.timezone));
     }
     body.push_str("</table>");
+    // Only the newest are read and shown; say so, and offer more.
+    if items.len() >= limit.clamp(1, crate::desk::MAX_LIST) {
+        let mut more = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("unit", unit), ("state", state)] {
+            if let Some(v) = v {
+                more.append_pair(k, v);
+            }
+        }
+        more.append_pair("limit", &crate::desk::MAX_LIST.to_string());
+        let _ = write!(
+            body,
+            r#"<p>只显示最新的 {} 条。<a href="/desk?{}">显示最新 {} 条</a></p>"#,
+            items.len(),
+            esc(&more.finish()),
+            crate::desk::MAX_LIST
+        );
+    }
     let _ = write!(
         body,
         r#"<h2>手动推送链接</h2><form method="post" action="/desk/push"><input type="hidden" name="csrf" value="{csrf}"><label>文章链接 <input type="url" name="url" required size="60"></label> <label>推送到 <select name="unit">"#,

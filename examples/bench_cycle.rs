@@ -635,6 +635,59 @@ fn store_main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Months of a daemon that archives (`[daemon] archive_after_days`): each
+/// round is a month of `PER_ROUND` published articles over `UNITS` units,
+/// then the archival pass that moves what is older than 20 days out. After
+/// each round the store is reopened in a child (`--reopen`) for its
+/// resident size; with a fifth argument `keep`, the same without archival.
+/// Prints one line a round: round, items inserted so far,
+/// items archived so far, reopen peak MiB, RSS once open MiB, sled MiB.
+fn rotate_main(args: &[String]) -> anyhow::Result<()> {
+    let dir = PathBuf::from(
+        args.first()
+            .context("--rotate DIR UNITS PER_ROUND ROUNDS [keep]")?,
+    );
+    let units: usize = args.get(1).context("UNITS")?.parse()?;
+    let per_round: usize = args.get(2).context("PER_ROUND")?.parse()?;
+    let rounds: usize = args.get(3).context("ROUNDS")?.parse()?;
+    // `keep`: the same months without archival, for comparison.
+    let archive = args.get(4).is_none_or(|a| a != "keep");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let t0 = chrono::Utc::now();
+    let (mut inserted, mut archived) = (0, 0);
+    for r in 0..rounds {
+        let now = t0 + chrono::Duration::days(30 * r as i64);
+        let store = Store::open(&dir)?;
+        let mut json = 0;
+        let offset = r * (per_round.div_ceil(units) + 1);
+        rt.block_on(fill(&store, units, now, per_round, offset, true, &mut json))?;
+        inserted += per_round;
+        for u in (0..units).filter(|_| archive) {
+            archived += rt.block_on(
+                store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(20)),
+            )?;
+        }
+        let db = store.db_size()?;
+        drop(store);
+        let out = Command::new(std::env::current_exe()?)
+            .args(["--reopen", dir.to_str().context("path")?])
+            .output()?;
+        let o = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = o.split_whitespace().collect();
+        println!(
+            "{} {inserted} {archived} {} {} {:.1}",
+            r + 1,
+            f.get(1).unwrap_or(&"?"),
+            f.get(3).unwrap_or(&"?"),
+            db as f64 / 1048576.0
+        );
+        std::io::stdout().flush()?;
+    }
+    Ok(())
+}
+
 /// Opening a 1M-item store (what a daemon restart pays), in its own process.
 fn reopen_main(args: &[String]) -> anyhow::Result<()> {
     let dir = PathBuf::from(args.first().context("--reopen DIR")?);
@@ -1052,6 +1105,7 @@ fn main() -> anyhow::Result<()> {
         Some("--daemon") => daemon_main(&args[1..]),
         Some("--store") => store_main(&args[1..]),
         Some("--reopen") => reopen_main(&args[1..]),
+        Some("--rotate") => rotate_main(&args[1..]),
         _ => {
             let o = parse_opts(&args)?;
             let cmdline = format!(

@@ -20,6 +20,11 @@ use std::time::Duration;
 use toml::Spanned;
 use url::Url;
 
+/// `[daemon] archive_after_days` when not given: two months of items stay
+/// in the database (editors' lists, reconciliation, reports at hand).
+pub const DEFAULT_ARCHIVE_AFTER_DAYS: u32 = 60;
+const MIN_ARCHIVE_AFTER_DAYS: i64 = 7;
+
 /// Units polled at once by default. Polls wait mostly on the network and on
 /// per-host politeness, not on the CPU; 2,000 units need about this many in
 /// flight to poll in under a minute (BENCHMARKS.md), and each costs little
@@ -55,6 +60,7 @@ struct RawDaemon {
     run_at_start: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     keep_bodies_days: Option<u32>,
+    archive_after_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,6 +252,10 @@ pub struct Daemon {
     /// Article bodies of items published or rejected this many days ago are
     /// deleted (the records stay); `None` keeps them for ever.
     pub keep_bodies: Option<chrono::Duration>,
+    /// Items published, rejected or seen this many days ago leave the
+    /// database for the archive (`None`: never). Keeps the daemon's memory
+    /// flat; see `store::archive`.
+    pub archive_after: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -487,7 +497,36 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             None | Some(0) => None,
             Some(n) => Some(chrono::Duration::days(i64::from(n))),
         },
+        archive_after: match d.archive_after_days.unwrap_or(DEFAULT_ARCHIVE_AFTER_DAYS) {
+            0 => None,
+            n => Some(chrono::Duration::days(i64::from(n))),
+        },
     };
+    if let Some(a) = daemon.archive_after
+        && a < chrono::Duration::days(MIN_ARCHIVE_AFTER_DAYS)
+    {
+        errors.push(err(
+            None,
+            None,
+            format!(
+                "[daemon] archive_after_days = {}: at least {MIN_ARCHIVE_AFTER_DAYS} (the daily cap and editors work on recent items), or 0 for never",
+                a.num_days()
+            ),
+        ));
+    }
+    if let (Some(a), Some(k)) = (daemon.archive_after, daemon.keep_bodies)
+        && k > a
+    {
+        errors.push(err(
+            None,
+            None,
+            format!(
+                "[daemon] keep_bodies_days = {} is longer than archive_after_days = {}: bodies are only deleted while their items are in the database; make keep_bodies_days at most archive_after_days, or 0",
+                k.num_days(),
+                a.num_days()
+            ),
+        ));
+    }
     let check_schedule = |expr: &str| {
         crate::schedule::Schedule::parse(expr)
             .map(|_| ())
@@ -904,6 +943,40 @@ site = "https://example.org/"
             ))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn archive_after_days_defaults_to_60_and_is_checked() {
+        let with = |extra: &str| {
+            MINIMAL.replace(
+                "state_dir = \"state\"",
+                &format!("state_dir = \"state\"\n{extra}"),
+            )
+        };
+        let p = Path::new("/a.toml");
+        assert_eq!(
+            parse(MINIMAL, p).unwrap().daemon.archive_after,
+            Some(chrono::Duration::days(60))
+        );
+        assert_eq!(
+            parse(&with("archive_after_days = 0"), p)
+                .unwrap()
+                .daemon
+                .archive_after,
+            None
+        );
+        let e = errs(&with("archive_after_days = 3"));
+        assert!(
+            e.iter().any(|e| e.contains("archive_after_days = 3")),
+            "{e:?}"
+        );
+        let e = errs(&with("archive_after_days = 30\nkeep_bodies_days = 90"));
+        assert!(
+            e.iter().any(|e| e.contains("keep_bodies_days = 90")),
+            "{e:?}"
+        );
+        assert!(parse(&with("archive_after_days = 30\nkeep_bodies_days = 30"), p).is_ok());
+        assert!(parse(&with("archive_after_days = 0\nkeep_bodies_days = 365"), p).is_ok());
     }
 
     #[test]

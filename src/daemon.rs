@@ -36,40 +36,49 @@ pub const PAUSED_RECHECK: Duration = Duration::from_secs(15 * 60);
 /// How often freed heap memory is handed back to the OS.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
-/// Body retention (`[daemon] keep_bodies_days`) runs this long after start
-/// (not during the first cycle), then at this interval.
-pub const RETENTION_FIRST: Duration = Duration::from_secs(10 * 60);
-pub const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// Daily upkeep — body retention (`[daemon] keep_bodies_days`), then
+/// archival (`archive_after_days`) — runs this long after start (not during
+/// the first cycle), then at this interval.
+pub const UPKEEP_FIRST: Duration = Duration::from_secs(10 * 60);
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(24 * 3600);
 
-/// `[daemon] keep_bodies_days`: delete the bodies of items published or
-/// rejected longer ago, unit by unit. Errors are logged; the next day tries
-/// again.
-async fn drop_old_bodies(shared: Shared) {
+/// Daily upkeep, unit by unit: `[daemon] keep_bodies_days` deletes the
+/// bodies of items published or rejected longer ago; `archive_after_days`
+/// then moves items done longer ago out of the database. Errors are logged;
+/// the next day tries again.
+async fn upkeep(shared: Shared) {
     let cfg = shared.config();
-    let Some(keep) = cfg.daemon.keep_bodies else {
-        return;
-    };
     let now = shared.ctx.clock.now();
-    let mut total = 0;
+    let (mut bodies, mut archived) = (0, 0);
     for u in &cfg.units {
         if shared.ctx.shutdown.is_cancelled() {
             return;
         }
-        match shared
-            .ctx
-            .store
-            .drop_bodies_before(&u.id, now - keep, now)
-            .await
-        {
-            Ok(n) => total += n,
-            Err(e) => tracing::error!(unit = %u.id, "body retention: {e}"),
+        if let Some(keep) = cfg.daemon.keep_bodies {
+            match shared
+                .ctx
+                .store
+                .drop_bodies_before(&u.id, now - keep, now)
+                .await
+            {
+                Ok(n) => bodies += n,
+                Err(e) => tracing::error!(unit = %u.id, "body retention: {e}"),
+            }
+        }
+        if let Some(after) = cfg.daemon.archive_after {
+            match shared.ctx.store.archive_before(&u.id, now - after).await {
+                Ok(n) => archived += n,
+                Err(e) => tracing::error!(unit = %u.id, "archival: {e}"),
+            }
         }
     }
-    if total > 0 {
+    if bodies > 0 {
+        tracing::info!(bodies, "body retention: old article bodies deleted");
+    }
+    if archived > 0 {
         tracing::info!(
-            bodies = total,
-            days = keep.num_days(),
-            "body retention: old article bodies deleted"
+            items = archived,
+            "archival: items done long ago moved out of the database"
         );
     }
 }
@@ -174,11 +183,9 @@ pub async fn run(
     let watchdog = Notifier::watchdog_interval();
     let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     let mut trim = tokio::time::interval(TRIM_EVERY);
-    let mut retention = tokio::time::interval_at(
-        tokio::time::Instant::now() + RETENTION_FIRST,
-        RETENTION_EVERY,
-    );
-    let mut retention_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut upkeep_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + UPKEEP_FIRST, UPKEEP_EVERY);
+    let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -186,9 +193,9 @@ pub async fn run(
                 crate::memory::release_free_memory();
                 record_footprint(&shared);
             }
-            _ = retention.tick() => {
-                if retention_task.as_ref().is_none_or(|t| t.is_finished()) {
-                    retention_task = Some(tokio::spawn(drop_old_bodies(shared.clone())));
+            _ = upkeep_tick.tick() => {
+                if upkeep_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    upkeep_task = Some(tokio::spawn(upkeep(shared.clone())));
                 }
             }
             _ = dog.tick(), if watchdog.is_some() => notifier.notify("WATCHDOG=1"),

@@ -177,12 +177,11 @@ impl Desk {
 
     /// The item, if the editor may act on its unit.
     pub fn item(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
-        let item = self
-            .ctx
-            .store
-            .get(id)
-            .map_err(store_err)?
-            .ok_or_else(|| DeskError::NotFound(format!("item {id}")))?;
+        let item = self.ctx.store.get(id).map_err(store_err)?.ok_or_else(|| {
+            DeskError::NotFound(format!(
+                "item {id} (items done more than archive_after_days ago are archived)"
+            ))
+        })?;
         if !ed.may_act_on(&item.unit) {
             return Err(DeskError::Forbidden {
                 editor: ed.name.clone(),
@@ -207,15 +206,7 @@ impl Desk {
         if let Some(u) = unit {
             self.reach(ed, u)?;
         }
-        const STATES: [&str; 7] = [
-            "seen",
-            "queued",
-            "publishing",
-            "published",
-            "failed",
-            "held",
-            "rejected",
-        ];
+        const STATES: [&str; 7] = crate::store::STATE_NAMES;
         if let Some(s) = state
             && !STATES.contains(&s)
         {

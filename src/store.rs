@@ -9,11 +9,18 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `format` | the on-disk format version ([`FORMAT_VERSION`]) |
+//! | `meta` | `archived \0 unit` | counts by state and last post of the unit's archived items |
 //! | `items` | item id | [`Item`] |
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
+//!
+//! Items done long ago (published, rejected or seen before
+//! `[daemon] archive_after_days`) leave sled for [`archive`](self::archive):
+//! their identities stay findable there, so they are never published again,
+//! and sled's memory stays flat. The `meta` tree keeps each unit's archived
+//! counts and last post (`archived \0 unit`).
 //!
 //! Article bodies (`html` and `text`) are files beside the database, not
 //! in it (see [`bodies`](self::bodies) for why): `bodies/ab/<id>.<version>.json`,
@@ -34,7 +41,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod archive;
 mod bodies;
+use archive::Archive;
 use bodies::Bodies;
 
 /// Bumped whenever the meaning of stored data changes; a store of a newer
@@ -117,6 +126,17 @@ impl State {
         }
     }
 }
+
+/// Every [`State::name`].
+pub const STATE_NAMES: [&str; 7] = [
+    "seen",
+    "queued",
+    "publishing",
+    "published",
+    "failed",
+    "held",
+    "rejected",
+];
 
 /// Which step failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,9 +307,25 @@ pub struct Store {
     sources: sled::Tree,
     index: sled::Tree,
     audit: sled::Tree,
+    meta: sled::Tree,
     bodies: Arc<Bodies>,
+    archive: Arc<Archive>,
     /// One flush at a time (see [`Store::flush`]).
     flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Inserts share it, archival takes it alone (see [`Store::insert_new`]).
+    archiving: Arc<tokio::sync::RwLock<()>>,
+}
+
+/// What a unit's archive holds, kept in the `meta` tree: counts by state and
+/// the last post, so that status and the update clock still see them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Archived {
+    counts: std::collections::BTreeMap<String, usize>,
+    last_published: Option<DateTime<Utc>>,
+}
+
+fn archived_key(unit: &str) -> Vec<u8> {
+    key2("archived", unit)
 }
 
 /// One editor action: who, when, what, before and after.
@@ -387,9 +423,15 @@ impl Store {
             sources: db.open_tree("sources")?,
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
+            meta: meta.clone(),
             bodies: Arc::new(bodies),
+            archive: Arc::new(
+                Archive::open(dir.join("archive"))
+                    .map_err(|e| open_err(format!("{}: {e}", dir.join("archive").display())))?,
+            ),
             db,
             flushing: Default::default(),
+            archiving: Default::default(),
         };
         match found.as_deref() {
             None => {}
@@ -474,12 +516,31 @@ impl Store {
     /// Is any of these identities (canonical URL, `guid:…`, `fp:…`) of `unit`
     /// known? Returns the item it belongs to.
     pub fn lookup(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
+        match self.lookup_live(unit, identities)? {
+            Some(id) => Ok(Some(id)),
+            // Not in sled: maybe archived. (Identities reach the archive
+            // before they leave sled, so one of the two always has them.)
+            None => self.lookup_archived(unit, identities),
+        }
+    }
+
+    fn lookup_live(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
         for ident in identities {
             if let Some(id) = self.keys.get(key2(unit, ident))? {
                 return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
             }
         }
         Ok(None)
+    }
+
+    fn lookup_archived(
+        &self,
+        unit: &str,
+        identities: &[String],
+    ) -> Result<Option<String>, StoreError> {
+        self.archive
+            .lookup(unit, identities)
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))
     }
 
     /// Insert `item` under all its `identities` in one transaction, unless one
@@ -496,13 +557,21 @@ impl Store {
         record.html = String::new();
         record.text = String::new();
         record.body_version = None;
-        // A known article costs no body file. (Should the transaction still
-        // find it known, racing another insert, the file written is left
-        // unreferenced: harmless, and the record keeps its own body.)
-        if self.lookup(&item.unit, identities)?.is_none()
-            && let Some(bytes) = Body::encoded(item)
-        {
-            record.body_version = Some(self.write_body(&item.id, bytes).await?);
+        // Archival moves identities out of sled; while an insert is under
+        // way none leaves, so "not in sled, not archived" stays true until
+        // the transaction below has run.
+        let _no_archival = self.archiving.read().await;
+        if self.lookup_live(&item.unit, identities)?.is_none() {
+            if let Some(id) = self.lookup_archived(&item.unit, identities)? {
+                return Ok(Inserted::Known(id));
+            }
+            // A known article costs no body file. (Should the transaction
+            // still find it known, racing another insert, the file written
+            // is left unreferenced: harmless, and the record keeps its own
+            // body.)
+            if let Some(bytes) = Body::encoded(item) {
+                record.body_version = Some(self.write_body(&item.id, bytes).await?);
+            }
         }
         let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
             let mut existing = None;
@@ -608,6 +677,140 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Archival: move `unit`'s items that are done — published, rejected
+    /// or seen before `before` — out of sled into the unit's archive (see
+    /// [`archive`](self::archive)). Their identities stay findable, so the
+    /// articles are never taken for new; their records are kept in the
+    /// archive's `items.jsonl`; their bodies stay where they are. Returns how
+    /// many items moved.
+    pub async fn archive_before(
+        &self,
+        unit: &str,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut done = Vec::new();
+        for state in ["published", "rejected", "seen"] {
+            for id in self.ids_in(unit, state) {
+                let id = id?;
+                let Some(v) = self.items.get(id.as_bytes())? else {
+                    continue;
+                };
+                let item: Item = decode(id.as_bytes(), &v)?;
+                let when = match item.state {
+                    State::Published { at, .. } => at,
+                    _ => item.updated_at,
+                };
+                if when < before {
+                    done.push(item);
+                } else if state == "published" {
+                    // In order of publication: the rest are newer.
+                    break;
+                }
+            }
+        }
+        if done.is_empty() {
+            return Ok(0);
+        }
+        // Every identity that names one of them.
+        let wanted: std::collections::HashSet<&str> = done.iter().map(|i| i.id.as_str()).collect();
+        let mut prefix = unit.as_bytes().to_vec();
+        prefix.push(0);
+        let mut identities: Vec<(String, String)> = Vec::new();
+        for kv in self.keys.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&v);
+            if wanted.contains(id.as_ref()) {
+                let ident = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                identities.push((ident, id.into_owned()));
+            }
+        }
+        // Durable in the archive first.
+        let records: Vec<Vec<u8>> = done.iter().map(encode).collect();
+        let (archive, u, ids) = (self.archive.clone(), unit.to_string(), identities.clone());
+        tokio::task::spawn_blocking(move || archive.add(&u, &records, &ids))
+            .await
+            .map_err(|e| StoreError::Db(format!("archive task: {e}")))?
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))?;
+        let mut by_item: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (ident, id) in &identities {
+            by_item.entry(id.as_str()).or_default().push(ident.as_str());
+        }
+        // Then out of sled, with no insert in between (see insert_new).
+        let _alone = self.archiving.write().await;
+        let mut moved = 0;
+        for chunk in done.chunks(256) {
+            let res = (&self.items, &self.index, &self.keys, &self.meta).transaction(
+                |(items, index, keys, meta)| {
+                    let k = archived_key(unit);
+                    let mut stats: Archived = match meta.get(&k)? {
+                        Some(v) => serde_json::from_slice(&v)
+                            .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?,
+                        None => Archived::default(),
+                    };
+                    let mut n = 0;
+                    for item in chunk {
+                        let Some(cur) = items.get(item.id.as_bytes())? else {
+                            continue;
+                        };
+                        let cur: Item = serde_json::from_slice(&cur)
+                            .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                        // Changed since it was read (an editor acted on it):
+                        // it stays; its archived identities point to it too.
+                        if cur.state != item.state || cur.updated_at != item.updated_at {
+                            continue;
+                        }
+                        items.remove(item.id.as_bytes())?;
+                        index.remove(index_key(&cur))?;
+                        for ident in by_item.get(item.id.as_str()).into_iter().flatten() {
+                            let key = key2(unit, ident);
+                            // Only if it still names this item.
+                            if keys
+                                .get(&key)?
+                                .is_some_and(|v| v.as_ref() == item.id.as_bytes())
+                            {
+                                keys.remove(key)?;
+                            }
+                        }
+                        *stats
+                            .counts
+                            .entry(cur.state.name().to_string())
+                            .or_default() += 1;
+                        if let State::Published { at, .. } = cur.state {
+                            stats.last_published = stats.last_published.max(Some(at));
+                        }
+                        n += 1;
+                    }
+                    meta.insert(k, encode(&stats))?;
+                    Ok(n)
+                },
+            );
+            moved += res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        }
+        drop(_alone);
+        self.flush().await?;
+        Ok(moved)
+    }
+
+    /// The records `unit`'s archive holds, in the order they were archived
+    /// (reads the whole file: for reports and exports). An item archived
+    /// twice (a crash between the archive and sled) comes once.
+    pub fn archived_records(&self, unit: &str) -> Result<Vec<Item>, StoreError> {
+        let lines = self
+            .archive
+            .records(unit)
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for l in lines.iter().rev() {
+            let item: Item = decode(format!("archive/{unit}").as_bytes(), l)?;
+            if seen.insert(item.id.clone()) {
+                out.push(item);
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     /// Retention: delete the bodies of `unit`'s items published (or
@@ -868,7 +1071,8 @@ impl Store {
 
     /// When the unit's account last got a post.
     pub fn last_published(&self, unit: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.published_times(unit).next().transpose()
+        let live = self.published_times(unit).next().transpose()?;
+        Ok(live.max(self.archived(unit)?.last_published))
     }
 
     /// How many posts the unit's account got at or after `since`.
@@ -892,21 +1096,28 @@ impl Store {
             let (k, _) = kv?;
             let rest = &k[prefix.len()..];
             let state = rest.split(|b| *b == 0).next().unwrap_or_default();
-            let name = [
-                "seen",
-                "queued",
-                "publishing",
-                "published",
-                "failed",
-                "held",
-                "rejected",
-            ]
-            .into_iter()
-            .find(|n| n.as_bytes() == state)
-            .unwrap_or("unknown");
+            let name = STATE_NAMES
+                .into_iter()
+                .find(|n| n.as_bytes() == state)
+                .unwrap_or("unknown");
             *counts.entry(name).or_default() += 1;
         }
+        for (state, n) in self.archived(unit)?.counts {
+            let name = STATE_NAMES
+                .into_iter()
+                .find(|s| *s == state)
+                .unwrap_or("unknown");
+            *counts.entry(name).or_default() += n;
+        }
         Ok(counts)
+    }
+
+    fn archived(&self, unit: &str) -> Result<Archived, StoreError> {
+        let k = archived_key(unit);
+        match self.meta.get(&k)? {
+            Some(v) => decode(&k, &v),
+            None => Ok(Archived::default()),
+        }
     }
 
     pub fn source_state(&self, unit: &str, source: &str) -> Result<SourceState, StoreError> {
@@ -1217,6 +1428,130 @@ mod tests {
         }
         assert!(s.newest(&["u1"], &["held"], 0).unwrap().is_empty());
         assert!(s.newest(&["nobody"], &["held"], 5).unwrap().is_empty());
+    }
+
+    /// The invariant archival must keep: an article moved out of sled is
+    /// still known by every identity, so it is never inserted (and
+    /// published) again; status and the update clock still count it.
+    #[tokio::test]
+    async fn archived_articles_are_never_taken_for_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        // Whole seconds: the index keeps milliseconds.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+        let ago = |d| now - chrono::Duration::days(d);
+        let mut old = item("u", "https://a.org/old");
+        old.text = "正文".into();
+        old.state = State::Published {
+            remote_id: "1".into(),
+            remote_url: None,
+            at: ago(40),
+        };
+        old.updated_at = ago(40);
+        let ids = |i: &Item| {
+            vec![
+                i.url.clone(),
+                format!("guid:{}", i.url),
+                format!("fp:{}", i.id),
+            ]
+        };
+        s.insert_new(&old, &ids(&old)).await.unwrap();
+        // A second URL of the same article, learnt later.
+        s.add_identities("u", &old.id, &["https://a.org/old?from=rss".into()])
+            .unwrap();
+        let mut recent = item("u", "https://a.org/recent");
+        recent.state = State::Published {
+            remote_id: "2".into(),
+            remote_url: None,
+            at: ago(2),
+        };
+        let mut held = item("u", "https://a.org/held");
+        held.state = State::Held { reason: "x".into() };
+        held.updated_at = ago(50);
+        for i in [&recent, &held] {
+            s.insert_new(i, &ids(i)).await.unwrap();
+        }
+
+        assert_eq!(s.archive_before("u", ago(30)).await.unwrap(), 1);
+        assert!(s.get(&old.id).unwrap().is_none(), "still in sled");
+        assert!(s.get(&recent.id).unwrap().is_some());
+        assert!(
+            s.get(&held.id).unwrap().is_some(),
+            "held items wait for an editor"
+        );
+        for ident in ids(&old)
+            .into_iter()
+            .chain(["https://a.org/old?from=rss".to_string()])
+        {
+            assert_eq!(
+                s.lookup("u", std::slice::from_ref(&ident)).unwrap(),
+                Some(old.id.clone()),
+                "{ident}"
+            );
+        }
+        // Found again by a poll: known, not new.
+        let again = Item {
+            state: State::Queued,
+            ..item("u", "https://a.org/old")
+        };
+        assert_eq!(
+            s.insert_new(&again, &ids(&again)).await.unwrap(),
+            Inserted::Known(old.id.clone())
+        );
+        assert!(s.get(&old.id).unwrap().is_none());
+        assert!(s.records_in("u", "queued").unwrap().is_empty());
+        // Counted and dated still, after a restart too.
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.unit_counts("u").unwrap().get("published"), Some(&2));
+        assert_eq!(s.last_published("u").unwrap(), Some(ago(2)));
+        let rec = s.archived_records("u").unwrap();
+        assert_eq!(rec.len(), 1);
+        assert_eq!(
+            (rec[0].id.as_str(), rec[0].title.as_str()),
+            (old.id.as_str(), "标题")
+        );
+        // Nothing more to move.
+        assert_eq!(s.archive_before("u", ago(30)).await.unwrap(), 0);
+        // The last post comes from the archive once the recent one goes too.
+        assert_eq!(s.archive_before("u", now).await.unwrap(), 1);
+        assert_eq!(s.last_published("u").unwrap(), Some(ago(2)));
+        assert_eq!(s.unit_counts("u").unwrap().get("published"), Some(&2));
+    }
+
+    /// A crash after the archive was written but before sled let go: the
+    /// item is in both, still found, and the next pass finishes the move
+    /// without counting or listing it twice.
+    #[tokio::test]
+    async fn archival_interrupted_after_the_archive_write_completes_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let mut old = item("u", "https://a.org/old");
+        old.state = State::Rejected { reason: "x".into() };
+        old.updated_at = now - chrono::Duration::days(40);
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.insert_new(&old, std::slice::from_ref(&old.url))
+                .await
+                .unwrap();
+            s.flush().await.unwrap();
+            // The first half of archive_before, then the "crash".
+            s.archive
+                .add("u", &[encode(&old)], &[(old.url.clone(), old.id.clone())])
+                .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            s.lookup("u", std::slice::from_ref(&old.url)).unwrap(),
+            Some(old.id.clone())
+        );
+        assert_eq!(s.archive_before("u", now).await.unwrap(), 1);
+        assert_eq!(
+            s.lookup("u", std::slice::from_ref(&old.url)).unwrap(),
+            Some(old.id.clone())
+        );
+        assert_eq!(s.unit_counts("u").unwrap().get("rejected"), Some(&1));
+        assert_eq!(s.archived_records("u").unwrap().len(), 1);
     }
 
     /// `[daemon] keep_bodies_days`: old published and rejected items lose

@@ -180,9 +180,9 @@ async fn the_publish_worker_keeps_spacing_and_the_daily_cap() {
     assert_eq!(order[4], "测试稿件第4篇");
 }
 
-/// `[daemon] keep_bodies_days`: the daemon drops old bodies on its own, first
-/// some minutes after start (not during the first cycle), then daily; a
-/// body newer than the limit stays.
+/// `[daemon] keep_bodies_days` and `archive_after_days`: the daemon drops old
+/// bodies and archives old items on its own, first some minutes after start
+/// (not during the first cycle), then daily; what is newer stays.
 #[tokio::test(start_paused = true)]
 async fn the_daemon_drops_bodies_older_than_keep_bodies_days() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,7 +203,9 @@ async fn the_daemon_drops_bodies_older_than_keep_bodies_days() {
         }
     };
     let (old, recent) = (published(1, 31), published(2, 29));
-    for it in [&old, &recent] {
+    // Older than archive_after_days (60 by default): leaves the database.
+    let ancient = published(3, 61);
+    for it in [&old, &recent, &ancient] {
         ctx.store
             .insert_new(it, std::slice::from_ref(&it.url))
             .await
@@ -222,6 +224,16 @@ async fn the_daemon_drops_bodies_older_than_keep_bodies_days() {
         "not dropped"
     );
     assert_eq!(ctx.store.get(&recent.id).unwrap().unwrap().text, "正文");
+    assert!(
+        ctx.store.get(&ancient.id).unwrap().is_none(),
+        "not archived"
+    );
+    assert_eq!(
+        ctx.store
+            .lookup("u", std::slice::from_ref(&ancient.url))
+            .unwrap(),
+        Some(ancient.id.clone())
+    );
     // A day later the recent one has passed the limit too.
     tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
     assert_eq!(ctx.store.get(&recent.id).unwrap().unwrap().text, "");

@@ -67,6 +67,13 @@ enum Command {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
     },
+    /// Rewrite the store's database with only what is live (after archival
+    /// or a one-time spike), giving disk and memory back. Stop the daemon
+    /// first: the store admits one process.
+    Compact {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
     /// Each unit's last poll, last error, queue depth and published count.
     Status {
         #[arg(short = 'c', long = "config")]
@@ -348,6 +355,21 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 .await?;
                 anyhow::Ok(())
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compact { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let c = autosync::store::compact(&cfg.daemon.state_dir)?;
+            let mib = |b: u64| b as f64 / 1_048_576.0;
+            println!(
+                "store {}: database {:.1} MiB -> {:.1} MiB",
+                cfg.daemon.state_dir.display(),
+                mib(c.bytes_before),
+                mib(c.bytes_after)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {

@@ -393,6 +393,107 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("store records always serialise")
 }
 
+fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        // Small: items are read rarely (the index does the scanning, the OS
+        // caches the file), and every MiB here stays resident in the daemon:
+        // 2 MiB instead of 8 cut its idle RSS by ~15 MiB with no measurable
+        // cost to a cycle (BENCHMARKS.md).
+        .cache_capacity(2 * 1024 * 1024)
+}
+
+/// What [`Store::compact`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Compacted {
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// Rewrite the database of the store in `dir` into a fresh one, which
+/// holds only what is live: sled never shrinks its file and keeps resident
+/// what its largest moment needed (freed pages are reused, not returned),
+/// so after archival has moved most items out, or after a one-time spike,
+/// this gives the disk and the memory back. The store must be closed (the
+/// daemon stopped): sled admits one process.
+///
+/// Crash-safe: the copy is written beside the database (`db.compact`), a
+/// marker (`db.compact.done`) says it is complete, then the directories are
+/// swapped; [`Store::open`] finishes or discards whatever a crash left.
+pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
+    let err = |what: &str, e: &dyn std::fmt::Display| StoreError::Open {
+        path: dir.to_path_buf(),
+        reason: format!("compaction, {what}: {e}"),
+    };
+    // Validates the format (and migrates), and holds the lock while we look.
+    drop(Store::open(dir)?);
+    let (db_dir, next, done) = compaction_paths(dir);
+    let old = sled_config(&db_dir)
+        .open()
+        .map_err(|e| err("opening the database", &e))?;
+    let bytes_before = old.size_on_disk()?;
+    if next.exists() {
+        std::fs::remove_dir_all(&next).map_err(|e| err("removing an old copy", &e))?;
+    }
+    let new = sled_config(&next)
+        .open()
+        .map_err(|e| err("creating the copy", &e))?;
+    new.import(old.export());
+    new.flush()?;
+    let bytes_after = new.size_on_disk()?;
+    drop((old, new));
+    std::fs::File::create(&done)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::File::open(dir)?.sync_all())
+        .map_err(|e| err("marking the copy complete", &e))?;
+    finish_compaction(dir).map_err(|e| err("swapping in the copy", &e))?;
+    Ok(Compacted {
+        bytes_before,
+        bytes_after,
+    })
+}
+
+fn compaction_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("db"),
+        dir.join("db.compact"),
+        dir.join("db.compact.done"),
+    )
+}
+
+/// Complete or undo a compaction a crash interrupted. With the marker, the
+/// copy is whole: it replaces the database (whichever rename was done).
+/// Without it, a copy is partial and goes.
+fn finish_compaction(dir: &Path) -> std::io::Result<()> {
+    let (db_dir, next, done) = compaction_paths(dir);
+    let old = dir.join("db.old");
+    if done.exists() {
+        // The copy moved in but the old one was not yet gone... or a rename
+        // failed halfway: never leave the store without its database.
+        if !next.exists() && !db_dir.exists() && old.exists() {
+            std::fs::rename(&old, &db_dir)?;
+        }
+        if next.exists() {
+            if db_dir.exists() {
+                if old.exists() {
+                    std::fs::remove_dir_all(&old)?;
+                }
+                std::fs::rename(&db_dir, &old)?;
+            }
+            std::fs::rename(&next, &db_dir)?;
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        std::fs::remove_file(&done)?;
+        std::fs::File::open(dir)?.sync_all()?;
+    } else if next.exists() {
+        std::fs::remove_dir_all(&next)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Open (or create) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -401,13 +502,8 @@ impl Store {
             reason,
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            // Small: items are read rarely (the index does the scanning, the
-            // OS caches the file), and every MiB here stays resident in the
-            // daemon: 2 MiB instead of 8 cut its idle RSS by ~15 MiB with no
-            // measurable cost to a cycle (BENCHMARKS.md).
-            .cache_capacity(2 * 1024 * 1024)
+        finish_compaction(dir).map_err(|e| open_err(format!("finishing a compaction: {e}")))?;
+        let db = sled_config(&dir.join("db"))
             .open()
             .map_err(|e| open_err(e.to_string()))?;
         let bodies = Bodies::open(dir.join("bodies"))
@@ -1428,6 +1524,97 @@ mod tests {
         }
         assert!(s.newest(&["u1"], &["held"], 0).unwrap().is_empty());
         assert!(s.newest(&["nobody"], &["held"], 5).unwrap().is_empty());
+    }
+
+    /// Compaction rewrites the database with only what is live: smaller
+    /// after archival, and nothing lost — live items with their bodies,
+    /// archived identities, counts.
+    #[tokio::test]
+    async fn compaction_shrinks_after_archival_and_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+        let mut live = item("u", "https://a.org/live");
+        live.text = "正文".into();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            for n in 0..3000 {
+                let mut i = item("u", &format!("https://a.org/{n}"));
+                i.state = State::Seen;
+                i.updated_at = now - chrono::Duration::days(90);
+                s.insert_new(&i, std::slice::from_ref(&i.url))
+                    .await
+                    .unwrap();
+            }
+            s.insert_new(&live, std::slice::from_ref(&live.url))
+                .await
+                .unwrap();
+            assert_eq!(
+                s.archive_before("u", now - chrono::Duration::days(60))
+                    .await
+                    .unwrap(),
+                3000
+            );
+        }
+        let c = compact(dir.path()).unwrap();
+        assert!(c.bytes_after < c.bytes_before, "{c:?}");
+        for p in ["db.compact", "db.compact.done", "db.old"] {
+            assert!(!dir.path().join(p).exists(), "{p} left");
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.get(&live.id).unwrap().unwrap().text, "正文");
+        assert!(
+            s.lookup("u", &["https://a.org/1234".into()])
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(s.unit_counts("u").unwrap().get("seen"), Some(&3000));
+        drop(s);
+        // A running daemon holds the store: compaction is refused, not forced.
+        let _held = Store::open(dir.path()).unwrap();
+        assert!(compact(dir.path()).is_err());
+    }
+
+    /// A crash during compaction: with the completion marker the copy
+    /// replaces the database, without it the partial copy is discarded.
+    #[tokio::test]
+    async fn an_interrupted_compaction_is_finished_or_discarded_at_open() {
+        let with_copy = |marker: bool| async move {
+            let dir = tempfile::tempdir().unwrap();
+            let other = tempfile::tempdir().unwrap();
+            let (x, y) = (item("u", "https://a.org/x"), item("u", "https://a.org/y"));
+            {
+                let s = Store::open(dir.path()).unwrap();
+                s.insert_new(&x, std::slice::from_ref(&x.url))
+                    .await
+                    .unwrap();
+                let o = Store::open(other.path()).unwrap();
+                o.insert_new(&y, std::slice::from_ref(&y.url))
+                    .await
+                    .unwrap();
+                o.flush().await.unwrap();
+                s.flush().await.unwrap();
+            }
+            std::fs::rename(other.path().join("db"), dir.path().join("db.compact")).unwrap();
+            if marker {
+                std::fs::write(dir.path().join("db.compact.done"), "").unwrap();
+            }
+            let s = Store::open(dir.path()).unwrap();
+            let has = |i: &Item| s.get(&i.id).unwrap().is_some();
+            let got = (has(&x), has(&y));
+            assert!(!dir.path().join("db.compact").exists());
+            assert!(!dir.path().join("db.compact.done").exists());
+            got
+        };
+        assert_eq!(
+            with_copy(true).await,
+            (false, true),
+            "complete copy swapped in"
+        );
+        assert_eq!(
+            with_copy(false).await,
+            (true, false),
+            "partial copy discarded"
+        );
     }
 
     /// The invariant archival must keep: an article moved out of sled is

@@ -109,3 +109,27 @@ fn a_schedule_that_never_fires_is_a_config_error_with_its_line() {
         .stderr(predicate::str::contains("unit sx-kx"))
         .stderr(predicate::str::contains("0 0 31 2 *"));
 }
+
+/// `compact` rewrites the store (the daemon stopped) and says what it did;
+/// while another process holds the store it refuses, naming the store.
+#[test]
+fn compact_rewrites_the_store_and_refuses_a_store_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.toml");
+    let state = dir.path().join("state");
+    let text = example().replace("/var/lib/autosync", &state.display().to_string());
+    std::fs::write(&path, text).unwrap();
+    autosync()
+        .args(["compact", "-c"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("database").and(predicate::str::contains("MiB")));
+    let _in_use = autosync::store::Store::open(&state).unwrap();
+    autosync()
+        .args(["compact", "-c"])
+        .arg(&path)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(state.display().to_string()));
+}

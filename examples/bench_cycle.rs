@@ -688,6 +688,63 @@ fn rotate_main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a store's resident memory goes, tree by tree: each sled tree of
+/// the store in `DIR` is copied alone into a fresh database, and each copy
+/// is opened in a child of its own (`--sled-rss`) for its RSS, next to an
+/// empty database's. (The one place outside `src/store.rs` that opens sled
+/// directly: it measures sled itself.) Prints tree, entries, bytes, RSS MiB.
+fn tree_sizes_main(args: &[String]) -> anyhow::Result<()> {
+    let dir = PathBuf::from(args.first().context("--tree-sizes STORE_DIR")?);
+    let tmp = tempfile::tempdir()?;
+    let rss_of = |p: &Path| -> anyhow::Result<String> {
+        let out = Command::new(std::env::current_exe()?)
+            .arg("--sled-rss")
+            .arg(p)
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    println!(
+        "(empty database) 0 0 {}",
+        rss_of(&tmp.path().join("empty"))?
+    );
+    let db = sled::open(dir.join("db"))?;
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name)?;
+        let label = String::from_utf8_lossy(&name).into_owned();
+        let path = tmp.path().join(hex_name(&label));
+        let copy = sled::open(&path)?;
+        let t = copy.open_tree("t")?;
+        let (mut n, mut bytes) = (0usize, 0usize);
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            bytes += k.len() + v.len();
+            t.insert(k, v)?;
+            n += 1;
+        }
+        copy.flush()?;
+        drop((t, copy));
+        println!("{label} {n} {bytes} {}", rss_of(&path)?);
+    }
+    Ok(())
+}
+
+fn hex_name(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A sled database's RSS once open (after a trim), cache as the store's.
+fn sled_rss_main(args: &[String]) -> anyhow::Result<()> {
+    let path = PathBuf::from(args.first().context("--sled-rss PATH")?);
+    let db = sled::Config::new()
+        .path(&path)
+        .cache_capacity(2 * 1024 * 1024)
+        .open()?;
+    let _t = db.open_tree("t")?;
+    autosync::memory::release_free_memory();
+    println!("{:.1}", status_mib(std::process::id(), "VmRSS")?);
+    Ok(())
+}
+
 /// Opening a 1M-item store (what a daemon restart pays), in its own process.
 fn reopen_main(args: &[String]) -> anyhow::Result<()> {
     let dir = PathBuf::from(args.first().context("--reopen DIR")?);
@@ -1106,6 +1163,8 @@ fn main() -> anyhow::Result<()> {
         Some("--store") => store_main(&args[1..]),
         Some("--reopen") => reopen_main(&args[1..]),
         Some("--rotate") => rotate_main(&args[1..]),
+        Some("--tree-sizes") => tree_sizes_main(&args[1..]),
+        Some("--sled-rss") => sled_rss_main(&args[1..]),
         _ => {
             let o = parse_opts(&args)?;
             let cmdline = format!(

@@ -403,6 +403,27 @@ fn sled_config(path: &Path) -> sled::Config {
         .cache_capacity(2 * 1024 * 1024)
 }
 
+/// Open a sled database. sled lets go of its file lock only when its last
+/// background write has finished, a moment after the last handle is
+/// dropped; an open right after a close in the same process (a test, a
+/// compaction) waits for that, up to a second. Another process holding the
+/// store still fails, after that second, with sled's lock error.
+fn open_sled(path: &Path) -> sled::Result<sled::Db> {
+    let mut waited = 0;
+    loop {
+        match sled_config(path).open() {
+            // sled wraps the lock failure as `Other` with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && waited < 100 =>
+            {
+                waited += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// What [`Store::compact`] did.
 #[derive(Debug, Clone, Copy)]
 pub struct Compacted {
@@ -425,19 +446,17 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
         path: dir.to_path_buf(),
         reason: format!("compaction, {what}: {e}"),
     };
-    // Validates the format (and migrates), and holds the lock while we look.
-    drop(Store::open(dir)?);
-    let (db_dir, next, done) = compaction_paths(dir);
-    let old = sled_config(&db_dir)
-        .open()
-        .map_err(|e| err("opening the database", &e))?;
+    // Validates the format (and migrates) and holds the lock; its handle is
+    // the one copied from (no second open: see `open_sled`).
+    let store = Store::open(dir)?;
+    let (_, next, done) = compaction_paths(dir);
+    let old = store.db.clone();
+    drop(store);
     let bytes_before = old.size_on_disk()?;
     if next.exists() {
         std::fs::remove_dir_all(&next).map_err(|e| err("removing an old copy", &e))?;
     }
-    let new = sled_config(&next)
-        .open()
-        .map_err(|e| err("creating the copy", &e))?;
+    let new = open_sled(&next).map_err(|e| err("creating the copy", &e))?;
     new.import(old.export());
     new.flush()?;
     let bytes_after = new.size_on_disk()?;
@@ -503,9 +522,7 @@ impl Store {
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         finish_compaction(dir).map_err(|e| open_err(format!("finishing a compaction: {e}")))?;
-        let db = sled_config(&dir.join("db"))
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
+        let db = open_sled(&dir.join("db")).map_err(|e| open_err(e.to_string()))?;
         let bodies = Bodies::open(dir.join("bodies"))
             .map_err(|e| open_err(format!("{}: {e}", dir.join("bodies").display())))?;
         let meta = db.open_tree("meta")?;

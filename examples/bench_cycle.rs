@@ -711,7 +711,7 @@ fn tree_sizes_main(args: &[String]) -> anyhow::Result<()> {
     for name in db.tree_names() {
         let tree = db.open_tree(&name)?;
         let label = String::from_utf8_lossy(&name).into_owned();
-        let path = tmp.path().join(hex_name(&label));
+        let path = tmp.path().join(hex::encode(&label));
         let copy = sled::open(&path)?;
         let t = copy.open_tree("t")?;
         let (mut n, mut bytes) = (0usize, 0usize);
@@ -726,10 +726,6 @@ fn tree_sizes_main(args: &[String]) -> anyhow::Result<()> {
         println!("{label} {n} {bytes} {}", rss_of(&path)?);
     }
     Ok(())
-}
-
-fn hex_name(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A sled database's RSS once open (after a trim), cache as the store's.

@@ -7,7 +7,7 @@
 use crate::config::{Config, Editor};
 use crate::pipeline::{self, Context, Step};
 use crate::source::{self, Entry};
-use crate::store::{AuditEntry, Inserted, Item, State};
+use crate::store::{AuditEntry, Inserted, Item, STATE_NAMES, State};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
@@ -16,6 +16,11 @@ use url::Url;
 /// How many items a list shows when not told, and at most.
 pub const DEFAULT_LIST: usize = 200;
 pub const MAX_LIST: usize = 1000;
+
+/// How many items a list asked for `asked` shows.
+pub fn list_limit(asked: usize) -> usize {
+    asked.clamp(1, MAX_LIST)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
@@ -206,13 +211,12 @@ impl Desk {
         if let Some(u) = unit {
             self.reach(ed, u)?;
         }
-        const STATES: [&str; 7] = crate::store::STATE_NAMES;
         if let Some(s) = state
-            && !STATES.contains(&s)
+            && !STATE_NAMES.contains(&s)
         {
             return Err(DeskError::BadInput(format!(
                 "unknown state {s:?}; one of {}",
-                STATES.join(", ")
+                STATE_NAMES.join(", ")
             )));
         }
         let units: Vec<&str> = self
@@ -226,11 +230,15 @@ impl Desk {
             Some(s) => vec![s],
             // `seen` items are the baseline, never published: not shown
             // unless asked for.
-            None => STATES.iter().copied().filter(|s| *s != "seen").collect(),
+            None => STATE_NAMES
+                .iter()
+                .copied()
+                .filter(|s| *s != "seen")
+                .collect(),
         };
         self.ctx
             .store
-            .newest(&units, &states, limit.clamp(1, MAX_LIST))
+            .newest(&units, &states, list_limit(limit))
             .map_err(store_err)
     }
 

@@ -261,7 +261,7 @@ pub struct SourceState {
 }
 
 /// An item's body, stored apart from its record.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Body {
     html: String,
     text: String,
@@ -463,13 +463,19 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     drop((old, new));
     std::fs::File::create(&done)
         .and_then(|f| f.sync_all())
-        .and_then(|()| std::fs::File::open(dir)?.sync_all())
+        .and_then(|()| sync_dir(dir))
         .map_err(|e| err("marking the copy complete", &e))?;
     finish_compaction(dir).map_err(|e| err("swapping in the copy", &e))?;
     Ok(Compacted {
         bytes_before,
         bytes_after,
     })
+}
+
+/// fsync a directory, so that an entry created, renamed or removed in it
+/// survives a crash (bodies, archive, compaction).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn compaction_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -500,13 +506,13 @@ fn finish_compaction(dir: &Path) -> std::io::Result<()> {
                 std::fs::rename(&db_dir, &old)?;
             }
             std::fs::rename(&next, &db_dir)?;
-            std::fs::File::open(dir)?.sync_all()?;
+            sync_dir(dir)?;
         }
         if old.exists() {
             std::fs::remove_dir_all(&old)?;
         }
         std::fs::remove_file(&done)?;
-        std::fs::File::open(dir)?.sync_all()?;
+        sync_dir(dir)?;
     } else if next.exists() {
         std::fs::remove_dir_all(&next)?;
     }

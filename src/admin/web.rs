@@ -366,7 +366,7 @@ async fn index(
     }
     body.push_str("</table>");
     // Only the newest are read and shown; say so, and offer more.
-    if items.len() >= limit.clamp(1, crate::desk::MAX_LIST) {
+    if items.len() >= crate::desk::list_limit(limit) {
         let mut more = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in [("unit", unit), ("state", state)] {
             if let Some(v) = v {

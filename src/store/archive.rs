@@ -20,9 +20,10 @@
 //! moment, also across a crash; a crash in between leaves it in both, which
 //! the next archival pass tidies (entries are deduplicated).
 
+use super::sync_dir;
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const HASH: usize = 16;
 const ID: usize = 8;
@@ -165,10 +166,6 @@ impl Archive {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +206,9 @@ mod tests {
     fn a_bad_item_id_is_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let a = Archive::open(dir.path().join("archive")).unwrap();
-        assert!(a.add("u", &[], &[("x".into(), "not-hex".into())]).is_err());
+        let record = b"{\"id\":\"x\"}".to_vec();
+        assert!(a.add("u", &[record], &[("x".into(), "not-hex".into())]).is_err());
         assert_eq!(a.lookup("u", &["x".into()]).unwrap(), None);
+        assert!(a.records("u").unwrap().is_empty(), "the record was written");
     }
 }

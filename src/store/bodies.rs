@@ -19,9 +19,10 @@
 //! returns, so a crash can leave an unreferenced file (harmless) but never a
 //! record whose body is missing.
 
+use super::sync_dir;
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The bodies directory of one store.
@@ -125,11 +126,6 @@ impl Bodies {
         }
         Ok(total)
     }
-}
-
-/// fsync a directory, so that an entry created in it survives a crash.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

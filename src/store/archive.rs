@@ -207,7 +207,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Archive::open(dir.path().join("archive")).unwrap();
         let record = b"{\"id\":\"x\"}".to_vec();
-        assert!(a.add("u", &[record], &[("x".into(), "not-hex".into())]).is_err());
+        assert!(
+            a.add("u", &[record], &[("x".into(), "not-hex".into())])
+                .is_err()
+        );
         assert_eq!(a.lookup("u", &["x".into()]).unwrap(), None);
         assert!(a.records("u").unwrap().is_empty(), "the record was written");
     }

@@ -33,6 +33,7 @@ pub mod extract;
 pub mod fetch;
 pub mod memory;
 pub mod metrics;
+pub mod model;
 pub mod pipeline;
 pub mod publish;
 pub mod review;

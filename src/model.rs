@@ -1,0 +1,353 @@
+//! The model: an article of a unit ([`Item`]), where it is in its life
+//! ([`State`]), and which moves between states are legal ([`StateName::can_become`]).
+//!
+//! Why a module of its own: the store enforces the state machine (every
+//! change is one check-and-set, see `Store::transition`), the ingest and the
+//! outbox propose changes, the desk shows them; all of them speak of the same
+//! few types, and none of them should have to import the database to do so.
+//!
+//! The legal moves, one table ([`TRANSITIONS`]); a change that keeps the
+//! state (a title edit, a note) is a move from a state to itself:
+//!
+//! | from | to |
+//! |---|---|
+//! | seen | queued (an editor pushes an old article) |
+//! | queued | queued, publishing, held, rejected |
+//! | publishing | published, queued, failed, held |
+//! | published | published (notes, retention) |
+//! | failed | failed, queued, publishing, held, rejected |
+//! | held | held, queued, rejected |
+//! | rejected | rejected (retention) |
+//!
+//! **Rejected and published are final**: nothing leads out of them, so a
+//! rejected article can never be published, and a published one never sent
+//! again. The publish-side states (queued → publishing → published | failed)
+//! are those of one delivery; when a unit publishes to several accounts they
+//! become per (item, account), under the same table.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Where an item is in its life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum State {
+    /// Known but never to be published: it was there before the unit was
+    /// bound (the baseline of a first poll beyond `backfill`).
+    Seen,
+    /// Content ready, waiting for its turn to publish.
+    Queued,
+    /// A publish request is (or was, before a crash) under way. `title` is
+    /// the title sent, for looking the post up on the account.
+    Publishing { since: DateTime<Utc> },
+    /// On the account.
+    Published {
+        remote_id: String,
+        remote_url: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Something went wrong. With `next_retry`, it is tried again then; without,
+    /// it waits for an editor or ops.
+    Failed {
+        stage: Stage,
+        reason: String,
+        attempts: u32,
+        next_retry: Option<DateTime<Utc>>,
+    },
+    /// Waiting for an editor's decision.
+    Held { reason: String },
+    /// An editor decided it is not to be published.
+    Rejected { reason: String },
+}
+
+impl State {
+    /// The short name used in summaries, the CLI and metrics.
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The state without its data.
+    pub fn kind(&self) -> StateName {
+        match self {
+            State::Seen => StateName::Seen,
+            State::Queued => StateName::Queued,
+            State::Publishing { .. } => StateName::Publishing,
+            State::Published { .. } => StateName::Published,
+            State::Failed { .. } => StateName::Failed,
+            State::Held { .. } => StateName::Held,
+            State::Rejected { .. } => StateName::Rejected,
+        }
+    }
+}
+
+/// Every [`State::name`].
+pub const STATE_NAMES: [&str; 7] = [
+    "seen",
+    "queued",
+    "publishing",
+    "published",
+    "failed",
+    "held",
+    "rejected",
+];
+
+/// A state without its data: what the transition table and the store's
+/// index speak of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateName {
+    Seen,
+    Queued,
+    Publishing,
+    Published,
+    Failed,
+    Held,
+    Rejected,
+}
+
+/// The legal moves (see the module docs); anything not here is refused by
+/// the store.
+pub const TRANSITIONS: &[(StateName, &[StateName])] = {
+    use StateName::*;
+    &[
+        (Seen, &[Queued]),
+        (Queued, &[Queued, Publishing, Held, Rejected]),
+        (Publishing, &[Published, Queued, Failed, Held]),
+        (Published, &[Published]),
+        (Failed, &[Failed, Queued, Publishing, Held, Rejected]),
+        (Held, &[Held, Queued, Rejected]),
+        (Rejected, &[Rejected]),
+    ]
+};
+
+impl StateName {
+    pub const ALL: [StateName; 7] = [
+        StateName::Seen,
+        StateName::Queued,
+        StateName::Publishing,
+        StateName::Published,
+        StateName::Failed,
+        StateName::Held,
+        StateName::Rejected,
+    ];
+
+    /// The short name used in the index, summaries, the CLI and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateName::Seen => "seen",
+            StateName::Queued => "queued",
+            StateName::Publishing => "publishing",
+            StateName::Published => "published",
+            StateName::Failed => "failed",
+            StateName::Held => "held",
+            StateName::Rejected => "rejected",
+        }
+    }
+
+    /// What an editor reads.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            StateName::Seen => "已存档（不发布）",
+            StateName::Queued => "待发布",
+            StateName::Publishing => "发布中",
+            StateName::Published => "已发布",
+            StateName::Failed => "失败",
+            StateName::Held => "待审核",
+            StateName::Rejected => "已驳回",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StateName> {
+        StateName::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+
+    /// May an item in this state be moved to `to`? (The table, [`TRANSITIONS`].)
+    pub fn can_become(self, to: StateName) -> bool {
+        TRANSITIONS
+            .iter()
+            .find(|(from, _)| *from == self)
+            .is_some_and(|(_, tos)| tos.contains(&to))
+    }
+
+    /// Final states: nothing leads out of them but edits that keep them.
+    pub fn is_final(self) -> bool {
+        matches!(self, StateName::Published | StateName::Rejected)
+    }
+}
+
+impl std::fmt::Display for StateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Getting the article (fetch or extraction).
+    Fetch,
+    /// Sending it to the account.
+    Publish,
+}
+
+/// One article of one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub unit: String,
+    /// Canonical URL of the article.
+    pub url: String,
+    /// Key of the source it was found through.
+    pub source: String,
+    pub guid: Option<String>,
+    /// Content fingerprint, once the content is known.
+    pub fingerprint: Option<String>,
+    pub title: String,
+    pub published_at: Option<DateTime<FixedOffset>>,
+    pub author: Option<String>,
+    /// `来源：` on the page.
+    pub origin: Option<String>,
+    /// The body lives in a file of its own (see the module docs), written
+    /// once at insert (and by [`Store::put_body`]), so that the many state
+    /// changes of an item rewrite only its small record.
+    #[serde(skip)]
+    pub html: String,
+    #[serde(skip)]
+    pub text: String,
+    pub images: Vec<String>,
+    pub priority: bool,
+    /// Notes for editors and ops (images dropped, title shortened, …).
+    pub notes: Vec<String>,
+    /// Word-list and personal-data hits of the review, with context.
+    #[serde(default)]
+    pub review_hits: Vec<crate::review::Hit>,
+    pub discovered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Which body file is this item's. Managed by the store alone:
+    /// `Store::insert_new` and `Store::transition_with_body` set it; a
+    /// transition keeps the stored one whatever the caller's copy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_version: Option<String>,
+    #[serde(flatten)]
+    pub state: State,
+}
+
+impl Item {
+    /// A new item of `unit` for the article at canonical `url`, found
+    /// through `source` at `now`: no content yet, in `state`.
+    pub fn new(unit: &str, url: &str, source: &str, now: DateTime<Utc>, state: State) -> Item {
+        Item {
+            id: Item::id_for(unit, url),
+            unit: unit.to_string(),
+            url: url.to_string(),
+            source: source.to_string(),
+            guid: None,
+            fingerprint: None,
+            title: String::new(),
+            published_at: None,
+            author: None,
+            origin: None,
+            html: String::new(),
+            text: String::new(),
+            images: vec![],
+            priority: false,
+            notes: vec![],
+            review_hits: vec![],
+            discovered_at: now,
+            updated_at: now,
+            body_version: None,
+            state,
+        }
+    }
+
+    /// The item id for a unit's article: short, stable and safe in URLs and
+    /// on the command line.
+    pub fn id_for(unit: &str, canonical_url: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(unit.as_bytes());
+        h.update([0]);
+        h.update(canonical_url.as_bytes());
+        hex::encode(&h.finalize()[..8])
+    }
+}
+
+/// The fingerprint of an article's content: the same article reached by two
+/// URLs (or two sources) of one unit has the same one. Whitespace and
+/// punctuation are ignored so that markup changes do not make a new article.
+pub fn fingerprint(title: &str, text: &str) -> String {
+    let mut h = Sha256::new();
+    for c in title.chars().chain(['\u{0}']).chain(text.chars()) {
+        if c.is_alphanumeric() || c == '\u{0}' {
+            let mut buf = [0u8; 4];
+            for lc in c.to_lowercase() {
+                h.update(lc.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table, exhaustively: every pair of states is either listed or
+    /// refused, and the final states lead nowhere else.
+    #[test]
+    fn transition_table_is_exactly_the_documented_one() {
+        use StateName::*;
+        let legal: &[(StateName, StateName)] = &[
+            (Seen, Queued),
+            (Queued, Queued),
+            (Queued, Publishing),
+            (Queued, Held),
+            (Queued, Rejected),
+            (Publishing, Published),
+            (Publishing, Queued),
+            (Publishing, Failed),
+            (Publishing, Held),
+            (Published, Published),
+            (Failed, Failed),
+            (Failed, Queued),
+            (Failed, Publishing),
+            (Failed, Held),
+            (Failed, Rejected),
+            (Held, Held),
+            (Held, Queued),
+            (Held, Rejected),
+            (Rejected, Rejected),
+        ];
+        for from in StateName::ALL {
+            for to in StateName::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        for f in StateName::ALL.into_iter().filter(|s| s.is_final()) {
+            for to in StateName::ALL {
+                assert_eq!(f.can_become(to), to == f, "{f} -> {to}");
+            }
+        }
+        // Only through `publishing` does anything reach `published`.
+        for from in StateName::ALL {
+            assert_eq!(
+                from.can_become(Published),
+                matches!(from, Publishing | Published),
+                "{from}"
+            );
+        }
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for n in StateName::ALL {
+            assert_eq!(StateName::parse(n.as_str()), Some(n));
+            assert!(STATE_NAMES.contains(&n.as_str()));
+        }
+    }
+}

@@ -1,0 +1,539 @@
+use super::*;
+
+/// An item's body, stored apart from its record.
+#[derive(Deserialize)]
+pub(super) struct Body {
+    html: String,
+    text: String,
+}
+
+impl Body {
+    /// The item's body as stored, `None` when it has none (a `seen` item, a
+    /// failed fetch): no file is written for those.
+    pub(super) fn encoded(item: &Item) -> Option<Vec<u8>> {
+        #[derive(Serialize)]
+        struct BodyRef<'a> {
+            html: &'a str,
+            text: &'a str,
+        }
+        (!item.html.is_empty() || !item.text.is_empty()).then(|| {
+            encode(&BodyRef {
+                html: &item.html,
+                text: &item.text,
+            })
+        })
+    }
+}
+
+/// What [`Store::insert_new`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new item.
+    New(String),
+    /// Some identity of it was already known: this existing item.
+    Known(String),
+}
+
+/// Counts per state, for summaries and metrics.
+pub type StateCounts = std::collections::BTreeMap<&'static str, usize>;
+
+/// The `index` key of an item: unit, state name, then an order that makes a
+/// prefix scan come out in queue order (priority first, then oldest; failed
+/// items by retry time).
+pub(super) fn index_key(item: &Item) -> Vec<u8> {
+    let millis = |t: DateTime<Utc>| t.timestamp_millis().max(0) as u64;
+    let (class, t) = match &item.state {
+        State::Queued => (
+            u8::from(!item.priority),
+            item.published_at
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(item.discovered_at),
+        ),
+        State::Failed { next_retry, .. } => (
+            u8::from(next_retry.is_none()),
+            next_retry.unwrap_or(item.updated_at),
+        ),
+        // By publication time: the last post and today's count come from the
+        // keys alone.
+        State::Published { at, .. } => (1, *at),
+        _ => (1, item.discovered_at),
+    };
+    let mut k = key2(&item.unit, item.state.name());
+    k.push(0);
+    k.push(class);
+    k.extend_from_slice(&millis(t).to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(item.id.as_bytes());
+    k
+}
+
+impl Store {
+    /// Is any of these identities (canonical URL, `guid:…`, `fp:…`) of `unit`
+    /// known? Returns the item it belongs to.
+    pub fn lookup(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
+        match self.lookup_live(unit, identities)? {
+            Some(id) => Ok(Some(id)),
+            // Not in sled: maybe archived. (Identities reach the archive
+            // before they leave sled, so one of the two always has them.)
+            None => self.lookup_archived(unit, identities),
+        }
+    }
+
+    fn lookup_live(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
+        for ident in identities {
+            if let Some(id) = self.keys.get(key2(unit, ident))? {
+                return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    fn lookup_archived(
+        &self,
+        unit: &str,
+        identities: &[String],
+    ) -> Result<Option<String>, StoreError> {
+        self.archive
+            .lookup(unit, identities)
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))
+    }
+
+    /// Insert `item` under all its `identities` in one transaction, unless one
+    /// of them is already known; then the known item's other identities are
+    /// completed (so the next lookup by this URL is a hit) and it is returned.
+    /// The body file is made durable first; the record is not flushed: call
+    /// [`Store::flush`] before depending on it.
+    pub async fn insert_new(
+        &self,
+        item: &Item,
+        identities: &[String],
+    ) -> Result<Inserted, StoreError> {
+        let mut record = item.clone();
+        record.html = String::new();
+        record.text = String::new();
+        record.body_version = None;
+        // Archival moves identities out of sled; while an insert is under
+        // way none leaves, so "not in sled, not archived" stays true until
+        // the transaction below has run.
+        let _no_archival = self.archiving.read().await;
+        if self.lookup_live(&item.unit, identities)?.is_none() {
+            if let Some(id) = self.lookup_archived(&item.unit, identities)? {
+                return Ok(Inserted::Known(id));
+            }
+            // A known article costs no body file. (Should the transaction
+            // still find it known, racing another insert, the file written
+            // is left unreferenced: harmless, and the record keeps its own
+            // body.)
+            if let Some(bytes) = Body::encoded(item) {
+                record.body_version = Some(self.write_body(&item.id, bytes).await?);
+            }
+        }
+        let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
+            let mut existing = None;
+            for ident in identities {
+                if let Some(id) = keys.get(key2(&item.unit, ident))? {
+                    existing = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = existing {
+                for ident in identities {
+                    keys.insert(key2(&item.unit, ident), id.clone())?;
+                }
+                return Ok(Inserted::Known(String::from_utf8_lossy(&id).into_owned()));
+            }
+            items.insert(item.id.as_bytes(), encode(&record))?;
+            index.insert(index_key(item), &[])?;
+            for ident in identities {
+                keys.insert(key2(&item.unit, ident), item.id.as_bytes())?;
+            }
+            Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
+        });
+        res.map_err(|e: TransactionError<()>| StoreError::Db(format!("{e:?}")))
+    }
+
+    /// Write a body file durably, off the async threads (it fsyncs).
+    async fn write_body(&self, id: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+        let (bodies, id) = (self.bodies.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            bodies
+                .write(&id, &bytes)
+                .map_err(|e| StoreError::Db(format!("writing the body of item {id}: {e}")))
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("body write task: {e}")))?
+    }
+
+    /// Add identities (e.g. the content fingerprint, once known) to an item.
+    pub fn add_identities(
+        &self,
+        unit: &str,
+        id: &str,
+        identities: &[String],
+    ) -> Result<(), StoreError> {
+        for ident in identities {
+            self.keys.insert(key2(unit, ident), id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        let Some(v) = self.items.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut item: Item = decode(id.as_bytes(), &v)?;
+        self.load_body(&mut item)?;
+        Ok(Some(item))
+    }
+
+    fn load_body(&self, item: &mut Item) -> Result<(), StoreError> {
+        let Some(version) = &item.body_version else {
+            return Ok(());
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: item.id.clone(),
+            reason,
+        };
+        let bytes = self
+            .bodies
+            .read(&item.id, version)
+            .map_err(|e| corrupt(format!("body file {version}: {e}")))?;
+        let b: Body = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(format!("body file {version}: {e}")))?;
+        item.html = b.html;
+        item.text = b.text;
+        Ok(())
+    }
+
+    /// Replace an item's body (after its content changed): the new file is
+    /// made durable, the record names it and is flushed, then the old file
+    /// goes. The rest of the record is not written (see [`Store::put`]).
+    pub async fn put_body(&self, item: &Item) -> Result<(), StoreError> {
+        let new = match Body::encoded(item) {
+            Some(bytes) => Some(self.write_body(&item.id, bytes).await?),
+            None => None,
+        };
+        let res = self.items.transaction(|items| {
+            let Some(old) = items.get(item.id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut rec: Item = serde_json::from_slice(&old)
+                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+            let before = std::mem::replace(&mut rec.body_version, new.clone());
+            items.insert(item.id.as_bytes(), encode(&rec))?;
+            Ok(before)
+        });
+        let before = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        self.flush().await?;
+        if let Some(old) = before.filter(|old| Some(old) != new.as_ref()) {
+            // Only an unreferenced file is left behind if this fails.
+            if let Err(e) = self.bodies.remove(&item.id, &old) {
+                tracing::warn!(item = %item.id, error = %e, "old body file not removed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Archival: move `unit`'s items that are done — published, rejected
+    /// or seen before `before` — out of sled into the unit's archive (see
+    /// [`archive`](self::archive)). Their identities stay findable, so the
+    /// articles are never taken for new; their records are kept in the
+    /// archive's `items.jsonl`; their bodies stay where they are. Returns how
+
+    /// Write an item's record back, keeping the index in step; the body and
+    /// the record's body version are not changed (see [`Store::put_body`]).
+    /// Not flushed.
+    pub fn put(&self, item: &Item) -> Result<(), StoreError> {
+        let res = (&self.items, &self.index).transaction(|(items, index)| {
+            let mut body_version = None;
+            if let Some(old) = items.get(item.id.as_bytes())? {
+                let old: Item = serde_json::from_slice(&old)
+                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                index.remove(index_key(&old))?;
+                body_version = old.body_version;
+            }
+            let mut rec = item.clone();
+            rec.body_version = body_version;
+            items.insert(item.id.as_bytes(), encode(&rec))?;
+            index.insert(index_key(item), &[])?;
+            Ok(())
+        });
+        res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))
+    }
+
+    /// Items of `unit` in state `state` (a [`State::name`]), in queue order,
+    /// with their bodies.
+    pub fn items_in(&self, unit: &str, state: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = self.records_in(unit, state)?;
+        for item in &mut out {
+            self.load_body(item)?;
+        }
+        Ok(out)
+    }
+
+    /// The same without the bodies (`html` and `text` left empty): for
+    /// lists and counts, which never show a body.
+    pub fn records_in(&self, unit: &str, state: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.ids_in(unit, state) {
+            let id = id?;
+            if let Some(v) = self.items.get(id.as_bytes())? {
+                out.push(decode(id.as_bytes(), &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `limit` newest items of `units` in `states`, records only,
+    /// newest first — without reading any other record: the index keys are
+    /// scanned backwards, range by range, and a range is left as soon as it
+    /// is older than everything kept. "Newest" is the time a state is kept
+    /// in order by (see `index_key`): when published for `published`, queue
+    /// order for `queued`, the retry time for `failed`, when found for the
+    /// rest. For the editors' lists, which must stay cheap when a store
+    /// holds millions of items.
+    pub fn newest(
+        &self,
+        units: &[&str],
+        states: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Min-heap of the kept (time, id): its top is the oldest kept.
+        let mut kept: BinaryHeap<Reverse<(u64, String)>> = BinaryHeap::new();
+        for unit in units {
+            for state in states {
+                for class in [1u8, 0] {
+                    let mut prefix = key2(unit, state);
+                    prefix.push(0);
+                    prefix.push(class);
+                    let n = prefix.len();
+                    for kv in self.index.scan_prefix(&prefix).rev() {
+                        let (k, _) = kv?;
+                        let Some(t) = k.get(n..n + 8) else { continue };
+                        let t = u64::from_be_bytes(t.try_into().unwrap_or([0; 8]));
+                        if kept.len() == limit
+                            && kept.peek().is_some_and(|Reverse((oldest, _))| t <= *oldest)
+                        {
+                            break;
+                        }
+                        let id = String::from_utf8_lossy(&k[(n + 9).min(k.len())..]).into_owned();
+                        kept.push(Reverse((t, id)));
+                        if kept.len() > limit {
+                            kept.pop();
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(kept.len());
+        for Reverse((_, id)) in kept.into_sorted_vec() {
+            if let Some(v) = self.items.get(id.as_bytes())? {
+                out.push(decode(id.as_bytes(), &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Is any item of `unit` in state `state`? From the index alone.
+    pub fn any_in(&self, unit: &str, state: &str) -> Result<bool, StoreError> {
+        self.ids_in(unit, state)
+            .next()
+            .transpose()
+            .map(|id| id.is_some())
+    }
+
+    pub(super) fn ids_in(
+        &self,
+        unit: &str,
+        state: &str,
+    ) -> impl Iterator<Item = Result<String, StoreError>> + '_ {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
+        let n = prefix.len();
+        self.index.scan_prefix(prefix).map(move |kv| {
+            let (k, _) = kv?;
+            // The id follows the 1-byte class, 8-byte time and a NUL.
+            Ok(String::from_utf8_lossy(&k[n + 10..]).into_owned())
+        })
+    }
+
+    /// Change an item's state and flush before returning: the caller may take
+    /// the step that depends on it.
+    pub async fn set_state(
+        &self,
+        id: &str,
+        state: State,
+        now: DateTime<Utc>,
+    ) -> Result<Item, StoreError> {
+        let mut item = self
+            .get(id)?
+            .ok_or_else(|| StoreError::NoSuchItem(id.to_string()))?;
+        item.state = state;
+        item.updated_at = now;
+        self.put(&item)?;
+        self.flush().await?;
+        Ok(item)
+    }
+
+    /// Items of `unit` that are due for publishing at `now`: queued ones and
+    /// those whose publish failed and whose retry time has come, priority
+    /// first, then oldest. Records only: [`Store::begin_publishing`] loads
+    /// the body of the one that is taken.
+    pub fn due(&self, unit: &str, now: DateTime<Utc>) -> Result<Vec<Item>, StoreError> {
+        let mut due = self.records_in(unit, "queued")?;
+        for item in self.records_in(unit, "failed")? {
+            match &item.state {
+                State::Failed {
+                    stage: Stage::Publish,
+                    next_retry: Some(t),
+                    ..
+                } if *t <= now => due.push(item),
+                // Index order is by retry time: the rest are later.
+                State::Failed {
+                    next_retry: Some(t),
+                    ..
+                } if *t > now => break,
+                _ => {}
+            }
+        }
+        due.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.published_at.cmp(&b.published_at))
+                .then(a.discovered_at.cmp(&b.discovered_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(due)
+    }
+
+    /// Publication times of the unit's posts, newest first, read from the
+    /// index keys (no record is decoded).
+    fn published_times(
+        &self,
+        unit: &str,
+    ) -> impl Iterator<Item = Result<DateTime<Utc>, StoreError>> + '_ {
+        let mut prefix = key2(unit, "published");
+        prefix.push(0);
+        let n = prefix.len();
+        self.index.scan_prefix(prefix).rev().map(move |kv| {
+            let (k, _) = kv?;
+            let ms = k
+                .get(n + 1..n + 9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            Ok(DateTime::from_timestamp_millis(ms as i64).unwrap_or_default())
+        })
+    }
+
+    /// When the unit's account last got a post.
+    pub fn last_published(&self, unit: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let live = self.published_times(unit).next().transpose()?;
+        Ok(live.max(self.archived(unit)?.last_published))
+    }
+
+    /// How many posts the unit's account got at or after `since`.
+    pub fn published_since(&self, unit: &str, since: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for t in self.published_times(unit) {
+            if t? < since {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Counts per state of one unit's items, from the index alone.
+    pub fn unit_counts(&self, unit: &str) -> Result<StateCounts, StoreError> {
+        let mut counts = StateCounts::new();
+        let mut prefix = unit.as_bytes().to_vec();
+        prefix.push(0);
+        for kv in self.index.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let rest = &k[prefix.len()..];
+            let state = rest.split(|b| *b == 0).next().unwrap_or_default();
+            let name = STATE_NAMES
+                .into_iter()
+                .find(|n| n.as_bytes() == state)
+                .unwrap_or("unknown");
+            *counts.entry(name).or_default() += 1;
+        }
+        for (state, n) in self.archived(unit)?.counts {
+            let name = STATE_NAMES
+                .into_iter()
+                .find(|s| *s == state)
+                .unwrap_or("unknown");
+            *counts.entry(name).or_default() += n;
+        }
+        Ok(counts)
+    }
+
+    /// Move an item from a publishable state (`queued`, or `failed` with a
+    /// retry) to `publishing`, atomically, and flush. `None` when the item is
+    /// in any other state: someone else (the worker, another editor) has it,
+    /// or it is already published. This check-and-set is what keeps two
+    /// paths from sending one item twice.
+    pub async fn begin_publishing(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Item>, StoreError> {
+        let res = (&self.items, &self.index).transaction(|(items, index)| {
+            let Some(old) = items.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            let old: Item = serde_json::from_slice(&old)
+                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+            let publishable = matches!(
+                old.state,
+                State::Queued
+                    | State::Failed {
+                        stage: Stage::Publish,
+                        next_retry: Some(_),
+                        ..
+                    }
+            );
+            if !publishable {
+                return Ok(None);
+            }
+            let mut new = old.clone();
+            new.state = State::Publishing { since: now };
+            new.updated_at = now;
+            index.remove(index_key(&old))?;
+            index.insert(index_key(&new), &[])?;
+            items.insert(id.as_bytes(), encode(&new))?;
+            Ok(Some(new))
+        });
+        let item = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        let Some(mut item) = item else {
+            return Ok(None);
+        };
+        self.flush().await?;
+        if let Err(e) = self.load_body(&mut item) {
+            // Only a file deleted behind our back gets here (bodies are
+            // durable before their records). Nothing was sent: the article
+            // is fetched again rather than published empty.
+            let reason = e.to_string();
+            item.state = State::Failed {
+                stage: Stage::Fetch,
+                reason: format!("body lost: {reason}"),
+                attempts: 0,
+                next_retry: Some(now),
+            };
+            item.updated_at = now;
+            self.put(&item)?;
+            self.flush().await?;
+            return Err(StoreError::BodyLost {
+                item: item.id,
+                reason,
+            });
+        }
+        Ok(Some(item))
+    }
+}

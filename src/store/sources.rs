@@ -1,0 +1,37 @@
+use super::*;
+
+/// Per-source polling state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Set once the first poll recorded its baseline.
+    pub baselined: bool,
+    pub last_poll: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_errors: u32,
+    /// Set on 410 Gone: not polled again until the config changes it.
+    pub gone: bool,
+}
+
+impl Store {
+    pub fn source_state(&self, unit: &str, source: &str) -> Result<SourceState, StoreError> {
+        let k = key2(unit, source);
+        match self.sources.get(&k)? {
+            Some(v) => decode(&k, &v),
+            None => Ok(SourceState::default()),
+        }
+    }
+
+    /// Not flushed: call [`Store::flush`] before depending on it.
+    pub fn put_source_state(
+        &self,
+        unit: &str,
+        source: &str,
+        st: &SourceState,
+    ) -> Result<(), StoreError> {
+        self.sources.insert(key2(unit, source), encode(st))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+use super::*;
+
+/// What a unit's archive holds, kept in the `meta` tree: counts by state and
+/// the last post, so that status and the update clock still see them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Archived {
+    pub(super) counts: std::collections::BTreeMap<String, usize>,
+    pub(super) last_published: Option<DateTime<Utc>>,
+}
+
+pub(super) fn archived_key(unit: &str) -> Vec<u8> {
+    key2("archived", unit)
+}
+
+impl Store {
+    /// many items moved.
+    pub async fn archive_before(
+        &self,
+        unit: &str,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut done = Vec::new();
+        for state in ["published", "rejected", "seen"] {
+            for id in self.ids_in(unit, state) {
+                let id = id?;
+                let Some(v) = self.items.get(id.as_bytes())? else {
+                    continue;
+                };
+                let item: Item = decode(id.as_bytes(), &v)?;
+                let when = match item.state {
+                    State::Published { at, .. } => at,
+                    _ => item.updated_at,
+                };
+                if when < before {
+                    done.push(item);
+                } else if state == "published" {
+                    // In order of publication: the rest are newer.
+                    break;
+                }
+            }
+        }
+        if done.is_empty() {
+            return Ok(0);
+        }
+        // Every identity that names one of them.
+        let wanted: std::collections::HashSet<&str> = done.iter().map(|i| i.id.as_str()).collect();
+        let mut prefix = unit.as_bytes().to_vec();
+        prefix.push(0);
+        let mut identities: Vec<(String, String)> = Vec::new();
+        for kv in self.keys.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let id = String::from_utf8_lossy(&v);
+            if wanted.contains(id.as_ref()) {
+                let ident = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                identities.push((ident, id.into_owned()));
+            }
+        }
+        // Durable in the archive first.
+        let records: Vec<Vec<u8>> = done.iter().map(encode).collect();
+        let (archive, u, ids) = (self.archive.clone(), unit.to_string(), identities.clone());
+        tokio::task::spawn_blocking(move || archive.add(&u, &records, &ids))
+            .await
+            .map_err(|e| StoreError::Db(format!("archive task: {e}")))?
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))?;
+        let mut by_item: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (ident, id) in &identities {
+            by_item.entry(id.as_str()).or_default().push(ident.as_str());
+        }
+        // Then out of sled, with no insert in between (see insert_new).
+        let _alone = self.archiving.write().await;
+        let mut moved = 0;
+        for chunk in done.chunks(256) {
+            let res = (&self.items, &self.index, &self.keys, &self.meta).transaction(
+                |(items, index, keys, meta)| {
+                    let k = archived_key(unit);
+                    let mut stats: Archived = match meta.get(&k)? {
+                        Some(v) => serde_json::from_slice(&v)
+                            .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?,
+                        None => Archived::default(),
+                    };
+                    let mut n = 0;
+                    for item in chunk {
+                        let Some(cur) = items.get(item.id.as_bytes())? else {
+                            continue;
+                        };
+                        let cur: Item = serde_json::from_slice(&cur)
+                            .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                        // Changed since it was read (an editor acted on it):
+                        // it stays; its archived identities point to it too.
+                        if cur.state != item.state || cur.updated_at != item.updated_at {
+                            continue;
+                        }
+                        items.remove(item.id.as_bytes())?;
+                        index.remove(index_key(&cur))?;
+                        for ident in by_item.get(item.id.as_str()).into_iter().flatten() {
+                            let key = key2(unit, ident);
+                            // Only if it still names this item.
+                            if keys
+                                .get(&key)?
+                                .is_some_and(|v| v.as_ref() == item.id.as_bytes())
+                            {
+                                keys.remove(key)?;
+                            }
+                        }
+                        *stats
+                            .counts
+                            .entry(cur.state.name().to_string())
+                            .or_default() += 1;
+                        if let State::Published { at, .. } = cur.state {
+                            stats.last_published = stats.last_published.max(Some(at));
+                        }
+                        n += 1;
+                    }
+                    meta.insert(k, encode(&stats))?;
+                    Ok(n)
+                },
+            );
+            moved += res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+        }
+        drop(_alone);
+        self.flush().await?;
+        Ok(moved)
+    }
+
+    /// The records `unit`'s archive holds, in the order they were archived
+    /// (reads the whole file: for reports and exports). An item archived
+    /// twice (a crash between the archive and sled) comes once.
+    pub fn archived_records(&self, unit: &str) -> Result<Vec<Item>, StoreError> {
+        let lines = self
+            .archive
+            .records(unit)
+            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for l in lines.iter().rev() {
+            let item: Item = decode(format!("archive/{unit}").as_bytes(), l)?;
+            if seen.insert(item.id.clone()) {
+                out.push(item);
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Retention: delete the bodies of `unit`'s items published (or
+    /// rejected) before `before`. Their records stay, without a body
+    /// version and with a note saying when the body went. Each record is
+    /// changed and flushed before its file is deleted, so a crash leaves at
+    /// worst an unreferenced file. Returns how many bodies went.
+    pub async fn drop_bodies_before(
+        &self,
+        unit: &str,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut old = Vec::new();
+        for item in self.records_in(unit, "published")? {
+            match item.state {
+                // Index order is by publication time: the rest are newer.
+                State::Published { at, .. } if at >= before => break,
+                _ if item.body_version.is_some() => old.push(item),
+                _ => {}
+            }
+        }
+        for item in self.records_in(unit, "rejected")? {
+            if item.updated_at < before && item.body_version.is_some() {
+                old.push(item);
+            }
+        }
+        let mut dropped = Vec::new();
+        for item in old {
+            let version = item.body_version.clone();
+            let res = self.items.transaction(|items| {
+                let Some(cur) = items.get(item.id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let mut rec: Item = serde_json::from_slice(&cur)
+                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                // Changed meanwhile (an editor approved a rejected item):
+                // not ours to touch.
+                if rec.body_version != version || rec.state.name() != item.state.name() {
+                    return Ok(false);
+                }
+                rec.body_version = None;
+                rec.notes.push(format!(
+                    "body deleted on {} (retention)",
+                    now.format("%Y-%m-%d")
+                ));
+                items.insert(item.id.as_bytes(), encode(&rec))?;
+                Ok(true)
+            });
+            if res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?
+                && let Some(v) = version
+            {
+                dropped.push((item.id, v));
+            }
+        }
+        if dropped.is_empty() {
+            return Ok(0);
+        }
+        self.flush().await?;
+        for (id, v) in &dropped {
+            if let Err(e) = self.bodies.remove(id, v) {
+                tracing::warn!(item = %id, error = %e, "body file not removed");
+            }
+        }
+        Ok(dropped.len())
+    }
+
+    pub(super) fn archived(&self, unit: &str) -> Result<Archived, StoreError> {
+        let k = archived_key(unit);
+        match self.meta.get(&k)? {
+            Some(v) => decode(&k, &v),
+            None => Ok(Archived::default()),
+        }
+    }
+}

@@ -331,7 +331,7 @@ fn sub(a: site::Stats, b: site::Stats) -> site::Stats {
 
 /// One discovery cycle over all units, as the daemon's poll tasks run it:
 /// at most `concurrency` units at once, each unit's sources then its due
-/// article retries (`pipeline::discover_unit`). Publishing is not part of it.
+/// article retries (`ingest::discover_unit`). Publishing is not part of it.
 async fn discover_cycle(ctx: &Context, cfg: &Config) -> Vec<UnitReport> {
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.daemon.concurrency));
     let mut set = tokio::task::JoinSet::new();
@@ -343,7 +343,7 @@ async fn discover_cycle(ctx: &Context, cfg: &Config) -> Vec<UnitReport> {
                 unit: unit.id.clone(),
                 ..Default::default()
             };
-            pipeline::discover_unit(&ctx, &unit, &mut r).await;
+            autosync::ingest::discover_unit(&ctx, &unit, &mut r).await;
             r
         });
     }

@@ -15,12 +15,12 @@
 
 use crate::admin;
 use crate::config::{self, Config, Unit};
+use crate::ingest;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Context, Step, UnitReport};
-use crate::publish::Publisher;
+use crate::outbox::{Outboxes, Sent};
+use crate::pipeline::{Context, UnitReport};
 use crate::schedule::{self, Schedule};
 use crate::systemd::Notifier;
-use chrono::{Datelike, TimeZone};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,8 +29,9 @@ use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// While an account's login is expired, its binding is checked again this
-/// often (a cheap GET; nothing is posted until it succeeds).
+/// While an account is paused, its worker looks again this often (the
+/// outbox checks the binding again after `outbox::PAUSED_RECHECK`; a reload
+/// or an editor's action wakes it at once).
 pub const PAUSED_RECHECK: Duration = Duration::from_secs(15 * 60);
 
 /// How often freed heap memory is handed back to the OS.
@@ -121,6 +122,8 @@ pub struct Shared {
     pub wakers: Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>,
     /// The web desk's logged-in sessions.
     pub sessions: Arc<admin::web::Sessions>,
+    /// Every account's outbox: the workers' and the desk's are the same.
+    pub outboxes: Arc<Outboxes>,
 }
 
 impl Shared {
@@ -133,6 +136,7 @@ impl Shared {
     pub fn desk(&self) -> crate::desk::Desk {
         let wakers = self.wakers.clone();
         let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
+        desk.outboxes = self.outboxes.clone();
         desk.wake = Some(Arc::new(move |unit: &str| {
             if let Some(n) = wakers.lock().expect("wakers lock").get(unit) {
                 n.notify_one();
@@ -162,6 +166,7 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
         .map_err(|e| DaemonError::Start(format!("listen {}: {e}", config.daemon.listen)))?;
+    let (ctx_for_outboxes, metrics_for_outboxes) = (ctx.clone(), metrics.clone());
     let shared = Shared {
         polls: Arc::new(Semaphore::new(config.daemon.concurrency)),
         ctx,
@@ -170,15 +175,27 @@ pub async fn run(
         notifier: notifier.clone(),
         wakers: Default::default(),
         sessions: Default::default(),
+        outboxes: Arc::new(Outboxes::new(
+            ctx_for_outboxes,
+            config.daemon.timezone,
+            Some(metrics_for_outboxes),
+        )),
     };
     let http = tokio::spawn(admin::serve(listener, shared.clone()));
 
-    let mut units: HashMap<String, UnitTasks> = HashMap::new();
+    let mut running: HashMap<String, UnitTasks> = HashMap::new();
     for u in &config.units {
-        units.insert(u.id.clone(), start_unit(&shared, u.clone()));
+        running.insert(u.id.clone(), start_unit(&shared, u.clone()));
     }
-    notifier.notify(&format!("READY=1\nSTATUS=running {} unit(s)", units.len()));
-    tracing::info!(units = units.len(), listen = %config.daemon.listen, "autosync running");
+    notifier.notify(&format!(
+        "READY=1\nSTATUS=running {} unit(s)",
+        running.len()
+    ));
+    tracing::info!(units = running.len(), listen = %config.daemon.listen, "autosync running");
+    // Reloads run in a task of their own (stopping a unit waits for its
+    // in-flight poll), never in this loop, which feeds the watchdog; the
+    // lock makes them take turns.
+    let units = Arc::new(Mutex::new(running));
 
     let watchdog = Notifier::watchdog_interval();
     let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
@@ -201,16 +218,20 @@ pub async fn run(
             _ = dog.tick(), if watchdog.is_some() => notifier.notify("WATCHDOG=1"),
             Some(()) = reload.recv() => {
                 notifier.notify("RELOADING=1");
-                match config::load(&config_path) {
-                    Err(e) => {
-                        tracing::error!("reload refused, the running config stays:\n{e}");
-                        notifier.notify("READY=1\nSTATUS=reload refused: config has errors; old config running");
+                let (shared, units, path) = (shared.clone(), units.clone(), config_path.clone());
+                tokio::spawn(async move {
+                    let mut units = units.lock().await;
+                    match config::load(&path) {
+                        Err(e) => {
+                            tracing::error!("reload refused, the running config stays:\n{e}");
+                            shared.notifier.notify("READY=1\nSTATUS=reload refused: config has errors; old config running");
+                        }
+                        Ok(new) => {
+                            apply(&shared, &mut units, new).await;
+                            shared.notifier.notify(&format!("READY=1\nSTATUS=running {} unit(s)", units.len()));
+                        }
                     }
-                    Ok(new) => {
-                        apply(&shared, &mut units, new).await;
-                        notifier.notify(&format!("READY=1\nSTATUS=running {} unit(s)", units.len()));
-                    }
-                }
+                });
             }
         }
     }
@@ -219,6 +240,10 @@ pub async fn run(
     tracing::info!("shutting down");
     let timeout = shared.config().daemon.shutdown_timeout;
     let stop_all = async {
+        let mut units = units.lock().await;
+        for (_, t) in units.iter() {
+            t.cancel.cancel();
+        }
         for (_, mut t) in units.drain() {
             t.cancel.cancel();
             while t.tasks.join_next().await.is_some() {}
@@ -239,29 +264,41 @@ pub async fn run(
     Ok(())
 }
 
-/// Apply a new config: stop removed and changed units, start new and changed
-/// ones; leave the rest running.
+/// Apply a new config: stop removed and changed units (compared by their
+/// configuration, not by where they stand in the file), start new and
+/// changed ones, leave the rest running. Every account's outbox is built
+/// anew — credentials read again, paused accounts checked again at once —
+/// and every worker is woken.
 async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Config) {
     let old = shared.config();
     if old.daemon.state_dir != new.daemon.state_dir || old.daemon.listen != new.daemon.listen {
         tracing::warn!("[daemon] state_dir and listen take effect only after a restart");
     }
-    let mut stopped = 0;
-    let ids: Vec<String> = units.keys().cloned().collect();
-    for id in ids {
-        let keep = new
-            .unit(&id)
-            .is_some_and(|u| format!("{u:?}") == format!("{:?}", units[&id].unit));
-        if !keep && let Some(mut t) = units.remove(&id) {
+    let gone: Vec<String> = units
+        .iter()
+        .filter(|(id, t)| new.unit(id).is_none_or(|u| !same_unit(u, &t.unit)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut stopping = Vec::new();
+    for id in &gone {
+        if let Some(t) = units.remove(id) {
             t.cancel.cancel();
-            while t.tasks.join_next().await.is_some() {}
-            if new.unit(&id).is_none() {
-                shared.metrics.remove_unit(&id);
-            }
-            stopped += 1;
+            stopping.push(t);
+        }
+    }
+    for mut t in stopping {
+        while t.tasks.join_next().await.is_some() {}
+        if new.unit(&t.unit.id).is_none() {
+            shared.metrics.remove_unit(&t.unit.id);
+            shared
+                .wakers
+                .lock()
+                .expect("wakers lock")
+                .remove(&t.unit.id);
         }
     }
     *shared.config.write().expect("config lock") = Arc::new(new.clone());
+    shared.outboxes.reset();
     let mut started = 0;
     for u in &new.units {
         if !units.contains_key(&u.id) {
@@ -269,7 +306,24 @@ async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Con
             started += 1;
         }
     }
-    tracing::info!(stopped, started, units = units.len(), "config reloaded");
+    for w in shared.wakers.lock().expect("wakers lock").values() {
+        w.notify_one();
+    }
+    tracing::info!(
+        stopped = gone.len(),
+        started,
+        units = units.len(),
+        "config reloaded"
+    );
+}
+
+/// Whether a unit's configuration is unchanged (its line in the file does
+/// not count: a unit inserted above must not restart every unit below).
+fn same_unit(a: &Unit, b: &Unit) -> bool {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    a.line = 0;
+    b.line = 0;
+    format!("{a:?}") == format!("{b:?}")
 }
 
 /// Start a unit's poll tasks and publish worker.
@@ -379,9 +433,9 @@ async fn poll_loop(
         // Boxed: a poll's future (fetch, parse, extract) is large, and an
         // unboxed one would make every idle unit's task that large too —
         // thousands of units sleeping between polls (BENCHMARKS.md).
-        Box::pin(pipeline::discover_sources(ctx, &polled, &mut r)).await;
+        Box::pin(ingest::discover_sources(ctx, &polled, &mut r)).await;
         if retries_too {
-            Box::pin(pipeline::retry_due_fetches(ctx, &unit, &mut r)).await;
+            Box::pin(ingest::retry_due_fetches(ctx, &unit, &mut r)).await;
         }
         record_poll(&shared, &unit, &r);
         wake.notify_one();
@@ -417,183 +471,42 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
     }
 }
 
-/// Start of the current day in the daemon's time zone, as UTC.
-fn day_start(shared: &Shared) -> chrono::DateTime<chrono::Utc> {
-    let tz = shared.config().daemon.timezone;
-    let now = shared.ctx.clock.now().with_timezone(&tz);
-    tz.with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|| shared.ctx.clock.now())
-}
-
-/// Posts to the account since the start of today (for the daily cap).
-fn posted_today(shared: &Shared, unit: &Unit) -> u32 {
-    let since = day_start(shared);
-    shared
-        .ctx
-        .store
-        .published_since(&unit.id, since)
-        .unwrap_or(0) as u32
-}
-
-/// The account's publish worker: reconcile first, then publish due items one
-/// at a time within the account's limits.
+/// The account's publish worker: one step of its outbox at a time, and
+/// between steps it sleeps as long as the outbox says (spacing, the
+/// platform's wait, a pause), or until an editor's action or a poll wakes it.
 async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: CancellationToken) {
     let ctx = &shared.ctx;
-    let account = unit.account_name.clone();
-    let labels = [("unit", unit.id.as_str()), ("account", account.as_str())];
-    let publisher: Arc<dyn Publisher> = match pipeline::build_publisher(&unit, ctx) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(unit = %unit.id, "{e}; items stay queued until the config is fixed (then SIGHUP)");
-            shared.metrics.set("autosync_account_paused", &labels, 1.0);
-            cancel.cancelled().await;
-            return;
-        }
-    };
-    let mut verified = false;
-    let mut last_post: Option<tokio::time::Instant> = None;
-    if let Ok(Some(at)) = ctx.store.last_published(&unit.id) {
-        shared.metrics.set(
-            "autosync_last_publish_timestamp_seconds",
-            &labels,
-            at.timestamp() as f64,
-        );
-    }
     loop {
         if cancel.is_cancelled() {
             return;
         }
-        // Items left `publishing` are settled before anything else is sent.
-        let unsettled = ctx.store.any_in(&unit.id, "publishing").unwrap_or(true);
-        if unsettled {
-            if let Err(e) = Box::pin(pipeline::reconcile(ctx, &unit, publisher.as_ref())).await {
-                tracing::error!(unit = %unit.id, "{e}");
-                if !sleep_or_cancel(IDLE_RECHECK, &cancel).await {
-                    return;
-                }
-                continue;
-            }
-            let still = ctx.store.any_in(&unit.id, "publishing").unwrap_or(true);
-            if still {
-                // Waiting out the grace period: nothing else goes out meanwhile.
-                let wait = ctx
-                    .publish_grace
-                    .to_std()
-                    .unwrap_or(IDLE_RECHECK)
-                    .min(IDLE_RECHECK);
-                if !sleep_or_cancel(wait.max(Duration::from_secs(1)), &cancel).await {
-                    return;
-                }
-                continue;
-            }
-        }
-        let due = match ctx.store.due(&unit.id, ctx.clock.now()) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(unit = %unit.id, "{e}");
-                Vec::new()
-            }
-        };
+        // Taken anew each step: a reload replaces the outboxes (credentials
+        // read again, paused accounts checked again at once).
+        let outbox = shared.outboxes.get(&unit);
+        // Boxed: a send's future is large, and idle workers stay small.
+        let step = Box::pin(outbox.next()).await;
         update_gauges(&shared, &unit);
-        let Some(item) = due.into_iter().next() else {
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_RECHECK) => {}
-                _ = cancel.cancelled() => return,
+        let wait = match step {
+            Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
+            | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => continue,
+            Ok(Sent::Idle) => IDLE_RECHECK,
+            Ok(Sent::Waiting { until, why }) => {
+                let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();
+                tracing::debug!(unit = %unit.id, "publishing waits {}s: {why}", wait.as_secs());
+                // At least a moment, at most a while: retries and new items
+                // are looked at again then.
+                wait.clamp(Duration::from_millis(50), IDLE_RECHECK.max(wait))
             }
-            continue;
-        };
-        // Limits: spacing between posts, and a daily cap.
-        if let Some(last) = last_post {
-            let next = last + unit.limits.min_interval;
-            if tokio::time::Instant::now() < next {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(next) => {}
-                    _ = cancel.cancelled() => return,
-                }
-                continue;
-            }
-        }
-        if let Some(cap) = unit.limits.daily_cap
-            && posted_today(&shared, &unit) >= cap
-        {
-            let tomorrow = day_start(&shared) + chrono::Duration::days(1);
-            let wait = (tomorrow - ctx.clock.now())
-                .to_std()
-                .unwrap_or(IDLE_RECHECK);
-            tracing::info!(unit = %unit.id, cap, "daily cap reached; publishing resumes tomorrow");
-            if !sleep_or_cancel(wait, &cancel).await {
-                return;
-            }
-            continue;
-        }
-        if !verified {
-            match Box::pin(pipeline::verify_account(&unit, publisher.as_ref())).await {
-                Ok(_) => {
-                    verified = true;
-                    shared.metrics.set("autosync_account_paused", &labels, 0.0);
-                }
-                Err(e) => {
-                    tracing::error!(unit = %unit.id, "{e}; publishing paused, items stay queued");
-                    shared.metrics.set("autosync_account_paused", &labels, 1.0);
-                    if !sleep_or_cancel(PAUSED_RECHECK, &cancel).await {
-                        return;
-                    }
-                    continue;
-                }
-            }
-        }
-        // Boxed for the same reason as a poll: idle workers stay small.
-        match Box::pin(pipeline::publish_one(ctx, &unit, publisher.as_ref(), &item)).await {
-            Ok(Step::Published(p)) => {
-                last_post = Some(tokio::time::Instant::now());
-                shared.metrics.set(
-                    "autosync_last_publish_timestamp_seconds",
-                    &labels,
-                    ctx.clock.now().timestamp() as f64,
-                );
-                shared.metrics.inc("autosync_published_total", &labels, 1.0);
-                let latency =
-                    (ctx.clock.now() - item.discovered_at).num_milliseconds() as f64 / 1000.0;
-                shared.metrics.observe(
-                    "autosync_publish_latency_seconds",
-                    &[("unit", unit.id.as_str())],
-                    latency,
-                );
-                tracing::debug!(unit = %unit.id, remote = %p.remote_id, "published");
-            }
-            Ok(Step::Skipped(id)) => {
-                tracing::debug!(unit = %unit.id, item = %id, "taken meanwhile; skipped");
-            }
-            Ok(Step::Failed(e)) => {
-                shared
-                    .metrics
-                    .inc("autosync_publish_failures_total", &labels, 1.0);
-                tracing::error!(unit = %unit.id, "{e}");
-            }
-            Ok(Step::Stop(e)) => {
-                shared
-                    .metrics
-                    .inc("autosync_publish_failures_total", &labels, 1.0);
-                tracing::error!(unit = %unit.id, "{e}");
-                let login = e.contains("login expired");
-                if login {
-                    verified = false;
-                    shared.metrics.set("autosync_account_paused", &labels, 1.0);
-                }
-                let wait = if login { PAUSED_RECHECK } else { IDLE_RECHECK };
-                if !sleep_or_cancel(wait, &cancel).await {
-                    return;
-                }
-            }
+            Ok(Sent::Paused(_)) => PAUSED_RECHECK,
             Err(e) => {
-                tracing::error!(unit = %unit.id, "store: {e}");
-                if !sleep_or_cancel(IDLE_RECHECK, &cancel).await {
-                    return;
-                }
+                tracing::error!(unit = %unit.id, account = %unit.account_name, "publish worker: {e}");
+                IDLE_RECHECK
             }
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return,
         }
     }
 }

@@ -4,10 +4,12 @@
 //! and publishes only through the store's check-and-set, so **nothing an
 //! editor does can publish an item twice**.
 
-use crate::config::{Config, Editor};
-use crate::pipeline::{self, Context, Step};
+use crate::config::{Config, Editor, Unit};
+use crate::ingest;
+use crate::outbox::{Outboxes, PublishPath, Sent};
+use crate::pipeline::Context;
 use crate::source::{self, Entry};
-use crate::store::{AuditEntry, Inserted, Item, STATE_NAMES, State};
+use crate::store::{AuditEntry, Inserted, Item, STATE_NAMES, State, StateName, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
@@ -55,7 +57,21 @@ impl DeskError {
 }
 
 fn store_err(e: impl std::fmt::Display) -> DeskError {
-    DeskError::Failed(format!("store: {e}"))
+    DeskError::Failed(format!("存储出错：{e}"))
+}
+
+/// A refused check-and-set is a conflict the editor can understand (someone
+/// else acted first, or the item is past that step); anything else is a
+/// failure of the store.
+fn refused(action: &str) -> impl Fn(StoreError) -> DeskError + '_ {
+    move |e| match e {
+        StoreError::Refused { item, state, .. } => DeskError::Conflict(format!(
+            "稿件 {item} 当前状态为「{}」，不能{action}",
+            state.label_zh()
+        )),
+        StoreError::NoSuchItem(id) => DeskError::NotFound(format!("稿件 {id}")),
+        e => store_err(e),
+    }
 }
 
 /// Compare secrets (tokens, CSRF tokens) in time independent of where they
@@ -140,10 +156,40 @@ impl From<&Item> for ItemView {
 pub struct Delivery {
     pub unit: String,
     pub account: String,
-    /// `published`, `skipped` or `failed`.
-    pub outcome: String,
+    pub outcome: DeliveryOutcome,
     pub detail: String,
     pub item: Option<String>,
+}
+
+/// What became of one account's post.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryOutcome {
+    /// On the account.
+    Published,
+    /// Not sent: the account already has it, or is sending it.
+    Skipped,
+    /// Not sent now (the account is paused or must wait); the item stays
+    /// queued, first in line, and goes out when the account may post.
+    Queued,
+    /// Not sent: held for an editor (no body to publish).
+    Held,
+    /// Sent, and the outcome is not known yet: looked up before any retry.
+    Unknown,
+    Failed,
+}
+
+impl DeliveryOutcome {
+    pub fn zh(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Published => "已发布",
+            DeliveryOutcome::Skipped => "跳过",
+            DeliveryOutcome::Queued => "待发布",
+            DeliveryOutcome::Held => "待审核",
+            DeliveryOutcome::Unknown => "结果待确认",
+            DeliveryOutcome::Failed => "失败",
+        }
+    }
 }
 
 /// Told the unit whose publish queue an editor changed.
@@ -156,14 +202,20 @@ pub struct Desk {
     pub config: Arc<Config>,
     /// Told the unit whose queue changed (the daemon wakes its worker).
     pub wake: Option<Wake>,
+    /// Every post goes through the account's outbox; in the daemon these
+    /// are the workers' own (one lock, one state per account).
+    pub outboxes: Arc<Outboxes>,
 }
 
 impl Desk {
+    /// A desk with outboxes of its own (no daemon in this process).
     pub fn new(ctx: Context, config: Arc<Config>) -> Desk {
+        let outboxes = Arc::new(Outboxes::new(ctx.clone(), config.daemon.timezone, None));
         Desk {
             ctx,
             config,
             wake: None,
+            outboxes,
         }
     }
 
@@ -180,18 +232,37 @@ impl Desk {
         Ok(())
     }
 
-    /// The item, if the editor may act on its unit.
-    pub fn item(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
-        let item = self.ctx.store.get(id).map_err(store_err)?.ok_or_else(|| {
-            DeskError::NotFound(format!(
-                "item {id} (items done more than archive_after_days ago are archived)"
-            ))
-        })?;
+    /// The item's record, if the editor may act on its unit: what every
+    /// action decides on (a body file gone must not stop a reject).
+    fn item_record(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
+        let item = self
+            .ctx
+            .store
+            .record(id)
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                DeskError::NotFound(format!(
+                    "稿件 {id}（完成超过 archive_after_days 天的稿件已归档）"
+                ))
+            })?;
         if !ed.may_act_on(&item.unit) {
             return Err(DeskError::Forbidden {
                 editor: ed.name.clone(),
                 unit: item.unit.clone(),
             });
+        }
+        Ok(item)
+    }
+
+    /// The item with its body, if the editor may act on its unit. A body
+    /// file that cannot be read is said in a note, not an error: the editor
+    /// can still reject the item.
+    pub fn item(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
+        let mut item = self.item_record(ed, id)?;
+        if let Err(e) = self.ctx.store.load_body(&mut item) {
+            tracing::error!(unit = %item.unit, item = %item.id, url = %item.url, "{e}");
+            item.notes
+                .push("正文文件丢失或损坏，无法显示；可驳回，或重新推送其链接".into());
         }
         Ok(item)
     }
@@ -270,197 +341,225 @@ impl Desk {
         }
     }
 
-    /// Held → queued.
-    pub async fn approve(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
-        let mut item = self.item(ed, id)?;
-        if !matches!(item.state, State::Held { .. }) {
-            return Err(DeskError::Conflict(format!(
-                "item {id} is {}, not held",
-                item.state.name()
-            )));
-        }
-        let before = item.state.name().to_string();
-        item.state = State::Queued;
-        self.save(&item).await?;
+    /// One check-and-set on item `id` for an editor's action, audited.
+    #[allow(clippy::too_many_arguments)]
+    async fn act<F>(
+        &self,
+        ed: &Editor,
+        id: &str,
+        action: &str,
+        zh: &str,
+        from: &[StateName],
+        describe: impl Fn(&Item) -> String,
+        detail: Option<String>,
+        change: F,
+    ) -> Result<Item, DeskError>
+    where
+        F: Fn(&mut Item) -> Result<(), String>,
+    {
+        let before = self.item_record(ed, id)?;
+        let now = self.ctx.clock.now();
+        let after = self
+            .ctx
+            .store
+            .transition(id, from, now, change)
+            .await
+            .map_err(refused(zh))?;
         self.record(
             ed,
-            "approve",
-            Some(&item),
-            Some(before),
-            Some("queued".into()),
-            None,
+            action,
+            Some(&after),
+            Some(describe(&before)),
+            Some(describe(&after)),
+            detail,
         )
         .await?;
+        Ok(after)
+    }
+
+    /// Held → queued.
+    pub async fn approve(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
+        let item = self
+            .act(
+                ed,
+                id,
+                "approve",
+                "通过审核（只有待审核的稿件可以）",
+                &[StateName::Held],
+                |i| i.state.name().to_string(),
+                None,
+                |i| {
+                    i.state = State::Queued;
+                    Ok(())
+                },
+            )
+            .await?;
         self.woke(&item.unit);
         Ok(item)
     }
 
-    /// Not to be published, with a reason.
+    /// Not to be published, with a reason. Possible in every state before
+    /// `publishing`, whatever became of the body.
     pub async fn reject(&self, ed: &Editor, id: &str, reason: &str) -> Result<Item, DeskError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(DeskError::BadInput(
-                "a reason of 1 to 500 characters is required".into(),
-            ));
+            return Err(DeskError::BadInput("驳回须说明理由（1 至 500 字）".into()));
         }
-        let mut item = self.item(ed, id)?;
-        if !matches!(
-            item.state,
-            State::Held { .. } | State::Queued | State::Failed { .. }
-        ) {
-            return Err(DeskError::Conflict(format!(
-                "item {id} is {} and cannot be rejected",
-                item.state.name()
-            )));
-        }
-        let before = item.state.name().to_string();
-        item.state = State::Rejected {
-            reason: reason.to_string(),
-        };
-        self.save(&item).await?;
-        self.record(
-            ed,
-            "reject",
-            Some(&item),
-            Some(before),
-            Some("rejected".into()),
-            Some(reason.to_string()),
-        )
-        .await?;
+        let item = self
+            .act(
+                ed,
+                id,
+                "reject",
+                "驳回",
+                &[StateName::Held, StateName::Queued, StateName::Failed],
+                |i| i.state.name().to_string(),
+                Some(reason.to_string()),
+                |i| {
+                    i.state = State::Rejected {
+                        reason: reason.to_string(),
+                    };
+                    Ok(())
+                },
+            )
+            .await?;
         Ok(item)
     }
 
     /// Jump the publish queue.
     pub async fn priority(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
-        let mut item = self.item(ed, id)?;
-        if !matches!(
-            item.state,
-            State::Held { .. } | State::Queued | State::Failed { .. }
-        ) {
-            return Err(DeskError::Conflict(format!(
-                "item {id} is {}; priority no longer applies",
-                item.state.name()
-            )));
-        }
-        let before = format!("priority={}", item.priority);
-        item.priority = true;
-        self.save(&item).await?;
-        self.record(
-            ed,
-            "priority",
-            Some(&item),
-            Some(before),
-            Some("priority=true".into()),
-            None,
-        )
-        .await?;
+        let item = self
+            .act(
+                ed,
+                id,
+                "priority",
+                "设为优先",
+                &[StateName::Held, StateName::Queued, StateName::Failed],
+                |i| format!("priority={}", i.priority),
+                None,
+                |i| {
+                    i.priority = true;
+                    Ok(())
+                },
+            )
+            .await?;
         self.woke(&item.unit);
         Ok(item)
     }
 
-    /// Change the title before publishing.
+    /// Change the title before publishing (never while it is being sent).
     pub async fn edit_title(&self, ed: &Editor, id: &str, title: &str) -> Result<Item, DeskError> {
         let title = title.trim();
         let n = title.chars().count();
         if !(2..=100).contains(&n) {
             return Err(DeskError::BadInput(format!(
-                "a title needs 2 to 100 characters, not {n}"
+                "标题须为 2 至 100 字，现为 {n} 字"
             )));
         }
-        let mut item = self.item(ed, id)?;
-        if matches!(
-            item.state,
-            State::Published { .. } | State::Publishing { .. }
-        ) {
-            return Err(DeskError::Conflict(format!(
-                "item {id} is {}; its title can no longer change",
-                item.state.name()
-            )));
-        }
-        let before = item.title.clone();
-        item.title = title.to_string();
-        self.save(&item).await?;
-        self.record(
+        self.act(
             ed,
+            id,
             "title",
-            Some(&item),
-            Some(before),
-            Some(title.to_string()),
+            "修改标题",
+            &[StateName::Held, StateName::Queued, StateName::Failed],
+            |i| i.title.clone(),
             None,
+            |i| {
+                i.title = title.to_string();
+                Ok(())
+            },
         )
-        .await?;
-        Ok(item)
+        .await
     }
 
-    async fn save(&self, item: &Item) -> Result<(), DeskError> {
-        let mut item = item.clone();
-        item.updated_at = self.ctx.clock.now();
-        self.ctx.store.put(&item).map_err(store_err)?;
-        self.ctx.store.flush().await.map_err(store_err)
+    fn unit(&self, id: &str) -> Result<&Unit, DeskError> {
+        self.config
+            .unit(id)
+            .ok_or_else(|| DeskError::NotFound(format!("单位 {id}")))
     }
 
-    /// Publish one item to its unit's account now (approving it if held).
+    /// Publish one item to its unit's account now (approving it if held),
+    /// through the account's outbox.
     pub async fn push_now(&self, ed: &Editor, id: &str) -> Result<Delivery, DeskError> {
-        let mut item = self.item(ed, id)?;
-        let before = item.state.name().to_string();
-        match item.state {
-            State::Held { .. } | State::Queued | State::Failed { .. } => {}
-            _ => {
-                return Err(DeskError::Conflict(format!(
-                    "item {id} is {} and cannot be pushed",
-                    item.state.name()
-                )));
-            }
-        }
-        item.state = State::Queued;
-        item.priority = true;
-        self.save(&item).await?;
-        let d = self.publish_item(&item).await?;
+        let before = self.item_record(ed, id)?;
+        let now = self.ctx.clock.now();
+        let item = self
+            .ctx
+            .store
+            .transition(
+                id,
+                &[
+                    StateName::Held,
+                    StateName::Queued,
+                    StateName::Failed,
+                    StateName::Seen,
+                ],
+                now,
+                |i| {
+                    i.state = State::Queued;
+                    i.priority = true;
+                    Ok(())
+                },
+            )
+            .await
+            .map_err(refused("推送"))?;
+        let d = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
             "push",
             Some(&item),
-            Some(before),
-            Some(d.outcome.clone()),
+            Some(before.state.name().to_string()),
+            Some(d.outcome.zh().to_string()),
             Some(d.detail.clone()),
         )
         .await?;
         Ok(d)
     }
 
-    /// Send a queued item through its unit's publisher, check-and-set.
-    async fn publish_item(&self, item: &Item) -> Result<Delivery, DeskError> {
-        let unit = self
-            .config
-            .unit(&item.unit)
-            .ok_or_else(|| DeskError::NotFound(format!("unit {}", item.unit)))?;
-        let mut d = Delivery {
+    /// Send a queued item through its unit's outbox.
+    async fn deliver(&self, item: &Item, path: PublishPath) -> Result<Delivery, DeskError> {
+        let unit = self.unit(&item.unit)?;
+        let outbox = self.outboxes.get(unit);
+        let sent = outbox
+            .send(&item.id, path)
+            .await
+            .map_err(|e| DeskError::Failed(e.to_string()))?;
+        let tz = self.config.daemon.timezone;
+        let (outcome, detail) = match sent {
+            Sent::Published { remote, .. } => {
+                (DeliveryOutcome::Published, remote.url.unwrap_or(remote.id))
+            }
+            Sent::Skipped { state, .. } => (
+                DeliveryOutcome::Skipped,
+                format!("已在发布中或已处理（{}）", state.label_zh()),
+            ),
+            Sent::Held { reason, .. } => (DeliveryOutcome::Held, reason),
+            Sent::Failed { reason, .. } => (DeliveryOutcome::Failed, reason),
+            Sent::Unknown { reason, .. } => (
+                DeliveryOutcome::Unknown,
+                format!("发布结果未知（{reason}），确认前不会重发"),
+            ),
+            Sent::Waiting { until, why } => (
+                DeliveryOutcome::Queued,
+                format!(
+                    "{}，稿件已排在最前，{} 后发出",
+                    why.zh(),
+                    until.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
+                ),
+            ),
+            Sent::Paused(p) => (
+                DeliveryOutcome::Queued,
+                format!("账号已暂停：{}；稿件保持待发布", p.reason.zh()),
+            ),
+            Sent::Idle => (DeliveryOutcome::Skipped, "没有可发布的内容".into()),
+        };
+        self.woke(&unit.id);
+        Ok(Delivery {
             unit: unit.id.clone(),
             account: unit.account_name.clone(),
-            outcome: "failed".into(),
-            detail: String::new(),
+            outcome,
+            detail,
             item: Some(item.id.clone()),
-        };
-        let publisher = match pipeline::build_publisher(unit, &self.ctx) {
-            Ok(p) => p,
-            Err(e) => {
-                d.detail = format!("{e}; the item stays queued");
-                return Ok(d);
-            }
-        };
-        match pipeline::publish_one(&self.ctx, unit, publisher.as_ref(), item).await {
-            Ok(Step::Published(p)) => {
-                d.outcome = "published".into();
-                d.detail = p.remote_url.unwrap_or(p.remote_id);
-            }
-            Ok(Step::Skipped(_)) => {
-                d.outcome = "skipped".into();
-                d.detail = "already being published or published".into();
-            }
-            Ok(Step::Failed(e)) | Ok(Step::Stop(e)) => d.detail = e,
-            Err(e) => return Err(store_err(e)),
-        }
-        Ok(d)
+        })
     }
 
     /// Fetch and extract `url` and publish it to `unit`'s account now,
@@ -474,11 +573,11 @@ impl Desk {
         force: bool,
     ) -> Result<Delivery, DeskError> {
         self.reach(ed, unit_id)?;
-        let unit = self.config.unit(unit_id).expect("checked by reach");
+        let unit = self.unit(unit_id)?;
         let url = Url::parse(url.trim())
-            .map_err(|e| DeskError::BadInput(format!("{url:?} is not a URL: {e}")))?;
+            .map_err(|e| DeskError::BadInput(format!("{url:?} 不是有效的网址：{e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(DeskError::BadInput(format!("{url} is not an http(s) URL")));
+            return Err(DeskError::BadInput(format!("{url} 不是 http(s) 网址")));
         }
         let url = source::canonicalize(&url);
         let entry = Entry {
@@ -489,28 +588,29 @@ impl Desk {
             author: None,
             content_html: None,
             summary: None,
+            from_feed: false,
         };
         let store = &self.ctx.store;
         if let Some(id) = store
-            .lookup(unit_id, &pipeline::identities(&entry))
+            .lookup(unit_id, &ingest::identities(&entry))
             .map_err(store_err)?
             && !force
         {
             let state = store
-                .get(&id)
+                .record(&id)
                 .map_err(store_err)?
-                .map(|i| i.state.name())
-                .unwrap_or("?");
+                .map(|i| i.state.kind().label_zh())
+                .unwrap_or("已归档");
             return Err(DeskError::Conflict(format!(
-                "unit {unit_id} already has {url} as item {id} ({state}); use force to push it again"
+                "单位 {unit_id} 已有该文章（稿件 {id}，{state}）；如确需再次推送，请选择强制推送"
             )));
         }
-        let content = pipeline::obtain(&self.ctx, unit, &entry, true)
+        let content = ingest::obtain(&self.ctx, unit, &entry, true)
             .await
             .map_err(|e| DeskError::Failed(e.msg))?;
         let now = self.ctx.clock.now();
-        let mut item = pipeline::new_item(unit, "push", &entry, now, State::Queued);
-        pipeline::fill(&mut item, content);
+        let mut item = ingest::new_item(unit, "push", &entry, now, State::Queued);
+        ingest::fill(&mut item, content);
         item.priority = true;
         let fp = format!("fp:{}", item.fingerprint.clone().unwrap_or_default());
         if let Some(id) = store
@@ -519,7 +619,7 @@ impl Desk {
             && !force
         {
             return Err(DeskError::Conflict(format!(
-                "unit {unit_id} already has this article as item {id}; use force to push it again"
+                "单位 {unit_id} 已有内容相同的文章（稿件 {id}）；如确需再次推送，请选择强制推送"
             )));
         }
         let identities = if force {
@@ -527,7 +627,7 @@ impl Desk {
             item.id = Item::id_for(unit_id, &format!("{url}#push-{}", now.timestamp_millis()));
             vec![format!("push:{}", item.id)]
         } else {
-            let mut ids = pipeline::identities(&entry);
+            let mut ids = ingest::identities(&entry);
             ids.push(fp);
             ids
         };
@@ -537,26 +637,26 @@ impl Desk {
             .map_err(store_err)?
         {
             return Err(DeskError::Conflict(format!(
-                "unit {unit_id} already has this article as item {id}"
+                "单位 {unit_id} 已有该文章（稿件 {id}）"
             )));
         }
         store.flush().await.map_err(store_err)?;
-        let d = self.publish_item(&item).await?;
+        let d = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
             "push-url",
             Some(&item),
             None,
-            Some(d.outcome.clone()),
-            Some(format!("{url}{}", if force { " (forced)" } else { "" })),
+            Some(d.outcome.zh().to_string()),
+            Some(format!("{url}{}", if force { "（强制）" } else { "" })),
         )
         .await?;
         Ok(d)
     }
 
     /// Push one item to every account in `to`'s subtree, each through its
-    /// own publisher and recorded as an item of that unit; an account that
-    /// already has the article is skipped.
+    /// own outbox and recorded as an item of that unit; an account that
+    /// already has the article (or is sending it) is skipped.
     pub async fn broadcast(
         &self,
         ed: &Editor,
@@ -579,17 +679,17 @@ impl Desk {
         }
         if origin.text.trim().is_empty() {
             return Err(DeskError::Conflict(format!(
-                "item {id} has no content to broadcast"
+                "稿件 {id} 没有正文，无法联动推送"
             )));
         }
-        let url =
-            Url::parse(&origin.url).map_err(|e| DeskError::Failed(format!("item {id}: {e}")))?;
+        let url = Url::parse(&origin.url)
+            .map_err(|e| DeskError::Failed(format!("稿件 {id} 的网址有误：{e}")))?;
         let mut out = Vec::new();
         for unit in targets {
             let skip = |detail: String, item: Option<String>| Delivery {
                 unit: unit.id.clone(),
                 account: unit.account_name.clone(),
-                outcome: "skipped".into(),
+                outcome: DeliveryOutcome::Skipped,
                 detail,
                 item,
             };
@@ -598,58 +698,64 @@ impl Desk {
                 ids.push(format!("fp:{fp}"));
             }
             let store = &self.ctx.store;
-            let existing = store.lookup(&unit.id, &ids).map_err(store_err)?;
-            let existing = match existing {
-                Some(eid) => store.get(&eid).map_err(store_err)?,
-                None => None,
-            };
-            let item = match existing {
-                Some(i)
-                    if matches!(
-                        i.state,
-                        State::Queued | State::Held { .. } | State::Failed { .. }
-                    ) =>
-                {
-                    // The unit has it but has not published it: publish that item.
-                    let mut i = i;
-                    i.state = State::Queued;
-                    i.priority = true;
-                    self.save(&i).await?;
-                    i
-                }
-                Some(i) => {
-                    out.push(skip(
-                        format!("already has it ({})", i.state.name()),
-                        Some(i.id),
-                    ));
-                    continue;
+            let now = self.ctx.clock.now();
+            let item = match store.lookup(&unit.id, &ids).map_err(store_err)? {
+                // The unit has it but has not published it: publish that
+                // item, if it is still waiting when we get to it.
+                Some(eid) => {
+                    let res = store
+                        .transition(
+                            &eid,
+                            &[StateName::Queued, StateName::Held, StateName::Failed],
+                            now,
+                            |i| {
+                                i.state = State::Queued;
+                                i.priority = true;
+                                Ok(())
+                            },
+                        )
+                        .await;
+                    match res {
+                        Ok(i) => i,
+                        Err(StoreError::Refused { state, .. }) => {
+                            out.push(skip(
+                                format!("已有该文章（{}）", state.label_zh()),
+                                Some(eid),
+                            ));
+                            continue;
+                        }
+                        Err(StoreError::NoSuchItem(_)) => {
+                            out.push(skip("已有该文章（已归档）".into(), Some(eid)));
+                            continue;
+                        }
+                        Err(e) => return Err(store_err(e)),
+                    }
                 }
                 None => {
-                    let now = self.ctx.clock.now();
                     let mut i = origin.clone();
                     i.id = Item::id_for(&unit.id, url.as_str());
                     i.unit = unit.id.clone();
                     i.source = format!("broadcast:{}", origin.id);
                     i.state = State::Queued;
                     i.priority = true;
-                    i.notes = vec![format!("broadcast from {} by {}", origin.unit, ed.name)];
+                    i.notes = vec![format!("由 {} 联动推送（{}）", origin.unit, ed.name)];
                     i.discovered_at = now;
                     i.updated_at = now;
                     if let Inserted::Known(k) =
                         store.insert_new(&i, &ids).await.map_err(store_err)?
                     {
-                        out.push(skip("already has it".into(), Some(k)));
+                        out.push(skip("已有该文章".into(), Some(k)));
                         continue;
                     }
                     store.flush().await.map_err(store_err)?;
                     i
                 }
             };
-            out.push(self.publish_item(&item).await?);
+            out.push(self.deliver(&item, PublishPath::Broadcast).await?);
         }
         let summary: Vec<String> = out
             .iter()
-            .map(|d| format!("{}:{}", d.unit, d.outcome))
+            .map(|d| format!("{}:{}", d.unit, d.outcome.zh()))
             .collect();
         self.record(
             ed,

@@ -289,6 +289,100 @@ pub fn fingerprint(title: &str, text: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// An account: one platform account of one unit. Today a unit has one;
+/// the key already names both so that per-account deliveries fit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountKey {
+    pub unit: String,
+    /// The account's name on the platform (`account_name`).
+    pub account: String,
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.unit, self.account)
+    }
+}
+
+/// Why an account's publishing is paused: nothing is sent to it until the
+/// cause is gone (a renewed cookie, a reload, a binding that matches again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The platform says the login (cookie) expired.
+    LoginExpired { detail: String },
+    /// The credentials belong to another account than the unit's.
+    WrongAccount { expected: String, actual: String },
+    /// The platform refuses this account publishing at all.
+    NoPermission { detail: String },
+    /// The account cannot be reached with the configuration given
+    /// (no cookie file, a bad base URL).
+    NotConfigured { detail: String },
+}
+
+impl PauseReason {
+    /// Short machine name, for metrics and JSON.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PauseReason::LoginExpired { .. } => "login_expired",
+            PauseReason::WrongAccount { .. } => "wrong_account",
+            PauseReason::NoPermission { .. } => "no_permission",
+            PauseReason::NotConfigured { .. } => "not_configured",
+        }
+    }
+
+    /// What an editor reads.
+    pub fn zh(&self) -> String {
+        match self {
+            PauseReason::LoginExpired { .. } => "登录已过期，请更新 Cookie".into(),
+            PauseReason::WrongAccount { expected, actual } => {
+                format!("绑定的账号不符：应为“{expected}”，实为“{actual}”")
+            }
+            PauseReason::NoPermission { detail } => format!("平台不允许该账号发布：{detail}"),
+            PauseReason::NotConfigured { detail } => format!("账号配置有误：{detail}"),
+        }
+    }
+}
+
+impl std::fmt::Display for PauseReason {
+    /// What ops read in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PauseReason::LoginExpired { detail } => {
+                write!(f, "login expired ({detail}); renew the cookie, then reload")
+            }
+            PauseReason::WrongAccount { expected, actual } => write!(
+                f,
+                "the credentials are those of account {actual:?}, not {expected:?}; nothing is sent until they match"
+            ),
+            PauseReason::NoPermission { detail } => {
+                write!(f, "the platform refuses this account publishing ({detail})")
+            }
+            PauseReason::NotConfigured { detail } => write!(f, "not configured: {detail}"),
+        }
+    }
+}
+
+/// A pause and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub reason: PauseReason,
+    pub since: DateTime<Utc>,
+}
+
+/// What the store keeps of an account between runs, so that `once`, the
+/// daemon after a restart and the desk all honour it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    /// Set while publishing is paused.
+    pub paused: Option<Pause>,
+    /// The platform asked for no request before this time (Retry-After).
+    pub not_before: Option<DateTime<Utc>>,
+    /// The last binding check that matched: when, and the name the
+    /// platform gave.
+    pub verified: Option<(DateTime<Utc>, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

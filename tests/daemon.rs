@@ -130,7 +130,7 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
         &w.dir.path().join("state"),
         w.site_addr,
         w.account_addr,
-        w.account_addr,
+        w.city_account_addr,
     );
     let province_only = full
         .split("\n[[unit]]\nid = \"demo-city\"")

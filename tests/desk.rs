@@ -144,7 +144,7 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
         "demo-city",
     ]);
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("already has"), "{err}");
+    assert!(err.contains("已有该文章"), "{err}");
     let (code, _, err) = w.run(&[
         "push",
         "-c",

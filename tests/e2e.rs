@@ -238,7 +238,13 @@ fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
         !out.contains("e2e-csrf"),
         "the cookie leaked into the summary: {out}"
     );
-    assert!(w.posts().is_empty());
+    // Only the expired account is paused: the city's own account posted.
+    assert!(toutiao_mock::load_articles(&w.account_data).is_empty());
+    assert_eq!(
+        toutiao_mock::load_articles(&w.city_account_data).len(),
+        autosync::demo::FEED_ARTICLES.len(),
+        "{out}"
+    );
 
     // The cookie is renewed: everything queued goes out, once.
     std::fs::remove_file(w.account_data.join("expired")).unwrap();

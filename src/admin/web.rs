@@ -562,12 +562,13 @@ fn url_path(s: &str) -> String {
 }
 
 fn delivery_zh(d: &Delivery) -> String {
-    let o = match d.outcome.as_str() {
-        "published" => "已发布",
-        "skipped" => "跳过",
-        _ => "失败",
-    };
-    format!("{}（{}）：{} {}", d.account, d.unit, o, d.detail)
+    format!(
+        "{}（{}）：{} {}",
+        d.account,
+        d.unit,
+        d.outcome.zh(),
+        d.detail
+    )
 }
 
 #[derive(Deserialize)]

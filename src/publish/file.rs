@@ -21,6 +21,9 @@ const RETRY_AFTER_IO_ERROR: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct FilePublisher {
     dir: PathBuf,
+    /// The account this stands in for: a dry run "is" the unit's account,
+    /// so the outbox's binding check passes.
+    account: String,
 }
 
 /// What one file holds.
@@ -39,7 +42,16 @@ struct FilePost<'a> {
 
 impl FilePublisher {
     pub fn new(dir: PathBuf) -> Self {
-        FilePublisher { dir }
+        FilePublisher {
+            dir,
+            account: String::new(),
+        }
+    }
+
+    /// Standing in for the account named `account`.
+    pub fn for_account(mut self, account: &str) -> Self {
+        self.account = account.to_string();
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -144,7 +156,7 @@ impl Publisher for FilePublisher {
     }
 
     async fn verify(&self) -> Result<AccountInfo, PublishError> {
-        let dir = self.dir.clone();
+        let (dir, account) = (self.dir.clone(), self.account.clone());
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| PublishError::Io(format!("creating {}: {e}", dir.display())))?;
@@ -154,7 +166,7 @@ impl Publisher for FilePublisher {
             let _ = std::fs::remove_file(&probe);
             Ok(AccountInfo {
                 id: dir.display().to_string(),
-                display_name: format!("file:{}", dir.display()),
+                display_name: account,
             })
         })
         .await

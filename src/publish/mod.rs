@@ -5,6 +5,7 @@
 //! give up, or — when the request may have gone through — look the post up
 //! before anything is sent again. **Never post blind twice.**
 
+pub mod build;
 pub mod file;
 pub mod toutiao;
 pub mod toutiao_mock;

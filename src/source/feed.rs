@@ -111,6 +111,7 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url) -> Result<Vec<Entry>, SourceErro
             author,
             content_html,
             summary,
+            from_feed: true,
         });
     }
     Ok(out)

@@ -102,6 +102,7 @@ pub fn parse_list(
             author: None,
             content_html: None,
             summary: None,
+            from_feed: false,
         });
     }
     Ok(out)

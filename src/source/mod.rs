@@ -29,6 +29,10 @@ pub struct Entry {
     pub content_html: Option<String>,
     /// A summary only; the article page must be fetched.
     pub summary: Option<String>,
+    /// Announced by a feed: its title, date and author are the publisher's
+    /// own and win over what the article page shows (a list page's link
+    /// text is often cut short, so there the page wins).
+    pub from_feed: bool,
 }
 
 /// Why a source could not be read.

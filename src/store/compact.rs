@@ -48,9 +48,6 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     })
 }
 
-/// fsync a directory, so that an entry created, renamed or removed in it
-/// survives a crash (bodies, archive, compaction).
-
 pub(super) fn compaction_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (
         dir.join("db"),

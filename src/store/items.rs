@@ -153,7 +153,7 @@ impl Store {
     }
 
     /// Write a body file durably, off the async threads (it fsyncs).
-    async fn write_body(&self, id: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+    pub(super) async fn write_body(&self, id: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
         let (bodies, id) = (self.bodies.clone(), id.to_string());
         tokio::task::spawn_blocking(move || {
             bodies
@@ -177,6 +177,16 @@ impl Store {
         Ok(())
     }
 
+    /// The item's record, without its body: for every decision about the
+    /// item (an editor's reject must work even when the body file is gone).
+    pub fn record(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        match self.items.get(id.as_bytes())? {
+            Some(v) => decode(id.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The item with its body.
     pub fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
         let Some(v) = self.items.get(id.as_bytes())? else {
             return Ok(None);
@@ -186,7 +196,9 @@ impl Store {
         Ok(Some(item))
     }
 
-    fn load_body(&self, item: &mut Item) -> Result<(), StoreError> {
+    /// Read the item's body into `html` and `text` (records are read
+    /// without it). A missing or unreadable body file is `Corrupt`.
+    pub fn load_body(&self, item: &mut Item) -> Result<(), StoreError> {
         let Some(version) = &item.body_version else {
             return Ok(());
         };
@@ -203,62 +215,6 @@ impl Store {
         item.html = b.html;
         item.text = b.text;
         Ok(())
-    }
-
-    /// Replace an item's body (after its content changed): the new file is
-    /// made durable, the record names it and is flushed, then the old file
-    /// goes. The rest of the record is not written (see [`Store::put`]).
-    pub async fn put_body(&self, item: &Item) -> Result<(), StoreError> {
-        let new = match Body::encoded(item) {
-            Some(bytes) => Some(self.write_body(&item.id, bytes).await?),
-            None => None,
-        };
-        let res = self.items.transaction(|items| {
-            let Some(old) = items.get(item.id.as_bytes())? else {
-                return Ok(None);
-            };
-            let mut rec: Item = serde_json::from_slice(&old)
-                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-            let before = std::mem::replace(&mut rec.body_version, new.clone());
-            items.insert(item.id.as_bytes(), encode(&rec))?;
-            Ok(before)
-        });
-        let before = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
-        self.flush().await?;
-        if let Some(old) = before.filter(|old| Some(old) != new.as_ref()) {
-            // Only an unreferenced file is left behind if this fails.
-            if let Err(e) = self.bodies.remove(&item.id, &old) {
-                tracing::warn!(item = %item.id, error = %e, "old body file not removed");
-            }
-        }
-        Ok(())
-    }
-
-    /// Archival: move `unit`'s items that are done — published, rejected
-    /// or seen before `before` — out of sled into the unit's archive (see
-    /// [`archive`](self::archive)). Their identities stay findable, so the
-    /// articles are never taken for new; their records are kept in the
-    /// archive's `items.jsonl`; their bodies stay where they are. Returns how
-
-    /// Write an item's record back, keeping the index in step; the body and
-    /// the record's body version are not changed (see [`Store::put_body`]).
-    /// Not flushed.
-    pub fn put(&self, item: &Item) -> Result<(), StoreError> {
-        let res = (&self.items, &self.index).transaction(|(items, index)| {
-            let mut body_version = None;
-            if let Some(old) = items.get(item.id.as_bytes())? {
-                let old: Item = serde_json::from_slice(&old)
-                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                index.remove(index_key(&old))?;
-                body_version = old.body_version;
-            }
-            let mut rec = item.clone();
-            rec.body_version = body_version;
-            items.insert(item.id.as_bytes(), encode(&rec))?;
-            index.insert(index_key(item), &[])?;
-            Ok(())
-        });
-        res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))
     }
 
     /// Items of `unit` in state `state` (a [`State::name`]), in queue order,
@@ -362,24 +318,6 @@ impl Store {
         })
     }
 
-    /// Change an item's state and flush before returning: the caller may take
-    /// the step that depends on it.
-    pub async fn set_state(
-        &self,
-        id: &str,
-        state: State,
-        now: DateTime<Utc>,
-    ) -> Result<Item, StoreError> {
-        let mut item = self
-            .get(id)?
-            .ok_or_else(|| StoreError::NoSuchItem(id.to_string()))?;
-        item.state = state;
-        item.updated_at = now;
-        self.put(&item)?;
-        self.flush().await?;
-        Ok(item)
-    }
-
     /// Items of `unit` that are due for publishing at `now`: queued ones and
     /// those whose publish failed and whose retry time has come, priority
     /// first, then oldest. Records only: [`Store::begin_publishing`] loads
@@ -474,61 +412,57 @@ impl Store {
         Ok(counts)
     }
 
-    /// Move an item from a publishable state (`queued`, or `failed` with a
-    /// retry) to `publishing`, atomically, and flush. `None` when the item is
-    /// in any other state: someone else (the worker, another editor) has it,
-    /// or it is already published. This check-and-set is what keeps two
-    /// paths from sending one item twice.
+    /// Move an item from a publishable state (`queued`, or `failed` at the
+    /// publish stage with a retry time) to `publishing` — one
+    /// [`Store::transition`], flushed — and load its body. `None` when the
+    /// item is in any other state: someone else (the worker, an editor) has
+    /// it, or it is done. This check-and-set is what keeps two paths from
+    /// sending one item twice.
     pub async fn begin_publishing(
         &self,
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Item>, StoreError> {
-        let res = (&self.items, &self.index).transaction(|(items, index)| {
-            let Some(old) = items.get(id.as_bytes())? else {
-                return Ok(None);
-            };
-            let old: Item = serde_json::from_slice(&old)
-                .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-            let publishable = matches!(
-                old.state,
-                State::Queued
+        let taken = self
+            .transition(
+                id,
+                &[StateName::Queued, StateName::Failed],
+                now,
+                |i| match i.state {
+                    State::Queued
                     | State::Failed {
                         stage: Stage::Publish,
                         next_retry: Some(_),
                         ..
+                    } => {
+                        i.state = State::Publishing { since: now };
+                        Ok(())
                     }
-            );
-            if !publishable {
-                return Ok(None);
-            }
-            let mut new = old.clone();
-            new.state = State::Publishing { since: now };
-            new.updated_at = now;
-            index.remove(index_key(&old))?;
-            index.insert(index_key(&new), &[])?;
-            items.insert(id.as_bytes(), encode(&new))?;
-            Ok(Some(new))
-        });
-        let item = res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
-        let Some(mut item) = item else {
-            return Ok(None);
+                    _ => Err("not due for publishing".into()),
+                },
+            )
+            .await;
+        let mut item = match taken {
+            Ok(item) => item,
+            Err(e) if e.is_refusal() => return Ok(None),
+            Err(StoreError::NoSuchItem(_)) => return Ok(None),
+            Err(e) => return Err(e),
         };
-        self.flush().await?;
         if let Err(e) = self.load_body(&mut item) {
             // Only a file deleted behind our back gets here (bodies are
             // durable before their records). Nothing was sent: the article
             // is fetched again rather than published empty.
             let reason = e.to_string();
-            item.state = State::Failed {
-                stage: Stage::Fetch,
-                reason: format!("body lost: {reason}"),
-                attempts: 0,
-                next_retry: Some(now),
-            };
-            item.updated_at = now;
-            self.put(&item)?;
-            self.flush().await?;
+            self.transition(id, &[StateName::Publishing], now, |i| {
+                i.state = State::Failed {
+                    stage: Stage::Fetch,
+                    reason: format!("body lost: {reason}"),
+                    attempts: 0,
+                    next_retry: Some(now),
+                };
+                Ok(())
+            })
+            .await?;
             return Err(StoreError::BodyLost {
                 item: item.id,
                 reason,

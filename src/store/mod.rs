@@ -13,6 +13,7 @@
 //! | `items` | item id | [`Item`] |
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
+//! | `accounts` | `unit \0 account` | [`crate::model::AccountState`]: paused, rate-limited, verified |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
 //!
@@ -40,12 +41,14 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod accounts;
 mod archive;
 mod audit;
 mod bodies;
 mod compact;
 mod items;
 mod sources;
+mod transition;
 mod upkeep;
 use archive::Archive;
 use bodies::Bodies;
@@ -78,12 +81,37 @@ pub enum StoreError {
     Db(String),
     #[error("store: item {0} not found")]
     NoSuchItem(String),
+    /// A check-and-set found the item in another state than the caller
+    /// expected (someone else acted first), or the change declined: nothing
+    /// was written.
+    #[error("item {item} is {state}{}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Refused {
+        item: String,
+        state: StateName,
+        reason: Option<String>,
+    },
+    /// A change asked for a move the state table does not allow: a bug in
+    /// the caller, refused rather than written.
+    #[error("item {item}: {from} -> {to} is not a legal state change")]
+    Illegal {
+        item: String,
+        from: StateName,
+        to: StateName,
+    },
     #[error("store: corrupt record under {key}: {reason}")]
     Corrupt { key: String, reason: String },
     #[error(
         "store: item {item}: body lost ({reason}); the item is back in `failed` and its article will be fetched again"
     )]
     BodyLost { item: String, reason: String },
+}
+
+impl StoreError {
+    /// The item was not in a state the caller expected: someone else acted
+    /// first. Not a failure of the store.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Refused { .. })
+    }
 }
 
 impl From<sled::Error> for StoreError {
@@ -100,6 +128,7 @@ pub struct Store {
     items: sled::Tree,
     keys: sled::Tree,
     sources: sled::Tree,
+    accounts: sled::Tree,
     index: sled::Tree,
     audit: sled::Tree,
     meta: sled::Tree,
@@ -188,6 +217,7 @@ impl Store {
             items: db.open_tree("items")?,
             keys: db.open_tree("keys")?,
             sources: db.open_tree("sources")?,
+            accounts: db.open_tree("accounts")?,
             index: db.open_tree("index")?,
             audit: db.open_tree("audit")?,
             meta: meta.clone(),

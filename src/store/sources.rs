@@ -13,6 +13,15 @@ pub struct SourceState {
     pub consecutive_errors: u32,
     /// Set on 410 Gone: not polled again until the config changes it.
     pub gone: bool,
+    /// The last poll that found entries.
+    #[serde(default)]
+    pub last_entries: Option<DateTime<Utc>>,
+    /// Since when the source's polls find no entries (see `ingest`).
+    #[serde(default)]
+    pub empty_since: Option<DateTime<Utc>>,
+    /// What ops should know that is not an error (no entries found).
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 impl Store {

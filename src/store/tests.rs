@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn item(unit: &str, url: &str) -> Item {
@@ -6,6 +5,17 @@ fn item(unit: &str, url: &str) -> Item {
         title: "标题".into(),
         ..Item::new(unit, url, "feed:x", Utc::now(), State::Queued)
     }
+}
+
+/// Move `id` from whatever state it is in to `state` through the
+/// check-and-set (the tests' shortcut).
+async fn move_to(s: &Store, id: &str, state: State, now: DateTime<Utc>) -> Item {
+    s.transition(id, &StateName::ALL, now, |i| {
+        i.state = state.clone();
+        Ok(())
+    })
+    .await
+    .unwrap()
 }
 
 /// A store holding one queued item with a body (`<p>正文</p>`).
@@ -64,21 +74,27 @@ async fn a_state_change_keeps_the_body_without_rewriting_it() {
     let now = Utc::now();
     let got = s.begin_publishing(&a.id, now).await.unwrap().unwrap();
     assert_eq!(got.text, "正文");
-    let got = s.set_state(&a.id, State::Queued, now).await.unwrap();
-    assert_eq!(got.html, "<p>正文</p>");
+    let got = move_to(&s, &a.id, State::Queued, now).await;
+    assert_eq!(
+        got.body_version,
+        s.record(&a.id).unwrap().unwrap().body_version
+    );
     assert_eq!(s.get(&a.id).unwrap().unwrap().text, "正文");
     assert_eq!(s.items_in("u", "queued").unwrap()[0].html, "<p>正文</p>");
 }
 
-/// `put` is handed copies the caller built (without the store's body
-/// version); it must not cut an item off from its body.
+/// A transition's change edits the record it is given; whatever the body
+/// fields of the caller's world, the item keeps its body.
 #[tokio::test]
-async fn put_of_a_callers_copy_keeps_the_body() {
-    let (dir, s, mut a) = store_with_one_body().await;
-    assert_eq!(a.body_version, None, "the caller's copy");
-    a.title = "新标题".into();
-    s.put(&a).unwrap();
-    s.flush().await.unwrap();
+async fn a_transition_keeps_the_body() {
+    let (dir, s, a) = store_with_one_body().await;
+    s.transition(&a.id, &[StateName::Queued], Utc::now(), |i| {
+        i.title = "新标题".into();
+        i.body_version = None;
+        Ok(())
+    })
+    .await
+    .unwrap();
     drop(s);
     let s = Store::open(dir.path()).unwrap();
     let got = s.get(&a.id).unwrap().unwrap();
@@ -86,7 +102,7 @@ async fn put_of_a_callers_copy_keeps_the_body() {
 }
 
 #[tokio::test]
-async fn put_body_replaces_the_body_file_and_removes_the_old_one() {
+async fn transition_with_body_replaces_the_body_file_and_removes_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
     let mut a = item("u", "https://a.org/1");
@@ -95,11 +111,22 @@ async fn put_body_replaces_the_body_file_and_removes_the_old_one() {
         .await
         .unwrap();
     a.text = "新".into();
-    s.put_body(&a).await.unwrap();
+    s.transition_with_body(&a.id, &[StateName::Queued], Utc::now(), &a, |_| Ok(()))
+        .await
+        .unwrap();
     assert_eq!(s.get(&a.id).unwrap().unwrap().text, "新");
     let shard = dir.path().join("bodies").join(&a.id[..2]);
     let files: Vec<_> = std::fs::read_dir(&shard).unwrap().collect();
     assert_eq!(files.len(), 1, "old body file left: {files:?}");
+    // Refused: the stored body stays, the new file goes.
+    a.text = "第三版".into();
+    let e = s
+        .transition_with_body(&a.id, &[StateName::Failed], Utc::now(), &a, |_| Ok(()))
+        .await
+        .unwrap_err();
+    assert!(e.is_refusal(), "{e}");
+    assert_eq!(s.get(&a.id).unwrap().unwrap().text, "新");
+    assert_eq!(std::fs::read_dir(&shard).unwrap().count(), 1);
     // Items without a body (the baseline) cost no file at all.
     let seen = Item::new("u", "https://a.org/2", "feed:x", Utc::now(), State::Seen);
     s.insert_new(&seen, std::slice::from_ref(&seen.url))
@@ -112,6 +139,78 @@ async fn put_body_replaces_the_body_file_and_removes_the_old_one() {
         1
     );
     assert_eq!(s.get(&seen.id).unwrap().unwrap().html, "");
+}
+
+/// The check-and-set: a caller that expects another state than the
+/// item's is refused and nothing is written; so is a move the table does
+/// not allow, and a change that declines.
+#[tokio::test]
+async fn a_transition_from_the_wrong_state_or_against_the_table_writes_nothing() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let now = Utc::now();
+    let reject = |i: &mut Item| {
+        i.state = State::Rejected {
+            reason: "编辑驳回".into(),
+        };
+        Ok(())
+    };
+    s.transition(&a.id, &[StateName::Queued], now, reject)
+        .await
+        .unwrap();
+    // A later writer that read the item while it was queued loses.
+    let e = s
+        .transition(&a.id, &[StateName::Queued, StateName::Failed], now, |i| {
+            i.state = State::Queued;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            StoreError::Refused {
+                state: StateName::Rejected,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Out of a final state: refused by the table, whatever the caller says.
+    let e = s
+        .transition(&a.id, &StateName::ALL, now, |i| {
+            i.state = State::Publishing { since: now };
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            StoreError::Illegal {
+                from: StateName::Rejected,
+                to: StateName::Publishing,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = s
+        .transition(&a.id, &[StateName::Rejected], now, |_| Err("不要".into()))
+        .await
+        .unwrap_err();
+    assert!(e.is_refusal(), "{e}");
+    let got = s.record(&a.id).unwrap().unwrap();
+    assert!(
+        matches!(got.state, State::Rejected { .. }),
+        "{:?}",
+        got.state
+    );
+    assert_eq!(s.records_in("u", "rejected").unwrap().len(), 1);
+    assert!(s.records_in("u", "queued").unwrap().is_empty());
+    assert!(matches!(
+        s.transition("nope", &StateName::ALL, now, |_| Ok(())).await,
+        Err(StoreError::NoSuchItem(_))
+    ));
 }
 
 /// A body file removed behind the store's back is an error that names
@@ -513,9 +612,13 @@ async fn state_changes_survive_reopen() {
         s.insert_new(&a, std::slice::from_ref(&a.url))
             .await
             .unwrap();
-        s.set_state(&a.id, State::Publishing { since: Utc::now() }, Utc::now())
-            .await
-            .unwrap();
+        move_to(
+            &s,
+            &a.id,
+            State::Publishing { since: Utc::now() },
+            Utc::now(),
+        )
+        .await;
     }
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.get(&a.id).unwrap().unwrap().state.name(), "publishing");
@@ -531,9 +634,7 @@ async fn index_follows_state_changes() {
         .unwrap();
     assert_eq!(s.items_in("u", "queued").unwrap().len(), 1);
     let now = Utc::now();
-    s.set_state(&a.id, State::Publishing { since: now }, now)
-        .await
-        .unwrap();
+    move_to(&s, &a.id, State::Publishing { since: now }, now).await;
     assert!(s.items_in("u", "queued").unwrap().is_empty());
     assert_eq!(s.items_in("u", "publishing").unwrap()[0].id, a.id);
     let counts = s.unit_counts("u").unwrap();
@@ -559,7 +660,8 @@ async fn last_post_and_todays_count_come_from_the_index() {
             remote_url: None,
             at,
         };
-        s.set_state(&a.id, st, at).await.unwrap();
+        move_to(&s, &a.id, State::Publishing { since: at }, at).await;
+        move_to(&s, &a.id, st, at).await;
     }
     assert_eq!(
         s.last_published("u").unwrap(),

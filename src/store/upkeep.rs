@@ -13,7 +13,13 @@ pub(super) fn archived_key(unit: &str) -> Vec<u8> {
 }
 
 impl Store {
-    /// many items moved.
+    /// Archival: move `unit`'s items that are done — published, rejected
+    /// or seen before `before` — out of sled into the unit's archive (see
+    /// [`archive`](super::archive)). Their identities stay findable, so the
+    /// articles are never taken for new; their records are kept in the
+    /// archive's `items.jsonl`; their bodies stay where they are. Returns how
+    /// many items moved. (A removal, not a transition: checked the same way,
+    /// against the state and time it was read with.)
     pub async fn archive_before(
         &self,
         unit: &str,
@@ -168,37 +174,22 @@ impl Store {
             }
         }
         let mut dropped = Vec::new();
+        let note = format!("body deleted on {} (retention)", now.format("%Y-%m-%d"));
         for item in old {
-            let version = item.body_version.clone();
-            let res = self.items.transaction(|items| {
-                let Some(cur) = items.get(item.id.as_bytes())? else {
-                    return Ok(false);
-                };
-                let mut rec: Item = serde_json::from_slice(&cur)
-                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                // Changed meanwhile (an editor approved a rejected item):
-                // not ours to touch.
-                if rec.body_version != version || rec.state.name() != item.state.name() {
-                    return Ok(false);
-                }
-                rec.body_version = None;
-                rec.notes.push(format!(
-                    "body deleted on {} (retention)",
-                    now.format("%Y-%m-%d")
-                ));
-                items.insert(item.id.as_bytes(), encode(&rec))?;
-                Ok(true)
-            });
-            if res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?
-                && let Some(v) = version
+            let Some(version) = item.body_version.clone() else {
+                continue;
+            };
+            // Changed meanwhile (another body, another state): not ours.
+            if self
+                .forget_body(&item.id, &version, &[item.state.kind()], now, note.clone())
+                .await?
             {
-                dropped.push((item.id, v));
+                dropped.push((item.id, version));
             }
         }
         if dropped.is_empty() {
             return Ok(0);
         }
-        self.flush().await?;
         for (id, v) in &dropped {
             if let Err(e) = self.bodies.remove(id, v) {
                 tracing::warn!(item = %id, error = %e, "body file not removed");

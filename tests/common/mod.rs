@@ -16,8 +16,13 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub site: SampleSite,
     pub site_addr: SocketAddr,
+    /// The province's account (示例省科协).
     pub account_addr: SocketAddr,
     pub account_data: PathBuf,
+    /// The city's account (示例市科协): an account of its own, as in the
+    /// matrix (a post never reaches an account it does not belong to).
+    pub city_account_addr: SocketAddr,
+    pub city_account_data: PathBuf,
     pub shutdown: CancellationToken,
     pub rt: tokio::runtime::Runtime,
 }
@@ -33,19 +38,28 @@ impl World {
         let site = SampleSite::new();
         let shutdown = CancellationToken::new();
         let account_data = dir.path().join("account");
-        let (site_addr, account_addr) = rt.block_on(async {
+        let city_account_data = dir.path().join("account-city");
+        let (site_addr, account_addr, city_account_addr) = rt.block_on(async {
             let s = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addrs = (s.local_addr().unwrap(), a.local_addr().unwrap());
+            let site_addr = s.local_addr().unwrap();
             let (site, sd) = (site.clone(), shutdown.clone());
             tokio::spawn(async move { site.serve(s, sd).await });
-            let opts = MockOptions {
-                data_dir: account_data.clone(),
-                delay,
-                ..Default::default()
-            };
-            tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
-            addrs
+            let mut accounts = Vec::new();
+            for (data, name) in [
+                (&account_data, "示例省科协"),
+                (&city_account_data, "示例市科协"),
+            ] {
+                let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                accounts.push(a.local_addr().unwrap());
+                let opts = MockOptions {
+                    data_dir: data.clone(),
+                    display_name: name.into(),
+                    delay,
+                    ..Default::default()
+                };
+                tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
+            }
+            (site_addr, accounts[0], accounts[1])
         });
         std::fs::write(dir.path().join("cookie"), "sessionid=w; csrftoken=w-csrf").unwrap();
         World {
@@ -54,6 +68,8 @@ impl World {
             site_addr,
             account_addr,
             account_data,
+            city_account_addr,
+            city_account_data,
             shutdown,
             rt,
         }
@@ -66,7 +82,7 @@ impl World {
             &self.dir.path().join("state"),
             self.site_addr,
             self.account_addr,
-            self.account_addr,
+            self.city_account_addr,
         )
         .replace("[daemon]\n", &format!("[daemon]\n{daemon_extra}\n"));
         let path = self.dir.path().join("autosync.toml");
@@ -74,8 +90,11 @@ impl World {
         path
     }
 
+    /// Every post on both accounts.
     pub fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
-        toutiao_mock::load_articles(&self.account_data)
+        let mut all = toutiao_mock::load_articles(&self.account_data);
+        all.extend(toutiao_mock::load_articles(&self.city_account_data));
+        all
     }
 
     /// Run the binary with `args`; exit code and stdout + stderr.

@@ -1,0 +1,84 @@
+//! Building a unit's publisher from its config: credentials read at build
+//! time (so a reload re-reads a renewed cookie), images fetched through the
+//! one fetcher (politeness, robots, size caps and address checks hold for
+//! them too).
+
+use crate::config::{PublisherConfig, Unit};
+use crate::fetch::{self, Fetcher};
+use crate::publish::{self, Publisher};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use std::sync::Arc;
+use url::Url;
+
+/// The publisher of a unit's account, from its config. `Err` names what is
+/// missing (a cookie file, a bad base URL).
+pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Publisher>, String> {
+    match &unit.publisher {
+        PublisherConfig::File { dir } => Ok(Arc::new(
+            publish::file::FilePublisher::new(dir.clone()).for_account(&unit.account_name),
+        )),
+        PublisherConfig::Toutiao {
+            base_url,
+            cookie_file,
+            cookie_env,
+            cookie_credential,
+        } => {
+            let cookie = match (cookie_file, cookie_env, cookie_credential) {
+                (Some(path), _, _) => std::fs::read_to_string(path)
+                    .map_err(|e| format!("cookie_file {}: {e}", path.display()))?,
+                (None, Some(var), _) => std::env::var(var).map_err(|_| {
+                    format!("cookie_env {var}: the environment variable is not set")
+                })?,
+                (None, None, Some(name)) => {
+                    let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
+                        format!("cookie_credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit file)")
+                    })?;
+                    let path = std::path::Path::new(&dir).join(name);
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cookie_credential {}: {e}", path.display()))?
+                }
+                (None, None, None) => return Err("no cookie configured".into()),
+            };
+            let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
+            let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(fetcher.clone()));
+            let p = publish::toutiao::Toutiao::new(
+                base,
+                Secret::new(cookie.trim()),
+                unit.account_name.clone(),
+                fetcher.api_client(),
+                images,
+            )
+            .map_err(|e| format!("account {}: {e}", unit.account_name))?;
+            Ok(Arc::new(p))
+        }
+    }
+}
+
+/// Images for publishers come through the fetcher, so politeness, robots and
+/// size caps hold for them too.
+struct FetcherImages(Arc<Fetcher>);
+
+#[async_trait]
+impl publish::ImageSource for FetcherImages {
+    async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<publish::Image, String> {
+        let mut req = fetch::Request::new(url.clone());
+        req.referer = Some(referer.clone());
+        match self.0.get(&req).await.map_err(|e| e.to_string())? {
+            fetch::Response::Ok(page) => {
+                let ct = page.content_type.clone();
+                if let Some(ct) = &ct
+                    && !ct.starts_with("image/")
+                    && !ct.starts_with("application/octet-stream")
+                {
+                    return Err(format!("{url}: not an image ({ct})"));
+                }
+                Ok(publish::Image {
+                    bytes: page.body,
+                    content_type: ct,
+                })
+            }
+            fetch::Response::NotModified => Err(format!("{url}: unexpected 304")),
+        }
+    }
+}

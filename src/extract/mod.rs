@@ -50,7 +50,7 @@ pub struct Article {
 }
 
 /// Per-site overrides (config); empty means "find it automatically".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtractOptions {
     pub content_selector: Option<String>,
     pub title_selector: Option<String>,

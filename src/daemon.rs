@@ -251,7 +251,7 @@ async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Con
     for id in ids {
         let keep = new
             .unit(&id)
-            .is_some_and(|u| format!("{u:?}") == format!("{:?}", units[&id].unit));
+            .is_some_and(|u| u.same_config(&units[&id].unit));
         if !keep && let Some(mut t) = units.remove(&id) {
             t.cancel.cancel();
             while t.tasks.join_next().await.is_some() {}

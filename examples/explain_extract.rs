@@ -20,7 +20,7 @@ fn explain(files: &[String]) -> anyhow::Result<()> {
         let (html, enc) = autosync::charset::decode(&bytes, None);
         println!("== {f} ({})", enc.name());
         println!("{}", ex.explain(&html));
-        match autosync::extract::extract_file(path, None) {
+        match ex.extract_file(path, None) {
             Ok(r) => println!("{}", serde_json::to_string_pretty(&r)?),
             Err(e) => println!("error: {e}"),
         }

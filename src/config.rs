@@ -235,6 +235,54 @@ pub struct Limits {
     pub daily_cap: Option<u32>,
 }
 
+impl Unit {
+    /// Does `other` configure the same unit the same way? Everything the
+    /// file says counts; where it says it (`line`) does not, so a unit
+    /// inserted above, or a comment, leaves the units below unchanged (a
+    /// reload restarts only what changed).
+    pub fn same_config(&self, other: &Unit) -> bool {
+        // Destructured, not `..`: a field added to `Unit` fails to compile
+        // here until someone decides whether it counts.
+        let Unit {
+            id,
+            account_name,
+            org_name,
+            level,
+            parent,
+            site,
+            contact,
+            backfill,
+            schedule,
+            jitter,
+            limits,
+            review,
+            word_lists,
+            allow_hosts,
+            extract,
+            sources,
+            publisher,
+            line: _,
+        } = self;
+        *id == other.id
+            && *account_name == other.account_name
+            && *org_name == other.org_name
+            && *level == other.level
+            && *parent == other.parent
+            && *site == other.site
+            && *contact == other.contact
+            && *backfill == other.backfill
+            && *schedule == other.schedule
+            && *jitter == other.jitter
+            && *limits == other.limits
+            && *review == other.review
+            && *word_lists == other.word_lists
+            && *allow_hosts == other.allow_hosts
+            && *extract == other.extract
+            && *sources == other.sources
+            && *publisher == other.publisher
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Daemon {
     pub state_dir: PathBuf,
@@ -988,6 +1036,76 @@ site = "https://example.org/"
         assert_eq!(c.units[1].line, 18);
         assert_eq!(c.subtree("cast").len(), 2);
         assert!(matches!(c.units[0].publisher, PublisherConfig::File { .. }));
+    }
+
+    #[test]
+    fn units_compare_by_configuration_not_by_their_line() {
+        let path = Path::new("/etc/autosync/autosync.toml");
+        let old = parse(MINIMAL, path).unwrap();
+        // A unit inserted at the top, and comments and blank lines between
+        // the others: every old unit moves down the file.
+        let shifted = MINIMAL
+            .replacen(
+                "[[unit]]",
+                "# added first\n[[unit]]\nid = \"new-top\"\naccount_name = \"新单位\"\n\
+                 org_name = \"新单位\"\nlevel = \"other\"\nsite = \"https://new.example.org/\"\n  \
+                 [[unit.source]]\n  feed = \"https://new.example.org/rss.xml\"\n  \
+                 [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n\n[[unit]]",
+                1,
+            )
+            .replace(
+                "\n[[unit]]\nid = \"sx-kx\"",
+                "\n\n# the province\n\n[[unit]]\nid = \"sx-kx\"",
+            );
+        let new = parse(&shifted, path).unwrap();
+        assert_eq!(new.units.len(), 3);
+        for u in &old.units {
+            let moved = new.unit(&u.id).unwrap();
+            assert_ne!(moved.line, u.line, "{} did not move: proves nothing", u.id);
+            assert!(moved.same_config(u), "{} compared changed", u.id);
+        }
+
+        // One setting of one unit changed (a source's selector, a name, a
+        // limit, the policy, an extract option, the jitter, the publisher, a
+        // source's URL): only that unit differs.
+        for (was, now) in [
+            (
+                "link_selector = \"ul.list a\"",
+                "link_selector = \"ul.news a\"",
+            ),
+            (
+                "org_name = \"示例省科学技术协会\"",
+                "org_name = \"示例省科协\"",
+            ),
+            (
+                "parent = \"cast\"\n",
+                "parent = \"cast\"\nmin_post_interval_secs = 60\n",
+            ),
+            (
+                "parent = \"cast\"\n",
+                "parent = \"cast\"\nreview = \"manual\"\n",
+            ),
+            (
+                "parent = \"cast\"\n",
+                "parent = \"cast\"\ncontent_selector = \"#zoom\"\n",
+            ),
+            (
+                "parent = \"cast\"\n",
+                "parent = \"cast\"\njitter_secs = 5\n",
+            ),
+            (
+                "cookie_env = \"SX_KX_COOKIE\"",
+                "cookie_env = \"SX_KX_COOKIE2\"",
+            ),
+            ("https://example.org/xwzx/", "https://example.org/tzgg/"),
+        ] {
+            assert!(shifted.contains(was), "{was}");
+            let changed = parse(&shifted.replace(was, now), path).unwrap();
+            for u in &new.units {
+                let same = changed.unit(&u.id).unwrap().same_config(u);
+                assert_eq!(same, u.id != "sx-kx", "{}: {was} -> {now}", u.id);
+            }
+        }
     }
 
     #[test]

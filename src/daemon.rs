@@ -276,7 +276,7 @@ async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Con
     }
     let gone: Vec<String> = units
         .iter()
-        .filter(|(id, t)| new.unit(id).is_none_or(|u| !same_unit(u, &t.unit)))
+        .filter(|(id, t)| new.unit(id).is_none_or(|u| !u.same_config(&t.unit)))
         .map(|(id, _)| id.clone())
         .collect();
     let mut stopping = Vec::new();
@@ -315,15 +315,6 @@ async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Con
         units = units.len(),
         "config reloaded"
     );
-}
-
-/// Whether a unit's configuration is unchanged (its line in the file does
-/// not count: a unit inserted above must not restart every unit below).
-fn same_unit(a: &Unit, b: &Unit) -> bool {
-    let (mut a, mut b) = (a.clone(), b.clone());
-    a.line = 0;
-    b.line = 0;
-    format!("{a:?}") == format!("{b:?}")
 }
 
 /// Start a unit's poll tasks and publish worker.

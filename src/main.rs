@@ -424,10 +424,13 @@ fn run(cmd: Command) -> Result<ExitCode> {
             })
         }
         Command::Extract { url, files } => {
+            // One extractor for every file: building one costs more than
+            // extracting a page.
+            let ex = extract::Extractor::new();
             let mut out = std::io::stdout().lock();
             let mut failed = 0;
             for f in &files {
-                match extract::extract_file(f, url.as_ref()) {
+                match ex.extract_file(f, url.as_ref()) {
                     Ok(rec) => writeln!(out, "{}", serde_json::to_string(&rec)?)?,
                     Err(e) => {
                         failed += 1;

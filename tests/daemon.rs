@@ -25,6 +25,32 @@ fn new_article(i: usize) -> OwnedArticle {
     }
 }
 
+/// How many items the store holds as published, read with no daemon
+/// running (`autosync status` then opens the store itself).
+fn durably_published(cfg: &std::path::Path) -> usize {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("autosync"))
+        .args(["status", "-c"])
+        .arg(cfg)
+        .env("AUTOSYNC_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("from the store"),
+        "status from the store: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .filter(|l| l.starts_with("demo-"))
+        .map(|l| {
+            let published = l.split('\t').nth(6).unwrap_or_else(|| panic!("{l}"));
+            published
+                .parse::<usize>()
+                .unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .sum()
+}
+
 #[test]
 fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     // A deliberately slow account: each publish answer comes 700 ms after the
@@ -33,17 +59,38 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     let log = w.dir.path().join("daemon.log");
     let cfg = w.config(&daemon_lines(free_addr()), "");
     let mut expected = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
+    // Kills that landed mid-publish: the account holds a post the store does
+    // not hold as published. That is the window "never post blind twice" is
+    // about (the item is `publishing` on disk, its answer never recorded),
+    // so a run in which no kill landed there would prove nothing.
+    let mut mid_publish = Vec::new();
     for round in 0..12 {
-        if round % 2 == 1 && round <= 11 {
+        if round % 2 == 1 {
             w.site.add_list_article(new_article(round));
             expected += 1;
         }
+        let before = w.posts().len();
         let mut child = start_daemon(&cfg, &log);
-        // Kill at varied moments: during start, polling, publishing.
-        std::thread::sleep(Duration::from_millis(150 + (round as u64 * 271) % 1500));
+        if round == 11 {
+            // Chance alone might miss the window: this kill waits for the
+            // account to store a post (the round's new article at least is
+            // queued), then lands inside its 700 ms held-back answer.
+            wait_for_post(&w, before, Duration::from_secs(20));
+        } else {
+            // Kill at varied moments: during start, polling, publishing.
+            std::thread::sleep(Duration::from_millis(150 + (round as u64 * 271) % 1500));
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        if w.posts().len() > durably_published(&cfg) {
+            mid_publish.push(round);
+        }
     }
+    assert!(
+        !mid_publish.is_empty(),
+        "no kill landed while a publish was in flight:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     // A last, undisturbed run finishes the work.
     let listen = free_addr();
     let cfg = w.config(&daemon_lines(listen), "");
@@ -85,7 +132,7 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     );
     assert_eq!(per_title.len(), expected, "{per_title:?}");
     eprintln!(
-        "kill -9 test: {} reconciliations after a kill mid-publish",
+        "kill -9 test: kills in rounds {mid_publish:?} landed mid-publish; {} reconciliations",
         log_text.matches("reconciled").count()
     );
 
@@ -118,6 +165,15 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
         "{status_out}"
     );
     assert!(status_out.contains("demo-province"), "{status_out}");
+}
+
+/// Wait (at most `limit`, polling every 20 ms) until the account holds more
+/// than `before` posts.
+fn wait_for_post(w: &World, before: usize, limit: Duration) {
+    let t = std::time::Instant::now();
+    while w.posts().len() <= before && t.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -12,6 +12,18 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// The account cookie's values, written to the `cookie_file` every unit of
+/// [`World::config`] names. Distinctive, so a test can look for them in logs
+/// and output; and the mock account accepts only this session, so every post
+/// that goes out proves these are the values the binary read and sent (a
+/// leak check on values the binary never saw would pass for nothing).
+pub const ACCOUNT_SESSION: &str = "e2e-session-5ca1ab1e";
+pub const ACCOUNT_CSRF: &str = "e2e-csrftoken-0ddba11";
+
+pub fn account_cookie() -> String {
+    format!("sessionid={ACCOUNT_SESSION}; csrftoken={ACCOUNT_CSRF}")
+}
+
 pub struct World {
     pub dir: tempfile::TempDir,
     pub site: SampleSite,
@@ -55,13 +67,14 @@ impl World {
                     data_dir: data.clone(),
                     display_name: name.into(),
                     delay,
+                    cookie: Some(account_cookie()),
                     ..Default::default()
                 };
                 tokio::spawn(toutiao_mock::serve(a, opts, shutdown.clone()));
             }
             (site_addr, accounts[0], accounts[1])
         });
-        std::fs::write(dir.path().join("cookie"), "sessionid=w; csrftoken=w-csrf").unwrap();
+        std::fs::write(dir.path().join("cookie"), account_cookie()).unwrap();
         World {
             dir,
             site,
@@ -99,10 +112,16 @@ impl World {
 
     /// Run the binary with `args`; exit code and stdout + stderr.
     pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_logging("warn", args)
+    }
+
+    /// [`World::run`] with `AUTOSYNC_LOG=log` (e.g. `trace`, to look for
+    /// what must never be logged at any level).
+    pub fn run_logging(&self, log: &str, args: &[&str]) -> (i32, String, String) {
         let out = Command::cargo_bin("autosync")
             .unwrap()
             .args(args)
-            .env("AUTOSYNC_LOG", "warn")
+            .env("AUTOSYNC_LOG", log)
             .env_remove("AUTOSYNC_TOKEN")
             .timeout(Duration::from_secs(120))
             .output()

@@ -223,6 +223,27 @@ impl Outbox {
         metrics: Option<Arc<Metrics>>,
     ) -> Outbox {
         let publisher = publish::build::build_publisher(&unit, &ctx.fetcher);
+        Outbox::build(ctx, unit, tz, metrics, publisher)
+    }
+
+    /// An outbox over a publisher built elsewhere (tests, a platform double).
+    pub fn with_publisher(
+        ctx: Context,
+        unit: Unit,
+        tz: chrono_tz::Tz,
+        metrics: Option<Arc<Metrics>>,
+        publisher: Arc<dyn Publisher>,
+    ) -> Outbox {
+        Outbox::build(ctx, unit, tz, metrics, Ok(publisher))
+    }
+
+    fn build(
+        ctx: Context,
+        unit: Unit,
+        tz: chrono_tz::Tz,
+        metrics: Option<Arc<Metrics>>,
+        publisher: Result<Arc<dyn Publisher>, String>,
+    ) -> Outbox {
         Outbox {
             account: AccountKey {
                 unit: unit.id.clone(),

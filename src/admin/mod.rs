@@ -34,6 +34,19 @@ pub struct UnitStatus {
     /// stays silent too long.
     #[serde(default)]
     pub last_post: Option<chrono::DateTime<chrono::Utc>>,
+    /// Items sent whose outcome is not known yet (looked up before any
+    /// retry).
+    #[serde(default)]
+    pub publishing: usize,
+    /// Why the account's publishing is paused, and since when.
+    #[serde(default)]
+    pub paused: Option<crate::model::Pause>,
+    /// The platform asked for no post before this time.
+    #[serde(default)]
+    pub rate_limited_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Sources' warnings (no entries found).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Status of every unit of `config`, from the store.
@@ -56,7 +69,17 @@ pub fn status(
             failed: n("failed"),
             published: n("published"),
             last_post: store.last_published(&u.id)?,
+            publishing: n("publishing"),
+            paused: None,
+            rate_limited_until: None,
+            warnings: vec![],
         };
+        let account = store.account_state(&crate::model::AccountKey {
+            unit: u.id.clone(),
+            account: u.account_name.clone(),
+        })?;
+        st.paused = account.paused;
+        st.rate_limited_until = account.not_before.filter(|t| *t > chrono::Utc::now());
         for s in &u.sources {
             let ss = store.source_state(&u.id, &s.key())?;
             st.last_poll = st.last_poll.max(ss.last_poll);
@@ -64,6 +87,7 @@ pub fn status(
             if let Some(e) = ss.last_error {
                 st.last_error = Some(e);
             }
+            st.warnings.extend(ss.warning);
         }
         out.push(st);
     }
@@ -77,11 +101,16 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
             .unwrap_or_else(|| "never".into())
     };
     let mut out = String::from(
-        "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\n",
+        "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\tpublishing\taccount\twarning\n",
     );
     for r in rows {
+        let account = match (&r.paused, r.rate_limited_until) {
+            (Some(p), _) => format!("paused since {}: {}", t(Some(p.since)), p.reason),
+            (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
+            (None, None) => "ok".into(),
+        };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r.unit,
             t(r.last_poll),
             t(r.last_success),
@@ -90,7 +119,14 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
             r.failed,
             r.published,
             t(r.last_post),
-            r.last_error.as_deref().unwrap_or("-")
+            r.last_error.as_deref().unwrap_or("-"),
+            r.publishing,
+            account,
+            if r.warnings.is_empty() {
+                "-".to_string()
+            } else {
+                r.warnings.join("; ")
+            }
         ));
     }
     out

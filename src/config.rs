@@ -210,19 +210,19 @@ pub struct Unit {
 
 impl Unit {
     /// May an article link to `url` be followed for this unit? Its own site,
-    /// its sources' hosts and `allow_hosts` (subdomains included).
+    /// its sources' hosts and `allow_hosts`, by registrable domain and port
+    /// (see [`crate::scope`]).
     pub fn allows(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let host = host.trim_start_matches("www.");
-        let mut hosts: Vec<&str> = vec![self.site.host_str().unwrap_or("")];
-        hosts.extend(self.sources.iter().filter_map(|s| s.url.host_str()));
-        hosts.extend(self.allow_hosts.iter().map(String::as_str));
-        hosts.iter().any(|h| {
-            let h = h.trim_start_matches("www.");
-            !h.is_empty() && (host == h || host.ends_with(&format!(".{h}")))
-        })
+        self.scope().allows(url)
+    }
+
+    /// The unit's site scope: its site, its sources' URLs and `allow_hosts`.
+    pub fn scope(&self) -> crate::scope::SiteScope {
+        crate::scope::SiteScope::of_unit(
+            &self.site,
+            self.sources.iter().map(|s| &s.url),
+            self.allow_hosts.iter().map(String::as_str),
+        )
     }
 }
 

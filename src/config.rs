@@ -72,6 +72,7 @@ struct RawFetch {
     max_redirects: Option<usize>,
     host_delay_ms: Option<u64>,
     respect_robots: Option<bool>,
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -566,6 +567,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     }
     if let Some(r) = f.respect_robots {
         fetch.respect_robots = r;
+    }
+    if let Some(p) = f.proxy {
+        match parse_http_url(&p) {
+            Ok(u) => fetch.proxy = Some(u),
+            Err(e) => errors.push(err(None, None, format!("[fetch] proxy: {e}"))),
+        }
     }
 
     let mut units = Vec::new();
@@ -1062,5 +1069,23 @@ site = "https://example.org/"
         assert!(u.allows(&Url::parse("https://news.example.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://evil.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://notexample.org/a.html").unwrap()));
+    }
+
+    #[test]
+    fn fetch_proxy_is_an_http_url() {
+        let with = |v: &str| {
+            MINIMAL.replacen(
+                "[[unit]]",
+                &format!("[fetch]\nproxy = {v:?}\n\n[[unit]]"),
+                1,
+            )
+        };
+        let c = parse(&with("http://proxy.example.org:3128"), Path::new("/a.toml")).unwrap();
+        assert_eq!(
+            c.fetch.proxy.map(|u| u.to_string()).as_deref(),
+            Some("http://proxy.example.org:3128/")
+        );
+        let e = errs(&with("socks5://proxy.example.org:1080"));
+        assert!(e.iter().any(|m| m.contains("[fetch] proxy")), "{e:?}");
     }
 }

@@ -244,8 +244,10 @@ pub fn build_publisher(unit: &Unit, ctx: &Context) -> Result<Arc<dyn Publisher>,
                 (None, None, None) => return Err("no cookie configured".into()),
             };
             let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
-            let images: Arc<dyn publish::ImageSource> =
-                Arc::new(FetcherImages(ctx.fetcher.clone()));
+            let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(
+                ctx.fetcher.clone(),
+                fetch::Reach::site(&unit.id, unit.scope()),
+            ));
             let p = publish::toutiao::Toutiao::new(
                 base,
                 Secret::new(cookie.trim()),
@@ -261,12 +263,14 @@ pub fn build_publisher(unit: &Unit, ctx: &Context) -> Result<Arc<dyn Publisher>,
 
 /// Images for publishers come through the fetcher, so politeness, robots and
 /// size caps hold for them too.
-struct FetcherImages(Arc<Fetcher>);
+/// The reach is the unit's; each image may also come from its article's site.
+struct FetcherImages(Arc<Fetcher>, fetch::Reach);
 
 #[async_trait]
 impl publish::ImageSource for FetcherImages {
     async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<publish::Image, String> {
-        let mut req = fetch::Request::new(url.clone());
+        let mut req =
+            fetch::Request::new(url.clone()).with_reach(self.1.clone().also_site_of(referer));
         req.referer = Some(referer.clone());
         match self.0.get(&req).await.map_err(|e| e.to_string())? {
             fetch::Response::Ok(page) => {
@@ -424,7 +428,8 @@ async fn poll_source(
         ));
     }
     st.last_poll = Some(now);
-    let mut req = fetch::Request::new(src.url.clone());
+    let mut req =
+        fetch::Request::new(src.url.clone()).with_reach(fetch::Reach::site(&unit.id, unit.scope()));
     req.etag = st.etag.clone();
     req.last_modified = st.last_modified.clone();
     let fail = |st: &mut SourceState, msg: String| {
@@ -736,7 +741,16 @@ pub(crate) async fn obtain(
             });
         }
     }
-    let page = match ctx.fetcher.get(&fetch::Request::new(e.url.clone())).await {
+    let reach = if any_host {
+        fetch::Reach::any_host(&unit.id, unit.scope())
+    } else {
+        fetch::Reach::site(&unit.id, unit.scope())
+    };
+    let page = match ctx
+        .fetcher
+        .get(&fetch::Request::new(e.url.clone()).with_reach(reach))
+        .await
+    {
         Ok(fetch::Response::Ok(p)) => p,
         Ok(fetch::Response::NotModified) => {
             return Err(ObtainError {
@@ -752,6 +766,7 @@ pub(crate) async fn obtain(
                     ..
                 } | fetch::FetchError::TooLarge { .. }
                     | fetch::FetchError::Robots { .. }
+                    | fetch::FetchError::Refused { .. }
             );
             return Err(ObtainError {
                 msg: format!("article {err}"),

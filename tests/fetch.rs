@@ -18,15 +18,32 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use url::Url;
 
-#[derive(Default)]
 struct Shared {
     robots_hits: AtomicUsize,
     streamed: AtomicUsize,
     /// (path, start, end) of every /slow request.
     slow_log: Mutex<Vec<(String, Instant, Instant)>>,
+    /// /slow requests in the handler right now.
+    in_flight: AtomicUsize,
+    /// The most /slow requests ever in the handler at once (only grows, so
+    /// a waiter cannot miss the moment two met).
+    max_in_flight: watch::Sender<usize>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            robots_hits: AtomicUsize::new(0),
+            streamed: AtomicUsize::new(0),
+            slow_log: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: watch::Sender::new(0),
+        }
+    }
 }
 
 const LAST_MODIFIED: &str = "Mon, 20 Nov 2023 08:00:00 GMT";
@@ -71,7 +88,7 @@ async fn serve() -> (SocketAddr, Arc<Shared>) {
         .route("/busy", get(busy))
         .route("/unavailable", get(unavailable))
         .route("/echo", get(echo))
-        .route("/slow/{name}", get(slow))
+        .route("/slow/{name}/{wait_ms}", get(slow))
         .route("/redirect", get(redirect))
         .route(
             "/hang",
@@ -216,12 +233,23 @@ async fn echo(headers: HeaderMap) -> String {
     )
 }
 
-async fn slow(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> &'static str {
+/// Holds each request until a second one is in the handler too, or for
+/// `wait_ms` if none comes: requests that may overlap meet here (and return
+/// at once), a request kept alone waits the window out. So the server sees
+/// whether requests overlapped, with no assumption about how fast either
+/// arrives.
+async fn slow(
+    State(s): State<Arc<Shared>>,
+    Path((name, wait_ms)): Path<(String, u64)>,
+) -> &'static str {
     let start = Instant::now();
-    // Long enough that two parallel requests overlap even on a loaded machine.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_in_flight.send_modify(|m| *m = (*m).max(now));
+    let mut rx = s.max_in_flight.subscribe();
+    let _ = tokio::time::timeout(Duration::from_millis(wait_ms), rx.wait_for(|m| *m >= 2)).await;
     let end = Instant::now();
     s.slow_log.lock().expect("log").push((name, start, end));
+    s.in_flight.fetch_sub(1, Ordering::SeqCst);
     "done"
 }
 
@@ -479,6 +507,10 @@ async fn referer_and_user_agent_are_sent() {
     assert!(lines.next().is_some_and(|l| l.starts_with("zh-CN")));
 }
 
+/// Politeness as the server sees it: how many requests are in its handler at
+/// once (`slow` holds each until a second one arrives, or for a window).
+/// Nothing here depends on how fast a request travels: one host's requests
+/// must never meet in the handler, two hosts' must.
 #[tokio::test]
 async fn one_host_is_serialised_and_spaced_two_hosts_run_in_parallel() {
     let (addr, shared) = serve().await;
@@ -491,15 +523,35 @@ async fn one_host_is_serialised_and_spaced_two_hosts_run_in_parallel() {
         .expect("fetcher"),
     );
     let port = addr.port();
-    let get = |f: Arc<Fetcher>, u: String| async move {
-        let u = Url::parse(&u).expect("url");
-        assert!(matches!(f.get(&req(u)).await, Ok(Response::Ok(_))));
+    // Two GETs at once; both must succeed.
+    let both = |a: String, b: String| {
+        let f = f.clone();
+        async move {
+            let get = |u: String| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    let u = Url::parse(&u).expect("url");
+                    assert!(matches!(f.get(&req(u)).await, Ok(Response::Ok(_))));
+                })
+            };
+            let (a, b) = (get(a), get(b));
+            a.await.expect("a");
+            b.await.expect("b");
+        }
     };
-    // Same host twice.
-    let a = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/a1")));
-    let b = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/a2")));
-    a.await.expect("a");
-    b.await.expect("b");
+    // Same host twice: whichever comes first waits its whole 300 ms window
+    // alone, because the second is held by the fetcher until the first's
+    // response is read, and then for `delay`.
+    both(
+        format!("http://127.0.0.1:{port}/slow/a1/300"),
+        format!("http://127.0.0.1:{port}/slow/a2/300"),
+    )
+    .await;
+    assert_eq!(
+        shared.max_in_flight.send_replace(0),
+        1,
+        "two requests to one host were in the server at once"
+    );
     let log = std::mem::take(&mut *shared.slow_log.lock().expect("log"));
     assert_eq!(log.len(), 2);
     let (first, second) = if log[0].1 <= log[1].1 {
@@ -507,25 +559,26 @@ async fn one_host_is_serialised_and_spaced_two_hosts_run_in_parallel() {
     } else {
         (&log[1], &log[0])
     };
+    // The server's end is taken before it answers, the fetcher's delay
+    // runs from when it has read the answer: no slack needed.
     assert!(
-        second.1 >= first.2 + delay - Duration::from_millis(20),
+        second.1 >= first.2 + delay,
         "second started {:?} after the first ended",
         second.1.saturating_duration_since(first.2)
     );
 
-    // Two host names (same server): both in flight at once. First let the
-    // delay after the requests above pass, so only host independence counts.
-    tokio::time::sleep(delay).await;
-    let a = tokio::spawn(get(f.clone(), format!("http://127.0.0.1:{port}/slow/b1")));
-    let b = tokio::spawn(get(f.clone(), format!("http://localhost:{port}/slow/b2")));
-    a.await.expect("a");
-    b.await.expect("b");
-    let log = shared.slow_log.lock().expect("log").clone();
-    assert_eq!(log.len(), 2);
-    let overlap = log[0].1 < log[1].2 && log[1].1 < log[0].2;
-    assert!(
-        overlap,
-        "different hosts should not wait for each other: {log:?}"
+    // Two host names (same server): each waits for the other (up to 8 s,
+    // inside the fetch timeout), so they can only finish by meeting.
+    both(
+        format!("http://127.0.0.1:{port}/slow/b1/8000"),
+        format!("http://localhost:{port}/slow/b2/8000"),
+    )
+    .await;
+    assert_eq!(
+        *shared.max_in_flight.borrow(),
+        2,
+        "different hosts waited for each other: {:?}",
+        shared.slow_log.lock().expect("log")
     );
 }
 

@@ -72,6 +72,7 @@ struct RawFetch {
     max_redirects: Option<usize>,
     host_delay_ms: Option<u64>,
     respect_robots: Option<bool>,
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,19 +211,19 @@ pub struct Unit {
 
 impl Unit {
     /// May an article link to `url` be followed for this unit? Its own site,
-    /// its sources' hosts and `allow_hosts` (subdomains included).
+    /// its sources' hosts and `allow_hosts`, by registrable domain and port
+    /// (see [`crate::scope`]).
     pub fn allows(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let host = host.trim_start_matches("www.");
-        let mut hosts: Vec<&str> = vec![self.site.host_str().unwrap_or("")];
-        hosts.extend(self.sources.iter().filter_map(|s| s.url.host_str()));
-        hosts.extend(self.allow_hosts.iter().map(String::as_str));
-        hosts.iter().any(|h| {
-            let h = h.trim_start_matches("www.");
-            !h.is_empty() && (host == h || host.ends_with(&format!(".{h}")))
-        })
+        self.scope().allows(url)
+    }
+
+    /// The unit's site scope: its site, its sources' URLs and `allow_hosts`.
+    pub fn scope(&self) -> crate::scope::SiteScope {
+        crate::scope::SiteScope::of_unit(
+            &self.site,
+            self.sources.iter().map(|s| &s.url),
+            self.allow_hosts.iter().map(String::as_str),
+        )
     }
 }
 
@@ -614,6 +615,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     }
     if let Some(r) = f.respect_robots {
         fetch.respect_robots = r;
+    }
+    if let Some(p) = f.proxy {
+        match parse_http_url(&p) {
+            Ok(u) => fetch.proxy = Some(u),
+            Err(e) => errors.push(err(None, None, format!("[fetch] proxy: {e}"))),
+        }
     }
 
     let mut units = Vec::new();
@@ -1180,5 +1187,23 @@ site = "https://example.org/"
         assert!(u.allows(&Url::parse("https://news.example.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://evil.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://notexample.org/a.html").unwrap()));
+    }
+
+    #[test]
+    fn fetch_proxy_is_an_http_url() {
+        let with = |v: &str| {
+            MINIMAL.replacen(
+                "[[unit]]",
+                &format!("[fetch]\nproxy = {v:?}\n\n[[unit]]"),
+                1,
+            )
+        };
+        let c = parse(&with("http://proxy.example.org:3128"), Path::new("/a.toml")).unwrap();
+        assert_eq!(
+            c.fetch.proxy.map(|u| u.to_string()).as_deref(),
+            Some("http://proxy.example.org:3128/")
+        );
+        let e = errs(&with("socks5://proxy.example.org:1080"));
+        assert!(e.iter().any(|m| m.contains("[fetch] proxy")), "{e:?}");
     }
 }

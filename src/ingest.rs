@@ -95,7 +95,8 @@ async fn poll_source(
         ));
     }
     st.last_poll = Some(now);
-    let mut req = fetch::Request::new(src.url.clone());
+    let mut req =
+        fetch::Request::new(src.url.clone()).with_reach(fetch::Reach::site(&unit.id, unit.scope()));
     req.etag = st.etag.clone();
     req.last_modified = st.last_modified.clone();
     let fail = |st: &mut SourceState, msg: String| {
@@ -445,8 +446,10 @@ static EXTRACTOR: std::sync::LazyLock<extract::Extractor> =
 /// The article's content: from the feed when it carries the whole article,
 /// else from the article page.
 ///
-/// Articles found by polling must stay on the unit's site (a redirect off it
-/// is refused); an editor's hand push (`any_host`) may come from anywhere.
+/// Articles found by polling must stay on the unit's site (every hop is
+/// checked by the fetcher before it connects); an editor's hand push
+/// (`any_host`) may come from any public address, or the unit's own site —
+/// never from an internal one (see `fetch::Reach`).
 pub(crate) async fn obtain(
     ctx: &Context,
     unit: &Unit,
@@ -467,7 +470,16 @@ pub(crate) async fn obtain(
             });
         }
     }
-    let page = match ctx.fetcher.get(&fetch::Request::new(e.url.clone())).await {
+    let reach = if any_host {
+        fetch::Reach::any_host(&unit.id, unit.scope())
+    } else {
+        fetch::Reach::site(&unit.id, unit.scope())
+    };
+    let page = match ctx
+        .fetcher
+        .get(&fetch::Request::new(e.url.clone()).with_reach(reach))
+        .await
+    {
         Ok(fetch::Response::Ok(p)) => p,
         Ok(fetch::Response::NotModified) => {
             return Err(ObtainError {
@@ -483,6 +495,7 @@ pub(crate) async fn obtain(
                     ..
                 } | fetch::FetchError::TooLarge { .. }
                     | fetch::FetchError::Robots { .. }
+                    | fetch::FetchError::Refused { .. }
             );
             return Err(ObtainError {
                 msg: format!("article {err}"),

@@ -16,7 +16,8 @@
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client |
 //!
-//! Supporting: [`clock`] (wall time, passed in), [`secret`] (credentials that
+//! Supporting: [`scope`] (which hosts are a unit's site: one rule for
+//! config, discovery and fetching), [`clock`] (wall time, passed in), [`secret`] (credentials that
 //! never print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
@@ -41,6 +42,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod review;
 pub mod schedule;
+pub mod scope;
 pub mod secret;
 pub mod source;
 pub mod store;

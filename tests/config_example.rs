@@ -25,6 +25,7 @@ fn example_config_parses_and_documents_every_unit_field() {
         "max_redirects",
         "host_delay_ms",
         "respect_robots",
+        "proxy",
         "backfill",
         "id",
         "account_name",

@@ -44,6 +44,20 @@ fn items(w: &World, cfg: &str, token: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `autosync push URL --unit UNIT` as `token`, with `extra` arguments.
+fn push(
+    w: &World,
+    cfg: &str,
+    token: &str,
+    url: &str,
+    unit: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let mut args = vec!["push", "-c", cfg, "--token", token, url, "--unit", unit];
+    args.extend_from_slice(extra);
+    w.run(&args)
+}
+
 #[test]
 fn editors_review_push_and_broadcast_with_every_action_audited() {
     let (w, cfg) = desk_world("");
@@ -120,55 +134,18 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
         autosync::demo::LIST_ARTICLES[2].path
     );
     let before = w.posts().len();
-    let (code, out, err) = w.run(&[
-        "push",
-        "-c",
-        c,
-        "--token",
-        CITY,
-        &url,
-        "--unit",
-        "demo-city",
-    ]);
+    let (code, out, err) = push(&w, c, CITY, &url, "demo-city", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("published"), "{out}");
     assert_eq!(w.posts().len(), before + 1);
-    let (code, _, err) = w.run(&[
-        "push",
-        "-c",
-        c,
-        "--token",
-        CITY,
-        &url,
-        "--unit",
-        "demo-city",
-    ]);
+    let (code, _, err) = push(&w, c, CITY, &url, "demo-city", &[]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("已有该文章"), "{err}");
-    let (code, _, err) = w.run(&[
-        "push",
-        "-c",
-        c,
-        "--token",
-        CITY,
-        &url,
-        "--unit",
-        "demo-city",
-        "--force",
-    ]);
+    let (code, _, err) = push(&w, c, CITY, &url, "demo-city", &["--force"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(w.posts().len(), before + 2);
     // The city editor cannot push to the province.
-    let (code, _, err) = w.run(&[
-        "push",
-        "-c",
-        c,
-        "--token",
-        CITY,
-        &url,
-        "--unit",
-        "demo-province",
-    ]);
+    let (code, _, err) = push(&w, c, CITY, &url, "demo-province", &[]);
     assert_eq!(code, 4, "{err}");
 
     // Broadcast the approved province item to the whole province: the
@@ -338,4 +315,49 @@ fn the_daemon_serves_the_desk_api_safely() {
     );
     assert!(exit.is_some_and(|s| s.success()), "{log_text}");
     assert_eq!(w.posts().iter().filter(|p| p.title == title).count(), 1);
+}
+
+/// Issue 11: pushing the daemon's own `http://127.0.0.1:<listen>/status`
+/// (or the same address spelled otherwise) published the daemon's JSON as
+/// an article. Now the push is refused, names the unit and the URL, tells
+/// nothing the address would have answered, and nothing goes out.
+#[test]
+fn hand_push_of_the_daemons_own_status_page_is_refused() {
+    let listen = free_addr();
+    let (w, cfg) = desk_world(&format!(
+        "listen = \"{listen}\"\nshutdown_timeout_secs = 5\nrun_at_start = false"
+    ));
+    let c = cfg.to_str().unwrap();
+    let log = w.dir.path().join("daemon.log");
+    let mut child = start_daemon(&cfg, &log);
+    let up = wait_for(Duration::from_secs(30), || {
+        http_get(listen, "/status").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    assert!(up, "daemon did not come up");
+    let port = listen.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/status"),
+        format!("http://localhost:{port}/status"),
+        format!("http://2130706433:{port}/status"),
+        format!("http://0x7f.1:{port}/status"),
+        format!("http://0.0.0.0:{port}/status"),
+        format!("http://[::1]:{port}/status"),
+    ] {
+        let (code, out, err) = push(&w, c, CITY, &url, "demo-city", &[]);
+        assert_ne!(code, 0, "{url}: {out}{err}");
+        assert!(
+            err.contains("refused for unit demo-city") && err.contains(&format!(":{port}/status")),
+            "{url}: {err}"
+        );
+        // Nothing of what /status says (unit ids, counts) is told.
+        assert!(
+            !err.contains("demo-province") && !err.contains('{'),
+            "{url}: {err}"
+        );
+    }
+    signal(&child, "-TERM");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exit.is_some_and(|s| s.success()), "{log_text}");
+    assert!(w.posts().is_empty(), "{:?}", w.posts());
 }

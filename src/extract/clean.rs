@@ -7,7 +7,10 @@
 //! names, class/id words, link density, and the short stock phrases such
 //! blocks consist of. Everything that survives is re-emitted through a tag
 //! and attribute allow-list, so no script, style, iframe, form control,
-//! event handler or `javascript:` link can reach a publisher.
+//! event handler or `javascript:` link can reach a publisher. Links and
+//! image sources are kept by the scheme of the URL they *parse* to (a
+//! scheme allow-list), never by a test on the attribute's text, which
+//! tabs, newlines, control characters and character references get past.
 
 use url::Url;
 
@@ -20,6 +23,16 @@ pub(crate) struct Rendered {
     pub text: String,
     pub images: Vec<Url>,
 }
+
+/// Schemes a link in the output may have: nothing a browser would run
+/// (`javascript:`, `vbscript:`) or render as a document (`data:`).
+const LINK_SCHEMES: &[&str] = &["http", "https", "mailto", "tel"];
+/// Schemes an image in the output may have (a `data:` image is dropped too:
+/// the publisher uploads images by URL).
+const IMAGE_SCHEMES: &[&str] = &["http", "https"];
+/// Stands in for a missing base, only to learn what a relative reference
+/// would resolve to; never written out.
+const RELATIVE_PROBE: &str = "http://relative.invalid/";
 
 /// Class/id words that mark a subtree as boilerplate wherever it sits.
 const BOILER_TOKENS: &[&str] = &[
@@ -443,23 +456,40 @@ impl Renderer<'_> {
         if raw.is_empty() || raw.starts_with('#') {
             return None;
         }
-        let lower = raw.to_ascii_lowercase();
-        if lower.starts_with("javascript:")
-            || lower.starts_with("vbscript:")
-            || lower.starts_with("data:")
-        {
-            return None;
-        }
-        Some(self.absolute(raw))
+        self.safe_url(raw, LINK_SCHEMES)
     }
 
-    fn absolute(&self, raw: &str) -> String {
-        match self.base {
-            Some(b) => b
-                .join(raw)
-                .map(|u| u.to_string())
-                .unwrap_or_else(|_| raw.to_string()),
-            None => raw.to_string(),
+    /// `raw` as written to the output, when the URL it stands for has one
+    /// of `schemes`; `None` drops it.
+    ///
+    /// Decided on the parsed URL, never on the text: the URL parser (the
+    /// WHATWG one, which browsers share) drops tabs and newlines anywhere and
+    /// control characters and spaces in front, so `java\tscript:` or
+    /// `\u{1}javascript:` (entity-encoded in the page, decoded by the HTML
+    /// parser) are `javascript:` URLs to a browser while no `starts_with`
+    /// on the raw text sees them. What is written out is the parsed URL's
+    /// serialisation, so the output holds no such characters either.
+    fn safe_url(&self, raw: &str, schemes: &[&str]) -> Option<String> {
+        let parsed = match self.base {
+            Some(b) => b.join(raw),
+            None => Url::parse(raw),
+        };
+        match parsed {
+            Ok(u) => schemes.contains(&u.scheme()).then(|| u.to_string()),
+            // No base to resolve against: a relative reference stays
+            // relative, stripped of what the parser would drop, once the
+            // stripped text is checked to still be relative.
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                let stripped: String = raw
+                    .chars()
+                    .filter(|c| !c.is_ascii_control() && *c != ' ')
+                    .collect();
+                let probe = Url::parse(RELATIVE_PROBE).expect("static url");
+                let joined = probe.join(&stripped).ok()?;
+                (Url::parse(&stripped).is_err() && schemes.contains(&joined.scheme()))
+                    .then_some(stripped)
+            }
+            Err(_) => None,
         }
     }
 
@@ -499,14 +529,19 @@ impl Renderer<'_> {
             "data-url",
             "data-echo",
         ];
-        let src = lazy
+        // The first candidate that is a safe image URL: a lazy loader's
+        // placeholder is often a `data:` GIF in `src`.
+        let Some(abs) = lazy
             .iter()
             .filter_map(|a| e.attr(a))
             .chain(e.attr("src"))
             .chain(e.attr("srcset").and_then(|s| s.split_whitespace().next()))
             .map(str::trim)
-            .find(|s| !s.is_empty() && !s.to_ascii_lowercase().starts_with("data:"));
-        let Some(src) = src else { return };
+            .filter(|s| !s.is_empty())
+            .find_map(|s| self.safe_url(s, IMAGE_SCHEMES))
+        else {
+            return;
+        };
         if self.strip {
             // Tracking pixels and icons.
             let tiny = |a: &str| {
@@ -518,7 +553,6 @@ impl Renderer<'_> {
                 return;
             }
         }
-        let abs = self.absolute(src);
         out.html.push_str("<img src=\"");
         escape_into(&mut out.html, &abs);
         out.html.push('"');

@@ -9,12 +9,19 @@
 //! and so that a permanent move (301/308) can be reported to ops: the config
 //! then names a dead URL and should be updated.
 //!
+//! Every request carries a [`Reach`] (whose request it is) and is checked
+//! before anything connects — scheme, the unit's site scope, and the address
+//! connected to — at each redirect hop and for robots.txt too: see
+//! [`guard`](self::guard) for the rules and how the address check holds.
+//!
 //! Nothing in here sleeps on a 429/503: the server's `Retry-After` is handed to
 //! the caller ([`FetchError::retry_after`]), because only the scheduler knows
 //! whether to retry now, later or never.
 
+mod guard;
 mod robots;
 
+pub use guard::{AddrKind, Reach, Refusal, internal_kind};
 pub use robots::Robots;
 
 use bytes::{Bytes, BytesMut};
@@ -55,6 +62,11 @@ pub struct FetchOptions {
     pub host_delay: Duration,
     /// Whether robots.txt is fetched and honoured.
     pub respect_robots: bool,
+    /// Every request through this proxy (`[fetch] proxy`); `None` leaves
+    /// reqwest's `http_proxy`/`https_proxy`/`no_proxy` environment in force.
+    /// Behind a proxy, names are resolved by it: their address check is
+    /// skipped, the scheme, site and IP-literal checks stay.
+    pub proxy: Option<Url>,
 }
 
 impl Default for FetchOptions {
@@ -72,6 +84,7 @@ impl Default for FetchOptions {
             max_redirects: 5,
             host_delay: Duration::from_millis(500),
             respect_robots: true,
+            proxy: None,
         }
     }
 }
@@ -85,16 +98,27 @@ pub struct Request {
     pub last_modified: Option<String>,
     /// Sent as `Referer` (image hot-link protection wants the article URL).
     pub referer: Option<Url>,
+    /// Whose request this is and where it may go. The default reaches
+    /// nothing, so a request nobody vouched for is refused.
+    pub reach: Reach,
 }
 
 impl Request {
+    /// A GET of `url` that reaches nothing until given a [`Reach`].
     pub fn new(url: Url) -> Self {
         Request {
             url,
             etag: None,
             last_modified: None,
             referer: None,
+            reach: Reach::default(),
         }
+    }
+
+    /// The same request with `reach`.
+    pub fn with_reach(mut self, reach: Reach) -> Self {
+        self.reach = reach;
+        self
     }
 }
 
@@ -147,6 +171,14 @@ pub enum FetchError {
     TooLarge { url: Url, limit: usize },
     #[error("{url}: disallowed by robots.txt")]
     Robots { url: Url },
+    /// Refused before connecting ([`Reach`]); nothing was asked of the
+    /// address, so nothing it would answer can be told.
+    #[error("{url}: refused{}: {reason}", .unit.as_ref().map(|u| format!(" for unit {u}")).unwrap_or_default())]
+    Refused {
+        url: Url,
+        unit: Option<String>,
+        reason: Refusal,
+    },
     #[error("{url}: {reason}")]
     Other { url: Url, reason: String },
 }
@@ -199,8 +231,14 @@ impl Fetcher {
             reqwest::header::ACCEPT_LANGUAGE,
             reqwest::header::HeaderValue::from_static("zh-CN,zh;q=0.9,en;q=0.5"),
         );
-        let client = reqwest::Client::builder()
+        let proxy = match &opts.proxy {
+            Some(p) => Some(reqwest::Proxy::all(p.as_str()).map_err(build_err)?),
+            None => None,
+        };
+        let resolver = guard::GuardedResolver::new(guard::proxy_hosts(opts.proxy.as_ref()));
+        let mut client = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
+            .dns_resolver(Arc::new(resolver))
             .default_headers(headers)
             .timeout(opts.timeout)
             .connect_timeout(connect_timeout)
@@ -213,16 +251,20 @@ impl Fetcher {
             // 2,000 sites, 150-160 MiB peak RSS in a first cycle against
             // 106-112 MiB without (BENCHMARKS.md). Also spares government
             // sites' connection limits.
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(build_err)?;
-        let api = reqwest::Client::builder()
+            .pool_max_idle_per_host(0);
+        // Platform APIs are the operator's configured endpoints, not
+        // addresses from pages or editors: no reach check, the same proxy.
+        let mut api = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .timeout(opts.timeout)
             .connect_timeout(connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .build()
-            .map_err(build_err)?;
+            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects));
+        if let Some(p) = proxy {
+            client = client.proxy(p.clone());
+            api = api.proxy(p);
+        }
+        let client = client.build().map_err(build_err)?;
+        let api = api.build().map_err(build_err)?;
         let token = ua_token(&opts.user_agent);
         Ok(Fetcher {
             client,
@@ -255,13 +297,12 @@ impl Fetcher {
         let mut moved: Option<Url> = None;
         let mut still_permanent = true;
         loop {
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(FetchError::Other {
-                    url,
-                    reason: "only http and https are fetched".into(),
-                });
-            }
-            if self.opts.respect_robots && !self.robots_allow(&url).await {
+            // Before robots.txt, the gate and the connection: a hop is
+            // refused before anything is sent to it.
+            guard::check(&url, &req.reach)
+                .await
+                .map_err(|reason| refused(&url, &req.reach, reason))?;
+            if self.opts.respect_robots && !self.robots_allow(&url, &req.reach).await {
                 return Err(FetchError::Robots { url });
             }
             let permit = self.gate.acquire(&host_key(&url)).await;
@@ -276,7 +317,12 @@ impl Fetcher {
                 builder = builder.header(reqwest::header::REFERER, referer.as_str());
             }
             tracing::debug!(url = %url, "GET");
-            let resp = builder.send().await.map_err(|e| classify(&url, &e))?;
+            let resp = guard::in_target(&url, &req.reach, builder.send())
+                .await
+                .map_err(|e| match guard::refusal_in(&e) {
+                    Some(reason) => refused(&url, &req.reach, reason),
+                    None => classify(&url, &e),
+                })?;
             let status = resp.status();
 
             if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
@@ -363,8 +409,8 @@ impl Fetcher {
     }
 
     /// Whether robots.txt of `url`'s origin lets us fetch it.
-    async fn robots_allow(&self, url: &Url) -> bool {
-        let robots = self.robots_for(url).await;
+    async fn robots_allow(&self, url: &Url, reach: &Reach) -> bool {
+        let robots = self.robots_for(url, reach).await;
         let mut path = url.path().to_string();
         if let Some(q) = url.query() {
             path.push('?');
@@ -375,7 +421,7 @@ impl Fetcher {
 
     /// The cached rules for `url`'s origin, fetched when missing or stale.
     /// Concurrent callers for one origin wait for a single fetch.
-    async fn robots_for(&self, url: &Url) -> Arc<Robots> {
+    async fn robots_for(&self, url: &Url, reach: &Reach) -> Arc<Robots> {
         let origin = url.origin().ascii_serialization();
         let slot = self.robots.slot(&origin);
         let mut slot = slot.lock().await;
@@ -384,7 +430,7 @@ impl Fetcher {
         {
             return cached.robots.clone();
         }
-        let (robots, ttl) = self.fetch_robots(url).await;
+        let (robots, ttl) = self.fetch_robots(url, reach).await;
         let robots = Arc::new(robots);
         *slot = Some(CachedRobots {
             robots: robots.clone(),
@@ -398,13 +444,21 @@ impl Fetcher {
     /// "disallow all" under the RFC, but government sites often answer 5xx or
     /// garbage for robots.txt while serving pages fine, and we poll them at a
     /// low rate anyway, so we allow and retry robots.txt after an hour.
-    async fn fetch_robots(&self, url: &Url) -> (Robots, Duration) {
+    ///
+    /// Each hop is checked against `reach` like any request; a refused hop
+    /// counts as unreachable.
+    async fn fetch_robots(&self, url: &Url, reach: &Reach) -> (Robots, Duration) {
         let Ok(mut target) = url.join("/robots.txt") else {
             return (Robots::allow_all(), ROBOTS_FAILURE_TTL);
         };
         for _ in 0..=ROBOTS_MAX_REDIRECTS {
+            if let Err(reason) = guard::check(&target, reach).await {
+                tracing::info!(url = %target, %reason, "robots.txt refused; allowing all");
+                return (Robots::allow_all(), ROBOTS_FAILURE_TTL);
+            }
             let permit = self.gate.acquire(&host_key(&target)).await;
-            let resp = match self.client.get(target.clone()).send().await {
+            let send = self.client.get(target.clone()).send();
+            let resp = match guard::in_target(&target, reach, send).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::info!(url = %target, error = %error_chain(&e), "robots.txt unreachable; allowing all");
@@ -421,11 +475,11 @@ impl Fetcher {
                 drop(resp);
                 drop(permit);
                 match next {
-                    Some(n) if matches!(n.scheme(), "http" | "https") => {
+                    Some(n) => {
                         target = n;
                         continue;
                     }
-                    _ => return (Robots::allow_all(), ROBOTS_FAILURE_TTL),
+                    None => return (Robots::allow_all(), ROBOTS_FAILURE_TTL),
                 }
             }
             if status.is_client_error() {
@@ -489,6 +543,15 @@ async fn read_truncated(mut resp: reqwest::Response, limit: usize) -> Option<Byt
         buf.extend_from_slice(&chunk);
     }
     Some(buf.freeze())
+}
+
+/// A refusal of `url` for `reach`'s unit.
+fn refused(url: &Url, reach: &Reach, reason: Refusal) -> FetchError {
+    FetchError::Refused {
+        url: url.clone(),
+        unit: reach.unit().map(str::to_string),
+        reason,
+    }
 }
 
 /// Map a reqwest error to ours, naming `url`.

@@ -41,7 +41,10 @@ pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Pu
                 (None, None, None) => return Err("no cookie configured".into()),
             };
             let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
-            let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(fetcher.clone()));
+            let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(
+                fetcher.clone(),
+                fetch::Reach::site(&unit.id, unit.scope()),
+            ));
             let p = publish::toutiao::Toutiao::new(
                 base,
                 Secret::new(cookie.trim()),
@@ -57,12 +60,14 @@ pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Pu
 
 /// Images for publishers come through the fetcher, so politeness, robots and
 /// size caps hold for them too.
-struct FetcherImages(Arc<Fetcher>);
+/// The reach is the unit's; each image may also come from its article's site.
+struct FetcherImages(Arc<Fetcher>, fetch::Reach);
 
 #[async_trait]
 impl publish::ImageSource for FetcherImages {
     async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<publish::Image, String> {
-        let mut req = fetch::Request::new(url.clone());
+        let mut req =
+            fetch::Request::new(url.clone()).with_reach(self.1.clone().also_site_of(referer));
         req.referer = Some(referer.clone());
         match self.0.get(&req).await.map_err(|e| e.to_string())? {
             fetch::Response::Ok(page) => {

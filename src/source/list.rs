@@ -7,7 +7,8 @@
 //! list is; without it we find it:
 //!
 //! 1. Every `a[href]` that could be an article is a *candidate*: http(s),
-//!    same site, not an attachment, not `javascript:`/`mailto:`, not the page
+//!    on the page's site ([`crate::scope`]: registrable domain and port), not
+//!    an attachment, not `javascript:`/`mailto:`, not the page
 //!    itself, not a pager link (`下一页`, `index_1.html`, `?page=2`).
 //! 2. Each candidate belongs to the nearest ancestor that *repeats*: an element
 //!    with ≥ 3 same-tag children that contain candidates (the `ul` of `li`s,
@@ -34,6 +35,7 @@
 //! from the article URL (`/2023-11/20/`, `t20231120_…`) or is left out.
 
 use super::{Entry, SourceError, canonicalize};
+use crate::scope::SiteScope;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use ego_tree::NodeId;
 use regex::Regex;
@@ -117,9 +119,10 @@ static BASE_HREF: LazyLock<Selector> =
 struct Ctx {
     /// `<base href>` if any, else the page URL: what relative hrefs resolve against.
     base: Url,
-    page: Url,
     /// The page URL with `index.*` and paging parameters normalised away.
     page_key: String,
+    /// The page's own site: links elsewhere are not the list's articles.
+    site: SiteScope,
 }
 
 impl Ctx {
@@ -135,7 +138,7 @@ impl Ctx {
         Ctx {
             base,
             page_key: page_key(&page),
-            page,
+            site: SiteScope::of_url(&page),
         }
     }
 }
@@ -202,10 +205,7 @@ fn candidates<'a>(anchors: impl Iterator<Item = ElementRef<'a>>, ctx: &Ctx) -> V
             continue;
         }
         let url = canonicalize(&url);
-        let (Some(page_host), Some(host)) = (ctx.page.host_str(), url.host_str()) else {
-            continue;
-        };
-        if !same_site(page_host, host) || is_attachment(&url) {
+        if !ctx.site.allows(&url) || is_attachment(&url) {
             continue;
         }
         let (text, anchor_date) = anchor_text(a);
@@ -594,29 +594,6 @@ fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Same host, or one a subdomain of the other (`www.` ignored), but never
-/// joined through a public suffix such as `gov.cn`.
-fn same_site(a: &str, b: &str) -> bool {
-    let a = a.strip_prefix("www.").unwrap_or(a);
-    let b = b.strip_prefix("www.").unwrap_or(b);
-    if a.parse::<std::net::IpAddr>().is_ok() || b.parse::<std::net::IpAddr>().is_ok() {
-        return a == b;
-    }
-    let sub = |child: &str, parent: &str| {
-        child.ends_with(&format!(".{parent}")) && !is_public_suffix(parent)
-    };
-    a == b || sub(a, b) || sub(b, a)
-}
-
-fn is_public_suffix(host: &str) -> bool {
-    const SUFFIXES: &[&str] = &[
-        "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "mil.cn", "com.hk", "org.hk",
-        "gov.hk", "edu.hk", "com.tw", "org.tw", "gov.tw", "edu.tw", "com.mo", "gov.mo", "co.uk",
-        "org.uk", "gov.uk", "ac.uk",
-    ];
-    !host.contains('.') || SUFFIXES.contains(&host)
-}
-
 fn is_attachment(url: &Url) -> bool {
     const EXT: &[&str] = &[
         "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "wps", "et", "dps", "ofd", "txt",
@@ -945,15 +922,53 @@ mod tests {
     }
 
     #[test]
-    fn same_site_rules() {
-        assert!(same_site("www.hbkx.org.cn", "hbkx.org.cn"));
-        assert!(same_site("www.cast.org.cn", "news.cast.org.cn"));
-        assert!(
-            !same_site("kx.sh.gov.cn", "www.gov.cn"),
-            "gov.cn is a public suffix"
+    fn links_off_the_pages_registrable_domain_or_port_are_dropped() {
+        let items = |hosts: &[&str]| -> String {
+            hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    format!(
+                        r#"<li><a href="http://{h}/202311/t2023112{i}_{i}.html">第{i}条文章的标题比较长一些</a> 2023-11-2{i}</li>"#
+                    )
+                })
+                .collect()
+        };
+        let html = format!(
+            "<html><body><ul>{}</ul></body></html>",
+            items(&[
+                "news.www.gov.cn",
+                "other.gov.cn",
+                "www.gov.cn",
+                "gov.cn",
+                "www.gov.cn:8080",
+                "kx.sh.gov.cn"
+            ])
         );
-        assert!(!same_site("www.hbkx.org.cn", "www.cast.org.cn"));
-        assert!(!same_site("127.0.0.1", "0.1"));
+        let got: Vec<String> = parse_list(&html, &u("http://www.gov.cn/xw/"), None)
+            .expect("parses")
+            .iter()
+            .map(|e| {
+                e.url.host_str().unwrap_or("").to_string()
+                    + &e.url.port().map(|p| format!(":{p}")).unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(got, ["news.www.gov.cn", "www.gov.cn", "gov.cn"]);
+        let html = format!(
+            "<html><body><ul>{}</ul></body></html>",
+            items(&[
+                "news.cast.org.cn",
+                "www.hbkx.org.cn",
+                "cast.org.cn",
+                "www.cast.org.cn"
+            ])
+        );
+        let got: Vec<String> = parse_list(&html, &u("http://www.cast.org.cn/xw/"), None)
+            .expect("parses")
+            .iter()
+            .map(|e| e.url.host_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(got, ["news.cast.org.cn", "cast.org.cn", "www.cast.org.cn"]);
     }
 
     #[test]

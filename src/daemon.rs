@@ -131,18 +131,16 @@ impl Shared {
         self.config.read().expect("config lock").clone()
     }
 
-    /// The editors' desk over the current config; editor actions wake the
-    /// unit's publish worker.
-    pub fn desk(&self) -> crate::desk::Desk {
-        let wakers = self.wakers.clone();
-        let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
-        desk.outboxes = self.outboxes.clone();
-        desk.wake = Some(Arc::new(move |unit: &str| {
-            if let Some(n) = wakers.lock().expect("wakers lock").get(unit) {
-                n.notify_one();
-            }
-        }));
-        desk
+    /// What the HTTP side gets: the same config, store, outboxes and bells.
+    pub fn service(&self) -> admin::Service {
+        admin::Service {
+            ctx: self.ctx.clone(),
+            config: self.config.clone(),
+            metrics: self.metrics.clone(),
+            sessions: self.sessions.clone(),
+            outboxes: self.outboxes.clone(),
+            wakers: self.wakers.clone(),
+        }
     }
 }
 
@@ -181,7 +179,7 @@ pub async fn run(
             Some(metrics_for_outboxes),
         )),
     };
-    let http = tokio::spawn(admin::serve(listener, shared.clone()));
+    let http = tokio::spawn(admin::serve(listener, shared.service()));
 
     let mut running: HashMap<String, UnitTasks> = HashMap::new();
     for u in &config.units {

@@ -367,3 +367,27 @@ async fn credentials_of_another_account_pause_it_and_send_nothing() {
     let st = b.ctx.store.account_state(outbox.account()).unwrap();
     assert!(st.paused.is_some(), "{st:?}");
 }
+
+/// Guards the last check before a post leaves: an item whose body is gone
+/// (retention) or was never there is held for an editor, never sent as an
+/// empty post.
+#[tokio::test]
+async fn an_item_without_a_body_is_held_not_published() {
+    let b = bench().await;
+    let url = format!("http://{}/a/11.html", b.site);
+    let item = Item {
+        title: "没有正文的稿件".into(),
+        ..Item::new("prov", &url, "list:x", Utc::now(), State::Queued)
+    };
+    b.ctx
+        .store
+        .insert_new(&item, std::slice::from_ref(&url))
+        .await
+        .unwrap();
+    match b.worker_step("prov").await.unwrap() {
+        Sent::Held { reason, .. } => assert!(reason.contains("body"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.state(&item.id).kind(), StateName::Held);
+    assert!(b.posts("prov").is_empty());
+}

@@ -3,8 +3,8 @@
 //! sent by browsers on their own, so this API needs no CSRF token (the web
 //! page, which uses a cookie, does).
 
+use super::Service;
 use crate::config::Editor;
-use crate::daemon::Shared;
 use crate::desk::{DeskError, ItemView, audit_csv};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -30,7 +30,7 @@ fn bad_json(e: JsonRejection) -> Response {
 }
 
 /// The editor behind the request's bearer token.
-fn editor(shared: &Shared, headers: &HeaderMap) -> Result<Editor, DeskError> {
+fn editor(shared: &Service, headers: &HeaderMap) -> Result<Editor, DeskError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -56,7 +56,7 @@ struct ListQuery {
 }
 
 async fn list(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -77,7 +77,7 @@ async fn list(
     }))
 }
 
-async fn show(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn show(State(s): State<Service>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     respond(editor(&s, &headers).and_then(|ed| {
         let item = s.desk().item(&ed, &id)?;
         Ok(json!({ "item": ItemView::from(&item), "html": item.html, "text": item.text }))
@@ -87,7 +87,7 @@ async fn show(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<String
 /// `POST /api/items/{id}/{action}`: approve, priority, push; reject and
 /// title take a JSON body.
 async fn act(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
@@ -155,7 +155,7 @@ struct PushBody {
 /// `Response` as the error is axum's idiom.)
 #[allow(clippy::result_large_err)]
 fn authed<T>(
-    s: &Shared,
+    s: &Service,
     headers: &HeaderMap,
     body: Result<axum::Json<T>, JsonRejection>,
 ) -> Result<(Editor, T), Response> {
@@ -165,7 +165,7 @@ fn authed<T>(
 }
 
 async fn push(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     body: Result<axum::Json<PushBody>, JsonRejection>,
 ) -> Response {
@@ -183,7 +183,7 @@ struct BroadcastBody {
 }
 
 async fn broadcast(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     body: Result<axum::Json<BroadcastBody>, JsonRejection>,
 ) -> Response {
@@ -193,11 +193,11 @@ async fn broadcast(
     }
 }
 
-async fn audit(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn audit(State(s): State<Service>, headers: HeaderMap) -> Response {
     respond(editor(&s, &headers).and_then(|ed| s.desk().audit(&ed)))
 }
 
-async fn audit_export(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn audit_export(State(s): State<Service>, headers: HeaderMap) -> Response {
     match editor(&s, &headers).and_then(|ed| s.desk().audit(&ed)) {
         Ok(log) => (
             [
@@ -214,7 +214,7 @@ async fn audit_export(State(s): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
-pub fn routes() -> Router<Shared> {
+pub fn routes() -> Router<Service> {
     Router::new()
         .route("/api/items", get(list))
         .route("/api/items/{id}", get(show))

@@ -7,13 +7,55 @@ pub mod api;
 pub mod client;
 pub mod web;
 
-use crate::daemon::Shared;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::outbox::Outboxes;
+use crate::pipeline::Context;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::Notify;
+
+/// What the HTTP side needs of the process it serves, and nothing of its
+/// tasks: the current config (a reload swaps it), the store and clock, the
+/// metrics, the editors' sessions, and the accounts' outboxes and workers'
+/// bells, so that the desk sends through the very outbox the workers use
+/// and wakes them. The daemon hands one in; tests can build one.
+#[derive(Clone)]
+pub struct Service {
+    pub ctx: Context,
+    pub config: Arc<RwLock<Arc<Config>>>,
+    pub metrics: Arc<Metrics>,
+    pub sessions: Arc<web::Sessions>,
+    pub outboxes: Arc<Outboxes>,
+    /// Each unit's publish worker's bell.
+    pub wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+impl Service {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    /// The editors' desk over the current config; editor actions go
+    /// through the workers' outboxes and wake the unit's worker.
+    pub fn desk(&self) -> crate::desk::Desk {
+        let wakers = self.wakers.clone();
+        let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
+        desk.outboxes = self.outboxes.clone();
+        desk.wake = Some(Arc::new(move |unit: &str| {
+            if let Some(n) = wakers.lock().expect("wakers lock").get(unit) {
+                n.notify_one();
+            }
+        }));
+        desk
+    }
+}
 
 /// Request bodies larger than this get 413: nothing an editor sends is big.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -136,14 +178,14 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
+async fn metrics(State(s): State<Service>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
 }
 
-async fn status_json(State(s): State<Shared>) -> impl IntoResponse {
+async fn status_json(State(s): State<Service>) -> impl IntoResponse {
     match status(&s.config(), &s.ctx.store) {
         Ok(rows) => (StatusCode::OK, axum::Json(serde_json::json!(rows))).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -151,7 +193,7 @@ async fn status_json(State(s): State<Shared>) -> impl IntoResponse {
 }
 
 /// The router, for the daemon and for tests.
-pub fn router(shared: Shared) -> Router {
+pub fn router(shared: Service) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -163,7 +205,7 @@ pub fn router(shared: Shared) -> Router {
 }
 
 /// Serve until the process stops (the daemon aborts this task on shutdown).
-pub async fn serve(listener: tokio::net::TcpListener, shared: Shared) {
+pub async fn serve(listener: tokio::net::TcpListener, shared: Service) {
     let shutdown = shared.ctx.shutdown.clone();
     let res = axum::serve(listener, router(shared))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -12,8 +12,8 @@
 // that is axum's idiom, and boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+use super::Service;
 use crate::config::Editor;
-use crate::daemon::Shared;
 use crate::desk::{Delivery, DeskError, ItemView};
 use crate::store::Item;
 use axum::Form;
@@ -155,7 +155,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 
 /// The logged-in editor and the session's CSRF token, or a redirect to the
 /// login page.
-fn logged_in(s: &Shared, headers: &HeaderMap) -> Result<(Editor, String), Response> {
+fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
     let to_login = || Redirect::to("/desk/login").into_response();
     let id = session_id(headers).ok_or_else(to_login)?;
     let (name, csrf) = s.sessions.get(&id).ok_or_else(to_login)?;
@@ -184,7 +184,7 @@ fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
 /// The logged-in editor and the parsed form, once its CSRF token checked
 /// out; else the answer to send.
 fn guarded<T: HasCsrf>(
-    s: &Shared,
+    s: &Service,
     headers: &HeaderMap,
     form: Result<Form<T>, axum::extract::rejection::FormRejection>,
 ) -> Result<(Editor, T), Response> {
@@ -246,7 +246,7 @@ struct LoginForm {
 }
 
 async fn login(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(f)) = form else {
@@ -272,7 +272,7 @@ async fn login(
 
 /// Logging out needs no CSRF token: the worst a forged request can do is
 /// log the editor out.
-async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn logout(State(s): State<Service>, headers: HeaderMap) -> Response {
     if let Some(id) = session_id(&headers) {
         s.sessions.remove(&id);
     }
@@ -297,7 +297,7 @@ fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
 }
 
 async fn index(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -399,7 +399,7 @@ async fn index(
 }
 
 async fn item_page(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
@@ -524,7 +524,7 @@ struct ActionForm {
 }
 
 async fn item_action(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
@@ -580,7 +580,7 @@ struct PushForm {
 }
 
 async fn push(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     form: Result<Form<PushForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -604,7 +604,7 @@ struct BroadcastForm {
 }
 
 async fn broadcast(
-    State(s): State<Shared>,
+    State(s): State<Service>,
     headers: HeaderMap,
     form: Result<Form<BroadcastForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -620,7 +620,7 @@ async fn broadcast(
     back(&format!("/desk/item/{}", url_path(&f.item)), r)
 }
 
-async fn audit_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn audit_page(State(s): State<Service>, headers: HeaderMap) -> Response {
     let (ed, _) = match logged_in(&s, &headers) {
         Ok(x) => x,
         Err(r) => return r,
@@ -650,7 +650,7 @@ async fn audit_page(State(s): State<Shared>, headers: HeaderMap) -> Response {
     page("审计日志", Some(&ed.name), &body)
 }
 
-async fn audit_csv(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn audit_csv(State(s): State<Service>, headers: HeaderMap) -> Response {
     let (ed, _) = match logged_in(&s, &headers) {
         Ok(x) => x,
         Err(r) => return r,
@@ -671,7 +671,7 @@ async fn audit_csv(State(s): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
-pub fn routes() -> Router<Shared> {
+pub fn routes() -> Router<Service> {
     Router::new()
         .route("/desk", get(index))
         .route("/desk/login", get(login_form).post(login))

@@ -6,19 +6,20 @@
 //! | stage | module | what it does |
 //! |---|---|---|
 //! | config | [`config`] | the TOML file, validated; every error names file, line, unit |
-//! | fetch | [`fetch`], [`charset`] | polite, capped, conditional HTTP; bytes to text |
+//! | fetch | [`fetch`], [`charset`], [`scope`] | polite, capped, conditional HTTP, every request checked before it connects; bytes to text; which hosts are a unit's site |
 //! | discover | [`source`] | feeds and HTML list pages to article entries |
 //! | extract | [`extract`] | article page to title, time, body, images |
-//! | store | [`store`] | sled: items, their states, per-source state |
+//! | ingest | [`ingest`] | poll → discover → extract → dedupe → review → store; baselines only on evidence |
+//! | store | [`store`], [`model`] | sled; items, the state table and its one check-and-set, per-source and per-account state |
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
-//! | publish | [`publish`] | the `Publisher` trait, one file per platform |
-//! | pass | [`pipeline`] | one pass over the units, tying the stages together |
-//! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, signals |
-//! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client |
+//! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
+//! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
+//! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
+//! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
-//! Supporting: [`scope`] (which hosts are a unit's site: one rule for
-//! config, discovery and fetching), [`clock`] (wall time, passed in), [`secret`] (credentials that
-//! never print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
+//! Supporting: [`clock`] (wall time, passed in), [`hooks`] (pause points
+//! that make race tests deterministic), [`secret`] (credentials that never
+//! print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
 //! the command line and calls in here.

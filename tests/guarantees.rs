@@ -223,6 +223,22 @@ fn a_reload_restarts_only_changed_units_and_resumes_a_paused_account_at_once() {
     let resumed = wait_for(Duration::from_secs(20), || {
         province_posts(&w).len() == autosync::demo::LIST_ARTICLES.len()
     });
+    // The unit added by the reload polled at once (`run_at_start`), not at
+    // its first scheduled time.
+    let new_polled = wait_for(Duration::from_secs(20), || {
+        http_get(listen, "/status").is_some_and(|r| {
+            let body = r.split("\r\n\r\n").nth(1).unwrap_or("");
+            serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.as_array()?
+                        .iter()
+                        .find(|u| u["unit"] == "demo-new")
+                        .map(|u| !u["last_poll"].is_null())
+                })
+                .unwrap_or(false)
+        })
+    });
     signal(&child, "-TERM");
     let exit = wait_exit(&mut child, Duration::from_secs(20));
     let text = strip_ansi(&std::fs::read_to_string(&log).unwrap_or_default());

@@ -313,8 +313,13 @@ pub enum PauseReason {
     LoginExpired { detail: String },
     /// The credentials belong to another account than the unit's.
     WrongAccount { expected: String, actual: String },
-    /// The platform refuses this account publishing at all.
+    /// The platform refuses this account publishing at all (e.g. WeChat
+    /// 48001: only verified accounts may publish through the API).
     NoPermission { detail: String },
+    /// The platform accepts calls only from whitelisted addresses, and ours
+    /// is not one (e.g. WeChat 40164/61004): ops add `ip` to the account's
+    /// whitelist.
+    IpNotWhitelisted { ip: String, detail: String },
     /// The account cannot be reached with the configuration given
     /// (no cookie file, a bad base URL).
     NotConfigured { detail: String },
@@ -327,6 +332,7 @@ impl PauseReason {
             PauseReason::LoginExpired { .. } => "login_expired",
             PauseReason::WrongAccount { .. } => "wrong_account",
             PauseReason::NoPermission { .. } => "no_permission",
+            PauseReason::IpNotWhitelisted { .. } => "ip_not_whitelisted",
             PauseReason::NotConfigured { .. } => "not_configured",
         }
     }
@@ -339,6 +345,9 @@ impl PauseReason {
                 format!("绑定的账号不符：应为“{expected}”，实为“{actual}”")
             }
             PauseReason::NoPermission { detail } => format!("平台不允许该账号发布：{detail}"),
+            PauseReason::IpNotWhitelisted { ip, .. } => {
+                format!("服务器地址 {ip} 不在该账号的 IP 白名单中，请在平台后台添加")
+            }
             PauseReason::NotConfigured { detail } => format!("账号配置有误：{detail}"),
         }
     }
@@ -358,6 +367,10 @@ impl std::fmt::Display for PauseReason {
             PauseReason::NoPermission { detail } => {
                 write!(f, "the platform refuses this account publishing ({detail})")
             }
+            PauseReason::IpNotWhitelisted { ip, detail } => write!(
+                f,
+                "the caller address {ip} is not in the account's IP whitelist ({detail}); add it on the platform"
+            ),
             PauseReason::NotConfigured { detail } => write!(f, "not configured: {detail}"),
         }
     }

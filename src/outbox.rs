@@ -477,6 +477,7 @@ impl Outbox {
                 .pause(st, PauseReason::LoginExpired { detail }, now)
                 .await
                 .map(Some),
+            Err(PublishError::Paused(reason)) => self.pause(st, reason, now).await.map(Some),
             Err(e) => {
                 tracing::warn!(unit = %self.unit.id, account = %self.account.account, "account binding not checked: {e}; nothing is sent until it is");
                 Ok(Some(Sent::Waiting {
@@ -505,6 +506,21 @@ impl Outbox {
         self.ctx.store.put_account_state(&self.account, st).await?;
         self.gauge_paused(true);
         Ok(Sent::Paused(pause))
+    }
+
+    /// A pause the platform's answer to a publish called for.
+    async fn pause_after_send(
+        &self,
+        session: &mut Session,
+        reason: PauseReason,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, OutboxError> {
+        let mut st = self.ctx.store.account_state(&self.account)?;
+        // Checked again only after PAUSED_RECHECK (or a reload): the binding
+        // check may well pass while publishing does not.
+        session.tried = Some(now);
+        session.checked = None;
+        self.pause(&mut st, reason, now).await
     }
 
     /// Take the item (`publishing`, flushed), send it, record the outcome.
@@ -603,13 +619,12 @@ impl Outbox {
             }
             Outcome::LoginExpired { reason } => {
                 self.requeue(&item.id).await?;
-                let mut st = self.ctx.store.account_state(&self.account)?;
-                // Checked again only after PAUSED_RECHECK (or a reload): the
-                // binding check may well pass while publishing does not.
-                session.tried = Some(now);
-                session.checked = None;
-                self.pause(&mut st, PauseReason::LoginExpired { detail: reason }, now)
+                self.pause_after_send(session, PauseReason::LoginExpired { detail: reason }, now)
                     .await?
+            }
+            Outcome::Paused { reason } => {
+                self.requeue(&item.id).await?;
+                self.pause_after_send(session, reason, now).await?
             }
             Outcome::Rejected { code, message } => {
                 let code = code.map(|c| format!("code {c}: ")).unwrap_or_default();

@@ -247,6 +247,10 @@ fn a_reload_restarts_only_changed_units_and_resumes_a_paused_account_at_once() {
         resumed,
         "the paused account did not resume on reload\n{text}"
     );
+    assert!(
+        new_polled,
+        "the unit added by reload did not poll at once\n{text}"
+    );
     let reloaded = text
         .lines()
         .find(|l| l.contains("config reloaded"))

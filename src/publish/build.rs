@@ -6,7 +6,6 @@
 use crate::config::{PublisherConfig, Unit};
 use crate::fetch::{self, Fetcher};
 use crate::publish::{self, Publisher};
-use crate::secret::Secret;
 use async_trait::async_trait;
 use std::sync::Arc;
 use url::Url;
@@ -24,22 +23,12 @@ pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Pu
             cookie_env,
             cookie_credential,
         } => {
-            let cookie = match (cookie_file, cookie_env, cookie_credential) {
-                (Some(path), _, _) => std::fs::read_to_string(path)
-                    .map_err(|e| format!("cookie_file {}: {e}", path.display()))?,
-                (None, Some(var), _) => std::env::var(var).map_err(|_| {
-                    format!("cookie_env {var}: the environment variable is not set")
-                })?,
-                (None, None, Some(name)) => {
-                    let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
-                        format!("cookie_credential {name}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit file)")
-                    })?;
-                    let path = std::path::Path::new(&dir).join(name);
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| format!("cookie_credential {}: {e}", path.display()))?
-                }
-                (None, None, None) => return Err("no cookie configured".into()),
-            };
+            let cookie = crate::secret::read_secret(
+                "cookie",
+                cookie_file.as_deref(),
+                cookie_env.as_deref(),
+                cookie_credential.as_deref(),
+            )?;
             let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
             let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(
                 fetcher.clone(),
@@ -47,7 +36,7 @@ pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Pu
             ));
             let p = publish::toutiao::Toutiao::new(
                 base,
-                Secret::new(cookie.trim()),
+                cookie,
                 unit.account_name.clone(),
                 fetcher.api_client(),
                 images,

@@ -57,6 +57,10 @@ pub enum Outcome {
     RetryLater { after: Duration, reason: String },
     /// The account's login expired: pause the account, keep items queued.
     LoginExpired { reason: String },
+    /// Nothing can be published to this account until ops act (no
+    /// permission, an IP whitelist): pause it, keep items queued. Nothing
+    /// was published.
+    Paused { reason: crate::model::PauseReason },
     /// The platform refused this post for good.
     Rejected { code: Option<i64>, message: String },
     /// The request may or may not have been applied (timeout after sending):
@@ -69,6 +73,9 @@ pub enum Outcome {
 pub enum PublishError {
     #[error("login expired: {0}")]
     LoginExpired(String),
+    /// The account cannot publish until ops act (see [`Outcome::Paused`]).
+    #[error("{0}")]
+    Paused(crate::model::PauseReason),
     #[error("platform error {code}: {message}")]
     Platform { code: i64, message: String },
     #[error("{0}")]

@@ -622,6 +622,20 @@ impl Outbox {
                 self.pause_after_send(session, PauseReason::LoginExpired { detail: reason }, now)
                     .await?
             }
+            Outcome::Hold { reason } => {
+                self.settle(&item.id, |i| {
+                    i.state = State::Held {
+                        reason: reason.clone(),
+                    };
+                    Ok(())
+                })
+                .await?;
+                tracing::warn!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "held: {reason}");
+                Sent::Held {
+                    item: item.id,
+                    reason,
+                }
+            }
             Outcome::Paused { reason } => {
                 self.requeue(&item.id).await?;
                 self.pause_after_send(session, reason, now).await?

@@ -63,6 +63,9 @@ pub enum Outcome {
     Paused { reason: crate::model::PauseReason },
     /// The platform refused this post for good.
     Rejected { code: Option<i64>, message: String },
+    /// Not sent: the post breaks a rule of the platform that an editor can
+    /// fix (a body too long): the item is held for an editor.
+    Hold { reason: String },
     /// The request may or may not have been applied (timeout after sending):
     /// look the post up before any retry.
     Unknown { reason: String },
@@ -99,6 +102,19 @@ pub trait Publisher: Send + Sync {
     /// Find a post already on the account (after an [`Outcome::Unknown`] or a
     /// crash mid-publish). `Ok(None)` means it is certainly not there.
     async fn lookup(&self, post: &Post) -> Result<Option<Remote>, PublishError>;
+}
+
+/// What a platform's config needs to build its publisher: the account it
+/// publishes as, and the process's shared clients.
+pub struct BuildCtx<'a> {
+    pub unit: &'a str,
+    /// The account's name on the platform (what its binding check expects).
+    pub account_name: &'a str,
+    /// For the platform's API (hosts the operator configured; not subject
+    /// to the site-scope checks of the fetcher).
+    pub api: reqwest::Client,
+    /// Images of the unit's articles, through the fetcher.
+    pub images: std::sync::Arc<dyn ImageSource>,
 }
 
 /// Bytes of one image, fetched from the unit's site.

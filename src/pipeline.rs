@@ -10,7 +10,7 @@ use crate::config::{Config, Unit};
 use crate::fetch::Fetcher;
 use crate::hooks::Hooks;
 use crate::ingest;
-use crate::outbox::{Outbox, Outboxes, Sent};
+use crate::outbox::{Outbox, Outboxes, Sent, Wait};
 use crate::review;
 use crate::store::Store;
 use std::sync::Arc;
@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 /// the spacing) up to this long is waited out and the pass goes on; a
 /// longer one leaves the items queued for the next pass (not a failure).
 pub const ONCE_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// And at most this long in all, per account and pass.
+pub const ONCE_MAX_WAIT_TOTAL: Duration = Duration::from_secs(5 * 60);
 
 /// A failing source is polled again after its scheduled interval times
 /// What every stage needs, passed in (no globals).
@@ -230,6 +233,7 @@ async fn publish_due(
 ) -> Result<(), crate::outbox::OutboxError> {
     let account = &outbox.account().account;
     let unit = &outbox.account().unit;
+    let mut waited = Duration::ZERO;
     loop {
         if ctx.shutdown.is_cancelled() {
             return Ok(());
@@ -257,9 +261,24 @@ async fn publish_due(
             Sent::Unknown { item, reason } => r.warnings.push(format!(
                 "account {account}: outcome of item {item} unknown ({reason}); it is looked up before any retry"
             )),
+            Sent::Waiting {
+                why: why @ Wait::BindingUnchecked(_),
+                ..
+            } => {
+                // The account cannot be reached at all: a failure of this
+                // pass (nothing was sent; the items stay queued).
+                let left = ctx.store.due(unit, ctx.clock.now())?.len();
+                r.errors.push(format!(
+                    "account {account}: {why}; {left} item(s) stay queued"
+                ));
+                return Ok(());
+            }
             Sent::Waiting { until, why } => {
                 let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();
-                if wait <= ONCE_MAX_WAIT {
+                // Short waits are waited out, but not for ever: a platform
+                // that keeps asking leaves the rest to the next pass.
+                if wait <= ONCE_MAX_WAIT && waited + wait <= ONCE_MAX_WAIT_TOTAL {
+                    waited += wait;
                     tracing::info!(unit = %unit, account = %account, "waiting {}s: {why}", wait.as_secs_f32().ceil());
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}

@@ -279,3 +279,32 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// An account that cannot be reached at all fails the unit's pass at once
+/// (its items stay queued); `once` never waits on it in a loop.
+#[test]
+fn an_unreachable_account_fails_the_pass_without_waiting_and_keeps_the_items() {
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
+    let province = format!("base_url = \"http://{}\"", w.account_addr);
+    edit(&cfg, |t| {
+        t.replace(&province, "base_url = \"http://127.0.0.1:9\"")
+    });
+    let started = std::time::Instant::now();
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+    let block = out.split("FAILED demo-province").nth(1).expect(&out);
+    assert!(block.contains("stay queued"), "{out}");
+    // Back: everything goes out, once.
+    edit(&cfg, |t| {
+        t.replace("base_url = \"http://127.0.0.1:9\"", &province)
+    });
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        province_posts(&w).len(),
+        autosync::demo::LIST_ARTICLES.len(),
+        "{out}"
+    );
+}

@@ -975,6 +975,135 @@ site = "https://example.org/"
         }
     }
 
+    /// Every check at once: each error's text, line and unit, and their
+    /// order (file sections first, then unit by unit, then the matrix).
+    #[test]
+    fn every_error_keeps_its_text_line_unit_and_order() {
+        let text = r#"[daemon]
+state_dir = "state"
+listen = "nowhere"
+timezone = "Mars/Base"
+archive_after_days = 3
+keep_bodies_days = 9
+
+[fetch]
+proxy = "ftp://proxy.example.org"
+
+[defaults]
+schedule = "nope"
+
+[[unit]]
+id = "Bad"
+account_name = ""
+org_name = "o"
+level = "city"
+parent = "gone"
+site = "nope"
+schedule = "61 * * * *"
+review = "keywords"
+  [[unit.source]]
+  feed = "https://a.example/f"
+  link_selector = "a"
+  schedule = "zz"
+  [[unit.source]]
+  feed = "https://a.example/g"
+  list = "https://a.example/h"
+  [[unit.source]]
+  list = "a.example/l"
+  [unit.publisher]
+  kind = "toutiao"
+  base_url = "mp"
+  cookie_env = "A"
+  cookie_credential = "a/b"
+
+[[unit]]
+id = "ok"
+account_name = "一二三四五六七八九十一"
+org_name = "o"
+level = "city"
+parent = "ok"
+site = "https://b.example/"
+  [[unit.source]]
+  feed = "https://b.example/f"
+  [[unit.source]]
+  feed = "https://b.example/f"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+
+[[unit]]
+id = "ok"
+account_name = "二"
+org_name = "o"
+level = "city"
+parent = "ok2"
+site = "https://c.example/"
+  [[unit.source]]
+  feed = "https://c.example/f"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+
+[[unit]]
+id = "ok2"
+account_name = "三"
+org_name = "o"
+level = "city"
+parent = "ok"
+site = "https://d.example/"
+  [[unit.source]]
+  feed = "https://d.example/f"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+"#;
+        let f = "/etc/autosync/autosync.toml";
+        let fields = "5 (minute hour day-of-month month day-of-week), 6 (seconds first) or 7 (seconds … year)";
+        let want = [
+            format!("{f}: [daemon] listen: invalid socket address syntax"),
+            format!("{f}: [daemon] timezone: failed to parse timezone"),
+            format!(
+                "{f}: [daemon] archive_after_days = 3: at least 7 (the daily cap and editors work on recent items), or 0 for never"
+            ),
+            format!(
+                "{f}: [daemon] keep_bodies_days = 9 is longer than archive_after_days = 3: bodies are only deleted while their items are in the database; make keep_bodies_days at most archive_after_days, or 0"
+            ),
+            format!("{f}:12: [defaults] schedule \"nope\" has 1 fields; expected {fields}"),
+            format!("{f}: [fetch] proxy: \"ftp://proxy.example.org\" is not an http(s) URL"),
+            format!(
+                "{f}:15: unit Bad: id must be lowercase letters, digits and '-', starting with a letter or digit"
+            ),
+            format!("{f}:16: unit Bad: account_name \"\" has 0 characters; it must have 1 to 10"),
+            format!("{f}:20: unit Bad: site: \"nope\" is not a URL: relative URL without a base"),
+            format!("{f}:23: unit Bad: schedule \"zz\" has 1 fields; expected {fields}"),
+            format!("{f}:23: unit Bad: link_selector only applies to a list source"),
+            format!("{f}:27: unit Bad: a source takes exactly one of feed = \"…\" or list = \"…\""),
+            format!(
+                "{f}:30: unit Bad: source \"a.example/l\": \"a.example/l\" is not a URL: relative URL without a base"
+            ),
+            format!(
+                "{f}:32: unit Bad: publisher base_url: \"mp\" is not a URL: relative URL without a base"
+            ),
+            format!(
+                "{f}:32: unit Bad: toutiao publisher takes exactly one of cookie_file, cookie_env or cookie_credential"
+            ),
+            format!("{f}:32: unit Bad: cookie_credential \"a/b\" must be a plain file name"),
+            format!(
+                "{f}:21: unit Bad: schedule \"61 * * * *\": minute field \"61\": value 61 is out of range 0-59"
+            ),
+            format!("{f}:15: unit Bad: review = \"keywords\" needs word_lists = [\"…\"]"),
+            format!(
+                "{f}:40: unit ok: account_name \"一二三四五六七八九十一\" has 11 characters; it must have 1 to 10"
+            ),
+            format!("{f}:39: unit ok: source https://b.example/f is listed twice"),
+            format!("{f}:54: unit ok: duplicate id (first defined on line 39)"),
+            format!("{f}:39: unit ok: a unit cannot be its own parent"),
+            format!("{f}:39: unit ok: parent chain loops back to this unit"),
+            format!("{f}:54: unit ok: parent chain loops back to this unit"),
+        ];
+        assert_eq!(errs(text), want);
+    }
+
     #[test]
     fn keep_bodies_days_zero_or_absent_keeps_for_ever() {
         let with = |v: &str| {

@@ -1,0 +1,706 @@
+//! Validation: the raw file (`raw.rs`) checked part by part and turned into
+//! the runtime types, every default applied and every path resolved.
+//!
+//! One small `check_*` function a part of the file or a rule. Each reads its
+//! raw part, pushes what is wrong onto the [`Checker`] and returns the
+//! runtime value (or `None` where there is none to build), so that one pass
+//! reports every problem in the file, not just the first. [`super::parse`]
+//! calls them in one fixed order — `[daemon]`, `[defaults]`, `[fetch]`, the
+//! `[[unit]]`s as they come, then the matrix of parents — and the errors
+//! come out in that order (pinned by the test
+//! `every_error_keeps_its_text_line_unit_and_order` in `mod.rs`).
+
+use super::error::line_of;
+use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
+use super::{
+    ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY, Daemon, Limits,
+    MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Source, SourceKind, Unit,
+};
+use crate::extract::ExtractOptions;
+use crate::fetch::FetchOptions;
+use crate::review::Policy;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use url::Url;
+
+/// Shorter archive windows are refused: the daily cap and the editors work
+/// on recent items, which must still be in the database.
+const MIN_ARCHIVE_AFTER_DAYS: i64 = 7;
+
+/// What the checks share: the file (its name for messages, its text for
+/// lines, its directory for relative paths) and the errors found so far.
+pub(super) struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+    base_dir: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn new(text: &'a str, path: &'a Path) -> Self {
+        Checker {
+            text,
+            path,
+            base_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// `value` when no check found a problem, else every problem found.
+    pub(super) fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        line_of(self.text, offset)
+    }
+
+    /// A problem outside any unit (`[daemon]`, `[fetch]`, `[defaults]`).
+    fn file_error(&mut self, line: Option<usize>, message: String) {
+        let e = ConfigError::new(self.path, line, None, message);
+        self.errors.push(e);
+    }
+
+    /// A problem of unit `id`, at `line`.
+    fn unit_error(&mut self, id: &str, line: usize, message: String) {
+        let e = ConfigError::new(self.path, Some(line), Some(id), message);
+        self.errors.push(e);
+    }
+
+    /// `p` as written, when absolute; else relative to the config file.
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- sections
+
+/// `[daemon]`: the listen address and the time zone parse, the retention
+/// windows agree; defaults for the rest.
+pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
+    let listen = match d.listen.as_deref().unwrap_or("127.0.0.1:8640").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            c.file_error(None, format!("[daemon] listen: {e}"));
+            "127.0.0.1:8640".parse().expect("static addr")
+        }
+    };
+    let timezone = match d.timezone.as_deref().unwrap_or("Asia/Shanghai").parse() {
+        Ok(tz) => tz,
+        Err(e) => {
+            c.file_error(None, format!("[daemon] timezone: {e}"));
+            chrono_tz::Asia::Shanghai
+        }
+    };
+    let daemon = Daemon {
+        state_dir: c.resolve(&d.state_dir),
+        listen,
+        editors_file: d.editors_file.map(|p| c.resolve(&p)),
+        timezone,
+        concurrency: d.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
+        publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
+        run_at_start: d.run_at_start.unwrap_or(true),
+        shutdown_timeout: Duration::from_secs(d.shutdown_timeout_secs.unwrap_or(20)),
+        keep_bodies: match d.keep_bodies_days {
+            None | Some(0) => None,
+            Some(n) => Some(chrono::Duration::days(i64::from(n))),
+        },
+        archive_after: match d.archive_after_days.unwrap_or(DEFAULT_ARCHIVE_AFTER_DAYS) {
+            0 => None,
+            n => Some(chrono::Duration::days(i64::from(n))),
+        },
+    };
+    check_retention(c, &daemon);
+    daemon
+}
+
+/// `archive_after_days` is at least [`MIN_ARCHIVE_AFTER_DAYS`] (or never),
+/// and bodies are not kept longer than their items stay in the database.
+fn check_retention(c: &mut Checker, daemon: &Daemon) {
+    if let Some(a) = daemon.archive_after
+        && a < chrono::Duration::days(MIN_ARCHIVE_AFTER_DAYS)
+    {
+        c.file_error(
+            None,
+            format!(
+                "[daemon] archive_after_days = {}: at least {MIN_ARCHIVE_AFTER_DAYS} (the daily cap and editors work on recent items), or 0 for never",
+                a.num_days()
+            ),
+        );
+    }
+    if let (Some(a), Some(k)) = (daemon.archive_after, daemon.keep_bodies)
+        && k > a
+    {
+        c.file_error(
+            None,
+            format!(
+                "[daemon] keep_bodies_days = {} is longer than archive_after_days = {}: bodies are only deleted while their items are in the database; make keep_bodies_days at most archive_after_days, or 0",
+                k.num_days(),
+                a.num_days()
+            ),
+        );
+    }
+}
+
+/// `[defaults] schedule`, or the built-in one: the schedule of every unit
+/// without its own.
+pub(super) fn check_default_schedule(c: &mut Checker, defaults: &RawDefaults) -> String {
+    match &defaults.schedule {
+        Some(s) => {
+            if let Err(e) = valid_schedule(s.get_ref()) {
+                let line = c.line_of(s.span().start);
+                c.file_error(Some(line), format!("[defaults] {e}"));
+            }
+            s.get_ref().clone()
+        }
+        None => crate::schedule::DEFAULT_SCHEDULE.to_string(),
+    }
+}
+
+/// `[fetch]` over [`FetchOptions::default`]; the proxy is an http(s) URL.
+pub(super) fn check_fetch(c: &mut Checker, f: RawFetch) -> FetchOptions {
+    let mut fetch = FetchOptions::default();
+    if let Some(ua) = f.user_agent {
+        fetch.user_agent = ua;
+    }
+    if let Some(t) = f.timeout_secs {
+        fetch.timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(m) = f.max_body_bytes {
+        fetch.max_body_bytes = m;
+    }
+    if let Some(r) = f.max_redirects {
+        fetch.max_redirects = r;
+    }
+    if let Some(ms) = f.host_delay_ms {
+        fetch.host_delay = Duration::from_millis(ms);
+    }
+    if let Some(r) = f.respect_robots {
+        fetch.respect_robots = r;
+    }
+    if let Some(p) = f.proxy {
+        match parse_http_url(&p) {
+            Ok(u) => fetch.proxy = Some(u),
+            Err(e) => c.file_error(None, format!("[fetch] proxy: {e}")),
+        }
+    }
+    fetch
+}
+
+// ---------------------------------------------------------------- a unit
+
+/// One `[[unit]]`, over `[defaults]`. Its id goes into `seen` (id → line of
+/// its first unit) even when the unit has errors. `None` when its site is
+/// unusable: there is no unit to build then, only errors.
+pub(super) fn check_unit(
+    c: &mut Checker,
+    ru: RawUnit,
+    defaults: &RawDefaults,
+    default_schedule: &str,
+    seen: &mut BTreeMap<String, usize>,
+) -> Option<Unit> {
+    let line = c.line_of(ru.id.span().start);
+    let id = ru.id.into_inner();
+    check_unit_id(c, &id, line, seen);
+    let account_name = check_account_name(c, &id, &ru.account_name);
+    let site = check_site(c, &id, &ru.site);
+    let sources = check_sources(c, &id, line, &ru.source);
+    check_selectors(c, &id, line, [&ru.content_selector, &ru.title_selector]);
+    let publisher = check_publisher(c, &id, ru.publisher);
+    let schedule = check_unit_schedule(c, &id, ru.schedule.as_ref(), default_schedule);
+    let word_lists = check_word_lists(
+        c,
+        &id,
+        line,
+        ru.word_lists
+            .or(defaults.word_lists.clone())
+            .unwrap_or_default(),
+    );
+    let review = ru.review.or(defaults.review).unwrap_or_default();
+    check_review(c, &id, line, review, &word_lists);
+    let site = site?;
+    Some(Unit {
+        parent: ru.parent.map(Spanned::into_inner),
+        id,
+        account_name,
+        org_name: ru.org_name,
+        level: ru.level,
+        site,
+        contact: ru.contact,
+        backfill: ru.backfill.or(defaults.backfill).unwrap_or(0),
+        schedule,
+        jitter: Duration::from_secs(ru.jitter_secs.or(defaults.jitter_secs).unwrap_or(30)),
+        limits: Limits {
+            min_interval: Duration::from_secs(
+                ru.min_post_interval_secs
+                    .or(defaults.min_post_interval_secs)
+                    .unwrap_or(0),
+            ),
+            daily_cap: ru.daily_post_cap.or(defaults.daily_post_cap),
+        },
+        review,
+        word_lists,
+        allow_hosts: ru.allow_hosts,
+        extract: ExtractOptions {
+            content_selector: ru.content_selector,
+            title_selector: ru.title_selector,
+        },
+        sources,
+        publisher,
+        line,
+    })
+}
+
+/// The id's shape (it names the unit in the store, URLs and the CLI), and
+/// only one unit per id.
+fn check_unit_id(c: &mut Checker, id: &str, line: usize, seen: &mut BTreeMap<String, usize>) {
+    if !valid_id(id) {
+        c.unit_error(
+            id,
+            line,
+            "id must be lowercase letters, digits and '-', starting with a letter or digit".into(),
+        );
+    }
+    if let Some(first) = seen.insert(id.to_string(), line) {
+        c.unit_error(
+            id,
+            line,
+            format!("duplicate id (first defined on line {first})"),
+        );
+    }
+}
+
+/// The account's name, trimmed: 1 to [`MAX_ACCOUNT_NAME_CHARS`] characters,
+/// what the platform accepts.
+fn check_account_name(c: &mut Checker, id: &str, name: &Spanned<String>) -> String {
+    let line = c.line_of(name.span().start);
+    let account_name = name.get_ref().trim().to_string();
+    let n = account_name.chars().count();
+    if n == 0 || n > MAX_ACCOUNT_NAME_CHARS {
+        c.unit_error(
+            id,
+            line,
+            format!(
+                "account_name {account_name:?} has {n} characters; it must have 1 to {MAX_ACCOUNT_NAME_CHARS}"
+            ),
+        );
+    }
+    account_name
+}
+
+/// The site is an http(s) URL; `None` when it is not.
+fn check_site(c: &mut Checker, id: &str, site: &Spanned<String>) -> Option<Url> {
+    let line = c.line_of(site.span().start);
+    match parse_http_url(site.get_ref()) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            c.unit_error(id, line, format!("site: {e}"));
+            None
+        }
+    }
+}
+
+/// At least one source, each valid, none listed twice (same kind and URL).
+/// The sources that are valid.
+fn check_sources(
+    c: &mut Checker,
+    id: &str,
+    line: usize,
+    raw: &[Spanned<RawSource>],
+) -> Vec<Source> {
+    if raw.is_empty() {
+        c.unit_error(
+            id,
+            line,
+            "no [[unit.source]]: give at least one feed or list".into(),
+        );
+    }
+    let sources: Vec<Source> = raw
+        .iter()
+        .filter_map(|rs| check_source(c, id, rs))
+        .collect();
+    let mut keys = HashSet::new();
+    for s in &sources {
+        if !keys.insert(s.key()) {
+            c.unit_error(id, line, format!("source {} is listed twice", s.url));
+        }
+    }
+    sources
+}
+
+/// One `[[unit.source]]`: its own schedule, if any, is valid; exactly one of
+/// `feed` or `list`, an http(s) URL; a `link_selector` only on a list, and
+/// valid CSS.
+fn check_source(c: &mut Checker, id: &str, rs: &Spanned<RawSource>) -> Option<Source> {
+    let line = c.line_of(rs.span().start);
+    let rs = rs.get_ref();
+    if let Some(expr) = &rs.schedule
+        && let Err(e) = valid_schedule(expr)
+    {
+        c.unit_error(id, line, e);
+    }
+    let (url, kind) = match (&rs.feed, &rs.list) {
+        (Some(feed), None) => {
+            if rs.link_selector.is_some() {
+                c.unit_error(
+                    id,
+                    line,
+                    "link_selector only applies to a list source".into(),
+                );
+            }
+            (feed, SourceKind::Feed)
+        }
+        (None, Some(list)) => {
+            if let Some(sel) = &rs.link_selector
+                && let Err(e) = scraper::Selector::parse(sel)
+            {
+                c.unit_error(
+                    id,
+                    line,
+                    format!("link_selector {sel:?} is not a valid CSS selector: {e}"),
+                );
+            }
+            (
+                list,
+                SourceKind::List {
+                    link_selector: rs.link_selector.clone(),
+                },
+            )
+        }
+        _ => {
+            c.unit_error(
+                id,
+                line,
+                "a source takes exactly one of feed = \"…\" or list = \"…\"".into(),
+            );
+            return None;
+        }
+    };
+    match parse_http_url(url) {
+        Ok(url) => Some(Source {
+            url,
+            kind,
+            schedule: rs.schedule.clone(),
+        }),
+        Err(e) => {
+            c.unit_error(id, line, format!("source {url:?}: {e}"));
+            None
+        }
+    }
+}
+
+/// `content_selector` and `title_selector` are valid CSS.
+fn check_selectors(c: &mut Checker, id: &str, line: usize, selectors: [&Option<String>; 2]) {
+    for sel in selectors.into_iter().flatten() {
+        if let Err(e) = scraper::Selector::parse(sel) {
+            c.unit_error(id, line, format!("selector {sel:?} is not valid CSS: {e}"));
+        }
+    }
+}
+
+/// `[unit.publisher]`: toutiao's base URL is an http(s) URL and its cookie
+/// comes from exactly one place, a credential by a plain file name; paths
+/// resolved against the config file.
+fn check_publisher(
+    c: &mut Checker,
+    id: &str,
+    publisher: Spanned<PublisherConfig>,
+) -> PublisherConfig {
+    let line = c.line_of(publisher.span().start);
+    match publisher.into_inner() {
+        PublisherConfig::Toutiao {
+            base_url,
+            cookie_file,
+            cookie_env,
+            cookie_credential,
+        } => {
+            if let Err(e) = parse_http_url(&base_url) {
+                c.unit_error(id, line, format!("publisher base_url: {e}"));
+            }
+            let given = [
+                cookie_file.is_some(),
+                cookie_env.is_some(),
+                cookie_credential.is_some(),
+            ];
+            if given.iter().filter(|g| **g).count() != 1 {
+                c.unit_error(
+                    id,
+                    line,
+                    "toutiao publisher takes exactly one of cookie_file, cookie_env or cookie_credential".into(),
+                );
+            }
+            if let Some(cred) = &cookie_credential
+                && (cred.is_empty() || cred.contains('/'))
+            {
+                c.unit_error(
+                    id,
+                    line,
+                    format!("cookie_credential {cred:?} must be a plain file name"),
+                );
+            }
+            PublisherConfig::Toutiao {
+                base_url,
+                cookie_file: cookie_file.map(|p| c.resolve(&p)),
+                cookie_env,
+                cookie_credential,
+            }
+        }
+        PublisherConfig::File { dir } => PublisherConfig::File {
+            dir: c.resolve(&dir),
+        },
+    }
+}
+
+/// The unit's own schedule is valid; else `[defaults]`'s.
+fn check_unit_schedule(
+    c: &mut Checker,
+    id: &str,
+    schedule: Option<&Spanned<String>>,
+    default_schedule: &str,
+) -> String {
+    match schedule {
+        Some(s) => {
+            if let Err(e) = valid_schedule(s.get_ref()) {
+                let line = c.line_of(s.span().start);
+                c.unit_error(id, line, e);
+            }
+            s.get_ref().clone()
+        }
+        None => default_schedule.to_string(),
+    }
+}
+
+/// Every word list (the unit's, else `[defaults]`'s) loads, whatever the
+/// review policy; resolved against the config file.
+fn check_word_lists(c: &mut Checker, id: &str, line: usize, lists: Vec<PathBuf>) -> Vec<PathBuf> {
+    let lists: Vec<PathBuf> = lists.iter().map(|p| c.resolve(p)).collect();
+    for wl in &lists {
+        if let Err(e) = crate::review::WordList::load(wl) {
+            c.unit_error(id, line, format!("word_lists: {e}"));
+        }
+    }
+    lists
+}
+
+/// The `keywords` policy has word lists to check.
+fn check_review(c: &mut Checker, id: &str, line: usize, review: Policy, word_lists: &[PathBuf]) {
+    if review == Policy::Keywords && word_lists.is_empty() {
+        c.unit_error(
+            id,
+            line,
+            "review = \"keywords\" needs word_lists = [\"…\"]".into(),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- the matrix
+
+/// Every parent is a unit of this file (`seen`: every id, also of units
+/// dropped for errors), and not the unit itself.
+pub(super) fn check_parents(c: &mut Checker, units: &[Unit], seen: &BTreeMap<String, usize>) {
+    for u in units {
+        if let Some(p) = &u.parent {
+            if !seen.contains_key(p) {
+                c.unit_error(
+                    &u.id,
+                    u.line,
+                    format!("parent {p:?} is not a unit in this file"),
+                );
+            } else if p == &u.id {
+                c.unit_error(&u.id, u.line, "a unit cannot be its own parent".into());
+            }
+        }
+    }
+}
+
+/// No parent chain comes back to where it started: the matrix is a tree.
+pub(super) fn check_cycles(c: &mut Checker, units: &[Unit]) {
+    for u in units {
+        let mut cur = u.parent.clone();
+        let mut steps = 0;
+        while let Some(p) = cur {
+            if p == u.id && steps > 0 {
+                c.unit_error(&u.id, u.line, "parent chain loops back to this unit".into());
+                break;
+            }
+            steps += 1;
+            if steps > units.len() {
+                break;
+            }
+            cur = units
+                .iter()
+                .find(|x| x.id == p)
+                .and_then(|x| x.parent.clone());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+}
+
+fn parse_http_url(s: &str) -> Result<Url, String> {
+    let u = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    match u.scheme() {
+        "http" | "https" if u.host_str().is_some() => Ok(u),
+        _ => Err(format!("{s:?} is not an http(s) URL")),
+    }
+}
+
+/// A cron expression the scheduler accepts; its error message, else.
+fn valid_schedule(expr: &str) -> Result<(), String> {
+    crate::schedule::Schedule::parse(expr)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::super::tests::{MINIMAL, errs};
+    use std::path::Path;
+
+    #[test]
+    fn keep_bodies_days_zero_or_absent_keeps_for_ever() {
+        let with = |v: &str| {
+            let text = MINIMAL.replace(
+                "state_dir = \"state\"",
+                &format!("state_dir = \"state\"\nkeep_bodies_days = {v}"),
+            );
+            parse(&text, Path::new("/a.toml"))
+                .unwrap()
+                .daemon
+                .keep_bodies
+        };
+        assert_eq!(with("0"), None);
+        assert_eq!(with("30"), Some(chrono::Duration::days(30)));
+        let c = parse(MINIMAL, Path::new("/a.toml")).unwrap();
+        assert_eq!(c.daemon.keep_bodies, None);
+        assert!(
+            !errs(&MINIMAL.replace(
+                "state_dir = \"state\"",
+                "state_dir = \"state\"\nkeep_bodies_days = -1"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn archive_after_days_defaults_to_60_and_is_checked() {
+        let with = |extra: &str| {
+            MINIMAL.replace(
+                "state_dir = \"state\"",
+                &format!("state_dir = \"state\"\n{extra}"),
+            )
+        };
+        let p = Path::new("/a.toml");
+        assert_eq!(
+            parse(MINIMAL, p).unwrap().daemon.archive_after,
+            Some(chrono::Duration::days(60))
+        );
+        assert_eq!(
+            parse(&with("archive_after_days = 0"), p)
+                .unwrap()
+                .daemon
+                .archive_after,
+            None
+        );
+        let e = errs(&with("archive_after_days = 3"));
+        assert!(
+            e.iter().any(|e| e.contains("archive_after_days = 3")),
+            "{e:?}"
+        );
+        let e = errs(&with("archive_after_days = 30\nkeep_bodies_days = 90"));
+        assert!(
+            e.iter().any(|e| e.contains("keep_bodies_days = 90")),
+            "{e:?}"
+        );
+        assert!(parse(&with("archive_after_days = 30\nkeep_bodies_days = 30"), p).is_ok());
+        assert!(parse(&with("archive_after_days = 0\nkeep_bodies_days = 365"), p).is_ok());
+    }
+
+    #[test]
+    fn account_name_longer_than_ten_characters_is_refused() {
+        let e = errs(&MINIMAL.replace("示例省科协", "示例省科学技术协会官方账号"));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("unit sx-kx") && m.contains("13 characters")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn bad_ids_duplicates_and_sources_are_refused() {
+        assert!(!errs(&MINIMAL.replace("id = \"cast\"", "id = \"CAST\"")).is_empty());
+        let dup = MINIMAL.replace("id = \"sx-kx\"", "id = \"cast\"");
+        assert!(errs(&dup).iter().any(|m| m.contains("duplicate")));
+        let both = MINIMAL.replace(
+            "feed = \"https://www.cast.org.cn/rss.xml\"",
+            "feed = \"https://www.cast.org.cn/rss.xml\"\n  list = \"https://www.cast.org.cn/\"",
+        );
+        assert!(
+            errs(&both)
+                .iter()
+                .any(|m| m.contains("exactly one of feed"))
+        );
+        let badsel = MINIMAL.replace("ul.list a", "ul..list");
+        assert!(errs(&badsel).iter().any(|m| m.contains("not a valid CSS")));
+    }
+
+    #[test]
+    fn toutiao_needs_exactly_one_cookie_source() {
+        let e = errs(&MINIMAL.replace("cookie_env = \"SX_KX_COOKIE\"", ""));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("cookie_file, cookie_env or cookie_credential")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn fetch_proxy_is_an_http_url() {
+        let with = |v: &str| {
+            MINIMAL.replacen(
+                "[[unit]]",
+                &format!("[fetch]\nproxy = {v:?}\n\n[[unit]]"),
+                1,
+            )
+        };
+        let c = parse(&with("http://proxy.example.org:3128"), Path::new("/a.toml")).unwrap();
+        assert_eq!(
+            c.fetch.proxy.map(|u| u.to_string()).as_deref(),
+            Some("http://proxy.example.org:3128/")
+        );
+        let e = errs(&with("socks5://proxy.example.org:1080"));
+        assert!(e.iter().any(|m| m.contains("[fetch] proxy")), "{e:?}");
+    }
+
+    #[test]
+    fn missing_parent_and_cycles_are_refused() {
+        let e = errs(&MINIMAL.replace("parent = \"cast\"", "parent = \"nope\""));
+        assert!(e.iter().any(|m| m.contains("parent \"nope\"")), "{e:?}");
+        let cyc = MINIMAL.replace(
+            "level = \"national\"",
+            "level = \"national\"\nparent = \"sx-kx\"",
+        );
+        let e = errs(&cyc);
+        assert!(e.iter().any(|m| m.contains("loops")), "{e:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! The editors file (`[daemon] editors_file`): who may use the desk, with
+//! which token, on which units.
+//!
+//! Tokens are passwords, so they live in a file of their own that only the
+//! service reads (0600), not in the config, which anyone on the host may
+//! read (0644; see `deploy/install.sh`). The file is read after the config
+//! and checked against it: every unit an editor is limited to must exist.
+
+use super::error::{line_of, not_toml, unreadable};
+use super::{Config, ConfigError, ConfigErrors};
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::Path;
+use toml::Spanned;
+
+/// An editor of the desk, from `[daemon] editors_file`.
+#[derive(Debug, Clone)]
+pub struct Editor {
+    pub name: String,
+    pub token: Secret,
+    /// The units the editor may act on (exactly these); all units when
+    /// `None`.
+    pub units: Option<Vec<String>>,
+}
+
+impl Editor {
+    pub fn may_act_on(&self, unit: &str) -> bool {
+        self.units
+            .as_ref()
+            .is_none_or(|u| u.iter().any(|x| x == unit))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEditors {
+    #[serde(default)]
+    editor: Vec<RawEditor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEditor {
+    name: Spanned<String>,
+    token: String,
+    units: Option<Vec<String>>,
+}
+
+/// Tokens shorter than this are refused: they are the editors' passwords.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Read the editors file; unit names are checked against `config`.
+pub fn load_editors(path: &Path, config: &Config) -> Result<Vec<Editor>, ConfigErrors> {
+    let one = |line: Option<usize>, message: String| ConfigError::new(path, line, None, message);
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?;
+    let raw: RawEditors = toml::from_str(&text).map_err(|e| not_toml(path, &text, &e, None))?;
+    let mut errors = Vec::new();
+    let mut names = HashSet::new();
+    let mut tokens = HashSet::new();
+    let mut out = Vec::new();
+    for r in raw.editor {
+        let line = Some(line_of(&text, r.name.span().start));
+        let name = r.name.into_inner();
+        if name.trim().is_empty() || !names.insert(name.clone()) {
+            errors.push(one(
+                line,
+                format!("editor name {name:?} is empty or used twice"),
+            ));
+        }
+        if r.token.chars().count() < MIN_TOKEN_CHARS {
+            errors.push(one(
+                line,
+                format!("editor {name:?}: token shorter than {MIN_TOKEN_CHARS} characters"),
+            ));
+        }
+        if !tokens.insert(r.token.clone()) {
+            errors.push(one(
+                line,
+                format!("editor {name:?}: token used by another editor"),
+            ));
+        }
+        for u in r.units.iter().flatten() {
+            if config.unit(u).is_none() {
+                errors.push(one(
+                    line,
+                    format!("editor {name:?}: unit {u:?} is not in the config"),
+                ));
+            }
+        }
+        out.push(Editor {
+            name,
+            token: Secret::new(r.token),
+            units: r.units,
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}

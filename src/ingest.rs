@@ -13,12 +13,12 @@
 //! - an item that exists is only ever changed through the store's
 //!   check-and-set (a fetch retry never overwrites an editor's reject).
 
-use crate::config::{PublisherConfig, SourceKind, Unit};
+use crate::config::{SourceKind, Unit};
 use crate::extract;
 use crate::fetch;
 use crate::hooks::Point;
 use crate::pipeline::{Context, UnitReport};
-use crate::publish;
+
 use crate::review;
 use crate::source::{self, Entry};
 use crate::store::{self, Inserted, Item, SourceState, Stage, State, StateName};
@@ -382,8 +382,7 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
             return;
         }
     };
-    let title_shortened = matches!(unit.publisher, PublisherConfig::Toutiao { .. })
-        && publish::toutiao::platform_title(&item.title).1;
+    let title_shortened = unit.publisher.title(&item.title).1;
     let draft = review::Draft {
         title: &item.title,
         text: &item.text,

@@ -415,13 +415,9 @@ async fn item_page(
     let config = s.config();
     let v = ItemView::from(&item);
     let unit = config.unit(&item.unit);
-    let toutiao =
-        unit.is_some_and(|u| matches!(u.publisher, crate::config::PublisherConfig::Toutiao { .. }));
-    let (shown_title, shortened) = if toutiao {
-        crate::publish::toutiao::platform_title(&item.title)
-    } else {
-        (item.title.clone(), false)
-    };
+    let (shown_title, shortened) = unit
+        .map(|u| u.publisher.title(&item.title))
+        .unwrap_or_else(|| (item.title.clone(), false));
     let mut preview = String::new();
     if shortened {
         let _ = write!(preview, "<p>{}</p>", esc(&item.title));

@@ -417,48 +417,13 @@ fn check_publisher(
     publisher: Spanned<PublisherConfig>,
 ) -> PublisherConfig {
     let line = c.line_of(publisher.span().start);
-    match publisher.into_inner() {
-        PublisherConfig::Toutiao {
-            base_url,
-            cookie_file,
-            cookie_env,
-            cookie_credential,
-        } => {
-            if let Err(e) = parse_http_url(&base_url) {
-                c.unit_error(id, line, format!("publisher base_url: {e}"));
-            }
-            let given = [
-                cookie_file.is_some(),
-                cookie_env.is_some(),
-                cookie_credential.is_some(),
-            ];
-            if given.iter().filter(|g| **g).count() != 1 {
-                c.unit_error(
-                    id,
-                    line,
-                    "toutiao publisher takes exactly one of cookie_file, cookie_env or cookie_credential".into(),
-                );
-            }
-            if let Some(cred) = &cookie_credential
-                && (cred.is_empty() || cred.contains('/'))
-            {
-                c.unit_error(
-                    id,
-                    line,
-                    format!("cookie_credential {cred:?} must be a plain file name"),
-                );
-            }
-            PublisherConfig::Toutiao {
-                base_url,
-                cookie_file: cookie_file.map(|p| c.resolve(&p)),
-                cookie_env,
-                cookie_credential,
-            }
-        }
-        PublisherConfig::File { dir } => PublisherConfig::File {
-            dir: c.resolve(&dir),
-        },
+    let mut p = publisher.into_inner();
+    // The platform knows its own options (src/publish/<kind>/).
+    p.resolve_paths(&c.base_dir);
+    for problem in p.validate() {
+        c.unit_error(id, line, problem);
     }
+    p
 }
 
 /// The unit's own schedule is valid; else `[defaults]`'s.
@@ -556,7 +521,7 @@ fn valid_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
-fn parse_http_url(s: &str) -> Result<Url, String> {
+pub fn parse_http_url(s: &str) -> Result<Url, String> {
     let u = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
     match u.scheme() {
         "http" | "https" if u.host_str().is_some() => Ok(u),

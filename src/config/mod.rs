@@ -29,6 +29,8 @@ mod editors;
 mod error;
 mod raw;
 
+pub use crate::publish::PublisherConfig;
+pub use check::parse_http_url;
 pub use editors::{Editor, MIN_TOKEN_CHARS, load_editors};
 pub use error::{ConfigError, ConfigErrors};
 
@@ -67,25 +69,6 @@ pub enum Level {
     City,
     County,
     Other,
-}
-
-/// The platform an account lives on: the closed registry of publishers.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum PublisherConfig {
-    /// 头条号 through its web API.
-    Toutiao {
-        base_url: String,
-        /// A file holding the cookie string (relative to the config file).
-        cookie_file: Option<PathBuf>,
-        /// Or an environment variable holding it.
-        cookie_env: Option<String>,
-        /// Or a systemd credential (`LoadCredential=`): the file of this name
-        /// in `$CREDENTIALS_DIRECTORY`.
-        cookie_credential: Option<String>,
-    },
-    /// One JSON file per published item, for dry runs.
-    File { dir: PathBuf },
 }
 
 /// Where a source's entries come from.
@@ -503,7 +486,7 @@ site = "https://d.example/"
         assert_eq!(c.units[1].parent.as_deref(), Some("cast"));
         assert_eq!(c.units[1].line, 18);
         assert_eq!(c.subtree("cast").len(), 2);
-        assert!(matches!(c.units[0].publisher, PublisherConfig::File { .. }));
+        assert!(matches!(c.units[0].publisher, PublisherConfig::File(_)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! one fetcher (politeness, robots, size caps and address checks hold for
 //! them too).
 
-use crate::config::{PublisherConfig, Unit};
+use crate::config::Unit;
 use crate::fetch::{self, Fetcher};
 use crate::publish::{self, Publisher};
 use async_trait::async_trait;
@@ -13,38 +13,16 @@ use url::Url;
 /// The publisher of a unit's account, from its config. `Err` names what is
 /// missing (a cookie file, a bad base URL).
 pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Publisher>, String> {
-    match &unit.publisher {
-        PublisherConfig::File { dir } => Ok(Arc::new(
-            publish::file::FilePublisher::new(dir.clone()).for_account(&unit.account_name),
+    let ctx = publish::BuildCtx {
+        unit: &unit.id,
+        account_name: &unit.account_name,
+        api: fetcher.api_client(),
+        images: Arc::new(FetcherImages(
+            fetcher.clone(),
+            fetch::Reach::site(&unit.id, unit.scope()),
         )),
-        PublisherConfig::Toutiao {
-            base_url,
-            cookie_file,
-            cookie_env,
-            cookie_credential,
-        } => {
-            let cookie = crate::secret::read_secret(
-                "cookie",
-                cookie_file.as_deref(),
-                cookie_env.as_deref(),
-                cookie_credential.as_deref(),
-            )?;
-            let base = Url::parse(base_url).map_err(|e| format!("publisher base_url: {e}"))?;
-            let images: Arc<dyn publish::ImageSource> = Arc::new(FetcherImages(
-                fetcher.clone(),
-                fetch::Reach::site(&unit.id, unit.scope()),
-            ));
-            let p = publish::toutiao::Toutiao::new(
-                base,
-                cookie,
-                unit.account_name.clone(),
-                fetcher.api_client(),
-                images,
-            )
-            .map_err(|e| format!("account {}: {e}", unit.account_name))?;
-            Ok(Arc::new(p))
-        }
-    }
+    };
+    unit.publisher.build(&ctx)
 }
 
 /// Images for publishers come through the fetcher, so politeness, robots and

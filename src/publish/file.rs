@@ -17,6 +17,36 @@ use std::time::Duration;
 /// permissions): long enough for an operator to notice.
 const RETRY_AFTER_IO_ERROR: Duration = Duration::from_secs(300);
 
+/// `kind = "file"`: one JSON file per published item, for dry runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub dir: PathBuf,
+}
+
+impl FileConfig {
+    /// Relative to the config file's directory.
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        if self.dir.is_relative() {
+            self.dir = base_dir.join(&self.dir);
+        }
+    }
+
+    pub fn validate(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Standing in for the account the unit names.
+    pub fn build(
+        &self,
+        ctx: &super::BuildCtx,
+    ) -> Result<std::sync::Arc<dyn super::Publisher>, String> {
+        Ok(std::sync::Arc::new(
+            FilePublisher::new(self.dir.clone()).for_account(ctx.account_name),
+        ))
+    }
+}
+
 /// Publishes into a directory.
 #[derive(Debug, Clone)]
 pub struct FilePublisher {

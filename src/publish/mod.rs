@@ -8,12 +8,69 @@
 pub mod build;
 pub mod file;
 pub mod toutiao;
-pub mod toutiao_mock;
+/// The toutiao double (`autosync mock-account`), also under its old name.
+pub use toutiao::mock as toutiao_mock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};
 use std::time::Duration;
 use url::Url;
+
+/// The platforms an account can live on: the closed registry. A platform is
+/// a folder (or file) under `src/publish/` holding its config (options,
+/// validation, build), its title and body rules, its client and its
+/// double; adding one is that folder and a variant here — nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PublisherConfig {
+    /// 头条号 through its web API.
+    Toutiao(toutiao::ToutiaoConfig),
+    /// One JSON file per published item, for dry runs.
+    File(file::FileConfig),
+}
+
+impl PublisherConfig {
+    /// The `kind` in the config, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PublisherConfig::Toutiao(_) => "toutiao",
+            PublisherConfig::File(_) => "file",
+        }
+    }
+
+    /// Relative paths are relative to the config file's directory.
+    pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        match self {
+            PublisherConfig::Toutiao(c) => c.resolve_paths(base_dir),
+            PublisherConfig::File(c) => c.resolve_paths(base_dir),
+        }
+    }
+
+    /// What is wrong with the options, as sentences naming them.
+    pub fn validate(&self) -> Vec<String> {
+        match self {
+            PublisherConfig::Toutiao(c) => c.validate(),
+            PublisherConfig::File(c) => c.validate(),
+        }
+    }
+
+    /// The account's publisher (credentials read now).
+    pub fn build(&self, ctx: &BuildCtx) -> Result<std::sync::Arc<dyn Publisher>, String> {
+        match self {
+            PublisherConfig::Toutiao(c) => c.build(ctx),
+            PublisherConfig::File(c) => c.build(ctx),
+        }
+    }
+
+    /// The title as the platform will show it, and whether it had to be
+    /// shortened (the review holds what an editor should see first).
+    pub fn title(&self, title: &str) -> (String, bool) {
+        match self {
+            PublisherConfig::Toutiao(_) => toutiao::platform_title(title),
+            PublisherConfig::File(_) => (title.to_string(), false),
+        }
+    }
+}
 
 /// What is sent to an account.
 #[derive(Debug, Clone, PartialEq)]

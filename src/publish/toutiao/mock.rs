@@ -42,7 +42,7 @@
 //! All JSON files are written atomically (temporary file, then rename), so a
 //! restarted mock sees everything it acknowledged.
 
-use super::file::write_atomically;
+use crate::publish::file::write_atomically;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};

@@ -39,9 +39,13 @@
 //! anything else drops just that image with a note.
 
 use super::{AccountInfo, Image, ImageSource, Outcome, Post, PublishError, Publisher, Remote};
+
+mod config;
+pub mod mock;
 use crate::secret::Secret;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+pub use config::ToutiaoConfig;
 use regex::Regex;
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue, LOCATION, REFERER, RETRY_AFTER, USER_AGENT};
 use reqwest::{Response, StatusCode};

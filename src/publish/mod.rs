@@ -9,6 +9,7 @@ pub mod build;
 pub mod file;
 pub mod toutiao;
 pub mod toutiao_mock;
+pub mod webhook;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};

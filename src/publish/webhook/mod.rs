@@ -4,7 +4,7 @@
 //!
 //! A webhook receiver has no API to list what it holds and no identity to
 //! ask for, so this platform rests on a small contract instead, which a
-//! receiver must keep:
+//! receiver must keep (and the double in [`mock`] keeps, strictly):
 //!
 //! * **Signature.** `X-Autosync-Signature: sha256=<hex>` is the HMAC-SHA256
 //!   of the raw body bytes with the shared secret. A receiver checks it
@@ -25,10 +25,12 @@
 //! [`client::Webhook`]'s `verify`).
 //!
 //! Files: [`config`] (the `kind = "webhook"` options), [`client`] (the
-//! [`Publisher`](super::Publisher)).
+//! [`Publisher`](super::Publisher)), [`mock`] (the receiver double behind
+//! `autosync mock-webhook`).
 
 pub mod client;
 pub mod config;
+pub mod mock;
 
 pub use client::{
     DEFAULT_RETRY_AFTER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, Webhook, WebhookError, WebhookPost,

@@ -113,6 +113,19 @@ enum Command {
         #[arg(long)]
         expired: bool,
     },
+    /// Serve a strict local webhook receiver (signature, Idempotency-Key).
+    MockWebhook {
+        #[arg(long, default_value = "127.0.0.1:8642")]
+        listen: String,
+        /// Where posts are kept (survives restarts); DATA/fail_next holds
+        /// faults (`status:503`, `reject:422:message`, `slow:1500`, `lost`),
+        /// one per POST.
+        #[arg(long)]
+        data: PathBuf,
+        /// The file holding the secret shared with autosync.
+        #[arg(long)]
+        secret_file: PathBuf,
+    },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
     /// Extraction benchmark: extract every page of DIR (DIR/html/*.html.gz
@@ -312,6 +325,26 @@ fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
     }
 }
 
+/// Bind `listen`, say where on stderr (tests read that line) and cancel the
+/// token on Ctrl-C: how the local doubles start.
+async fn listen_until_ctrl_c(
+    listen: &str,
+    what: &str,
+) -> Result<(tokio::net::TcpListener, CancellationToken)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    eprintln!("{what} listening on http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            s.cancel();
+        }
+    });
+    Ok((listener, shutdown))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -455,20 +488,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
         } => {
             let rt = runtime()?;
             rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
-                eprintln!(
-                    "mock account listening on http://{}",
-                    listener.local_addr()?
-                );
-                let shutdown = CancellationToken::new();
-                let s = shutdown.clone();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        s.cancel();
-                    }
-                });
+                let (listener, shutdown) = listen_until_ctrl_c(&listen, "mock account").await?;
                 let opts = publish::toutiao_mock::MockOptions {
                     data_dir: data,
                     display_name,
@@ -479,6 +499,23 @@ fn run(cmd: Command) -> Result<ExitCode> {
                     ..Default::default()
                 };
                 publish::toutiao_mock::serve(listener, opts, shutdown).await?;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MockWebhook {
+            listen,
+            data,
+            secret_file,
+        } => {
+            let secret = autosync::secret::read_secret("secret", Some(&secret_file), None, None)
+                .map_err(anyhow::Error::msg)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let (listener, shutdown) =
+                    listen_until_ctrl_c(&listen, "mock webhook receiver").await?;
+                let opts = publish::webhook::mock::MockOptions::new(data, secret);
+                publish::webhook::mock::serve(listener, opts, shutdown).await?;
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)

@@ -247,7 +247,7 @@ impl Outbox {
         Outbox {
             account: AccountKey {
                 unit: unit.id.clone(),
-                account: unit.account_name.clone(),
+                account: unit.account().to_string(),
             },
             unit,
             publisher,
@@ -455,7 +455,7 @@ impl Outbox {
             }
         };
         match publisher.verify().await {
-            Ok(info) if same_name(&info.display_name, &self.unit.account_name) => {
+            Ok(info) if same_name(&info.display_name, &self.account.account) => {
                 let was = st.paused.take();
                 st.verified = Some((now, info.display_name));
                 self.ctx.store.put_account_state(&self.account, st).await?;
@@ -468,7 +468,7 @@ impl Outbox {
             }
             Ok(info) => {
                 let reason = PauseReason::WrongAccount {
-                    expected: self.unit.account_name.clone(),
+                    expected: self.account.account.clone(),
                     actual: info.display_name,
                 };
                 self.pause(st, reason, now).await.map(Some)

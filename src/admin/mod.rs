@@ -118,7 +118,7 @@ pub fn status(
         };
         let account = store.account_state(&crate::model::AccountKey {
             unit: u.id.clone(),
-            account: u.account_name.clone(),
+            account: u.account().to_string(),
         })?;
         st.paused = account.paused;
         st.rate_limited_until = account.not_before.filter(|t| *t > chrono::Utc::now());

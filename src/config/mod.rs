@@ -127,6 +127,12 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// The name of the unit's account: its publisher's own, else the
+    /// unit's `account_name`.
+    pub fn account(&self) -> &str {
+        self.publisher.account_name().unwrap_or(&self.account_name)
+    }
+
     /// May an article link to `url` be followed for this unit? Its own site,
     /// its sources' hosts and `allow_hosts`, by registrable domain and port
     /// (see [`crate::scope`]).

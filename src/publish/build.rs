@@ -15,7 +15,7 @@ use url::Url;
 pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Publisher>, String> {
     let ctx = publish::BuildCtx {
         unit: &unit.id,
-        account_name: &unit.account_name,
+        account_name: unit.account(),
         api: fetcher.api_client(),
         images: Arc::new(FetcherImages(
             fetcher.clone(),

@@ -10,6 +10,7 @@ pub mod file;
 pub mod toutiao;
 /// The toutiao double (`autosync mock-account`), also under its old name.
 pub use toutiao::mock as toutiao_mock;
+pub mod webhook;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};
@@ -25,6 +26,8 @@ use url::Url;
 pub enum PublisherConfig {
     /// 头条号 through its web API.
     Toutiao(toutiao::ToutiaoConfig),
+    /// A province's own platform, or any system: signed JSON POSTs.
+    Webhook(webhook::WebhookConfig),
     /// One JSON file per published item, for dry runs.
     File(file::FileConfig),
 }
@@ -34,6 +37,7 @@ impl PublisherConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             PublisherConfig::Toutiao(_) => "toutiao",
+            PublisherConfig::Webhook(_) => "webhook",
             PublisherConfig::File(_) => "file",
         }
     }
@@ -42,6 +46,7 @@ impl PublisherConfig {
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
         match self {
             PublisherConfig::Toutiao(c) => c.resolve_paths(base_dir),
+            PublisherConfig::Webhook(c) => c.resolve_paths(base_dir),
             PublisherConfig::File(c) => c.resolve_paths(base_dir),
         }
     }
@@ -50,6 +55,7 @@ impl PublisherConfig {
     pub fn validate(&self) -> Vec<String> {
         match self {
             PublisherConfig::Toutiao(c) => c.validate(),
+            PublisherConfig::Webhook(c) => c.validate(),
             PublisherConfig::File(c) => c.validate(),
         }
     }
@@ -58,6 +64,7 @@ impl PublisherConfig {
     pub fn build(&self, ctx: &BuildCtx) -> Result<std::sync::Arc<dyn Publisher>, String> {
         match self {
             PublisherConfig::Toutiao(c) => c.build(ctx),
+            PublisherConfig::Webhook(c) => c.build(ctx),
             PublisherConfig::File(c) => c.build(ctx),
         }
     }
@@ -67,7 +74,16 @@ impl PublisherConfig {
     pub fn title(&self, title: &str) -> (String, bool) {
         match self {
             PublisherConfig::Toutiao(_) => toutiao::platform_title(title),
-            PublisherConfig::File(_) => (title.to_string(), false),
+            PublisherConfig::Webhook(_) | PublisherConfig::File(_) => (title.to_string(), false),
+        }
+    }
+
+    /// The account's own name where the platform's config gives one (else
+    /// the unit's `account_name` is the account's).
+    pub fn account_name(&self) -> Option<&str> {
+        match self {
+            PublisherConfig::Webhook(c) => c.account_name.as_deref(),
+            PublisherConfig::Toutiao(_) | PublisherConfig::File(_) => None,
         }
     }
 }

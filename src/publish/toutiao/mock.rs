@@ -157,17 +157,7 @@ impl FromStr for Fault {
             return rest.parse().map(Fault::StoreThenStatus).map_err(|_| bad());
         }
         if let Some(rest) = s.strip_prefix("status:") {
-            let (status, retry_after) = match rest.split_once(':') {
-                Some((st, ra)) => (
-                    st,
-                    Some(ra.strip_prefix("retry-after=").ok_or_else(bad)?.to_string()),
-                ),
-                None => (rest, None),
-            };
-            let status: u16 = status.parse().map_err(|_| bad())?;
-            if !(100..=599).contains(&status) {
-                return Err(bad());
-            }
+            let (status, retry_after) = parse_status(rest).ok_or_else(bad)?;
             return Ok(Fault::Status {
                 status,
                 retry_after,
@@ -183,6 +173,19 @@ impl FromStr for Fault {
         }
         Err(bad())
     }
+}
+
+/// A status fault's text after `status:`: `N` or `N:retry-after=V` (V in
+/// seconds or an HTTP date, sent as is).
+pub(crate) fn parse_status(rest: &str) -> Option<(u16, Option<String>)> {
+    let (status, retry_after) = match rest.split_once(':') {
+        Some((st, ra)) => (st, Some(ra.strip_prefix("retry-after=")?.to_string())),
+        None => (rest, None),
+    };
+    let status: u16 = status.parse().ok()?;
+    (100..=599)
+        .contains(&status)
+        .then_some((status, retry_after))
 }
 
 /// One published article as the mock keeps it.
@@ -226,7 +229,8 @@ fn sort_oldest_first(articles: &mut [MockArticle]) {
     articles.sort_by_key(|a| (a.create_time, a.pgc_id.len(), a.pgc_id.clone()));
 }
 
-fn json_files(dir: &Path) -> Vec<PathBuf> {
+/// The `.json` files in `dir`, temporaries (`.name…`) left out.
+pub(crate) fn json_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -562,23 +566,28 @@ fn next_fault(shared: &Shared, st: &mut MockState) -> Option<Fault> {
     if let Some(f) = st.faults.pop_front() {
         return Some(f);
     }
-    let knob = shared.data().join("fail_next");
-    let text = std::fs::read_to_string(&knob).ok()?;
+    take_fault_line(&shared.data().join("fail_next"))
+}
+
+/// The first line of a fault file (`DATA/fail_next`), parsed, and consumed:
+/// the file keeps the rest. An unreadable line is consumed and ignored.
+pub(crate) fn take_fault_line<F: FromStr<Err = String>>(knob: &Path) -> Option<F> {
+    let text = std::fs::read_to_string(knob).ok()?;
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next()?.to_string();
     let rest: Vec<&str> = lines.collect();
     let consumed = if rest.is_empty() {
-        std::fs::remove_file(&knob).map_err(|e| e.to_string())
+        std::fs::remove_file(knob).map_err(|e| e.to_string())
     } else {
-        write_atomically(&knob, format!("{}\n", rest.join("\n")).as_bytes())
+        write_atomically(knob, format!("{}\n", rest.join("\n")).as_bytes())
     };
     if let Err(e) = consumed {
-        tracing::warn!(error = %e, "could not consume DATA/fail_next");
+        tracing::warn!(error = %e, file = %knob.display(), "could not consume a fault");
     }
     match first.parse() {
         Ok(f) => Some(f),
         Err(e) => {
-            tracing::warn!(error = %e, "ignoring a line of DATA/fail_next");
+            tracing::warn!(error = %e, file = %knob.display(), "ignoring a fault line");
             None
         }
     }

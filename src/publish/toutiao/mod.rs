@@ -953,7 +953,7 @@ fn id_string(v: &Value) -> Option<String> {
 }
 
 /// reqwest's message without its source chain noise; never includes headers.
-fn transport_reason(e: &reqwest::Error) -> String {
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

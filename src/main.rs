@@ -319,6 +319,30 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Serve a platform double on `listen` until Ctrl-C. The first line on
+/// stderr names the address (tests read it when they pass port 0).
+fn serve_double<F, Fut>(what: &str, listen: &str, serve: F) -> Result<()>
+where
+    F: FnOnce(tokio::net::TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        eprintln!("{what} listening on http://{}", listener.local_addr()?);
+        let shutdown = CancellationToken::new();
+        let s = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                s.cancel();
+            }
+        });
+        serve(listener, shutdown).await?;
+        Ok(())
+    })
+}
+
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Check { config, next } => {
@@ -453,33 +477,17 @@ fn run(cmd: Command) -> Result<ExitCode> {
             rate_limit,
             expired,
         } => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("binding {listen}"))?;
-                eprintln!(
-                    "mock account listening on http://{}",
-                    listener.local_addr()?
-                );
-                let shutdown = CancellationToken::new();
-                let s = shutdown.clone();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        s.cancel();
-                    }
-                });
-                let opts = publish::toutiao_mock::MockOptions {
-                    data_dir: data,
-                    display_name,
-                    cookie,
-                    delay: std::time::Duration::from_millis(delay_ms),
-                    rate_limit,
-                    expired,
-                    ..Default::default()
-                };
-                publish::toutiao_mock::serve(listener, opts, shutdown).await?;
-                anyhow::Ok(())
+            let opts = publish::toutiao_mock::MockOptions {
+                data_dir: data,
+                display_name,
+                cookie,
+                delay: std::time::Duration::from_millis(delay_ms),
+                rate_limit,
+                expired,
+                ..Default::default()
+            };
+            serve_double("mock account", &listen, |listener, shutdown| {
+                publish::toutiao_mock::serve(listener, opts, shutdown)
             })?;
             Ok(ExitCode::SUCCESS)
         }

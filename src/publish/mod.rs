@@ -6,7 +6,10 @@
 //! before anything is sent again. **Never post blind twice.**
 
 pub mod build;
+pub(crate) mod double;
 pub mod file;
+pub(crate) mod html;
+pub mod text;
 pub mod toutiao;
 pub mod toutiao_mock;
 
@@ -129,4 +132,26 @@ pub struct Image {
 #[async_trait]
 pub trait ImageSource: Send + Sync {
     async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<Image, String>;
+}
+
+/// reqwest's message with its source chain; never includes headers, but
+/// does include the request's URL: a client whose URLs carry a secret (an
+/// access token in the query) passes `e.without_url()`.
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "broken answer"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
 }

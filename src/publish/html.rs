@@ -126,6 +126,19 @@ pub(crate) fn escape_text(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+static SCRIPT_OR_STYLE: LazyLock<Regex> = LazyLock::new(|| {
+    // An unterminated element runs to the end, as a browser would read it.
+    Regex::new(r"(?is)<(script|style)\b[^>]*>.*?(?:</(?:script|style)\s*>|$)")
+        .expect("static regex")
+});
+
+/// `html` without `<script>` and `<style>` elements (and their contents).
+/// The sanitiser already drops them; platforms that refuse them get this
+/// second line of defence.
+pub(crate) fn strip_script_and_style(html: &str) -> String {
+    SCRIPT_OR_STYLE.replace_all(html, "").into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +160,15 @@ mod tests {
             r#"a<!-- <img src="x"> -->b<picture><source srcset="y.webp"></picture>"#,
         );
         assert_eq!(s, "ab<picture></picture>");
+    }
+
+    #[test]
+    fn script_and_style_elements_go_with_their_contents() {
+        assert_eq!(
+            strip_script_and_style(
+                "<p>a</p><SCRIPT type=x>alert(1)</script><style>p{}</style ><p>b</p><script>open"
+            ),
+            "<p>a</p><p>b</p>"
+        );
     }
 }

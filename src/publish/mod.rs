@@ -12,6 +12,7 @@ pub(crate) mod html;
 pub mod text;
 pub mod toutiao;
 pub mod toutiao_mock;
+pub mod wechat;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};

@@ -61,6 +61,8 @@ pub(crate) async fn stored_file(path: PathBuf, content_type: String) -> Response
 /// One part of a multipart/form-data body.
 pub(crate) struct Part {
     pub(crate) name: String,
+    /// The `filename` of the part, when it is a file.
+    pub(crate) filename: Option<String>,
     pub(crate) data: Vec<u8>,
 }
 
@@ -96,18 +98,21 @@ pub(crate) fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<Par
         let head = std::str::from_utf8(&body[pos..head_end]).ok()?;
         let data_start = head_end + 4;
         let data_end = find(body, &next_delim, data_start)?;
-        let name = head.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            if !k.trim().eq_ignore_ascii_case("content-disposition") {
-                return None;
-            }
-            v.split(';').find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
+        let disposition_param = |param: &str| {
+            head.lines().find_map(|line| {
+                let (k, v) = line.split_once(':')?;
+                if !k.trim().eq_ignore_ascii_case("content-disposition") {
+                    return None;
+                }
+                v.split(';').find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    (k.trim() == param).then(|| v.trim().trim_matches('"').to_string())
+                })
             })
-        })?;
+        };
         parts.push(Part {
-            name,
+            name: disposition_param("name")?,
+            filename: disposition_param("filename"),
             data: body[data_start..data_end].to_vec(),
         });
         pos = data_end + next_delim.len();
@@ -236,6 +241,8 @@ mod tests {
         assert_eq!(parts[0].name, "a");
         assert_eq!(parts[0].data, b"1");
         assert_eq!(parts[1].name, "upfile");
+        assert_eq!(parts[0].filename, None);
+        assert_eq!(parts[1].filename.as_deref(), Some("x.png"));
         assert_eq!(parts[1].data, b"\x00\r\n\xff");
         assert!(parse_multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_none());
         assert!(parse_multipart("application/json", body).is_none());

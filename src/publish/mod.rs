@@ -87,6 +87,11 @@ pub enum PublishError {
     Platform { code: i64, message: String },
     #[error("{0}")]
     Transport(String),
+    /// The platform has not decided yet (a submission still being
+    /// processed): neither found nor certainly absent, so reconciliation
+    /// asks again later and sends nothing meanwhile.
+    #[error("{0}")]
+    Undecided(String),
     #[error("{0}")]
     Io(String),
 }

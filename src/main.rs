@@ -126,6 +126,34 @@ enum Command {
         #[arg(long)]
         secret_file: PathBuf,
     },
+    /// Serve a local double of the WeChat official-account API.
+    MockWechat {
+        #[arg(long, default_value = "127.0.0.1:8642")]
+        listen: String,
+        /// Where drafts, publications and images are kept (survives
+        /// restarts). DATA/fail_next holds faults, one per line
+        /// (`code:45009`, `ip:1.2.3.4`, `token-expired`, `submit lose`,
+        /// `publishing:3000`, `status:4:reason`, `slow:2000`).
+        #[arg(long)]
+        data: PathBuf,
+        /// The only AppID the token call accepts.
+        #[arg(long, default_value = "wx0123456789abcdef")]
+        app_id: String,
+        /// The only AppSecret the token call accepts.
+        #[arg(
+            long,
+            env = "AUTOSYNC_MOCK_WECHAT_SECRET",
+            default_value = "mock-app-secret",
+            hide_env_values = true
+        )]
+        app_secret: String,
+        /// The account's name (for the index page).
+        #[arg(long, default_value = "示例省科协")]
+        account_name: String,
+        /// Hold every answer back this long, after applying the call.
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+    },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
     /// Extraction benchmark: extract every page of DIR (DIR/html/*.html.gz
@@ -352,6 +380,30 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Serve a platform double on `listen` until Ctrl-C. The first line on
+/// stderr names the address (tests read it when they pass port 0).
+fn serve_double<F, Fut>(what: &str, listen: &str, serve: F) -> Result<()>
+where
+    F: FnOnce(tokio::net::TcpListener, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        eprintln!("{what} listening on http://{}", listener.local_addr()?);
+        let shutdown = CancellationToken::new();
+        let s = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                s.cancel();
+            }
+        });
+        serve(listener, shutdown).await?;
+        Ok(())
+    })
+}
+
 fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Check { config, next } => {
@@ -486,20 +538,38 @@ fn run(cmd: Command) -> Result<ExitCode> {
             rate_limit,
             expired,
         } => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let (listener, shutdown) = listen_until_ctrl_c(&listen, "mock account").await?;
-                let opts = publish::toutiao_mock::MockOptions {
-                    data_dir: data,
-                    display_name,
-                    cookie,
-                    delay: std::time::Duration::from_millis(delay_ms),
-                    rate_limit,
-                    expired,
-                    ..Default::default()
-                };
-                publish::toutiao_mock::serve(listener, opts, shutdown).await?;
-                anyhow::Ok(())
+            let opts = publish::toutiao_mock::MockOptions {
+                data_dir: data,
+                display_name,
+                cookie,
+                delay: std::time::Duration::from_millis(delay_ms),
+                rate_limit,
+                expired,
+                ..Default::default()
+            };
+            serve_double("mock account", &listen, |listener, shutdown| {
+                publish::toutiao_mock::serve(listener, opts, shutdown)
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::MockWechat {
+            listen,
+            data,
+            app_id,
+            app_secret,
+            account_name,
+            delay_ms,
+        } => {
+            let opts = publish::wechat::mock::MockOptions {
+                data_dir: data,
+                app_id,
+                app_secret,
+                account_name,
+                delay: std::time::Duration::from_millis(delay_ms),
+                ..Default::default()
+            };
+            serve_double("mock wechat account", &listen, |listener, shutdown| {
+                publish::wechat::mock::serve(listener, opts, shutdown)
             })?;
             Ok(ExitCode::SUCCESS)
         }

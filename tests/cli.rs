@@ -14,6 +14,7 @@ fn example() -> String {
     std::fs::read_to_string(dir.join("example.toml"))
         .unwrap()
         .replace("\"words/", &format!("\"{}/words/", dir.display()))
+        .replace("\"covers/", &format!("\"{}/covers/", dir.display()))
         .replace(
             "\"editors.example.toml\"",
             &format!("\"{}/editors.example.toml\"", dir.display()),
@@ -26,7 +27,7 @@ fn check_accepts_the_example_config() {
         .args(["check", "-c", "config/example.toml"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("ok, 2 unit(s)"));
+        .stdout(predicate::str::contains("ok, 4 unit(s)"));
 }
 
 #[test]

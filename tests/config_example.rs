@@ -6,7 +6,7 @@ use std::path::Path;
 fn example_config_parses_and_documents_every_unit_field() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
     let cfg = autosync::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.units.len(), 3);
+    assert_eq!(cfg.units.len(), 4);
     assert_eq!(cfg.units[1].parent.as_deref(), Some("sx-kx"));
     // The example editors file is loaded and checked with it.
     assert_eq!(cfg.editors.len(), 2);
@@ -47,6 +47,9 @@ fn example_config_parses_and_documents_every_unit_field() {
         "dir",
         "url",
         "secret_file",
+        "app_id",
+        "app_secret_credential",
+        "cover",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

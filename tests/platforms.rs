@@ -72,3 +72,62 @@ fn a_webhook_without_its_secret_is_a_config_error_naming_the_option() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("hook") && err.contains("secret"), "{err}");
 }
+
+#[test]
+fn a_unit_publishing_to_a_wechat_account_posts_each_article_once_with_its_source_url() {
+    use autosync::publish::wechat::mock as wechat_mock;
+    let w = World::new(Duration::ZERO);
+    let data = w.dir.path().join("wechat");
+    std::fs::write(w.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
+    std::fs::write(w.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
+    let addr = w.rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let opts = wechat_mock::MockOptions {
+            data_dir: data.clone(),
+            account_name: "示例市科协".into(),
+            ..Default::default()
+        };
+        tokio::spawn(wechat_mock::serve(l, opts, w.shutdown.clone()));
+        addr
+    });
+    let cfg = w.config("", "");
+    let city = format!(
+        "kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
+        w.city_account_addr
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        &city,
+        &format!(
+            "kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{addr}\"\n  cover = \"cover.png\""
+        ),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let published = wechat_mock::load_published(&data);
+    let mut sources: Vec<String> = published
+        .iter()
+        .flat_map(|p| p.articles.iter().map(|a| a.content_source_url.clone()))
+        .collect();
+    sources.sort();
+    let mut expected: Vec<String> = autosync::demo::FEED_ARTICLES
+        .iter()
+        .map(|a| format!("http://{}{}", w.site_addr, a.path))
+        .collect();
+    expected.sort();
+    assert_eq!(sources, expected, "{out}");
+    // Every body image is the platform's own.
+    for p in &published {
+        for a in &p.articles {
+            assert!(
+                !a.content.contains(&w.site_addr.to_string()),
+                "{}",
+                a.content
+            );
+        }
+    }
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(wechat_mock::load_published(&data).len(), expected.len());
+}

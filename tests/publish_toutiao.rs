@@ -4,19 +4,18 @@
 //! rewritten, titles shortened, every failure mapped to the right Outcome,
 //! and no post ever sent twice.
 
-use async_trait::async_trait;
+mod common;
+
 use autosync::publish::toutiao::{Toutiao, platform_title};
 use autosync::publish::toutiao_mock::{self, Fault, MockOptions, load_articles};
-use autosync::publish::{Image, ImageSource, Outcome, Post, PublishError, Publisher};
+use autosync::publish::{Outcome, Post, PublishError, Publisher};
 use autosync::secret::Secret;
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
-use std::path::Path;
+use common::HttpImages;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 const SESSION: &str = "SeSsIoN0123456789abcdef";
@@ -39,45 +38,17 @@ fn gif() -> Vec<u8> {
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00rest-of-gif".to_vec()
 }
 
-struct Mock {
-    base: Url,
-    data: tempfile::TempDir,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+type Mock = common::Double;
+
+async fn start_mock(opts: MockOptions) -> Mock {
+    start_mock_in(tempfile::tempdir().unwrap(), opts).await
 }
 
-impl Mock {
-    async fn start(opts: MockOptions) -> Mock {
-        let data = tempfile::tempdir().unwrap();
-        Mock::start_in(data, opts).await
-    }
-
-    async fn start_in(data: tempfile::TempDir, opts: MockOptions) -> Mock {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-        let stop = CancellationToken::new();
-        let opts = MockOptions {
-            data_dir: data.path().to_path_buf(),
-            ..opts
-        };
-        let task = tokio::spawn(toutiao_mock::serve(listener, opts, stop.clone()));
-        Mock {
-            base,
-            data,
-            stop,
-            task,
-        }
-    }
-
-    fn dir(&self) -> &Path {
-        self.data.path()
-    }
-
-    async fn stop(self) -> tempfile::TempDir {
-        self.stop.cancel();
-        self.task.await.unwrap().unwrap();
-        self.data
-    }
+async fn start_mock_in(data: tempfile::TempDir, opts: MockOptions) -> Mock {
+    common::Double::start(data, |listener, data_dir, stop| {
+        toutiao_mock::serve(listener, MockOptions { data_dir, ..opts }, stop)
+    })
+    .await
 }
 
 /// The unit's website: `/img/protected.png` only with the article as
@@ -89,17 +60,7 @@ async fn start_site() -> Url {
     let app = Router::new()
         .route(
             "/img/protected.png",
-            get(move |headers: HeaderMap| {
-                let article = article.clone();
-                async move {
-                    let referer = headers.get(header::REFERER).and_then(|r| r.to_str().ok());
-                    if referer == Some(article.as_str()) {
-                        ([(header::CONTENT_TYPE, "image/png")], png()).into_response()
-                    } else {
-                        (StatusCode::FORBIDDEN, "hot-linking denied").into_response()
-                    }
-                }
-            }),
+            common::referer_only(article, "image/png", png()),
         )
         .route(
             "/img/plain.gif",
@@ -108,35 +69,6 @@ async fn start_site() -> Url {
         .route("/img/missing.jpg", get(|| async { StatusCode::NOT_FOUND }));
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
-}
-
-/// Fetches images the way the fetcher does: with the article as Referer.
-struct HttpImages(reqwest::Client);
-
-#[async_trait]
-impl ImageSource for HttpImages {
-    async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<Image, String> {
-        let resp = self
-            .0
-            .get(url.clone())
-            .header(header::REFERER, referer.as_str())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("HTTP {} from {url}", resp.status()));
-        }
-        let content_type = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
-        Ok(Image {
-            bytes,
-            content_type,
-        })
-    }
 }
 
 fn client_with(mock: &Mock, http: reqwest::Client) -> Toutiao {
@@ -206,7 +138,7 @@ fn imgs(content: &str) -> Vec<(String, Option<String>)> {
 
 #[tokio::test]
 async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note() {
-    let mock = Mock::start(MockOptions::default()).await;
+    let mock = start_mock(MockOptions::default()).await;
     let site = start_site().await;
     let t = client(&mock);
     let out = t.publish(&post(&site, "省科协举办科普讲座")).await;
@@ -254,7 +186,7 @@ async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note()
 
 #[tokio::test]
 async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_finds_it() {
-    let mock = Mock::start(MockOptions::default()).await;
+    let mock = start_mock(MockOptions::default()).await;
     let site = start_site().await;
     let t = client(&mock);
     let title = "关于举办2026年全省青少年科普讲解大赛的通知——决赛名单公示及后续工作安排说明";
@@ -293,7 +225,7 @@ async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_find
 
 #[tokio::test]
 async fn verify_reports_the_account_and_an_expired_login_pauses_everything() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         display_name: "某市科协".into(),
         ..MockOptions::default()
     })
@@ -333,7 +265,7 @@ async fn verify_reports_the_account_and_an_expired_login_pauses_everything() {
 
 #[tokio::test]
 async fn a_cookie_of_another_session_is_a_login_problem() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         cookie: Some("sessionid=someone-else; csrftoken=abc".into()),
         ..MockOptions::default()
     })
@@ -359,7 +291,7 @@ async fn a_cookie_without_csrftoken_is_refused_by_the_constructor() {
 
 #[tokio::test]
 async fn the_mock_refuses_wrong_part_names_foreign_images_bad_titles_and_missing_csrf() {
-    let mock = Mock::start(MockOptions::default()).await;
+    let mock = start_mock(MockOptions::default()).await;
     let http = reqwest::Client::new();
     let upload = mock
         .base
@@ -474,7 +406,7 @@ async fn the_mock_refuses_wrong_part_names_foreign_images_bad_titles_and_missing
 
 #[tokio::test]
 async fn throttling_becomes_retry_later_with_the_platforms_delay() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         rate_limit: Some(1),
         fail_next: vec![Fault::Status {
             status: 503,
@@ -530,7 +462,7 @@ async fn throttling_becomes_retry_later_with_the_platforms_delay() {
 
 #[tokio::test]
 async fn a_lost_answer_is_unknown_and_lookup_finds_the_article_it_stored() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         delay: Duration::from_secs(3),
         ..MockOptions::default()
     })
@@ -560,7 +492,7 @@ async fn a_lost_answer_is_unknown_and_lookup_finds_the_article_it_stored() {
 
 #[tokio::test]
 async fn server_errors_and_garbage_after_storing_are_unknown_business_codes_are_rejected() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         fail_next: vec![
             Fault::StoreThenStatus(500),
             Fault::StoreThenGarbage,
@@ -622,7 +554,7 @@ async fn an_unreachable_platform_is_retry_later_before_anything_is_sent() {
 
 #[tokio::test]
 async fn the_mock_keeps_articles_and_images_across_restarts() {
-    let mock = Mock::start(MockOptions::default()).await;
+    let mock = start_mock(MockOptions::default()).await;
     let site = start_site().await;
     let p = post(&site, "重启之前发的");
     assert!(matches!(
@@ -631,7 +563,7 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
     ));
     let data = mock.stop().await;
 
-    let mock = Mock::start_in(data, MockOptions::default()).await;
+    let mock = start_mock_in(data, MockOptions::default()).await;
     let t = client(&mock);
     assert!(t.lookup(&p).await.unwrap().is_some());
     // Images uploaded before the restart are still accepted in a body.
@@ -675,7 +607,7 @@ async fn the_mock_keeps_articles_and_images_across_restarts() {
 
 #[tokio::test]
 async fn a_failed_upload_is_retried_once_then_only_that_image_is_dropped() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         // protected.png fails twice → dropped; plain.gif fails once, the
         // retry succeeds.
         fail_uploads: vec![
@@ -724,7 +656,7 @@ async fn a_failed_upload_is_retried_once_then_only_that_image_is_dropped() {
 
 #[tokio::test]
 async fn a_throttled_upload_gives_the_whole_post_back_before_publishing() {
-    let mock = Mock::start(MockOptions {
+    let mock = start_mock(MockOptions {
         fail_uploads: vec![Fault::Status {
             status: 429,
             retry_after: Some("30".into()),

@@ -246,7 +246,11 @@ pub(super) fn check_unit(
                     .or(defaults.min_post_interval_secs)
                     .unwrap_or(0),
             ),
-            daily_cap: ru.daily_post_cap.or(defaults.daily_post_cap),
+            // The platform's own quota when nobody says otherwise.
+            daily_cap: ru
+                .daily_post_cap
+                .or(defaults.daily_post_cap)
+                .or(publisher.default_daily_cap()),
         },
         review,
         word_lists,

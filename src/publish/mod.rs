@@ -6,11 +6,15 @@
 //! before anything is sent again. **Never post blind twice.**
 
 pub mod build;
+pub(crate) mod double;
 pub mod file;
+pub(crate) mod html;
+pub mod text;
 pub mod toutiao;
 /// The toutiao double (`autosync mock-account`), also under its old name.
 pub use toutiao::mock as toutiao_mock;
 pub mod webhook;
+pub mod wechat;
 
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset};
@@ -26,6 +30,8 @@ use url::Url;
 pub enum PublisherConfig {
     /// 头条号 through its web API.
     Toutiao(toutiao::ToutiaoConfig),
+    /// 微信公众号 through the official API (drafts, then free publishing).
+    Wechat(wechat::WechatConfig),
     /// A province's own platform, or any system: signed JSON POSTs.
     Webhook(webhook::WebhookConfig),
     /// One JSON file per published item, for dry runs.
@@ -37,6 +43,7 @@ impl PublisherConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             PublisherConfig::Toutiao(_) => "toutiao",
+            PublisherConfig::Wechat(_) => "wechat",
             PublisherConfig::Webhook(_) => "webhook",
             PublisherConfig::File(_) => "file",
         }
@@ -46,6 +53,7 @@ impl PublisherConfig {
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
         match self {
             PublisherConfig::Toutiao(c) => c.resolve_paths(base_dir),
+            PublisherConfig::Wechat(c) => c.resolve_paths(base_dir),
             PublisherConfig::Webhook(c) => c.resolve_paths(base_dir),
             PublisherConfig::File(c) => c.resolve_paths(base_dir),
         }
@@ -55,6 +63,7 @@ impl PublisherConfig {
     pub fn validate(&self) -> Vec<String> {
         match self {
             PublisherConfig::Toutiao(c) => c.validate(),
+            PublisherConfig::Wechat(c) => c.validate(),
             PublisherConfig::Webhook(c) => c.validate(),
             PublisherConfig::File(c) => c.validate(),
         }
@@ -64,6 +73,7 @@ impl PublisherConfig {
     pub fn build(&self, ctx: &BuildCtx) -> Result<std::sync::Arc<dyn Publisher>, String> {
         match self {
             PublisherConfig::Toutiao(c) => c.build(ctx),
+            PublisherConfig::Wechat(c) => c.build(ctx),
             PublisherConfig::Webhook(c) => c.build(ctx),
             PublisherConfig::File(c) => c.build(ctx),
         }
@@ -74,6 +84,7 @@ impl PublisherConfig {
     pub fn title(&self, title: &str) -> (String, bool) {
         match self {
             PublisherConfig::Toutiao(_) => toutiao::platform_title(title),
+            PublisherConfig::Wechat(_) => wechat::rules::title(title),
             PublisherConfig::Webhook(_) | PublisherConfig::File(_) => (title.to_string(), false),
         }
     }
@@ -82,8 +93,18 @@ impl PublisherConfig {
     /// the unit's `account_name` is the account's).
     pub fn account_name(&self) -> Option<&str> {
         match self {
+            PublisherConfig::Wechat(c) => c.account_name.as_deref(),
             PublisherConfig::Webhook(c) => c.account_name.as_deref(),
             PublisherConfig::Toutiao(_) | PublisherConfig::File(_) => None,
+        }
+    }
+
+    /// The platform's own daily quota, the daily cap when the config sets
+    /// none.
+    pub fn default_daily_cap(&self) -> Option<u32> {
+        match self {
+            PublisherConfig::Wechat(_) => Some(wechat::DEFAULT_DAILY_CAP),
+            _ => None,
         }
     }
 }
@@ -156,6 +177,11 @@ pub enum PublishError {
     Platform { code: i64, message: String },
     #[error("{0}")]
     Transport(String),
+    /// The platform has not decided yet (a submission still being
+    /// processed): neither found nor certainly absent, so reconciliation
+    /// asks again later and sends nothing meanwhile.
+    #[error("{0}")]
+    Undecided(String),
     #[error("{0}")]
     Io(String),
 }
@@ -202,4 +228,26 @@ pub struct Image {
 #[async_trait]
 pub trait ImageSource: Send + Sync {
     async fn fetch_image(&self, url: &Url, referer: &Url) -> Result<Image, String>;
+}
+
+/// reqwest's message with its source chain; never includes headers, but
+/// does include the request's URL: a client whose URLs carry a secret (an
+/// access token in the query) passes `e.without_url()`.
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "broken answer"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
 }

@@ -228,3 +228,96 @@ pub fn http(
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
     http(addr, "GET", path, &[], "")
 }
+
+/// Fetches images the way the fetcher does: with the article as Referer.
+pub struct HttpImages(pub reqwest::Client);
+
+#[async_trait::async_trait]
+impl autosync::publish::ImageSource for HttpImages {
+    async fn fetch_image(
+        &self,
+        url: &url::Url,
+        referer: &url::Url,
+    ) -> Result<autosync::publish::Image, String> {
+        let resp = self
+            .0
+            .get(url.clone())
+            .header(reqwest::header::REFERER, referer.as_str())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {} from {url}", resp.status()));
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+        Ok(autosync::publish::Image {
+            bytes,
+            content_type,
+        })
+    }
+}
+
+/// A platform double (`toutiao_mock`, `wechat::mock`) served on a local
+/// port from the test's runtime, keeping its data in a temporary directory.
+pub struct Double {
+    pub base: url::Url,
+    pub data: tempfile::TempDir,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Double {
+    /// `serve(listener, data_dir, shutdown)` serves the double.
+    pub async fn start<F, Fut>(data: tempfile::TempDir, serve: F) -> Double
+    where
+        F: FnOnce(tokio::net::TcpListener, PathBuf, CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, data.path().to_path_buf(), stop.clone()));
+        Double {
+            base,
+            data,
+            stop,
+            task,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Stop it; its data stays for a restart.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+        self.data
+    }
+}
+
+/// A route of a unit's site that serves `body` only to requests whose
+/// Referer is `referer` (hot-link protection), 403 to others.
+pub fn referer_only<S: Clone + Send + Sync + 'static>(
+    referer: String,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> axum::routing::MethodRouter<S> {
+    axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+        use axum::response::IntoResponse;
+        let sent = headers
+            .get(axum::http::header::REFERER)
+            .and_then(|r| r.to_str().ok());
+        if sent == Some(referer.as_str()) {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
+        } else {
+            (axum::http::StatusCode::FORBIDDEN, "hot-linking denied").into_response()
+        }
+    })
+}

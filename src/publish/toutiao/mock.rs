@@ -42,6 +42,9 @@
 //! All JSON files are written atomically (temporary file, then rename), so a
 //! restarted mock sees everything it acknowledged.
 
+use crate::publish::double::{
+    escape, host_of, json_files, parse_multipart, sniff_image, stored_file, take_knob_line,
+};
 use crate::publish::file::write_atomically;
 use axum::Router;
 use axum::body::Bytes;
@@ -229,22 +232,6 @@ fn sort_oldest_first(articles: &mut [MockArticle]) {
     articles.sort_by_key(|a| (a.create_time, a.pgc_id.len(), a.pgc_id.clone()));
 }
 
-/// The `.json` files in `dir`, temporaries (`.name…`) left out.
-pub(crate) fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
-        })
-        .collect()
-}
-
 struct Shared {
     opts: MockOptions,
     shutdown: CancellationToken,
@@ -354,19 +341,6 @@ pub async fn serve(
 /// HTTP 200 with a business code, the way the platform reports errors.
 fn business(code: i64, message: &str) -> Response {
     axum::Json(json!({"code": code, "message": message})).into_response()
-}
-
-fn host_of(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
-        })
-        .unwrap_or("127.0.0.1")
-        .to_string()
 }
 
 fn cookie_value<'a>(cookie: &'a str, name: &str) -> Option<&'a str> {
@@ -563,34 +537,9 @@ async fn upload_picture(
 
 /// The next fault to apply to a publish, from the options or `DATA/fail_next`.
 fn next_fault(shared: &Shared, st: &mut MockState) -> Option<Fault> {
-    if let Some(f) = st.faults.pop_front() {
-        return Some(f);
-    }
-    take_fault_line(&shared.data().join("fail_next"))
-}
-
-/// The first line of a fault file (`DATA/fail_next`), parsed, and consumed:
-/// the file keeps the rest. An unreadable line is consumed and ignored.
-pub(crate) fn take_fault_line<F: FromStr<Err = String>>(knob: &Path) -> Option<F> {
-    let text = std::fs::read_to_string(knob).ok()?;
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next()?.to_string();
-    let rest: Vec<&str> = lines.collect();
-    let consumed = if rest.is_empty() {
-        std::fs::remove_file(knob).map_err(|e| e.to_string())
-    } else {
-        write_atomically(knob, format!("{}\n", rest.join("\n")).as_bytes())
-    };
-    if let Err(e) = consumed {
-        tracing::warn!(error = %e, file = %knob.display(), "could not consume a fault");
-    }
-    match first.parse() {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!(error = %e, file = %knob.display(), "ignoring a fault line");
-            None
-        }
-    }
+    st.faults
+        .pop_front()
+        .or_else(|| take_knob_line(&shared.data().join("fail_next"), |_: &Fault| true))
 }
 
 async fn publish(
@@ -847,10 +796,7 @@ async fn image(State(shared): State<Arc<Shared>>, UrlPath(web_uri): UrlPath<Stri
     let Some(img) = found else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match tokio::fs::read(shared.data().join("images").join(&img.file)).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, img.mime_type)], bytes).into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
+    stored_file(shared.data().join("images").join(&img.file), img.mime_type).await
 }
 
 async fn item_page(
@@ -896,129 +842,6 @@ async fn index(State(shared): State<Arc<Shared>>) -> Html<String> {
     ))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-struct Part {
-    name: String,
-    data: Vec<u8>,
-}
-
-/// A minimal multipart/form-data reader (RFC 7578): enough for uploads,
-/// strict about the boundary so malformed bodies are refused, not guessed.
-fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
-    let (mime, params) = content_type.split_once(';')?;
-    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    let boundary = params.split(';').find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| v.trim().trim_matches('"').to_string())
-    })?;
-    if boundary.is_empty() {
-        return None;
-    }
-    let delim = format!("--{boundary}").into_bytes();
-    let next_delim = format!("\r\n--{boundary}").into_bytes();
-    let mut pos = find(body, &delim, 0)? + delim.len();
-    let mut parts = Vec::new();
-    loop {
-        if body.get(pos..pos + 2) == Some(b"--") {
-            return Some(parts);
-        }
-        if body.get(pos..pos + 2) != Some(b"\r\n") {
-            return None;
-        }
-        pos += 2;
-        let head_end = find(body, b"\r\n\r\n", pos)?;
-        let head = std::str::from_utf8(&body[pos..head_end]).ok()?;
-        let data_start = head_end + 4;
-        let data_end = find(body, &next_delim, data_start)?;
-        let name = head.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            if !k.trim().eq_ignore_ascii_case("content-disposition") {
-                return None;
-            }
-            v.split(';').find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                (k.trim() == "name").then(|| v.trim().trim_matches('"').to_string())
-            })
-        })?;
-        parts.push(Part {
-            name,
-            data: body[data_start..data_end].to_vec(),
-        });
-        pos = data_end + next_delim.len();
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while i + needle.len() <= hay.len() {
-        match hay[i..].iter().position(|&b| b == first) {
-            Some(off) => {
-                i += off;
-                if hay.get(i..i + needle.len()) == Some(needle) {
-                    return Some(i);
-                }
-                i += 1;
-            }
-            None => return None,
-        }
-    }
-    None
-}
-
-/// MIME type, file extension and pixel size of an image, from its header;
-/// `None` when it is not an image the platform takes.
-fn sniff_image(b: &[u8]) -> Option<(&'static str, &'static str, u32, u32)> {
-    let be16 = |i: usize| {
-        b.get(i..i + 2)
-            .map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])))
-    };
-    let le16 = |i: usize| {
-        b.get(i..i + 2)
-            .map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])))
-    };
-    let be32 = |i: usize| {
-        b.get(i..i + 4)
-            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-    };
-    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Some(("image/png", "png", be32(16)?, be32(20)?));
-    }
-    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
-        return Some(("image/gif", "gif", le16(6)?, le16(8)?));
-    }
-    if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        return Some(("image/webp", "webp", 0, 0));
-    }
-    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        // Walk the segments to the first start-of-frame marker.
-        let mut i = 2;
-        while i + 9 < b.len() {
-            if b[i] != 0xFF {
-                return Some(("image/jpeg", "jpg", 0, 0));
-            }
-            let marker = b[i + 1];
-            let len = be16(i + 2)? as usize;
-            if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-                return Some(("image/jpeg", "jpg", be16(i + 7)?, be16(i + 5)?));
-            }
-            i += 2 + len;
-        }
-        return Some(("image/jpeg", "jpg", 0, 0));
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1056,34 +879,6 @@ mod tests {
         );
         assert!("status:abc".parse::<Fault>().is_err());
         assert!("explode".parse::<Fault>().is_err());
-    }
-
-    #[test]
-    fn multipart_parts_are_split_by_name_with_binary_data_intact() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--XyZ\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n\x00\r\n\xff\r\n--XyZ--\r\n";
-        let parts = parse_multipart("multipart/form-data; boundary=XyZ", body).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].name, "a");
-        assert_eq!(parts[0].data, b"1");
-        assert_eq!(parts[1].name, "upfile");
-        assert_eq!(parts[1].data, b"\x00\r\n\xff");
-        assert!(parse_multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_none());
-        assert!(parse_multipart("application/json", body).is_none());
-    }
-
-    #[test]
-    fn image_sizes_are_read_from_headers() {
-        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-        png.extend_from_slice(&3u32.to_be_bytes());
-        png.extend_from_slice(&2u32.to_be_bytes());
-        assert_eq!(sniff_image(&png), Some(("image/png", "png", 3, 2)));
-        let gif = b"GIF89a\x05\x00\x07\x00";
-        assert_eq!(sniff_image(gif), Some(("image/gif", "gif", 5, 7)));
-        let jpeg = [
-            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x0A, 0x00, 0x14, 0x03, 0, 0, 0, 0,
-        ];
-        assert_eq!(sniff_image(&jpeg), Some(("image/jpeg", "jpg", 20, 10)));
-        assert_eq!(sniff_image(b"<html>"), None);
     }
 
     #[test]

@@ -38,21 +38,25 @@
 //! throttled or unreachable platform gives the post back (`RetryLater`),
 //! anything else drops just that image with a note.
 
-use super::{AccountInfo, Image, ImageSource, Outcome, Post, PublishError, Publisher, Remote};
-
-mod config;
-pub mod mock;
+use super::html::{escape_attr, escape_text, find_img_tags, strip_unsafe_image_carriers};
+use super::text::{self, normalise_space, short, snippet};
+use super::{
+    AccountInfo, Image, ImageSource, Outcome, Post, PublishError, Publisher, Remote,
+    transport_reason,
+};
 use crate::secret::Secret;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+
+mod config;
+pub mod mock;
 pub use config::ToutiaoConfig;
-use regex::Regex;
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue, LOCATION, REFERER, RETRY_AFTER, USER_AGENT};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -755,83 +759,10 @@ fn list_items(v: &Value) -> Vec<ListItem> {
 }
 
 /// The title this client sends for `title`, and whether it had to be
-/// shortened. Deterministic: `lookup` relies on finding the same string.
-///
-/// Whitespace runs are collapsed. A title over [`TITLE_MAX_CHARS`] is cut at
-/// the last natural break (punctuation, a space, `——`, `：`) that leaves room
-/// for the appended `…`; with no break in reach it is cut hard.
+/// shortened ([`text::shorten_title`] to [`TITLE_MAX_CHARS`]).
+/// Deterministic: `lookup` relies on finding the same string.
 pub fn platform_title(title: &str) -> (String, bool) {
-    let title = normalise_space(title);
-    let chars: Vec<char> = title.chars().collect();
-    if chars.len() <= TITLE_MAX_CHARS {
-        return (title, false);
-    }
-    let room = TITLE_MAX_CHARS - 1; // leave one for "…"
-    // A break too early would throw most of the title away; below this a hard
-    // cut keeps more meaning.
-    let min_keep = room / 2;
-    let mut cut = None;
-    for i in (min_keep..=room).rev() {
-        let before = chars[i - 1];
-        let at = chars.get(i).copied();
-        let break_before = at.is_some_and(is_break_char) || at.is_some_and(is_opening);
-        let break_after = is_closing(before) || matches!(before, '。' | '！' | '？' | '!' | '?');
-        if break_before || break_after {
-            cut = Some(i);
-            break;
-        }
-    }
-    let head: String = chars[..cut.unwrap_or(room)].iter().collect();
-    let mut head = head
-        .trim_end_matches(|c: char| {
-            c.is_whitespace()
-                || (is_break_char(c) && !matches!(c, '。' | '！' | '？' | '!' | '?'))
-                || is_opening(c)
-        })
-        .to_string();
-    if head.chars().count() < TITLE_MIN_CHARS {
-        head = chars[..room].iter().collect();
-    }
-    head.push('…');
-    (head, true)
-}
-
-fn is_break_char(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '，' | '。'
-                | '！'
-                | '？'
-                | '；'
-                | '：'
-                | '、'
-                | '—'
-                | '…'
-                | '·'
-                | '|'
-                | '｜'
-                | ','
-                | '.'
-                | '!'
-                | '?'
-                | ';'
-                | ':'
-                | '-'
-                | '/'
-        )
-}
-
-fn is_opening(c: char) -> bool {
-    matches!(c, '（' | '(' | '《' | '【' | '“' | '‘' | '「' | '[' | '〔')
-}
-
-fn is_closing(c: char) -> bool {
-    matches!(c, '）' | ')' | '》' | '】' | '”' | '’' | '」' | ']' | '〕')
-}
-
-fn normalise_space(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    text::shorten_title(title, TITLE_MAX_CHARS)
 }
 
 /// The value of cookie `name` inside a `Cookie` header string.
@@ -952,43 +883,6 @@ fn id_string(v: &Value) -> Option<String> {
     }
 }
 
-/// reqwest's message without its source chain noise; never includes headers.
-pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "broken answer"
-    } else {
-        "request failed"
-    };
-    let mut msg = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    msg
-}
-
-fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    let mut out: String = s.chars().take(200).collect();
-    if s.chars().count() > 200 {
-        out.push('…');
-    }
-    out
-}
-
-fn short(s: &str) -> String {
-    let mut out: String = s.chars().take(80).collect();
-    if s.chars().count() > 80 {
-        out.push('…');
-    }
-    out
-}
-
 /// The MIME type to upload `image` as, from its magic bytes (sites often
 /// send `application/octet-stream`, and a hot-link "denied" page comes back
 /// as HTML with 200).
@@ -1030,101 +924,6 @@ fn upload_file_name(url: &Url, mime: &str) -> String {
     format!("{stem}.{ext}")
 }
 
-static IMG_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    // `<image>` is parsed as `<img>` by browsers (and by the platform), so it
-    // must be treated as one. Quoted values may contain `>`.
-    Regex::new(r#"(?i)<im(?:g|age)\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
-});
-static ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"#)
-        .expect("static regex")
-});
-static COMMENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)<!--.*?(?:-->|$)").expect("static regex"));
-static SOURCE_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)<source\b(?:[^>"']|"[^"]*"|'[^']*')*>"#).expect("static regex")
-});
-
-/// Remove what could smuggle a foreign image past the `<img>` rewrite:
-/// comments (a commented-out `<img>` is still text to some parsers) and
-/// `<picture>` sources.
-fn strip_unsafe_image_carriers(html: &str) -> String {
-    let no_comments = COMMENT.replace_all(html, "");
-    SOURCE_TAG.replace_all(&no_comments, "").into_owned()
-}
-
-struct ImgTag {
-    start: usize,
-    end: usize,
-    attrs: Vec<(String, String)>,
-}
-
-impl ImgTag {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Where the image really is: `src`, or a lazy-loading attribute when
-    /// `src` is a placeholder.
-    fn source(&self) -> Option<String> {
-        let usable = |v: &str| {
-            let v = v.trim();
-            !v.is_empty()
-                && !v.starts_with("data:")
-                && !v.starts_with("about:")
-                && !v.starts_with('#')
-        };
-        ["src", "data-src", "data-original", "data-url"]
-            .iter()
-            .filter_map(|k| self.attr(k))
-            .find(|v| usable(v))
-            .map(|v| v.trim().to_string())
-    }
-}
-
-fn find_img_tags(html: &str) -> Vec<ImgTag> {
-    IMG_TAG
-        .find_iter(html)
-        .map(|m| {
-            let tag = m.as_str();
-            // Skip `<img` / `<image` itself.
-            let name_len = if tag
-                .get(..6)
-                .is_some_and(|p| p.eq_ignore_ascii_case("<image"))
-            {
-                6
-            } else {
-                4
-            };
-            let inner = tag[name_len..].trim_end_matches('>');
-            let attrs = ATTR
-                .captures_iter(inner)
-                .map(|c| {
-                    let name = c
-                        .get(1)
-                        .map(|m| m.as_str().to_ascii_lowercase())
-                        .unwrap_or_default();
-                    let value = c
-                        .get(2)
-                        .or(c.get(3))
-                        .or(c.get(4))
-                        .map(|m| m.as_str())
-                        .unwrap_or("");
-                    (name, decode_entities(value))
-                })
-                .collect();
-            ImgTag {
-                start: m.start(),
-                end: m.end(),
-                attrs,
-            }
-        })
-        .collect()
-}
-
 /// The image in `content` that the platform did not issue (`issued`:
 /// `web_url` → `web_uri`), if any, parsed the way a browser would: an
 /// independent check of the regex-based rewrite.
@@ -1136,31 +935,6 @@ fn foreign_image(content: &str, issued: &HashMap<String, String>) -> Option<Stri
         let uri = img.value().attr("web_uri");
         (issued.get(src).map(String::as_str) != uri || uri.is_none()).then(|| short(src))
     })
-}
-
-fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -1236,25 +1010,6 @@ mod tests {
         assert_eq!(cookie_value(c, "csrftoken"), Some("tok123"));
         assert_eq!(cookie_value(c, "sessionid"), Some("abc"));
         assert_eq!(cookie_value("xcsrftoken=1", "csrftoken"), None);
-    }
-
-    #[test]
-    fn img_tags_are_found_with_quoted_gt_uppercase_and_image_alias() {
-        let html = r#"<p>a<IMG alt="x > y" SRC='/a.jpg?x=1&amp;y=2'></p><image src=b.png><img data-src="c.gif" src="data:,">"#;
-        let tags = find_img_tags(html);
-        assert_eq!(tags.len(), 3);
-        assert_eq!(tags[0].source().as_deref(), Some("/a.jpg?x=1&y=2"));
-        assert_eq!(tags[0].attr("alt"), Some("x > y"));
-        assert_eq!(tags[1].source().as_deref(), Some("b.png"));
-        assert_eq!(tags[2].source().as_deref(), Some("c.gif"));
-    }
-
-    #[test]
-    fn comments_and_picture_sources_are_stripped() {
-        let s = strip_unsafe_image_carriers(
-            r#"a<!-- <img src="x"> -->b<picture><source srcset="y.webp"></picture>"#,
-        );
-        assert_eq!(s, "ab<picture></picture>");
     }
 
     #[test]

@@ -35,7 +35,8 @@
 //! or query, or as user:password), so `Debug`, errors and logs name only its
 //! origin (`https://host:port`).
 
-use super::super::toutiao::{retry_after, transport_reason};
+use super::super::toutiao::retry_after;
+use crate::publish::transport_reason;
 use crate::publish::{AccountInfo, Outcome, Post, PublishError, Publisher, Remote};
 use crate::secret::Secret;
 use async_trait::async_trait;

@@ -23,8 +23,9 @@
 //! `GET /posts/<seq>` answers a stored post, so the `url` it hands out works.
 
 use super::client::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, WebhookPost, signature_matches};
+use crate::publish::double::{json_files, take_knob_line};
 use crate::publish::file::write_atomically;
-use crate::publish::toutiao_mock::{json_files, parse_status, take_fault_line};
+use crate::publish::toutiao_mock::parse_status;
 use crate::secret::Secret;
 use axum::Router;
 use axum::body::Bytes;
@@ -265,7 +266,7 @@ async fn receive(
         let fault = st
             .faults
             .pop_front()
-            .or_else(|| take_fault_line(&shared.opts.data_dir.join("fail_next")));
+            .or_else(|| take_knob_line(&shared.opts.data_dir.join("fail_next"), |_: &Fault| true));
         match &fault {
             Some(Fault::Status {
                 status,

@@ -88,12 +88,10 @@ async fn upkeep(shared: Shared) {
 /// per-page metadata of the whole store resident, BENCHMARKS.md).
 fn record_footprint(shared: &Shared) {
     if let Some(rss) = crate::memory::resident_bytes() {
-        shared
-            .metrics
-            .set("autosync_resident_memory_bytes", &[], rss as f64);
+        shared.metrics.resident_memory(rss);
     }
     match shared.ctx.store.db_size() {
-        Ok(b) => shared.metrics.set("autosync_store_db_bytes", &[], b as f64),
+        Ok(b) => shared.metrics.store_db_bytes(b),
         Err(e) => tracing::warn!("store size: {e}"),
     }
 }
@@ -432,16 +430,10 @@ async fn poll_loop(
 }
 
 fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
-    let m = &shared.metrics;
-    let l = [("unit", unit.id.as_str())];
-    m.inc("autosync_polls_total", &l, 1.0);
-    m.inc("autosync_items_found_total", &l, r.found as f64);
-    m.inc("autosync_items_new_total", &l, r.new as f64);
-    m.inc("autosync_poll_errors_total", &l, r.errors.len() as f64);
-    if r.ok() {
-        let now = shared.ctx.clock.now().timestamp() as f64;
-        m.set("autosync_last_success_timestamp_seconds", &l, now);
-    }
+    let ok_at = r.ok().then(|| shared.ctx.clock.now());
+    shared
+        .metrics
+        .poll(&unit.id, r.found, r.new, r.errors.len(), ok_at);
     for w in &r.warnings {
         tracing::warn!(unit = %unit.id, "{w}");
     }
@@ -452,11 +444,9 @@ fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
 }
 
 fn update_gauges(shared: &Shared, unit: &Unit) {
-    let l = [("unit", unit.id.as_str())];
     if let Ok(counts) = shared.ctx.store.unit_counts(&unit.id) {
-        let n = |k: &str| counts.get(k).copied().unwrap_or(0) as f64;
-        shared.metrics.set("autosync_queue_depth", &l, n("queued"));
-        shared.metrics.set("autosync_held_items", &l, n("held"));
+        let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+        shared.metrics.queue(&unit.id, n("queued"), n("held"));
     }
 }
 
@@ -465,6 +455,10 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
 /// platform's wait, a pause), or until an editor's action or a poll wakes it.
 async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: CancellationToken) {
     let ctx = &shared.ctx;
+    // The account's update clock, from the store, until its next post.
+    if let Ok(Some(at)) = ctx.store.last_published(&unit.id) {
+        shared.metrics.last_publish(&unit.id, unit.account(), at);
+    }
     loop {
         if cancel.is_cancelled() {
             return;

@@ -19,7 +19,7 @@
 //!
 //! Supporting: [`clock`] (wall time, passed in), [`hooks`] (pause points
 //! that make race tests deterministic), [`secret`] (credentials that never
-//! print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
+//! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
 //! the command line and calls in here.

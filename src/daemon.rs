@@ -199,12 +199,21 @@ pub async fn run(
     let mut upkeep_tick =
         tokio::time::interval_at(tokio::time::Instant::now() + UPKEEP_FIRST, UPKEEP_EVERY);
     let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut probe_task: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = trim.tick() => {
                 crate::memory::release_free_memory();
                 record_footprint(&shared);
+                // In a task of its own, like upkeep: a probe stuck on a
+                // failing disk must not stop this loop (the watchdog).
+                if probe_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    let store = shared.ctx.store.clone();
+                    probe_task = Some(tokio::spawn(async move {
+                        let _ = store.check_writable().await;
+                    }));
+                }
             }
             _ = upkeep_tick.tick() => {
                 if upkeep_task.as_ref().is_none_or(|t| t.is_finished()) {
@@ -518,7 +527,7 @@ pub fn watch_signals(
 /// What `autosync status` prints: asked of the running daemon over its HTTP
 /// endpoint (sled admits one process), or read from the store when no daemon
 /// answers.
-pub async fn status_of(config: &Config) -> Result<(String, Vec<admin::UnitStatus>), String> {
+pub async fn status_of(config: &Config) -> Result<(String, admin::Status), String> {
     let url = format!("http://{}/status", config.daemon.listen);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -526,23 +535,23 @@ pub async fn status_of(config: &Config) -> Result<(String, Vec<admin::UnitStatus
         .map_err(|e| e.to_string())?;
     match client.get(&url).send().await {
         Ok(resp) if resp.status().is_success() => {
-            let rows = resp
+            let status = resp
                 .json()
                 .await
                 .map_err(|e| format!("{url}: bad answer: {e}"))?;
-            Ok((format!("from the running daemon at {url}"), rows))
+            Ok((format!("from the running daemon at {url}"), status))
         }
         Ok(resp) => Err(format!("{url}: HTTP {}", resp.status())),
         Err(e) if e.is_connect() => {
             let store =
                 crate::store::Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
-            let rows = admin::status(config, &store).map_err(|e| e.to_string())?;
+            let status = admin::status(config, &store).map_err(|e| e.to_string())?;
             Ok((
                 format!(
                     "from the store at {} (no daemon answering)",
                     config.daemon.state_dir.display()
                 ),
-                rows,
+                status,
             ))
         }
         Err(e) => Err(format!("{url}: {e}")),

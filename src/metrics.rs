@@ -95,6 +95,7 @@ pub struct Metrics {
     publish_latency: LatencyFamily,
     resident_memory: Gauge,
     store_db_bytes: Gauge,
+    store_writable: Gauge,
     /// The accounts each unit's series were recorded with, so that
     /// [`Metrics::remove_unit`] finds every label set to drop (a family can
     /// only remove a label set it is given).
@@ -135,6 +136,7 @@ impl Metrics {
             publish_latency: Family::new_with_constructor(latency_histogram),
             resident_memory: Gauge::default(),
             store_db_bytes: Gauge::default(),
+            store_writable: Gauge::default(),
             accounts: Mutex::default(),
         };
         // The registry holds clones: the families share their values.
@@ -204,6 +206,11 @@ impl Metrics {
             "autosync_store_db_bytes",
             "Size of the sled database on disk (without the body files)",
             m.store_db_bytes.clone(),
+        );
+        r.register(
+            "autosync_store_writable",
+            "1 while the store can write; 0 after a failed write (disk full, read-only) until a write succeeds again (/healthz says why)",
+            m.store_writable.clone(),
         );
         m
     }
@@ -298,6 +305,11 @@ impl Metrics {
     pub fn store_db_bytes(&self, bytes: u64) {
         self.store_db_bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Whether the store can write (see `Store::write_failure`).
+    pub fn store_writable(&self, writable: bool) {
+        self.store_writable.set(i64::from(writable));
     }
 
     /// Forget every series of a unit (it was removed from the config).
@@ -416,6 +428,7 @@ mod tests {
         m.last_publish("u", "acc", t);
         m.resident_memory(50 << 20);
         m.store_db_bytes(1234);
+        m.store_writable(true);
         let text = m.render();
         for (series, want) in [
             (
@@ -431,6 +444,7 @@ mod tests {
             ),
             ("autosync_resident_memory_bytes", 52428800.0),
             ("autosync_store_db_bytes", 1234.0),
+            ("autosync_store_writable", 1.0),
         ] {
             assert_eq!(value(&text, series), Some(want), "{series} in\n{text}");
         }

@@ -91,11 +91,20 @@ pub struct UnitStatus {
     pub warnings: Vec<String>,
 }
 
-/// Status of every unit of `config`, from the store.
+/// What `autosync status` shows: the store's health, then every unit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// Why the store cannot write (disk full, read-only); `None` while it
+    /// can.
+    pub store_write_failure: Option<crate::store::WriteFailure>,
+    pub units: Vec<UnitStatus>,
+}
+
+/// Status of the store and every unit of `config`.
 pub fn status(
     config: &crate::config::Config,
     store: &crate::store::Store,
-) -> Result<Vec<UnitStatus>, crate::store::StoreError> {
+) -> Result<Status, crate::store::StoreError> {
     let mut out = Vec::new();
     for u in &config.units {
         let counts = store.unit_counts(&u.id)?;
@@ -133,19 +142,27 @@ pub fn status(
         }
         out.push(st);
     }
-    Ok(out)
+    Ok(Status {
+        store_write_failure: store.write_failure(),
+        units: out,
+    })
 }
 
-/// Render statuses as the table `autosync status` prints.
-pub fn format_status(rows: &[UnitStatus]) -> String {
+/// Render a status as `autosync status` prints it: a line for the store,
+/// then a table of the units.
+pub fn format_status(status: &Status) -> String {
     let t = |v: Option<chrono::DateTime<chrono::Utc>>| {
         v.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
             .unwrap_or_else(|| "never".into())
     };
-    let mut out = String::from(
+    let mut out = match &status.store_write_failure {
+        None => "store: ok\n".to_string(),
+        Some(f) => format!("store: CANNOT WRITE: {f}\n"),
+    };
+    out.push_str(
         "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\tpublishing\taccount\twarning\n",
     );
-    for r in rows {
+    for r in &status.units {
         let account = match (&r.paused, r.rate_limited_until) {
             (Some(p), _) => format!("paused since {}: {}", t(Some(p.since)), p.reason),
             (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
@@ -174,11 +191,22 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
     out
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 503 while the store cannot write (a full disk, a read-only remount):
+/// the daemon then neither records what it finds nor publishes, whatever
+/// else still answers.
+async fn healthz(State(s): State<Service>) -> (StatusCode, String) {
+    match s.ctx.store.write_failure() {
+        None => (StatusCode::OK, "ok\n".into()),
+        Some(f) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store cannot write: {f}\n"),
+        ),
+    }
 }
 
 async fn metrics(State(s): State<Service>) -> impl IntoResponse {
+    let writable = s.ctx.store.write_failure().is_none();
+    s.metrics.store_writable(writable);
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         s.metrics.render(),
@@ -187,7 +215,7 @@ async fn metrics(State(s): State<Service>) -> impl IntoResponse {
 
 async fn status_json(State(s): State<Service>) -> impl IntoResponse {
     match status(&s.config(), &s.ctx.store) {
-        Ok(rows) => (StatusCode::OK, axum::Json(serde_json::json!(rows))).into_response(),
+        Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -400,6 +428,68 @@ site = "http://127.0.0.1:9/"
             );
             assert!(text.lines().any(|l| l == series), "no {series} in\n{text}");
         }
+        service.ctx.shutdown.cancel();
+    }
+
+    /// Issue 13: a full disk left the store failing until a restart while
+    /// `/healthz` said ok.
+    #[tokio::test]
+    async fn a_store_that_cannot_write_is_unhealthy_until_the_probe_sees_it_write_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let store = service.ctx.store.clone();
+        let a = queued(&store, 1).await;
+        let base = serve_on_loopback(service.clone()).await;
+        let healthz = format!("{base}/healthz");
+        let writable = || async {
+            let (_, _, text) = get(&format!("{base}/metrics")).await;
+            text.lines()
+                .find_map(|l| l.strip_prefix("autosync_store_writable "))
+                .map(str::to_string)
+        };
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+
+        store.simulate_disk_full(true);
+        // Nothing can be taken for publishing while the store cannot write.
+        assert!(
+            store
+                .begin_publishing(&a.id, chrono::Utc::now())
+                .await
+                .is_err()
+        );
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            body.starts_with("store cannot write: No space left on device (since "),
+            "{body}"
+        );
+        assert_eq!(writable().await.as_deref(), Some("0"));
+        let (code, _, json) = get(&format!("{base}/status")).await;
+        assert_eq!(code, StatusCode::OK, "{json}");
+        let status: Status = serde_json::from_str(&json).unwrap();
+        let failure = status.store_write_failure.clone().expect("{json}");
+        assert_eq!(failure.error, "No space left on device");
+        assert_eq!(status.units[0].unit, "u");
+        let printed = format_status(&status);
+        assert!(
+            printed.starts_with("store: CANNOT WRITE: No space left on device (since "),
+            "{printed}"
+        );
+
+        // Room again. No write has succeeded yet, so still unhealthy; the
+        // daemon's periodic probe writes, and the store is healthy again
+        // without a restart.
+        store.simulate_disk_full(false);
+        assert_eq!(get(&healthz).await.0, StatusCode::SERVICE_UNAVAILABLE);
+        store.check_writable().await.unwrap();
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(writable().await.as_deref(), Some("1"));
+        let now_status = super::status(&service.config(), &store).unwrap();
+        assert!(format_status(&now_status).starts_with("store: ok\n"));
+        // What was stored before is all there.
+        assert_eq!(store.get(&a.id).unwrap().unwrap().text, a.text);
         service.ctx.shutdown.cancel();
     }
 }

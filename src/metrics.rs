@@ -10,7 +10,9 @@
 //! two agree (`admin::tests`).
 //!
 //! Counters are registered without their `_total`: `prometheus-client`
-//! appends it (and refuses a name that already has it in debug builds).
+//! appends it (and refuses a name that already has it in debug builds). A
+//! family renders nothing, not even its `# HELP`, until a series of it is
+//! recorded.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};

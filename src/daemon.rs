@@ -88,12 +88,10 @@ async fn upkeep(shared: Shared) {
 /// per-page metadata of the whole store resident, BENCHMARKS.md).
 fn record_footprint(shared: &Shared) {
     if let Some(rss) = crate::memory::resident_bytes() {
-        shared
-            .metrics
-            .set("autosync_resident_memory_bytes", &[], rss as f64);
+        shared.metrics.resident_memory(rss);
     }
     match shared.ctx.store.db_size() {
-        Ok(b) => shared.metrics.set("autosync_store_db_bytes", &[], b as f64),
+        Ok(b) => shared.metrics.store_db_bytes(b),
         Err(e) => tracing::warn!("store size: {e}"),
     }
 }
@@ -201,12 +199,21 @@ pub async fn run(
     let mut upkeep_tick =
         tokio::time::interval_at(tokio::time::Instant::now() + UPKEEP_FIRST, UPKEEP_EVERY);
     let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut probe_task: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = trim.tick() => {
                 crate::memory::release_free_memory();
                 record_footprint(&shared);
+                // In a task of its own, like upkeep: a probe stuck on a
+                // failing disk must not stop this loop (the watchdog).
+                if probe_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    let store = shared.ctx.store.clone();
+                    probe_task = Some(tokio::spawn(async move {
+                        let _ = store.check_writable().await;
+                    }));
+                }
             }
             _ = upkeep_tick.tick() => {
                 if upkeep_task.as_ref().is_none_or(|t| t.is_finished()) {
@@ -432,16 +439,10 @@ async fn poll_loop(
 }
 
 fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
-    let m = &shared.metrics;
-    let l = [("unit", unit.id.as_str())];
-    m.inc("autosync_polls_total", &l, 1.0);
-    m.inc("autosync_items_found_total", &l, r.found as f64);
-    m.inc("autosync_items_new_total", &l, r.new as f64);
-    m.inc("autosync_poll_errors_total", &l, r.errors.len() as f64);
-    if r.ok() {
-        let now = shared.ctx.clock.now().timestamp() as f64;
-        m.set("autosync_last_success_timestamp_seconds", &l, now);
-    }
+    let ok_at = r.ok().then(|| shared.ctx.clock.now());
+    shared
+        .metrics
+        .poll(&unit.id, r.found, r.new, r.errors.len(), ok_at);
     for w in &r.warnings {
         tracing::warn!(unit = %unit.id, "{w}");
     }
@@ -452,11 +453,9 @@ fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
 }
 
 fn update_gauges(shared: &Shared, unit: &Unit) {
-    let l = [("unit", unit.id.as_str())];
     if let Ok(counts) = shared.ctx.store.unit_counts(&unit.id) {
-        let n = |k: &str| counts.get(k).copied().unwrap_or(0) as f64;
-        shared.metrics.set("autosync_queue_depth", &l, n("queued"));
-        shared.metrics.set("autosync_held_items", &l, n("held"));
+        let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+        shared.metrics.queue(&unit.id, n("queued"), n("held"));
     }
 }
 
@@ -465,6 +464,10 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
 /// platform's wait, a pause), or until an editor's action or a poll wakes it.
 async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: CancellationToken) {
     let ctx = &shared.ctx;
+    // The account's update clock, from the store, until its next post.
+    if let Ok(Some(at)) = ctx.store.last_published(&unit.id) {
+        shared.metrics.last_publish(&unit.id, unit.account(), at);
+    }
     loop {
         if cancel.is_cancelled() {
             return;
@@ -524,7 +527,7 @@ pub fn watch_signals(
 /// What `autosync status` prints: asked of the running daemon over its HTTP
 /// endpoint (sled admits one process), or read from the store when no daemon
 /// answers.
-pub async fn status_of(config: &Config) -> Result<(String, Vec<admin::UnitStatus>), String> {
+pub async fn status_of(config: &Config) -> Result<(String, admin::Status), String> {
     let url = format!("http://{}/status", config.daemon.listen);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -532,23 +535,23 @@ pub async fn status_of(config: &Config) -> Result<(String, Vec<admin::UnitStatus
         .map_err(|e| e.to_string())?;
     match client.get(&url).send().await {
         Ok(resp) if resp.status().is_success() => {
-            let rows = resp
+            let status = resp
                 .json()
                 .await
                 .map_err(|e| format!("{url}: bad answer: {e}"))?;
-            Ok((format!("from the running daemon at {url}"), rows))
+            Ok((format!("from the running daemon at {url}"), status))
         }
         Ok(resp) => Err(format!("{url}: HTTP {}", resp.status())),
         Err(e) if e.is_connect() => {
             let store =
                 crate::store::Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
-            let rows = admin::status(config, &store).map_err(|e| e.to_string())?;
+            let status = admin::status(config, &store).map_err(|e| e.to_string())?;
             Ok((
                 format!(
                     "from the store at {} (no daemon answering)",
                     config.daemon.state_dir.display()
                 ),
-                rows,
+                status,
             ))
         }
         Err(e) => Err(format!("{url}: {e}")),

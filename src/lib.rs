@@ -10,7 +10,7 @@
 //! | discover | [`source`] | feeds and HTML list pages to article entries |
 //! | extract | [`extract`] | article page to title, time, body, images |
 //! | ingest | [`ingest`] | poll → discover → extract → dedupe → review → store; baselines only on evidence |
-//! | store | [`store`], [`model`] | sled; items, the state table and its one check-and-set, per-source and per-account state |
+//! | store | [`store`], [`model`] | sled; items, the state table and its one check-and-set, per-source and per-account state; whether it can write |
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
@@ -19,7 +19,7 @@
 //!
 //! Supporting: [`clock`] (wall time, passed in), [`hooks`] (pause points
 //! that make race tests deterministic), [`secret`] (credentials that never
-//! print), [`metrics`] (Prometheus series), [`systemd`] (sd_notify),
+//! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
 //! the command line and calls in here.

@@ -463,11 +463,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             let rt = runtime()?;
-            let (from, rows) = rt
+            let (from, status) = rt
                 .block_on(daemon::status_of(&cfg))
                 .map_err(anyhow::Error::msg)?;
             println!("# {from}");
-            print!("{}", autosync::admin::format_status(&rows));
+            print!("{}", autosync::admin::format_status(&status));
             Ok(ExitCode::SUCCESS)
         }
         Command::Once { config, unit } => {

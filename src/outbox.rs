@@ -65,6 +65,10 @@ pub enum PublishPath {
 }
 
 impl PublishPath {
+    pub const ALL: [PublishPath; 3] =
+        [PublishPath::Auto, PublishPath::Push, PublishPath::Broadcast];
+
+    /// The name in logs and the `path` label of `autosync_published_total`.
     pub fn as_str(self) -> &'static str {
         match self {
             PublishPath::Auto => "auto",
@@ -713,22 +717,10 @@ impl Outbox {
         if done.is_some() {
             tracing::info!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, remote = %remote.id, path = path.as_str(), "published");
             if let Some(m) = &self.metrics {
-                let l = [
-                    ("unit", self.unit.id.as_str()),
-                    ("account", self.account.account.as_str()),
-                ];
-                m.inc("autosync_published_total", &l, 1.0);
-                m.set(
-                    "autosync_last_publish_timestamp_seconds",
-                    &l,
-                    now.timestamp() as f64,
-                );
-                let latency = (now - item.discovered_at).num_milliseconds() as f64 / 1000.0;
-                m.observe(
-                    "autosync_publish_latency_seconds",
-                    &[("unit", self.unit.id.as_str())],
-                    latency,
-                );
+                let (unit, account) = (&self.unit.id, &self.account.account);
+                m.published(unit, account, path);
+                m.last_publish(unit, account, now);
+                m.publish_latency(unit, now - item.discovered_at);
             }
         }
         Ok(())
@@ -736,21 +728,13 @@ impl Outbox {
 
     fn count_failure(&self) {
         if let Some(m) = &self.metrics {
-            let l = [
-                ("unit", self.unit.id.as_str()),
-                ("account", self.account.account.as_str()),
-            ];
-            m.inc("autosync_publish_failures_total", &l, 1.0);
+            m.publish_failed(&self.unit.id, &self.account.account);
         }
     }
 
     fn gauge_paused(&self, paused: bool) {
         if let Some(m) = &self.metrics {
-            let l = [
-                ("unit", self.unit.id.as_str()),
-                ("account", self.account.account.as_str()),
-            ];
-            m.set("autosync_account_paused", &l, f64::from(u8::from(paused)));
+            m.account_paused(&self.unit.id, &self.account.account, paused);
         }
     }
 }

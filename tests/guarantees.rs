@@ -231,7 +231,8 @@ fn a_reload_restarts_only_changed_units_and_resumes_a_paused_account_at_once() {
             serde_json::from_str::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| {
-                    v.as_array()?
+                    v["units"]
+                        .as_array()?
                         .iter()
                         .find(|u| u["unit"] == "demo-new")
                         .map(|u| !u["last_poll"].is_null())

@@ -91,11 +91,20 @@ pub struct UnitStatus {
     pub warnings: Vec<String>,
 }
 
-/// Status of every unit of `config`, from the store.
+/// What `autosync status` shows: the store's health, then every unit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// Why the store cannot write (disk full, read-only); `None` while it
+    /// can.
+    pub store_write_failure: Option<crate::store::WriteFailure>,
+    pub units: Vec<UnitStatus>,
+}
+
+/// Status of the store and every unit of `config`.
 pub fn status(
     config: &crate::config::Config,
     store: &crate::store::Store,
-) -> Result<Vec<UnitStatus>, crate::store::StoreError> {
+) -> Result<Status, crate::store::StoreError> {
     let mut out = Vec::new();
     for u in &config.units {
         let counts = store.unit_counts(&u.id)?;
@@ -133,19 +142,27 @@ pub fn status(
         }
         out.push(st);
     }
-    Ok(out)
+    Ok(Status {
+        store_write_failure: store.write_failure(),
+        units: out,
+    })
 }
 
-/// Render statuses as the table `autosync status` prints.
-pub fn format_status(rows: &[UnitStatus]) -> String {
+/// Render a status as `autosync status` prints it: a line for the store,
+/// then a table of the units.
+pub fn format_status(status: &Status) -> String {
     let t = |v: Option<chrono::DateTime<chrono::Utc>>| {
         v.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
             .unwrap_or_else(|| "never".into())
     };
-    let mut out = String::from(
+    let mut out = match &status.store_write_failure {
+        None => "store: ok\n".to_string(),
+        Some(f) => format!("store: CANNOT WRITE: {f}\n"),
+    };
+    out.push_str(
         "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\tpublishing\taccount\twarning\n",
     );
-    for r in rows {
+    for r in &status.units {
         let account = match (&r.paused, r.rate_limited_until) {
             (Some(p), _) => format!("paused since {}: {}", t(Some(p.since)), p.reason),
             (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
@@ -174,20 +191,31 @@ pub fn format_status(rows: &[UnitStatus]) -> String {
     out
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 503 while the store cannot write (a full disk, a read-only remount):
+/// the daemon then neither records what it finds nor publishes, whatever
+/// else still answers.
+async fn healthz(State(s): State<Service>) -> (StatusCode, String) {
+    match s.ctx.store.write_failure() {
+        None => (StatusCode::OK, "ok\n".into()),
+        Some(f) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store cannot write: {f}\n"),
+        ),
+    }
 }
 
 async fn metrics(State(s): State<Service>) -> impl IntoResponse {
+    let writable = s.ctx.store.write_failure().is_none();
+    s.metrics.store_writable(writable);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         s.metrics.render(),
     )
 }
 
 async fn status_json(State(s): State<Service>) -> impl IntoResponse {
     match status(&s.config(), &s.ctx.store) {
-        Ok(rows) => (StatusCode::OK, axum::Json(serde_json::json!(rows))).into_response(),
+        Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -212,5 +240,256 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Service) {
         .await;
     if let Err(e) = res {
         tracing::error!("http endpoint: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::PublishPath;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    const ACCOUNT: &str = "测试账号";
+
+    /// What the daemon hands the HTTP side, over a fresh store in `dir`,
+    /// without the daemon's tasks: the handlers are what is under test.
+    fn service(dir: &std::path::Path) -> Service {
+        let text = format!(
+            r#"[daemon]
+state_dir = "state"
+listen = "127.0.0.1:0"
+
+[[unit]]
+id = "u"
+account_name = "{ACCOUNT}"
+org_name = "测试单位"
+level = "county"
+site = "http://127.0.0.1:9/"
+  [[unit.source]]
+  feed = "http://127.0.0.1:9/rss.xml"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+"#
+        );
+        let config = crate::config::parse(&text, &dir.join("autosync.toml")).unwrap();
+        let ctx = crate::pipeline::Context::open(
+            &config,
+            Arc::new(crate::clock::SystemClock),
+            Default::default(),
+        )
+        .unwrap();
+        let metrics: Arc<Metrics> = Default::default();
+        let outboxes = Arc::new(Outboxes::new(
+            ctx.clone(),
+            config.daemon.timezone,
+            Some(metrics.clone()),
+        ));
+        Service {
+            ctx,
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            metrics,
+            sessions: Default::default(),
+            outboxes,
+            wakers: Default::default(),
+        }
+    }
+
+    /// A queued item of unit `u`, with a body, stored and flushed.
+    async fn queued(store: &crate::store::Store, n: u32) -> crate::store::Item {
+        use crate::store::{Item, State};
+        let a = Item {
+            title: format!("测试稿件{n}"),
+            html: format!("<p>正文{n}</p>"),
+            text: format!("正文{n}"),
+            ..Item::new(
+                "u",
+                &format!("http://127.0.0.1:9/a/{n}.html"),
+                "feed:x",
+                chrono::Utc::now(),
+                State::Queued,
+            )
+        };
+        store
+            .insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+        a
+    }
+
+    /// The real router on a loopback port, as the daemon serves it; its
+    /// base URL.
+    async fn serve_on_loopback(service: Service) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(serve(listener, service));
+        base
+    }
+
+    async fn get(url: &str) -> (StatusCode, Option<String>, String) {
+        let resp = reqwest::get(url).await.unwrap();
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (resp.status(), content_type, resp.text().await.unwrap())
+    }
+
+    /// The README is what ops read: every series it names must be exported
+    /// with a value once the daemon has recorded it, and every series
+    /// exported must be named there.
+    #[tokio::test]
+    async fn metrics_exports_every_series_the_readme_names_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let documented: BTreeSet<&str> = regex::Regex::new(r"\bautosync_[a-z0-9_]*[a-z0-9]")
+            .unwrap()
+            .find_iter(readme)
+            .map(|m| m.as_str())
+            .collect();
+        assert!(documented.len() >= 14, "{documented:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        // Each of the daemon's records, once.
+        let m = &service.metrics;
+        m.poll("u", 3, 1, 0, Some(chrono::Utc::now()));
+        m.queue("u", 1, 0);
+        m.published("u", ACCOUNT, PublishPath::Auto);
+        m.publish_failed("u", ACCOUNT);
+        m.account_paused("u", ACCOUNT, false);
+        m.last_publish("u", ACCOUNT, chrono::Utc::now());
+        m.publish_latency("u", chrono::TimeDelta::seconds(42));
+        m.resident_memory(50 << 20);
+        m.store_db_bytes(1 << 20);
+        let base = serve_on_loopback(service.clone()).await;
+
+        let (status, content_type, text) = get(&format!("{base}/metrics")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type.as_deref(), Some(crate::metrics::CONTENT_TYPE));
+        // `# TYPE name kind` per family, and the name of every sample.
+        let families: BTreeMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+            .collect();
+        let samples: BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        for name in &documented {
+            let sample = match families.get(name) {
+                Some(&"histogram") => format!("{name}_count"),
+                Some(_) => name.to_string(),
+                None => panic!("{name} is in the README but not exported:\n{text}"),
+            };
+            assert!(
+                samples.contains(sample.as_str()),
+                "{name} has no value:\n{text}"
+            );
+        }
+        for name in families.keys() {
+            assert!(
+                documented.contains(name),
+                "{name} is exported but not in the README"
+            );
+        }
+        service.ctx.shutdown.cancel();
+    }
+
+    /// Every send goes through the outbox, and the outbox counts it under
+    /// the path it went by: the worker's, an editor's push, a broadcast.
+    #[tokio::test]
+    async fn every_path_a_post_goes_out_by_is_counted_under_its_own_label() {
+        use crate::outbox::Sent;
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let mut ids = Vec::new();
+        for n in 1..=3 {
+            ids.push(queued(&service.ctx.store, n).await.id);
+        }
+        let unit = service.config().units[0].clone();
+        let outbox = service.outboxes.get(&unit);
+        let sent = [
+            outbox.send(&ids[2], PublishPath::Push).await.unwrap(),
+            outbox.send(&ids[1], PublishPath::Broadcast).await.unwrap(),
+            outbox.next().await.unwrap(),
+        ];
+        for s in &sent {
+            assert!(matches!(s, Sent::Published { .. }), "{sent:?}");
+        }
+        let base = serve_on_loopback(service.clone()).await;
+        let (_, _, text) = get(&format!("{base}/metrics")).await;
+        for path in PublishPath::ALL {
+            let series = format!(
+                "autosync_published_total{{unit=\"u\",account=\"{ACCOUNT}\",path=\"{}\"}} 1",
+                path.as_str()
+            );
+            assert!(text.lines().any(|l| l == series), "no {series} in\n{text}");
+        }
+        service.ctx.shutdown.cancel();
+    }
+
+    /// Issue 13: a full disk left the store failing until a restart while
+    /// `/healthz` said ok.
+    #[tokio::test]
+    async fn a_store_that_cannot_write_is_unhealthy_until_the_probe_sees_it_write_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let store = service.ctx.store.clone();
+        let a = queued(&store, 1).await;
+        let base = serve_on_loopback(service.clone()).await;
+        let healthz = format!("{base}/healthz");
+        let writable = || async {
+            let (_, _, text) = get(&format!("{base}/metrics")).await;
+            text.lines()
+                .find_map(|l| l.strip_prefix("autosync_store_writable "))
+                .map(str::to_string)
+        };
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+
+        store.simulate_disk_full(true);
+        // Nothing can be taken for publishing while the store cannot write.
+        assert!(
+            store
+                .begin_publishing(&a.id, chrono::Utc::now())
+                .await
+                .is_err()
+        );
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            body.starts_with("store cannot write: No space left on device (since "),
+            "{body}"
+        );
+        assert_eq!(writable().await.as_deref(), Some("0"));
+        let (code, _, json) = get(&format!("{base}/status")).await;
+        assert_eq!(code, StatusCode::OK, "{json}");
+        let status: Status = serde_json::from_str(&json).unwrap();
+        let failure = status.store_write_failure.clone().expect("{json}");
+        assert_eq!(failure.error, "No space left on device");
+        assert_eq!(status.units[0].unit, "u");
+        let printed = format_status(&status);
+        assert!(
+            printed.starts_with("store: CANNOT WRITE: No space left on device (since "),
+            "{printed}"
+        );
+
+        // Room again. No write has succeeded yet, so still unhealthy; the
+        // daemon's periodic probe writes, and the store is healthy again
+        // without a restart.
+        store.simulate_disk_full(false);
+        assert_eq!(get(&healthz).await.0, StatusCode::SERVICE_UNAVAILABLE);
+        store.check_writable().await.unwrap();
+        let (code, _, body) = get(&healthz).await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+        assert_eq!(writable().await.as_deref(), Some("1"));
+        let now_status = super::status(&service.config(), &store).unwrap();
+        assert!(format_status(&now_status).starts_with("store: ok\n"));
+        // What was stored before is all there.
+        assert_eq!(store.get(&a.id).unwrap().unwrap().text, a.text);
+        service.ctx.shutdown.cancel();
     }
 }

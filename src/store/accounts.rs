@@ -9,7 +9,7 @@ impl Store {
     /// What is known of an account (paused, rate-limited, verified).
     pub fn account_state(&self, a: &AccountKey) -> Result<AccountState, StoreError> {
         let k = account_key(a);
-        match self.accounts.get(&k)? {
+        match self.trees()?.accounts.get(&k)? {
             Some(v) => decode(&k, &v),
             None => Ok(AccountState::default()),
         }
@@ -22,7 +22,8 @@ impl Store {
         a: &AccountKey,
         st: &AccountState,
     ) -> Result<(), StoreError> {
-        self.accounts.insert(account_key(a), encode(st))?;
+        let written = self.trees()?.accounts.insert(account_key(a), encode(st));
+        self.wrote(written.map_err(StoreError::from))?;
         self.flush().await
     }
 }

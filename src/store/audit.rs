@@ -22,15 +22,18 @@ impl Store {
         let mut k = (entry.at.timestamp_millis().max(0) as u64)
             .to_be_bytes()
             .to_vec();
-        k.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.audit.insert(k, encode(entry))?;
+        let trees = self.trees()?;
+        k.extend_from_slice(&trees.db.generate_id()?.to_be_bytes());
+        let written = trees.audit.insert(k, encode(entry));
+        drop(trees);
+        self.wrote(written.map_err(StoreError::from))?;
         self.flush().await
     }
 
     /// The audit log, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.audit.iter() {
+        for kv in self.trees()?.audit.iter() {
             let (k, v) = kv?;
             out.push(decode(&k, &v)?);
         }

@@ -26,7 +26,7 @@ pub fn compact(dir: &Path) -> Result<Compacted, StoreError> {
     // the one copied from (no second open: see `open_sled`).
     let store = Store::open(dir)?;
     let (_, next, done) = compaction_paths(dir);
-    let old = store.db.clone();
+    let old = store.trees()?.db.clone();
     drop(store);
     let bytes_before = old.size_on_disk()?;
     if next.exists() {

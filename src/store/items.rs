@@ -81,7 +81,7 @@ impl Store {
 
     fn lookup_live(&self, unit: &str, identities: &[String]) -> Result<Option<String>, StoreError> {
         for ident in identities {
-            if let Some(id) = self.keys.get(key2(unit, ident))? {
+            if let Some(id) = self.trees()?.keys.get(key2(unit, ident))? {
                 return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
             }
         }
@@ -128,7 +128,8 @@ impl Store {
                 record.body_version = Some(self.write_body(&item.id, bytes).await?);
             }
         }
-        let res = (&self.items, &self.keys, &self.index).transaction(|(items, keys, index)| {
+        let trees = self.trees()?;
+        let res = (&trees.items, &trees.keys, &trees.index).transaction(|(items, keys, index)| {
             let mut existing = None;
             for ident in identities {
                 if let Some(id) = keys.get(key2(&item.unit, ident))? {
@@ -149,19 +150,21 @@ impl Store {
             }
             Ok::<_, ConflictableTransactionError<()>>(Inserted::New(item.id.clone()))
         });
-        res.map_err(|e: TransactionError<()>| StoreError::Db(format!("{e:?}")))
+        self.wrote(res.map_err(|e: TransactionError<()>| StoreError::from(e)))
     }
 
     /// Write a body file durably, off the async threads (it fsyncs).
     pub(super) async fn write_body(&self, id: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
         let (bodies, id) = (self.bodies.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || {
-            bodies
-                .write(&id, &bytes)
-                .map_err(|e| StoreError::Db(format!("writing the body of item {id}: {e}")))
+        let written = tokio::task::spawn_blocking(move || {
+            bodies.write(&id, &bytes).map_err(|source| StoreError::Io {
+                what: format!("writing the body of item {id}"),
+                source,
+            })
         })
         .await
-        .map_err(|e| StoreError::Db(format!("body write task: {e}")))?
+        .map_err(|e| StoreError::Db(format!("body write task: {e}")))?;
+        self.sled.record(WriteTarget::Files, written)
     }
 
     /// Add identities (e.g. the content fingerprint, once known) to an item.
@@ -171,8 +174,10 @@ impl Store {
         id: &str,
         identities: &[String],
     ) -> Result<(), StoreError> {
+        let trees = self.trees()?;
         for ident in identities {
-            self.keys.insert(key2(unit, ident), id.as_bytes())?;
+            let written = trees.keys.insert(key2(unit, ident), id.as_bytes());
+            self.wrote(written.map_err(StoreError::from))?;
         }
         Ok(())
     }
@@ -180,7 +185,7 @@ impl Store {
     /// The item's record, without its body: for every decision about the
     /// item (an editor's reject must work even when the body file is gone).
     pub fn record(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        match self.items.get(id.as_bytes())? {
+        match self.trees()?.items.get(id.as_bytes())? {
             Some(v) => decode(id.as_bytes(), &v).map(Some),
             None => Ok(None),
         }
@@ -188,7 +193,7 @@ impl Store {
 
     /// The item with its body.
     pub fn get(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        let Some(v) = self.items.get(id.as_bytes())? else {
+        let Some(v) = self.trees()?.items.get(id.as_bytes())? else {
             return Ok(None);
         };
         let mut item: Item = decode(id.as_bytes(), &v)?;
@@ -233,7 +238,7 @@ impl Store {
         let mut out = Vec::new();
         for id in self.ids_in(unit, state) {
             let id = id?;
-            if let Some(v) = self.items.get(id.as_bytes())? {
+            if let Some(v) = self.trees()?.items.get(id.as_bytes())? {
                 out.push(decode(id.as_bytes(), &v)?);
             }
         }
@@ -268,7 +273,7 @@ impl Store {
                     prefix.push(0);
                     prefix.push(class);
                     let n = prefix.len();
-                    for kv in self.index.scan_prefix(&prefix).rev() {
+                    for kv in self.trees()?.index.scan_prefix(&prefix).rev() {
                         let (k, _) = kv?;
                         let Some(t) = k.get(n..n + 8) else { continue };
                         let t = u64::from_be_bytes(t.try_into().unwrap_or([0; 8]));
@@ -288,7 +293,7 @@ impl Store {
         }
         let mut out = Vec::with_capacity(kept.len());
         for Reverse((_, id)) in kept.into_sorted_vec() {
-            if let Some(v) = self.items.get(id.as_bytes())? {
+            if let Some(v) = self.trees()?.items.get(id.as_bytes())? {
                 out.push(decode(id.as_bytes(), &v)?);
             }
         }
@@ -311,7 +316,7 @@ impl Store {
         let mut prefix = key2(unit, state);
         prefix.push(0);
         let n = prefix.len();
-        self.index.scan_prefix(prefix).map(move |kv| {
+        self.scan_index(prefix).map(move |kv| {
             let (k, _) = kv?;
             // The id follows the 1-byte class, 8-byte time and a NUL.
             Ok(String::from_utf8_lossy(&k[n + 10..]).into_owned())
@@ -358,7 +363,7 @@ impl Store {
         let mut prefix = key2(unit, "published");
         prefix.push(0);
         let n = prefix.len();
-        self.index.scan_prefix(prefix).rev().map(move |kv| {
+        self.scan_index(prefix).rev().map(move |kv| {
             let (k, _) = kv?;
             let ms = k
                 .get(n + 1..n + 9)
@@ -392,7 +397,7 @@ impl Store {
         let mut counts = StateCounts::new();
         let mut prefix = unit.as_bytes().to_vec();
         prefix.push(0);
-        for kv in self.index.scan_prefix(&prefix) {
+        for kv in self.trees()?.index.scan_prefix(&prefix) {
             let (k, _) = kv?;
             let rest = &k[prefix.len()..];
             let state = rest.split(|b| *b == 0).next().unwrap_or_default();

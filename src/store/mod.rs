@@ -46,12 +46,15 @@ mod archive;
 mod audit;
 mod bodies;
 mod compact;
+mod health;
 mod items;
 mod sources;
 mod transition;
 mod upkeep;
 use archive::Archive;
 use bodies::Bodies;
+use health::{Sled, Trees};
+pub use health::{WriteFailure, WriteTarget};
 
 pub use crate::model::{Item, STATE_NAMES, Stage, State, StateName, fingerprint};
 pub use audit::AuditEntry;
@@ -79,6 +82,15 @@ pub enum StoreError {
     Version { path: PathBuf, found: String },
     #[error("store: {0}")]
     Db(String),
+    /// A read or write the system refused (disk full, read-only, …): the
+    /// kind stays inspectable (see `health`).
+    #[error("store: {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("store: its database is being reopened after a write failure; try again")]
+    Reopening,
     #[error("store: item {0} not found")]
     NoSuchItem(String),
     /// A check-and-set found the item in another state than the caller
@@ -116,7 +128,22 @@ impl StoreError {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Db(e.to_string())
+        match e {
+            sled::Error::Io(source) => StoreError::Io {
+                what: "database".into(),
+                source,
+            },
+            e => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+impl<E: std::fmt::Debug> From<TransactionError<E>> for StoreError {
+    fn from(e: TransactionError<E>) -> Self {
+        match e {
+            TransactionError::Storage(e) => e.into(),
+            TransactionError::Abort(e) => StoreError::Db(format!("{e:?}")),
+        }
     }
 }
 
@@ -124,14 +151,9 @@ impl From<sled::Error> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     path: PathBuf,
-    db: sled::Db,
-    items: sled::Tree,
-    keys: sled::Tree,
-    sources: sled::Tree,
-    accounts: sled::Tree,
-    index: sled::Tree,
-    audit: sled::Tree,
-    meta: sled::Tree,
+    /// The sled handles (reopened in place after a write failure) and the
+    /// store's write failures: see [`health`](self::health).
+    sled: Arc<Sled>,
     bodies: Arc<Bodies>,
     archive: Arc<Archive>,
     /// One flush at a time (see [`Store::flush`]).
@@ -208,25 +230,19 @@ impl Store {
         let db = open_sled(&dir.join("db")).map_err(|e| open_err(e.to_string()))?;
         let bodies = Bodies::open(dir.join("bodies"))
             .map_err(|e| open_err(format!("{}: {e}", dir.join("bodies").display())))?;
-        let meta = db.open_tree("meta")?;
+        let trees = Trees::open(db)?;
+        let meta = trees.meta.clone();
         let found = meta
             .get("format")?
             .map(|v| String::from_utf8_lossy(&v).into_owned());
         let store = Store {
             path: dir.to_path_buf(),
-            items: db.open_tree("items")?,
-            keys: db.open_tree("keys")?,
-            sources: db.open_tree("sources")?,
-            accounts: db.open_tree("accounts")?,
-            index: db.open_tree("index")?,
-            audit: db.open_tree("audit")?,
-            meta: meta.clone(),
+            sled: Arc::new(Sled::new(dir.join("db"), trees)),
             bodies: Arc::new(bodies),
             archive: Arc::new(
                 Archive::open(dir.join("archive"))
                     .map_err(|e| open_err(format!("{}: {e}", dir.join("archive").display())))?,
             ),
-            db,
             flushing: Default::default(),
             archiving: Default::default(),
         };
@@ -245,7 +261,7 @@ impl Store {
             }
         }
         meta.insert("format", FORMAT_VERSION.to_string().as_bytes())?;
-        store.db.flush()?;
+        store.trees()?.db.flush()?;
         Ok(store)
     }
 
@@ -254,11 +270,12 @@ impl Store {
     /// a crash midway leaves a store that migrates again at the next start
     /// (a body already moved is simply written once more).
     fn migrate_bodies_out_of_sled(&self) -> Result<(), StoreError> {
-        let old = self.db.open_tree("bodies")?;
+        let trees = self.trees()?;
+        let old = trees.db.open_tree("bodies")?;
         for kv in old.iter() {
             let (id, body) = kv?;
             let id_s = String::from_utf8_lossy(&id).into_owned();
-            let Some(rec) = self.items.get(&id)? else {
+            let Some(rec) = trees.items.get(&id)? else {
                 continue;
             };
             let mut item: Item = decode(&id, &rec)?;
@@ -267,10 +284,10 @@ impl Store {
                 .write(&id_s, &body)
                 .map_err(|e| StoreError::Db(format!("migrating the body of item {id_s}: {e}")))?;
             item.body_version = Some(version);
-            self.items.insert(&id, encode(&item))?;
+            trees.items.insert(&id, encode(&item))?;
         }
-        self.db.flush()?;
-        self.db.drop_tree("bodies")?;
+        trees.db.flush()?;
+        trees.db.drop_tree("bodies")?;
         Ok(())
     }
 
@@ -293,8 +310,8 @@ impl Store {
     /// threads.)
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _one = self.flushing.lock().await;
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
+        let db = self.trees()?.db.clone();
+        let flushed = tokio::task::spawn_blocking(move || {
             let flushed = db.flush();
             // sled frees a sealed 512 KiB log buffer through crossbeam's
             // epoch GC, deferred into the bag of the thread that sealed it:
@@ -306,13 +323,14 @@ impl Store {
             flushed
         })
         .await
-        .map_err(|e| StoreError::Db(format!("flush task: {e}")))??;
-        Ok(())
+        .map_err(|e| StoreError::Db(format!("flush task: {e}")))?;
+        let flushed = flushed.map(drop).map_err(StoreError::from);
+        self.sled.record(WriteTarget::Database, flushed)
     }
 
     /// Size of the sled database on disk, in bytes (cheap: no body files).
     pub fn db_size(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.trees()?.db.size_on_disk()?)
     }
 
     /// Size of the store on disk, in bytes: the database and the body files
@@ -322,7 +340,7 @@ impl Store {
             .bodies
             .size()
             .map_err(|e| StoreError::Db(format!("{}/bodies: {e}", self.path.display())))?;
-        Ok(self.db.size_on_disk()? + bodies)
+        Ok(self.trees()?.db.size_on_disk()? + bodies)
     }
 }
 

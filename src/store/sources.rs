@@ -27,7 +27,7 @@ pub struct SourceState {
 impl Store {
     pub fn source_state(&self, unit: &str, source: &str) -> Result<SourceState, StoreError> {
         let k = key2(unit, source);
-        match self.sources.get(&k)? {
+        match self.trees()?.sources.get(&k)? {
             Some(v) => decode(&k, &v),
             None => Ok(SourceState::default()),
         }
@@ -40,7 +40,7 @@ impl Store {
         source: &str,
         st: &SourceState,
     ) -> Result<(), StoreError> {
-        self.sources.insert(key2(unit, source), encode(st))?;
-        Ok(())
+        let written = self.trees()?.sources.insert(key2(unit, source), encode(st));
+        self.wrote(written.map(drop).map_err(StoreError::from))
     }
 }

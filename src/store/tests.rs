@@ -66,7 +66,13 @@ async fn same_article_by_two_identities_is_one_item() {
 #[tokio::test]
 async fn a_state_change_keeps_the_body_without_rewriting_it() {
     let (_dir, s, a) = store_with_one_body().await;
-    let record = s.items.get(a.id.as_bytes()).unwrap().unwrap();
+    let record = s
+        .trees()
+        .unwrap()
+        .items
+        .get(a.id.as_bytes())
+        .unwrap()
+        .unwrap();
     assert!(
         !String::from_utf8_lossy(&record).contains("正文"),
         "body inside the record"
@@ -587,17 +593,18 @@ async fn a_format_1_store_is_migrated_to_body_files() {
     let got = s.get(&a.id).unwrap().unwrap();
     assert_eq!((got.html.as_str(), got.text.as_str()), ("<p>旧</p>", "旧"));
     assert_eq!(s.items_in("u", "queued").unwrap()[0].text, "旧");
-    assert!(!s.db.tree_names().iter().any(|n| &n[..] == b"bodies"));
+    let trees = s.trees().unwrap();
+    let db = &trees.db;
+    assert!(!db.tree_names().iter().any(|n| &n[..] == b"bodies"));
     assert_eq!(
-        &*s.db
-            .open_tree("meta")
+        &*db.open_tree("meta")
             .unwrap()
             .get("format")
             .unwrap()
             .unwrap(),
         b"2"
     );
-    drop(s);
+    drop((trees, s));
     // And again: nothing left to migrate, the body still there.
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.get(&a.id).unwrap().unwrap().text, "旧");

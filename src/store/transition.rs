@@ -80,6 +80,7 @@ impl Store {
         };
         let new = self.write_body(id, bytes).await?;
         let before = self
+            .trees()?
             .items
             .get(id.as_bytes())?
             .map(|v| decode::<Item>(id.as_bytes(), &v))
@@ -148,7 +149,8 @@ impl Store {
     where
         F: Fn(&mut Item) -> Result<(), String>,
     {
-        let res = (&self.items, &self.index).transaction(|(items, index)| {
+        let trees = self.trees()?;
+        let res = (&trees.items, &trees.index).transaction(|(items, index)| {
             let abort = |a| ConflictableTransactionError::Abort(a);
             let Some(v) = items.get(id.as_bytes())? else {
                 return Err(abort(Abort::Missing));
@@ -182,7 +184,8 @@ impl Store {
             items.insert(id.as_bytes(), encode(&new))?;
             Ok(new)
         });
-        res.map_err(|e: TransactionError<Abort>| match e {
+        // Only a storage error is the store's; the aborts are the item's.
+        let res = res.map_err(|e: TransactionError<Abort>| match e {
             TransactionError::Abort(Abort::Missing) => StoreError::NoSuchItem(id.to_string()),
             TransactionError::Abort(Abort::Refused(state)) => StoreError::Refused {
                 item: id.to_string(),
@@ -204,6 +207,7 @@ impl Store {
                 reason,
             },
             TransactionError::Storage(e) => StoreError::from(e),
-        })
+        });
+        self.wrote(res)
     }
 }

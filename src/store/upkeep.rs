@@ -29,7 +29,7 @@ impl Store {
         for state in ["published", "rejected", "seen"] {
             for id in self.ids_in(unit, state) {
                 let id = id?;
-                let Some(v) = self.items.get(id.as_bytes())? else {
+                let Some(v) = self.trees()?.items.get(id.as_bytes())? else {
                     continue;
                 };
                 let item: Item = decode(id.as_bytes(), &v)?;
@@ -53,7 +53,7 @@ impl Store {
         let mut prefix = unit.as_bytes().to_vec();
         prefix.push(0);
         let mut identities: Vec<(String, String)> = Vec::new();
-        for kv in self.keys.scan_prefix(&prefix) {
+        for kv in self.trees()?.keys.scan_prefix(&prefix) {
             let (k, v) = kv?;
             let id = String::from_utf8_lossy(&v);
             if wanted.contains(id.as_ref()) {
@@ -64,10 +64,14 @@ impl Store {
         // Durable in the archive first.
         let records: Vec<Vec<u8>> = done.iter().map(encode).collect();
         let (archive, u, ids) = (self.archive.clone(), unit.to_string(), identities.clone());
-        tokio::task::spawn_blocking(move || archive.add(&u, &records, &ids))
+        let added = tokio::task::spawn_blocking(move || archive.add(&u, &records, &ids))
             .await
             .map_err(|e| StoreError::Db(format!("archive task: {e}")))?
-            .map_err(|e| StoreError::Db(format!("archive of unit {unit}: {e}")))?;
+            .map_err(|source| StoreError::Io {
+                what: format!("archive of unit {unit}"),
+                source,
+            });
+        self.sled.record(WriteTarget::Files, added)?;
         let mut by_item: std::collections::HashMap<&str, Vec<&str>> = Default::default();
         for (ident, id) in &identities {
             by_item.entry(id.as_str()).or_default().push(ident.as_str());
@@ -76,7 +80,8 @@ impl Store {
         let _alone = self.archiving.write().await;
         let mut moved = 0;
         for chunk in done.chunks(256) {
-            let res = (&self.items, &self.index, &self.keys, &self.meta).transaction(
+            let trees = self.trees()?;
+            let res = (&trees.items, &trees.index, &trees.keys, &trees.meta).transaction(
                 |(items, index, keys, meta)| {
                     let k = archived_key(unit);
                     let mut stats: Archived = match meta.get(&k)? {
@@ -121,7 +126,8 @@ impl Store {
                     Ok(n)
                 },
             );
-            moved += res.map_err(|e: TransactionError<String>| StoreError::Db(format!("{e:?}")))?;
+            drop(trees);
+            moved += self.wrote(res.map_err(|e: TransactionError<String>| StoreError::from(e)))?;
         }
         drop(_alone);
         self.flush().await?;
@@ -200,7 +206,7 @@ impl Store {
 
     pub(super) fn archived(&self, unit: &str) -> Result<Archived, StoreError> {
         let k = archived_key(unit);
-        match self.meta.get(&k)? {
+        match self.trees()?.meta.get(&k)? {
             Some(v) => decode(&k, &v),
             None => Ok(Archived::default()),
         }

@@ -117,6 +117,39 @@ pub struct ItemView {
     pub remote_url: Option<String>,
     pub hits: Vec<crate::review::Hit>,
     pub notes: Vec<String>,
+    /// How far it got on each account of its unit.
+    #[serde(default)]
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// One account's delivery of an item, as editors see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryView {
+    pub account: String,
+    /// `publishing`, `published` or `failed`.
+    pub state: String,
+    pub remote_id: Option<String>,
+    pub remote_url: Option<String>,
+    pub at: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl DeliveryView {
+    /// What an editor reads, in Chinese.
+    pub fn zh(&self) -> String {
+        let state = match self.state.as_str() {
+            "publishing" => "发布中（结果待确认）",
+            "published" => "已发布",
+            _ => "失败",
+        };
+        let what = self
+            .remote_url
+            .as_deref()
+            .or(self.remote_id.as_deref())
+            .or(self.reason.as_deref())
+            .unwrap_or("");
+        format!("{}：{state} {what}", self.account)
+    }
 }
 
 impl From<&Item> for ItemView {
@@ -147,6 +180,35 @@ impl From<&Item> for ItemView {
             remote_url,
             hits: i.review_hits.clone(),
             notes: i.notes.clone(),
+            deliveries: i
+                .deliveries
+                .iter()
+                .map(|(account, d)| {
+                    use crate::model::DeliveryState as D;
+                    let (remote_id, remote_url, at, reason) = match d {
+                        D::Publishing { since } => (None, None, Some(since.to_rfc3339()), None),
+                        D::Published {
+                            remote_id,
+                            remote_url,
+                            at,
+                        } => (
+                            Some(remote_id.clone()),
+                            remote_url.clone(),
+                            Some(at.to_rfc3339()),
+                            None,
+                        ),
+                        D::Failed { reason, .. } => (None, None, None, Some(reason.clone())),
+                    };
+                    DeliveryView {
+                        account: account.clone(),
+                        state: d.name().to_string(),
+                        remote_id,
+                        remote_url,
+                        at,
+                        reason,
+                    }
+                })
+                .collect(),
         }
     }
 }

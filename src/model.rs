@@ -13,7 +13,7 @@
 //! |---|---|
 //! | seen | queued (an editor pushes an old article) |
 //! | queued | queued, publishing, held, rejected |
-//! | publishing | published, queued, failed, held |
+//! | publishing | publishing (another account), published, queued, failed, held |
 //! | published | published (notes, retention) |
 //! | failed | failed, queued, publishing, held, rejected |
 //! | held | held, queued, rejected |
@@ -28,6 +28,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// Where an item is in its life.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,7 +114,7 @@ pub const TRANSITIONS: &[(StateName, &[StateName])] = {
     &[
         (Seen, &[Queued]),
         (Queued, &[Queued, Publishing, Held, Rejected]),
-        (Publishing, &[Published, Queued, Failed, Held]),
+        (Publishing, &[Publishing, Published, Queued, Failed, Held]),
         (Published, &[Published]),
         (Failed, &[Failed, Queued, Publishing, Held, Rejected]),
         (Held, &[Held, Queued, Rejected]),
@@ -232,9 +233,77 @@ pub struct Item {
     pub body_version: Option<String>,
     #[serde(flatten)]
     pub state: State,
+    /// How far the item got on each of its unit's accounts (by account
+    /// name); an account not here has it pending. Changed only with the
+    /// item, in the same check-and-set: the item's own publish-side state is
+    /// what its deliveries add up to ([`Item::aggregate`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deliveries: BTreeMap<String, DeliveryState>,
 }
 
 impl Item {
+    /// What the item's publish-side state is, given its deliveries to
+    /// `accounts` (the unit's accounts now): publishing while any account
+    /// sends it; queued while any account still has it pending; published
+    /// once every account has it; failed when every account is done and
+    /// some refused it. Accounts no longer configured do not count.
+    pub fn aggregate(&self, accounts: &[String]) -> State {
+        let mut pending = false;
+        let mut since: Option<DateTime<Utc>> = None;
+        let mut published: Option<(String, Option<String>, DateTime<Utc>)> = None;
+        let mut failed: Vec<String> = Vec::new();
+        let mut attempts = 0;
+        for a in accounts {
+            match self.deliveries.get(a) {
+                None => pending = true,
+                Some(DeliveryState::Publishing { since: s }) => {
+                    since = Some(since.map_or(*s, |t| t.min(*s)));
+                }
+                Some(DeliveryState::Published {
+                    remote_id,
+                    remote_url,
+                    at,
+                }) => {
+                    // The first account's post names the item; the time is
+                    // the latest.
+                    let at = published.as_ref().map_or(*at, |p| p.2.max(*at));
+                    let (id, url) = published
+                        .take()
+                        .map(|p| (p.0, p.1))
+                        .unwrap_or((remote_id.clone(), remote_url.clone()));
+                    published = Some((id, url, at));
+                }
+                Some(DeliveryState::Failed {
+                    reason,
+                    attempts: n,
+                }) => {
+                    failed.push(format!("{a}: {reason}"));
+                    attempts = attempts.max(*n);
+                }
+            }
+        }
+        if let Some(since) = since {
+            State::Publishing { since }
+        } else if pending {
+            State::Queued
+        } else if failed.is_empty() {
+            let (remote_id, remote_url, at) =
+                published.unwrap_or((String::new(), None, self.updated_at));
+            State::Published {
+                remote_id,
+                remote_url,
+                at,
+            }
+        } else {
+            State::Failed {
+                stage: Stage::Publish,
+                reason: failed.join("; "),
+                attempts,
+                next_retry: None,
+            }
+        }
+    }
+
     /// A new item of `unit` for the article at canonical `url`, found
     /// through `source` at `now`: no content yet, in `state`.
     pub fn new(unit: &str, url: &str, source: &str, now: DateTime<Utc>, state: State) -> Item {
@@ -259,6 +328,7 @@ impl Item {
             updated_at: now,
             body_version: None,
             state,
+            deliveries: BTreeMap::new(),
         }
     }
 
@@ -287,6 +357,36 @@ pub fn fingerprint(title: &str, text: &str) -> String {
         }
     }
     hex::encode(&h.finalize()[..16])
+}
+
+/// One account's delivery of an item: how far the item got on that
+/// account. An account with no delivery for an item that is waiting to go
+/// out has it *pending*; the record exists from the moment the account
+/// takes the item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// The request is (or was, before a crash) under way: looked up on the
+    /// account before anything is sent again.
+    Publishing { since: DateTime<Utc> },
+    /// On the account.
+    Published {
+        remote_id: String,
+        remote_url: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The platform refused it for good.
+    Failed { reason: String, attempts: u32 },
+}
+
+impl DeliveryState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeliveryState::Publishing { .. } => "publishing",
+            DeliveryState::Published { .. } => "published",
+            DeliveryState::Failed { .. } => "failed",
+        }
+    }
 }
 
 /// An account: one platform account of one unit. Today a unit has one;
@@ -411,6 +511,7 @@ mod tests {
             (Queued, Publishing),
             (Queued, Held),
             (Queued, Rejected),
+            (Publishing, Publishing),
             (Publishing, Published),
             (Publishing, Queued),
             (Publishing, Failed),

@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::model::{AccountKey, AccountState, Pause, PauseReason};
 use crate::pipeline::Context;
 use crate::publish::{self, Outcome, Post, PublishError, Publisher};
-use crate::store::{Item, Stage, State, StateName, StoreError};
+use crate::store::{DeliveryStep, Item, StateName, StoreError};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,11 +163,16 @@ struct Session {
     checked: Option<DateTime<Utc>>,
     /// The last binding check while paused (or failing).
     tried: Option<DateTime<Utc>>,
+    /// The one-account store's items adopted (see `Store::adopt_deliveries`).
+    adopted: bool,
 }
 
 /// One account's outbox. Its lock serialises every send to the account.
 pub struct Outbox {
     account: AccountKey,
+    /// Every account of the unit, its first first: an item is published
+    /// once all of them have it.
+    accounts: Vec<String>,
     unit: Unit,
     publisher: Result<Arc<dyn Publisher>, String>,
     ctx: Context,
@@ -253,6 +258,7 @@ impl Outbox {
                 unit: unit.id.clone(),
                 account: unit.account().to_string(),
             },
+            accounts: vec![unit.account().to_string()],
             unit,
             publisher,
             ctx,
@@ -274,9 +280,16 @@ impl Outbox {
     /// the gate and the binding allow: automatic publishing.
     pub async fn next(&self) -> Result<Sent, OutboxError> {
         let mut session = self.session.lock().await;
+        self.adopt(&mut session).await?;
         self.reconcile().await?;
         let now = self.now();
-        let Some(item) = self.ctx.store.due(&self.unit.id, now)?.into_iter().next() else {
+        let Some(item) = self
+            .ctx
+            .store
+            .due_for(&self.unit.id, &self.account.account, now)?
+            .into_iter()
+            .next()
+        else {
             return Ok(Sent::Idle);
         };
         if let Some(stop) = self.gate(&mut session, PublishPath::Auto).await? {
@@ -293,6 +306,7 @@ impl Outbox {
     /// store's check-and-set.
     pub async fn send(&self, id: &str, path: PublishPath) -> Result<Sent, OutboxError> {
         let mut session = self.session.lock().await;
+        self.adopt(&mut session).await?;
         self.reconcile().await?;
         if let Some(stop) = self.gate(&mut session, path).await? {
             return Ok(stop);
@@ -311,10 +325,11 @@ impl Outbox {
         let Ok(publisher) = &self.publisher else {
             return Ok(unsettled);
         };
-        for item in self.ctx.store.records_in(&self.unit.id, "publishing")? {
-            let State::Publishing { since } = item.state else {
-                continue;
-            };
+        for (item, since) in self
+            .ctx
+            .store
+            .delivering(&self.unit.id, &self.account.account)?
+        {
             let post = to_post(&item)?;
             match publisher.lookup(&post).await {
                 Ok(Some(remote)) => {
@@ -339,16 +354,13 @@ impl Outbox {
         Ok(unsettled)
     }
 
-    /// Change an item that is `publishing` (ours): a refusal means someone
-    /// else settled it meanwhile, which is fine.
-    async fn settle<F>(&self, id: &str, change: F) -> Result<Option<Item>, OutboxError>
-    where
-        F: Fn(&mut Item) -> Result<(), String>,
-    {
+    /// This account's step with an item it is sending: a refusal means
+    /// someone else settled it meanwhile, which is fine.
+    async fn step(&self, id: &str, step: DeliveryStep) -> Result<Option<Item>, OutboxError> {
         match self
             .ctx
             .store
-            .transition(id, &[StateName::Publishing], self.now(), change)
+            .deliver(id, &self.account.account, &self.accounts, self.now(), step)
             .await
         {
             Ok(i) => Ok(Some(i)),
@@ -357,14 +369,29 @@ impl Outbox {
         }
     }
 
-    /// Back in the queue as it was (nothing was sent, or it certainly did
-    /// not arrive).
+    /// Back to pending on this account (nothing was sent, or it certainly
+    /// did not arrive).
     async fn requeue(&self, id: &str) -> Result<Option<Item>, OutboxError> {
-        self.settle(id, |i| {
-            i.state = State::Queued;
-            Ok(())
-        })
-        .await
+        self.step(id, DeliveryStep::Requeue).await
+    }
+
+    /// Stores of the one-account format: this account (the unit's first)
+    /// adopts what their items say of publishing, once per process.
+    async fn adopt(&self, session: &mut Session) -> Result<(), OutboxError> {
+        if !session.adopted {
+            if self.accounts.first() == Some(&self.account.account) {
+                let n = self
+                    .ctx
+                    .store
+                    .adopt_deliveries(&self.unit.id, &self.account.account)
+                    .await?;
+                if n > 0 {
+                    tracing::info!(unit = %self.unit.id, account = %self.account.account, items = n, "deliveries of the one-account store adopted");
+                }
+            }
+            session.adopted = true;
+        }
+        Ok(())
     }
 
     /// Anything that stops a send now: a pause, a platform's wait, the
@@ -386,7 +413,10 @@ impl Outbox {
         }
         if path == PublishPath::Auto
             && !self.unit.limits.min_interval.is_zero()
-            && let Some(last) = self.ctx.store.last_published(&self.unit.id)?
+            && let Some(last) = self
+                .ctx
+                .store
+                .last_delivered(&self.unit.id, &self.account.account)?
         {
             let next = last
                 + chrono::Duration::from_std(self.unit.limits.min_interval)
@@ -400,7 +430,12 @@ impl Outbox {
         }
         if let Some(cap) = self.unit.limits.daily_cap {
             let (start, tomorrow) = self.day(now);
-            if self.ctx.store.published_since(&self.unit.id, start)? >= cap as usize {
+            if self
+                .ctx
+                .store
+                .delivered_since(&self.unit.id, &self.account.account, start)?
+                >= cap as usize
+            {
                 return Ok(Some(Sent::Waiting {
                     until: tomorrow,
                     why: Wait::DailyCap(cap),
@@ -536,38 +571,54 @@ impl Outbox {
     ) -> Result<Sent, OutboxError> {
         let store = &self.ctx.store;
         let started = self.now();
-        let item = match store.begin_publishing(id, started).await {
-            Ok(Some(item)) => item,
-            Ok(None) => {
-                let state = store
-                    .record(id)?
-                    .map(|i| i.state.kind())
-                    .ok_or_else(|| StoreError::NoSuchItem(id.to_string()))?;
+        let mut item = match store
+            .deliver(
+                id,
+                &self.account.account,
+                &self.accounts,
+                started,
+                DeliveryStep::Take,
+            )
+            .await
+        {
+            Ok(item) => item,
+            Err(StoreError::Refused { state, .. }) => {
                 return Ok(Sent::Skipped {
                     item: id.to_string(),
                     state,
                 });
             }
-            Err(e @ StoreError::BodyLost { .. }) => {
-                tracing::error!(unit = %self.unit.id, item = %id, "{e}");
-                self.count_failure();
-                return Ok(Sent::Failed {
-                    item: id.to_string(),
-                    reason: e.to_string(),
-                });
-            }
             Err(e) => return Err(e.into()),
         };
+        if let Err(e) = store.load_body(&mut item) {
+            // Only a file deleted behind our back gets here (bodies are
+            // durable before their records). Nothing was sent: the article
+            // is fetched again rather than published empty.
+            let reason = e.to_string();
+            tracing::error!(unit = %self.unit.id, item = %id, url = %item.url, "body lost: {reason}; its article is fetched again");
+            self.step(
+                id,
+                DeliveryStep::BodyLost {
+                    reason: reason.clone(),
+                },
+            )
+            .await?;
+            self.count_failure();
+            return Ok(Sent::Failed {
+                item: id.to_string(),
+                reason: format!("body lost ({reason}); its article is fetched again"),
+            });
+        }
         // Never an empty post. Review holds items without a body, but a body
         // can also have gone since (retention, `[daemon] keep_bodies_days`).
         if item.html.trim().is_empty() && item.text.trim().is_empty() {
             let reason = "no article body to publish (never extracted, or deleted by retention); push its URL to fetch it again".to_string();
-            self.settle(&item.id, |i| {
-                i.state = State::Held {
+            self.step(
+                &item.id,
+                DeliveryStep::Hold {
                     reason: reason.clone(),
-                };
-                Ok(())
-            })
+                },
+            )
             .await?;
             tracing::warn!(unit = %self.unit.id, item = %item.id, url = %item.url, "{reason}");
             return Ok(Sent::Held {
@@ -575,10 +626,6 @@ impl Outbox {
                 reason,
             });
         }
-        let attempts = match &item.state {
-            State::Failed { attempts, .. } => *attempts,
-            _ => 0,
-        };
         let post = to_post(&item)?;
         self.ctx.hooks.at(Point::OutboxBeforeSend).await;
         let Ok(publisher) = &self.publisher else {
@@ -627,12 +674,12 @@ impl Outbox {
                     .await?
             }
             Outcome::Hold { reason } => {
-                self.settle(&item.id, |i| {
-                    i.state = State::Held {
+                self.step(
+                    &item.id,
+                    DeliveryStep::Hold {
                         reason: reason.clone(),
-                    };
-                    Ok(())
-                })
+                    },
+                )
                 .await?;
                 tracing::warn!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "held: {reason}");
                 Sent::Held {
@@ -647,10 +694,12 @@ impl Outbox {
             Outcome::Rejected { code, message } => {
                 let code = code.map(|c| format!("code {c}: ")).unwrap_or_default();
                 let reason = format!("rejected by the platform: {code}{message}");
-                self.settle(&item.id, |i| {
-                    i.state = failed(attempts + 1, reason.clone(), None);
-                    Ok(())
-                })
+                self.step(
+                    &item.id,
+                    DeliveryStep::Fail {
+                        reason: reason.clone(),
+                    },
+                )
                 .await?;
                 self.count_failure();
                 tracing::error!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "{reason}");
@@ -704,15 +753,14 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let now = self.now();
         let done = self
-            .settle(&item.id, |i| {
-                i.state = State::Published {
+            .step(
+                &item.id,
+                DeliveryStep::Published {
                     remote_id: remote.id.clone(),
                     remote_url: remote.url.clone(),
-                    at: now,
-                };
-                i.notes.extend(notes.iter().cloned());
-                Ok(())
-            })
+                    notes,
+                },
+            )
             .await?;
         if done.is_some() {
             tracing::info!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, remote = %remote.id, path = path.as_str(), "published");
@@ -773,15 +821,6 @@ pub fn to_post(item: &Item) -> Result<Post, OutboxError> {
         author: item.author.clone(),
         source: item.origin.clone(),
     })
-}
-
-fn failed(attempts: u32, reason: String, next: Option<DateTime<Utc>>) -> State {
-    State::Failed {
-        stage: Stage::Publish,
-        reason,
-        attempts,
-        next_retry: next.filter(|_| attempts < MAX_ATTEMPTS),
-    }
 }
 
 #[cfg(test)]

@@ -454,7 +454,13 @@ site = "http://127.0.0.1:9/"
         // Nothing can be taken for publishing while the store cannot write.
         assert!(
             store
-                .begin_publishing(&a.id, chrono::Utc::now())
+                .deliver(
+                    &a.id,
+                    "acc",
+                    &["acc".to_string()],
+                    chrono::Utc::now(),
+                    crate::store::DeliveryStep::Take,
+                )
                 .await
                 .is_err()
         );

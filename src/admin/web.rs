@@ -463,6 +463,9 @@ async fn item_page(
             esc(v.remote_url.as_deref().unwrap_or(rid))
         );
     }
+    for d in &v.deliveries {
+        let _ = write!(body, "<tr><th>各账号</th><td>{}</td></tr>", esc(&d.zh()));
+    }
     body.push_str("</table>");
     if !item.review_hits.is_empty() {
         body.push_str("<h3>审核命中</h3><ul>");

@@ -96,6 +96,7 @@ pub(super) struct Trees {
     pub(super) sources: sled::Tree,
     pub(super) accounts: sled::Tree,
     pub(super) index: sled::Tree,
+    pub(super) dindex: sled::Tree,
     pub(super) audit: sled::Tree,
     pub(super) meta: sled::Tree,
 }
@@ -108,6 +109,7 @@ impl Trees {
             sources: db.open_tree("sources")?,
             accounts: db.open_tree("accounts")?,
             index: db.open_tree("index")?,
+            dindex: db.open_tree("dindex")?,
             audit: db.open_tree("audit")?,
             meta: db.open_tree("meta")?,
             db,
@@ -382,7 +384,16 @@ mod tests {
             matches!(&e, StoreError::Io { source, .. } if source.kind() == ErrorKind::StorageFull),
             "{e:?}"
         );
-        let e = s.begin_publishing(&a.id, Utc::now()).await.unwrap_err();
+        let e = s
+            .deliver(
+                &a.id,
+                "acc",
+                &["acc".to_string()],
+                Utc::now(),
+                super::super::DeliveryStep::Take,
+            )
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::Io { .. }), "{e:?}");
         let f = s.write_failure().expect("a failure recorded");
         assert_eq!(f.error, "No space left on device");

@@ -112,6 +112,9 @@ impl Store {
         record.html = String::new();
         record.text = String::new();
         record.body_version = None;
+        // A new item has been sent nowhere yet (a broadcast copies an
+        // item of another unit, never its deliveries).
+        record.deliveries.clear();
         // Archival moves identities out of sled; while an insert is under
         // way none leaves, so "not in sled, not archived" stays true until
         // the transaction below has run.
@@ -415,64 +418,5 @@ impl Store {
             *counts.entry(name).or_default() += n;
         }
         Ok(counts)
-    }
-
-    /// Move an item from a publishable state (`queued`, or `failed` at the
-    /// publish stage with a retry time) to `publishing` — one
-    /// [`Store::transition`], flushed — and load its body. `None` when the
-    /// item is in any other state: someone else (the worker, an editor) has
-    /// it, or it is done. This check-and-set is what keeps two paths from
-    /// sending one item twice.
-    pub async fn begin_publishing(
-        &self,
-        id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Item>, StoreError> {
-        let taken = self
-            .transition(
-                id,
-                &[StateName::Queued, StateName::Failed],
-                now,
-                |i| match i.state {
-                    State::Queued
-                    | State::Failed {
-                        stage: Stage::Publish,
-                        next_retry: Some(_),
-                        ..
-                    } => {
-                        i.state = State::Publishing { since: now };
-                        Ok(())
-                    }
-                    _ => Err("not due for publishing".into()),
-                },
-            )
-            .await;
-        let mut item = match taken {
-            Ok(item) => item,
-            Err(e) if e.is_refusal() => return Ok(None),
-            Err(StoreError::NoSuchItem(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if let Err(e) = self.load_body(&mut item) {
-            // Only a file deleted behind our back gets here (bodies are
-            // durable before their records). Nothing was sent: the article
-            // is fetched again rather than published empty.
-            let reason = e.to_string();
-            self.transition(id, &[StateName::Publishing], now, |i| {
-                i.state = State::Failed {
-                    stage: Stage::Fetch,
-                    reason: format!("body lost: {reason}"),
-                    attempts: 0,
-                    next_retry: Some(now),
-                };
-                Ok(())
-            })
-            .await?;
-            return Err(StoreError::BodyLost {
-                item: item.id,
-                reason,
-            });
-        }
-        Ok(Some(item))
     }
 }

@@ -15,6 +15,7 @@
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `accounts` | `unit \0 account` | [`crate::model::AccountState`]: paused, rate-limited, verified |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
+//! | `dindex` | `unit \0 account \0 state \0 time \0 item id` | empty: each account's deliveries (last post, posts today, under way) |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
 //!
 //! Items done long ago (published, rejected or seen before
@@ -46,6 +47,7 @@ mod archive;
 mod audit;
 mod bodies;
 mod compact;
+mod deliveries;
 mod health;
 mod items;
 mod sources;
@@ -60,6 +62,7 @@ pub use crate::model::{Item, STATE_NAMES, Stage, State, StateName, fingerprint};
 pub use audit::AuditEntry;
 use compact::finish_compaction;
 pub use compact::{Compacted, compact};
+pub use deliveries::DeliveryStep;
 use items::index_key;
 pub use items::{Inserted, StateCounts};
 pub use sources::SourceState;

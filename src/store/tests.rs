@@ -7,6 +7,12 @@ fn item(unit: &str, url: &str) -> Item {
     }
 }
 
+/// The one account `acc` takes `id` for publishing.
+async fn take(s: &Store, id: &str, now: DateTime<Utc>) -> Result<Item, StoreError> {
+    s.deliver(id, "acc", &["acc".to_string()], now, DeliveryStep::Take)
+        .await
+}
+
 /// Move `id` from whatever state it is in to `state` through the
 /// check-and-set (the tests' shortcut).
 async fn move_to(s: &Store, id: &str, state: State, now: DateTime<Utc>) -> Item {
@@ -78,7 +84,8 @@ async fn a_state_change_keeps_the_body_without_rewriting_it() {
         "body inside the record"
     );
     let now = Utc::now();
-    let got = s.begin_publishing(&a.id, now).await.unwrap().unwrap();
+    let mut got = take(&s, &a.id, now).await.unwrap();
+    s.load_body(&mut got).unwrap();
     assert_eq!(got.text, "正文");
     let got = move_to(&s, &a.id, State::Queued, now).await;
     assert_eq!(
@@ -231,8 +238,22 @@ async fn a_missing_body_file_is_an_error_naming_the_item() {
     // Taken for publishing, it is not sent: it goes back to be fetched
     // again, and the queue is not blocked by it.
     let now = Utc::now();
-    let e = s.begin_publishing(&a.id, now).await.unwrap_err();
-    assert!(matches!(e, StoreError::BodyLost { .. }), "{e}");
+    let mut taken = take(&s, &a.id, now).await.unwrap();
+    assert!(matches!(
+        s.load_body(&mut taken),
+        Err(StoreError::Corrupt { .. })
+    ));
+    s.deliver(
+        &a.id,
+        "acc",
+        &["acc".to_string()],
+        now,
+        DeliveryStep::BodyLost {
+            reason: "gone".into(),
+        },
+    )
+    .await
+    .unwrap();
     let rec = &s.records_in("u", "failed").unwrap()[0];
     assert!(
         matches!(&rec.state, State::Failed { stage: Stage::Fetch, next_retry: Some(t), .. } if *t == now),
@@ -684,7 +705,7 @@ async fn last_post_and_todays_count_come_from_the_index() {
 }
 
 #[tokio::test]
-async fn begin_publishing_takes_an_item_only_once() {
+async fn an_account_takes_an_item_only_once() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
     let a = item("u", "https://a.org/1");
@@ -692,12 +713,15 @@ async fn begin_publishing_takes_an_item_only_once() {
         .await
         .unwrap();
     let now = Utc::now();
-    assert!(s.begin_publishing(&a.id, now).await.unwrap().is_some());
+    assert!(take(&s, &a.id, now).await.is_ok());
     // The second taker (a worker, an editor) gets nothing.
-    assert!(s.begin_publishing(&a.id, now).await.unwrap().is_none());
+    assert!(take(&s, &a.id, now).await.unwrap_err().is_refusal());
     assert_eq!(s.items_in("u", "publishing").unwrap().len(), 1);
     assert!(s.items_in("u", "queued").unwrap().is_empty());
-    assert!(s.begin_publishing("nope", now).await.unwrap().is_none());
+    assert!(matches!(
+        take(&s, "nope", now).await,
+        Err(StoreError::NoSuchItem(_))
+    ));
 }
 
 #[tokio::test]
@@ -814,4 +838,222 @@ fn fingerprint_ignores_markup_whitespace_and_punctuation() {
         fingerprint("标题", "第一段 第二段")
     );
     assert_ne!(fingerprint("标题", "第一段"), fingerprint("标题", "第二段"));
+}
+
+/// Two accounts of one unit: each takes the item once; the item is
+/// publishing while either sends, queued while one still has it pending,
+/// published once both have it; each account's last post and day count
+/// come from its own deliveries.
+#[tokio::test]
+async fn an_item_is_published_once_every_account_has_it() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let accounts = ["toutiao".to_string(), "wechat".to_string()];
+    // Whole milliseconds: the per-account index keeps those.
+    let t0 = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    let step = |acc: &'static str, step: DeliveryStep| {
+        let (s, id, accounts) = (s.clone(), a.id.clone(), accounts.clone());
+        async move { s.deliver(&id, acc, &accounts, t0, step).await }
+    };
+    let published = |id: &str| DeliveryStep::Published {
+        remote_id: id.into(),
+        remote_url: None,
+        notes: vec![],
+    };
+    assert_eq!(
+        step("toutiao", DeliveryStep::Take)
+            .await
+            .unwrap()
+            .state
+            .kind(),
+        StateName::Publishing
+    );
+    // The other account is still free to take it; the same one is not.
+    assert!(
+        step("toutiao", DeliveryStep::Take)
+            .await
+            .unwrap_err()
+            .is_refusal()
+    );
+    assert_eq!(
+        s.due_for("u", "wechat", t0).unwrap().len(),
+        1,
+        "pending on wechat while toutiao sends"
+    );
+    assert!(s.due_for("u", "toutiao", t0).unwrap().is_empty());
+    let got = step("toutiao", published("t1")).await.unwrap();
+    assert_eq!(got.state.kind(), StateName::Queued, "wechat still pending");
+    assert_eq!(s.last_delivered("u", "toutiao").unwrap(), Some(t0));
+    assert_eq!(s.last_delivered("u", "wechat").unwrap(), None);
+    assert_eq!(s.delivered_since("u", "toutiao", t0).unwrap(), 1);
+    step("wechat", DeliveryStep::Take).await.unwrap();
+    // A crash here, then the outcome was certainly not there: pending again.
+    assert_eq!(
+        step("wechat", DeliveryStep::Requeue)
+            .await
+            .unwrap()
+            .state
+            .kind(),
+        StateName::Queued
+    );
+    step("wechat", DeliveryStep::Take).await.unwrap();
+    let got = step("wechat", published("w1")).await.unwrap();
+    assert!(
+        matches!(&got.state, State::Published { remote_id, .. } if remote_id == "t1"),
+        "{:?}",
+        got.state
+    );
+    assert_eq!(got.deliveries.len(), 2);
+    assert!(s.due_for("u", "wechat", t0).unwrap().is_empty());
+    // Done on both: nobody takes it again.
+    assert!(
+        step("wechat", DeliveryStep::Take)
+            .await
+            .unwrap_err()
+            .is_refusal()
+    );
+}
+
+/// A refusal on one account does not hold the other; the item ends failed
+/// (with which account refused) only when every account is done.
+#[tokio::test]
+async fn one_account_refusing_never_holds_the_other() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let accounts = ["toutiao".to_string(), "wechat".to_string()];
+    let now = Utc::now();
+    s.deliver(&a.id, "wechat", &accounts, now, DeliveryStep::Take)
+        .await
+        .unwrap();
+    let got = s
+        .deliver(
+            &a.id,
+            "wechat",
+            &accounts,
+            now,
+            DeliveryStep::Fail {
+                reason: "review refused".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.state.kind(), StateName::Queued);
+    assert_eq!(s.due_for("u", "toutiao", now).unwrap().len(), 1);
+    s.deliver(&a.id, "toutiao", &accounts, now, DeliveryStep::Take)
+        .await
+        .unwrap();
+    let got = s
+        .deliver(
+            &a.id,
+            "toutiao",
+            &accounts,
+            now,
+            DeliveryStep::Published {
+                remote_id: "t".into(),
+                remote_url: None,
+                notes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&got.state, State::Failed { reason, next_retry: None, .. } if reason.contains("wechat")),
+        "{:?}",
+        got.state
+    );
+}
+
+/// A rejected item is taken by no account, whatever the others did.
+#[tokio::test]
+async fn no_account_takes_a_rejected_item() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let now = Utc::now();
+    move_to(
+        &s,
+        &a.id,
+        State::Rejected {
+            reason: "不发".into(),
+        },
+        now,
+    )
+    .await;
+    let e = s
+        .deliver(
+            &a.id,
+            "wechat",
+            &["wechat".to_string()],
+            now,
+            DeliveryStep::Take,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.is_refusal(), "{e}");
+    assert!(s.due_for("u", "wechat", now).unwrap().is_empty());
+}
+
+/// Stores of the one-account format: the unit's first account adopts what
+/// their items say (published, under way, refused), once; a publish retry
+/// becomes pending; the account's last post is then known.
+#[tokio::test]
+async fn a_one_account_store_is_adopted_by_the_units_first_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let t = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let mk = |n: u32, state: State| {
+        let mut i = item("u", &format!("https://a.org/{n}"));
+        i.state = state;
+        i
+    };
+    let published = mk(
+        1,
+        State::Published {
+            remote_id: "r1".into(),
+            remote_url: None,
+            at: t,
+        },
+    );
+    let under_way = mk(2, State::Publishing { since: t });
+    let retry = mk(
+        3,
+        State::Failed {
+            stage: Stage::Publish,
+            reason: "503".into(),
+            attempts: 1,
+            next_retry: Some(t),
+        },
+    );
+    for i in [&published, &under_way, &retry] {
+        s.insert_new(i, std::slice::from_ref(&i.url)).await.unwrap();
+    }
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), None);
+    assert_eq!(s.adopt_deliveries("u", "acc").await.unwrap(), 2);
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), Some(t));
+    assert_eq!(s.delivering("u", "acc").unwrap().len(), 1);
+    assert_eq!(s.record(&retry.id).unwrap().unwrap().state, State::Queued);
+    assert_eq!(s.due_for("u", "acc", t).unwrap().len(), 1);
+    // Once.
+    assert_eq!(s.adopt_deliveries("u", "acc").await.unwrap(), 0);
+}
+
+/// Archival takes an item's deliveries out of the per-account index too.
+#[tokio::test]
+async fn archival_leaves_no_delivery_behind_in_the_index() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let old = DateTime::from_timestamp(Utc::now().timestamp() - 90 * 86_400, 0).unwrap();
+    take(&s, &a.id, old).await.unwrap();
+    s.deliver(
+        &a.id,
+        "acc",
+        &["acc".to_string()],
+        old,
+        DeliveryStep::Published {
+            remote_id: "r".into(),
+            remote_url: None,
+            notes: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), Some(old));
+    assert_eq!(s.archive_before("u", Utc::now()).await.unwrap(), 1);
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), None);
+    assert_eq!(s.trees().unwrap().dindex.len(), 0);
 }

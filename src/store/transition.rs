@@ -25,7 +25,7 @@ enum BodyChange {
 }
 
 /// Why a transaction stopped (internal; mapped to [`StoreError`]).
-enum Abort {
+pub(super) enum Abort {
     Missing,
     Refused(StateName),
     Declined(StateName, String),
@@ -150,64 +150,78 @@ impl Store {
         F: Fn(&mut Item) -> Result<(), String>,
     {
         let trees = self.trees()?;
-        let res = (&trees.items, &trees.index).transaction(|(items, index)| {
-            let abort = |a| ConflictableTransactionError::Abort(a);
-            let Some(v) = items.get(id.as_bytes())? else {
-                return Err(abort(Abort::Missing));
-            };
-            let old: Item =
-                serde_json::from_slice(&v).map_err(|e| abort(Abort::Corrupt(e.to_string())))?;
-            let was = old.state.kind();
-            if !from.contains(&was) {
-                return Err(abort(Abort::Refused(was)));
-            }
-            let mut new = old.clone();
-            change(&mut new).map_err(|why| abort(Abort::Declined(was, why)))?;
-            let to = new.state.kind();
-            if !was.can_become(to) {
-                return Err(abort(Abort::Illegal(was, to)));
-            }
-            // The store alone decides which body file the record names.
-            new.body_version = match &body {
-                BodyChange::Keep => old.body_version.clone(),
-                BodyChange::Set(v) => Some(v.clone()),
-                BodyChange::Drop(v) if old.body_version.as_deref() == Some(v) => None,
-                BodyChange::Drop(_) => {
-                    return Err(abort(Abort::Declined(was, "body changed".into())));
+        let res =
+            (&trees.items, &trees.index, &trees.dindex).transaction(|(items, index, dindex)| {
+                let abort = |a| ConflictableTransactionError::Abort(a);
+                let Some(v) = items.get(id.as_bytes())? else {
+                    return Err(abort(Abort::Missing));
+                };
+                let old: Item =
+                    serde_json::from_slice(&v).map_err(|e| abort(Abort::Corrupt(e.to_string())))?;
+                let was = old.state.kind();
+                if !from.contains(&was) {
+                    return Err(abort(Abort::Refused(was)));
                 }
-            };
-            new.id = old.id.clone();
-            new.unit = old.unit.clone();
-            new.updated_at = now;
-            index.remove(index_key(&old))?;
-            index.insert(index_key(&new), &[])?;
-            items.insert(id.as_bytes(), encode(&new))?;
-            Ok(new)
-        });
+                let mut new = old.clone();
+                change(&mut new).map_err(|why| abort(Abort::Declined(was, why)))?;
+                let to = new.state.kind();
+                if !was.can_become(to) {
+                    return Err(abort(Abort::Illegal(was, to)));
+                }
+                // The store alone decides which body file the record names.
+                new.body_version = match &body {
+                    BodyChange::Keep => old.body_version.clone(),
+                    BodyChange::Set(v) => Some(v.clone()),
+                    BodyChange::Drop(v) if old.body_version.as_deref() == Some(v) => None,
+                    BodyChange::Drop(_) => {
+                        return Err(abort(Abort::Declined(was, "body changed".into())));
+                    }
+                };
+                new.id = old.id.clone();
+                new.unit = old.unit.clone();
+                new.updated_at = now;
+                index.remove(index_key(&old))?;
+                index.insert(index_key(&new), &[])?;
+                // Each account's deliveries are indexed too (its last post, its
+                // day's count, what it has under way).
+                for k in super::deliveries::dindex_keys(&old) {
+                    dindex.remove(k)?;
+                }
+                for k in super::deliveries::dindex_keys(&new) {
+                    dindex.insert(k, &[])?;
+                }
+                items.insert(id.as_bytes(), encode(&new))?;
+                Ok(new)
+            });
         // Only a storage error is the store's; the aborts are the item's.
-        let res = res.map_err(|e: TransactionError<Abort>| match e {
-            TransactionError::Abort(Abort::Missing) => StoreError::NoSuchItem(id.to_string()),
-            TransactionError::Abort(Abort::Refused(state)) => StoreError::Refused {
-                item: id.to_string(),
-                state,
-                reason: None,
-            },
-            TransactionError::Abort(Abort::Declined(state, why)) => StoreError::Refused {
-                item: id.to_string(),
-                state,
-                reason: Some(why),
-            },
-            TransactionError::Abort(Abort::Illegal(from, to)) => StoreError::Illegal {
-                item: id.to_string(),
-                from,
-                to,
-            },
-            TransactionError::Abort(Abort::Corrupt(reason)) => StoreError::Corrupt {
-                key: id.to_string(),
-                reason,
-            },
-            TransactionError::Storage(e) => StoreError::from(e),
-        });
+        let res = res.map_err(|e| abort_error(id, e));
         self.wrote(res)
+    }
+}
+
+/// Only a storage error is the store's; the aborts are the item's.
+pub(super) fn abort_error(id: &str, e: TransactionError<Abort>) -> StoreError {
+    match e {
+        TransactionError::Abort(Abort::Missing) => StoreError::NoSuchItem(id.to_string()),
+        TransactionError::Abort(Abort::Refused(state)) => StoreError::Refused {
+            item: id.to_string(),
+            state,
+            reason: None,
+        },
+        TransactionError::Abort(Abort::Declined(state, why)) => StoreError::Refused {
+            item: id.to_string(),
+            state,
+            reason: Some(why),
+        },
+        TransactionError::Abort(Abort::Illegal(from, to)) => StoreError::Illegal {
+            item: id.to_string(),
+            from,
+            to,
+        },
+        TransactionError::Abort(Abort::Corrupt(reason)) => StoreError::Corrupt {
+            key: id.to_string(),
+            reason,
+        },
+        TransactionError::Storage(e) => StoreError::from(e),
     }
 }

@@ -81,8 +81,14 @@ impl Store {
         let mut moved = 0;
         for chunk in done.chunks(256) {
             let trees = self.trees()?;
-            let res = (&trees.items, &trees.index, &trees.keys, &trees.meta).transaction(
-                |(items, index, keys, meta)| {
+            let res = (
+                &trees.items,
+                &trees.index,
+                &trees.keys,
+                &trees.meta,
+                &trees.dindex,
+            )
+                .transaction(|(items, index, keys, meta, dindex)| {
                     let k = archived_key(unit);
                     let mut stats: Archived = match meta.get(&k)? {
                         Some(v) => serde_json::from_slice(&v)
@@ -103,6 +109,9 @@ impl Store {
                         }
                         items.remove(item.id.as_bytes())?;
                         index.remove(index_key(&cur))?;
+                        for k in super::deliveries::dindex_keys(&cur) {
+                            dindex.remove(k)?;
+                        }
                         for ident in by_item.get(item.id.as_str()).into_iter().flatten() {
                             let key = key2(unit, ident);
                             // Only if it still names this item.
@@ -124,8 +133,7 @@ impl Store {
                     }
                     meta.insert(k, encode(&stats))?;
                     Ok(n)
-                },
-            );
+                });
             drop(trees);
             moved += self.wrote(res.map_err(|e: TransactionError<String>| StoreError::from(e)))?;
         }

@@ -1,0 +1,394 @@
+//! Deliveries: how far an item got on each of its unit's accounts.
+//!
+//! Why in the item's record: a delivery changes together with the item (an
+//! account takes an item only while the item is approved; the item is
+//! published once every account has it), so both live in one record and
+//! change in the one check-and-set (`Store::transition`). A second index
+//! (`dindex`: `unit \0 account \0 state \0 time \0 item`) answers the
+//! per-account questions — the account's last post, its posts today, what
+//! it has under way — without reading records.
+
+use super::*;
+use crate::model::DeliveryState;
+
+/// The `dindex` keys of an item's deliveries.
+pub(super) fn dindex_keys(item: &Item) -> Vec<Vec<u8>> {
+    item.deliveries
+        .iter()
+        .map(|(account, d)| dindex_key(&item.unit, account, d, &item.id))
+        .collect()
+}
+
+fn dindex_prefix(unit: &str, account: &str, state: &str) -> Vec<u8> {
+    let mut k = key2(unit, account);
+    k.push(0);
+    k.extend_from_slice(state.as_bytes());
+    k.push(0);
+    k
+}
+
+fn dindex_key(unit: &str, account: &str, d: &DeliveryState, item: &str) -> Vec<u8> {
+    let t = match d {
+        DeliveryState::Publishing { since } => *since,
+        DeliveryState::Published { at, .. } => *at,
+        // Failures carry no time of their own; they sort first.
+        DeliveryState::Failed { .. } => DateTime::<Utc>::UNIX_EPOCH,
+    };
+    let mut k = dindex_prefix(unit, account, d.name());
+    k.extend_from_slice(&(t.timestamp_millis().max(0) as u64).to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(item.as_bytes());
+    k
+}
+
+/// One step of an account with an item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryStep {
+    /// The account takes the item to send it: pending → publishing. Only
+    /// while the item is approved and waiting; never twice.
+    Take,
+    /// It is on the account.
+    Published {
+        remote_id: String,
+        remote_url: Option<String>,
+        notes: Vec<String>,
+    },
+    /// Nothing arrived (or certainly not): pending again.
+    Requeue,
+    /// The platform refused it for good.
+    Fail { reason: String },
+    /// Not sent: the item is held for an editor (for every account).
+    Hold { reason: String },
+    /// Not sent: the item's body is gone; it is fetched again.
+    BodyLost { reason: String },
+}
+
+impl Store {
+    /// Account `account` of the item's unit (whose accounts are `accounts`
+    /// now) takes `step` with item `id`, and the item's own state follows
+    /// (see [`Item::aggregate`]) — one check-and-set, flushed. A step that
+    /// does not fit (the item was rejected, another process took it, the
+    /// account already has it) is refused and writes nothing.
+    pub async fn deliver(
+        &self,
+        id: &str,
+        account: &str,
+        accounts: &[String],
+        now: DateTime<Utc>,
+        step: DeliveryStep,
+    ) -> Result<Item, StoreError> {
+        let from: &[StateName] = match step {
+            DeliveryStep::Take => &[StateName::Queued, StateName::Publishing, StateName::Failed],
+            _ => &[StateName::Publishing],
+        };
+        self.transition(id, from, now, |i| {
+            let mine = i.deliveries.get(account).cloned();
+            match (&step, mine) {
+                (DeliveryStep::Take, None) => {
+                    // A failed fetch is no item to send; a publish failure
+                    // of another account leaves this one's turn.
+                    if matches!(
+                        i.state,
+                        State::Failed {
+                            stage: Stage::Fetch,
+                            ..
+                        }
+                    ) {
+                        return Err("its article was never fetched".into());
+                    }
+                    i.deliveries.insert(
+                        account.to_string(),
+                        DeliveryState::Publishing { since: now },
+                    );
+                }
+                (DeliveryStep::Take, Some(d)) => {
+                    return Err(format!("account {account} has it already ({})", d.name()));
+                }
+                (step, Some(DeliveryState::Publishing { .. })) => match step {
+                    DeliveryStep::Take => unreachable!("matched above"),
+                    DeliveryStep::Published {
+                        remote_id,
+                        remote_url,
+                        notes,
+                    } => {
+                        i.deliveries.insert(
+                            account.to_string(),
+                            DeliveryState::Published {
+                                remote_id: remote_id.clone(),
+                                remote_url: remote_url.clone(),
+                                at: now,
+                            },
+                        );
+                        i.notes.extend(notes.iter().cloned());
+                    }
+                    DeliveryStep::Requeue => {
+                        i.deliveries.remove(account);
+                    }
+                    DeliveryStep::Fail { reason } => {
+                        i.deliveries.insert(
+                            account.to_string(),
+                            DeliveryState::Failed {
+                                reason: reason.clone(),
+                                attempts: 1,
+                            },
+                        );
+                    }
+                    DeliveryStep::Hold { reason } => {
+                        i.deliveries.remove(account);
+                        i.state = State::Held {
+                            reason: reason.clone(),
+                        };
+                        return Ok(());
+                    }
+                    DeliveryStep::BodyLost { reason } => {
+                        i.deliveries.remove(account);
+                        i.state = State::Failed {
+                            stage: Stage::Fetch,
+                            reason: format!("body lost: {reason}"),
+                            attempts: 0,
+                            next_retry: Some(now),
+                        };
+                        return Ok(());
+                    }
+                },
+                (_, other) => {
+                    return Err(format!(
+                        "account {account} is not sending it ({})",
+                        other.map_or("pending", |d| d.name())
+                    ));
+                }
+            }
+            i.state = i.aggregate(accounts);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The account's items under way (`publishing`), with since when.
+    pub fn delivering(
+        &self,
+        unit: &str,
+        account: &str,
+    ) -> Result<Vec<(Item, DateTime<Utc>)>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.dindex_ids(unit, account, "publishing", false)? {
+            if let Some(item) = self.record(&id)?
+                && let Some(DeliveryState::Publishing { since }) = item.deliveries.get(account)
+            {
+                let since = *since;
+                out.push((item, since));
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the account last got a post.
+    pub fn last_delivered(
+        &self,
+        unit: &str,
+        account: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.delivered_times(unit, account)?.into_iter().next())
+    }
+
+    /// How many posts the account got at or after `since`.
+    pub fn delivered_since(
+        &self,
+        unit: &str,
+        account: &str,
+        since: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .delivered_times(unit, account)?
+            .into_iter()
+            .take_while(|t| *t >= since)
+            .count())
+    }
+
+    /// Publication times on the account, newest first (from `dindex`;
+    /// stops reading at the first day-old one when the caller stops).
+    fn delivered_times(&self, unit: &str, account: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let prefix = dindex_prefix(unit, account, "published");
+        let n = prefix.len();
+        let trees = self.trees()?;
+        let mut out = Vec::new();
+        for kv in trees.dindex.scan_prefix(&prefix).rev() {
+            let (k, _) = kv?;
+            let ms = k
+                .get(n..n + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            out.push(DateTime::from_timestamp_millis(ms as i64).unwrap_or_default());
+            // Enough for the spacing, a day's cap and the last post.
+            if out.len() >= 1000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn dindex_ids(
+        &self,
+        unit: &str,
+        account: &str,
+        state: &str,
+        newest_first: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = dindex_prefix(unit, account, state);
+        let n = prefix.len();
+        let trees = self.trees()?;
+        let iter = trees.dindex.scan_prefix(&prefix);
+        let keys: Vec<sled::IVec> = if newest_first {
+            iter.rev()
+                .map(|kv| kv.map(|(k, _)| k))
+                .collect::<Result<_, _>>()?
+        } else {
+            iter.map(|kv| kv.map(|(k, _)| k))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(keys
+            .into_iter()
+            .map(|k| String::from_utf8_lossy(&k[(n + 9).min(k.len())..]).into_owned())
+            .collect())
+    }
+
+    /// Items of `unit` that `account` has pending and may send at `now`:
+    /// approved ones it has not taken, priority first, then oldest. Records
+    /// only.
+    pub fn due_for(
+        &self,
+        unit: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut due: Vec<Item> = self
+            .due(unit, now)?
+            .into_iter()
+            .filter(|i| !i.deliveries.contains_key(account))
+            .collect();
+        // Items another account is sending, or that failed on another
+        // account, may still be pending here.
+        for state in ["publishing", "failed"] {
+            for item in self.records_in(unit, state)? {
+                let approved = match &item.state {
+                    State::Publishing { .. } => true,
+                    State::Failed {
+                        stage: Stage::Publish,
+                        ..
+                    } => !item.deliveries.is_empty(),
+                    _ => false,
+                };
+                if approved
+                    && !item.deliveries.contains_key(account)
+                    && !due.iter().any(|d| d.id == item.id)
+                {
+                    due.push(item);
+                }
+            }
+        }
+        due.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.published_at.cmp(&b.published_at))
+                .then(a.discovered_at.cmp(&b.discovered_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(due)
+    }
+
+    /// Stores written before deliveries knew only one account per unit:
+    /// what their items say of publishing is that account's. Give the
+    /// unit's items in a publish-side state without deliveries the
+    /// delivery of `account` (the unit's first) that matches, once (a mark
+    /// in `meta` says it is done). Returns how many items were adopted.
+    pub async fn adopt_deliveries(&self, unit: &str, account: &str) -> Result<usize, StoreError> {
+        let mark = key2("deliveries-adopted", unit);
+        if self.trees()?.meta.get(&mark)?.is_some() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        let accounts = [account.to_string()];
+        for state in ["publishing", "published", "failed"] {
+            for item in self.records_in(unit, state)? {
+                if !item.deliveries.is_empty() {
+                    continue;
+                }
+                let d = match &item.state {
+                    State::Publishing { since } => DeliveryState::Publishing { since: *since },
+                    State::Published {
+                        remote_id,
+                        remote_url,
+                        at,
+                    } => DeliveryState::Published {
+                        remote_id: remote_id.clone(),
+                        remote_url: remote_url.clone(),
+                        at: *at,
+                    },
+                    State::Failed {
+                        stage: Stage::Publish,
+                        reason,
+                        attempts,
+                        next_retry: None,
+                    } => DeliveryState::Failed {
+                        reason: reason.clone(),
+                        attempts: *attempts,
+                    },
+                    // A publish to be retried: pending again.
+                    _ => continue,
+                };
+                let from = [item.state.kind()];
+                let res = self
+                    .transition(&item.id, &from, item.updated_at, |i| {
+                        if !i.deliveries.is_empty() {
+                            return Err("adopted meanwhile".into());
+                        }
+                        i.deliveries.insert(account.to_string(), d.clone());
+                        i.state = i.aggregate(&accounts);
+                        Ok(())
+                    })
+                    .await;
+                match res {
+                    Ok(_) => n += 1,
+                    Err(e) if e.is_refusal() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Publish retries of the old format become pending.
+        for item in self.records_in(unit, "failed")? {
+            if let State::Failed {
+                stage: Stage::Publish,
+                next_retry: Some(_),
+                ..
+            } = item.state
+                && item.deliveries.is_empty()
+            {
+                let res = self
+                    .transition(&item.id, &[StateName::Failed], item.updated_at, |i| {
+                        i.state = State::Queued;
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = res
+                    && !e.is_refusal()
+                {
+                    return Err(e);
+                }
+            }
+        }
+        let trees = self.trees()?;
+        trees.meta.insert(mark, b"1".as_slice())?;
+        drop(trees);
+        self.flush().await?;
+        Ok(n)
+    }
+
+    /// Every delivery of the item, by account.
+    pub fn deliveries_of(
+        &self,
+        id: &str,
+    ) -> Result<std::collections::BTreeMap<String, DeliveryState>, StoreError> {
+        Ok(self.record(id)?.map(|i| i.deliveries).unwrap_or_default())
+    }
+}

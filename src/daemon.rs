@@ -117,7 +117,7 @@ pub struct Shared {
     pub polls: Arc<Semaphore>,
     /// Each unit's publish worker's bell: rung when an editor changes its
     /// queue.
-    pub wakers: Arc<std::sync::Mutex<HashMap<String, Arc<Notify>>>>,
+    pub wakers: admin::Bells,
     /// The web desk's logged-in sessions.
     pub sessions: Arc<admin::web::Sessions>,
     /// Every account's outbox: the workers' and the desk's are the same.
@@ -311,7 +311,13 @@ async fn apply(shared: &Shared, units: &mut HashMap<String, UnitTasks>, new: Con
             started += 1;
         }
     }
-    for w in shared.wakers.lock().expect("wakers lock").values() {
+    for w in shared
+        .wakers
+        .lock()
+        .expect("wakers lock")
+        .values()
+        .flatten()
+    {
         w.notify_one();
     }
     tracing::info!(
@@ -327,12 +333,13 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
     let cancel = shared.ctx.shutdown.child_token();
     let mut tasks = JoinSet::new();
     let lock = Arc::new(Mutex::new(()));
-    let wake = Arc::new(Notify::new());
+    // One bell an account worker; a poll or an editor rings them all.
+    let bells: Vec<Arc<Notify>> = unit.accounts.iter().map(|_| Arc::default()).collect();
     shared
         .wakers
         .lock()
         .expect("wakers lock")
-        .insert(unit.id.clone(), wake.clone());
+        .insert(unit.id.clone(), bells.clone());
     // Sources grouped by their effective schedule: one poll task per group.
     let mut groups: Vec<(String, Vec<config::Source>)> = Vec::new();
     for s in &unit.sources {
@@ -358,16 +365,19 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
             sched,
             i == 0,
             lock.clone(),
-            wake.clone(),
+            bells.clone(),
             cancel.clone(),
         ));
     }
-    tasks.spawn(publish_loop(
-        shared.clone(),
-        unit.clone(),
-        wake,
-        cancel.clone(),
-    ));
+    for (index, bell) in bells.into_iter().enumerate() {
+        tasks.spawn(publish_loop(
+            shared.clone(),
+            unit.clone(),
+            index,
+            bell,
+            cancel.clone(),
+        ));
+    }
     UnitTasks {
         unit,
         cancel,
@@ -391,7 +401,7 @@ async fn poll_loop(
     sched: Schedule,
     retries_too: bool,
     lock: Arc<Mutex<()>>,
-    wake: Arc<Notify>,
+    bells: Vec<Arc<Notify>>,
     cancel: CancellationToken,
 ) {
     let ctx = &shared.ctx;
@@ -434,7 +444,9 @@ async fn poll_loop(
             Box::pin(ingest::retry_due_fetches(ctx, &unit, &mut r)).await;
         }
         record_poll(&shared, &unit, &r);
-        wake.notify_one();
+        for b in &bells {
+            b.notify_one();
+        }
     }
 }
 
@@ -462,11 +474,23 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
 /// The account's publish worker: one step of its outbox at a time, and
 /// between steps it sleeps as long as the outbox says (spacing, the
 /// platform's wait, a pause), or until an editor's action or a poll wakes it.
-async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: CancellationToken) {
+async fn publish_loop(
+    shared: Shared,
+    unit: Unit,
+    index: usize,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
     let ctx = &shared.ctx;
-    // The account's update clock, from the store, until its next post.
-    if let Ok(Some(at)) = ctx.store.last_published(&unit.id) {
-        shared.metrics.last_publish(&unit.id, unit.account(), at);
+    let account = unit.accounts[index].name.clone();
+    // The account's update clock, from the store, until its next post (a
+    // store of the one-account format knows it only for the unit).
+    let last = match ctx.store.last_delivered(&unit.id, &account) {
+        Ok(None) if index == 0 => ctx.store.last_published(&unit.id),
+        other => other,
+    };
+    if let Ok(Some(at)) = last {
+        shared.metrics.last_publish(&unit.id, &account, at);
     }
     loop {
         if cancel.is_cancelled() {
@@ -474,7 +498,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
         }
         // Taken anew each step: a reload replaces the outboxes (credentials
         // read again, paused accounts checked again at once).
-        let outbox = shared.outboxes.get(&unit);
+        let outbox = shared.outboxes.get(&unit, index);
         // Boxed: a send's future is large, and idle workers stay small.
         let step = Box::pin(outbox.next()).await;
         update_gauges(&shared, &unit);
@@ -491,7 +515,7 @@ async fn publish_loop(shared: Shared, unit: Unit, wake: Arc<Notify>, cancel: Can
             }
             Ok(Sent::Paused(_)) => PAUSED_RECHECK,
             Err(e) => {
-                tracing::error!(unit = %unit.id, account = %unit.account_name, "publish worker: {e}");
+                tracing::error!(unit = %unit.id, account = %account, "publish worker: {e}");
                 IDLE_RECHECK
             }
         };

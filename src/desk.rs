@@ -541,7 +541,7 @@ impl Desk {
 
     /// Publish one item to its unit's account now (approving it if held),
     /// through the account's outbox.
-    pub async fn push_now(&self, ed: &Editor, id: &str) -> Result<Delivery, DeskError> {
+    pub async fn push_now(&self, ed: &Editor, id: &str) -> Result<Vec<Delivery>, DeskError> {
         let before = self.item_record(ed, id)?;
         let now = self.ctx.clock.now();
         let item = self
@@ -564,27 +564,44 @@ impl Desk {
             )
             .await
             .map_err(refused("推送"))?;
-        let d = self.deliver(&item, PublishPath::Push).await?;
+        let ds = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
             "push",
             Some(&item),
             Some(before.state.name().to_string()),
-            Some(d.outcome.zh().to_string()),
-            Some(d.detail.clone()),
+            Some(summary(&ds)),
+            Some(
+                ds.iter()
+                    .map(|d| d.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
         )
         .await?;
-        Ok(d)
+        Ok(ds)
     }
 
-    /// Send a queued item through its unit's outbox.
-    async fn deliver(&self, item: &Item, path: PublishPath) -> Result<Delivery, DeskError> {
+    /// Send a queued item through the outbox of each of its unit's
+    /// accounts: one answer an account (an account that cannot take it now
+    /// never holds another).
+    async fn deliver(&self, item: &Item, path: PublishPath) -> Result<Vec<Delivery>, DeskError> {
         let unit = self.unit(&item.unit)?;
-        let outbox = self.outboxes.get(unit);
-        let sent = outbox
-            .send(&item.id, path)
-            .await
-            .map_err(|e| DeskError::Failed(e.to_string()))?;
+        let mut out = Vec::new();
+        for (i, account) in unit.accounts.iter().enumerate() {
+            let outbox = self.outboxes.get(unit, i);
+            let sent = outbox
+                .send(&item.id, path)
+                .await
+                .map_err(|e| DeskError::Failed(e.to_string()))?;
+            out.push(self.delivery(unit, &account.name, item, sent));
+        }
+        self.woke(&unit.id);
+        Ok(out)
+    }
+
+    /// One account's answer, as an editor reads it.
+    fn delivery(&self, unit: &Unit, account: &str, item: &Item, sent: Sent) -> Delivery {
         let tz = self.config.daemon.timezone;
         let (outcome, detail) = match sent {
             Sent::Published { remote, .. } => {
@@ -614,14 +631,13 @@ impl Desk {
             ),
             Sent::Idle => (DeliveryOutcome::Skipped, "没有可发布的内容".into()),
         };
-        self.woke(&unit.id);
-        Ok(Delivery {
+        Delivery {
             unit: unit.id.clone(),
-            account: unit.account_name.clone(),
+            account: account.to_string(),
             outcome,
             detail,
             item: Some(item.id.clone()),
-        })
+        }
     }
 
     /// Fetch and extract `url` and publish it to `unit`'s account now,
@@ -633,7 +649,7 @@ impl Desk {
         url: &str,
         unit_id: &str,
         force: bool,
-    ) -> Result<Delivery, DeskError> {
+    ) -> Result<Vec<Delivery>, DeskError> {
         self.reach(ed, unit_id)?;
         let unit = self.unit(unit_id)?;
         let url = Url::parse(url.trim())
@@ -703,17 +719,17 @@ impl Desk {
             )));
         }
         store.flush().await.map_err(store_err)?;
-        let d = self.deliver(&item, PublishPath::Push).await?;
+        let ds = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
             "push-url",
             Some(&item),
             None,
-            Some(d.outcome.zh().to_string()),
+            Some(summary(&ds)),
             Some(format!("{url}{}", if force { "（强制）" } else { "" })),
         )
         .await?;
-        Ok(d)
+        Ok(ds)
     }
 
     /// Push one item to every account in `to`'s subtree, each through its
@@ -813,7 +829,7 @@ impl Desk {
                     i
                 }
             };
-            out.push(self.deliver(&item, PublishPath::Broadcast).await?);
+            out.extend(self.deliver(&item, PublishPath::Broadcast).await?);
         }
         let summary: Vec<String> = out
             .iter()
@@ -839,6 +855,14 @@ impl Desk {
             .filter(|e| e.unit.as_deref().is_none_or(|u| ed.may_act_on(u)))
             .collect())
     }
+}
+
+/// Each account's outcome in a word, for the audit log.
+fn summary(ds: &[Delivery]) -> String {
+    ds.iter()
+        .map(|d| format!("{}:{}", d.account, d.outcome.zh()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The audit log as CSV (RFC 4180), for export.

@@ -382,7 +382,7 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
             return;
         }
     };
-    let title_shortened = unit.publisher.title(&item.title).1;
+    let title_shortened = unit.platform_title(&item.title).1;
     let draft = review::Draft {
         title: &item.title,
         text: &item.text,

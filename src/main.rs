@@ -322,7 +322,10 @@ fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
                         )?;
                     }
                 }
-                (Request::Broadcast { .. }, serde_json::Value::Array(rows)) => {
+                (
+                    Request::Broadcast { .. } | Request::PushItem { .. } | Request::PushUrl { .. },
+                    serde_json::Value::Array(rows),
+                ) => {
                     let mut failed = false;
                     for r in rows {
                         let f =

@@ -173,6 +173,8 @@ pub struct Outbox {
     /// Every account of the unit, its first first: an item is published
     /// once all of them have it.
     accounts: Vec<String>,
+    /// This account's spacing and daily cap.
+    limits: crate::config::Limits,
     unit: Unit,
     publisher: Result<Arc<dyn Publisher>, String>,
     ctx: Context,
@@ -189,7 +191,7 @@ pub struct Outboxes {
     ctx: Context,
     tz: chrono_tz::Tz,
     metrics: Option<Arc<Metrics>>,
-    map: std::sync::Mutex<HashMap<String, Arc<Outbox>>>,
+    map: std::sync::Mutex<HashMap<AccountKey, Arc<Outbox>>>,
 }
 
 impl Outboxes {
@@ -202,20 +204,34 @@ impl Outboxes {
         }
     }
 
-    /// The outbox of `unit`'s account, as configured now.
-    pub fn get(&self, unit: &Unit) -> Arc<Outbox> {
+    /// The outbox of `unit`'s account number `index` (its main one is 0),
+    /// as configured now.
+    pub fn get(&self, unit: &Unit, index: usize) -> Arc<Outbox> {
+        let account = &unit.accounts[index];
+        let key = AccountKey {
+            unit: unit.id.clone(),
+            account: account.name.clone(),
+        };
         let mut map = self.map.lock().expect("outboxes lock");
-        if let Some(o) = map.get(&unit.id) {
+        if let Some(o) = map.get(&key) {
             return o.clone();
         }
         let o = Arc::new(Outbox::new(
             self.ctx.clone(),
             unit.clone(),
+            index,
             self.tz,
             self.metrics.clone(),
         ));
-        map.insert(unit.id.clone(), o.clone());
+        map.insert(key, o.clone());
         o
+    }
+
+    /// The outboxes of every account of `unit`, its main one first.
+    pub fn of_unit(&self, unit: &Unit) -> Vec<Arc<Outbox>> {
+        (0..unit.accounts.len())
+            .map(|i| self.get(unit, i))
+            .collect()
     }
 
     /// Forget every outbox (a reload): the next use builds them anew.
@@ -225,40 +241,46 @@ impl Outboxes {
 }
 
 impl Outbox {
+    /// The outbox of `unit`'s account number `index` (0: its main one).
     pub fn new(
         ctx: Context,
         unit: Unit,
+        index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,
     ) -> Outbox {
-        let publisher = publish::build::build_publisher(&unit, &ctx.fetcher);
-        Outbox::build(ctx, unit, tz, metrics, publisher)
+        let publisher = publish::build::build_publisher(&unit, &unit.accounts[index], &ctx.fetcher);
+        Outbox::build(ctx, unit, index, tz, metrics, publisher)
     }
 
     /// An outbox over a publisher built elsewhere (tests, a platform double).
     pub fn with_publisher(
         ctx: Context,
         unit: Unit,
+        index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,
         publisher: Arc<dyn Publisher>,
     ) -> Outbox {
-        Outbox::build(ctx, unit, tz, metrics, Ok(publisher))
+        Outbox::build(ctx, unit, index, tz, metrics, Ok(publisher))
     }
 
     fn build(
         ctx: Context,
         unit: Unit,
+        index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,
         publisher: Result<Arc<dyn Publisher>, String>,
     ) -> Outbox {
+        let account = unit.accounts[index].clone();
         Outbox {
             account: AccountKey {
                 unit: unit.id.clone(),
-                account: unit.account().to_string(),
+                account: account.name.clone(),
             },
-            accounts: vec![unit.account().to_string()],
+            accounts: unit.account_names(),
+            limits: account.limits,
             unit,
             publisher,
             ctx,
@@ -314,10 +336,18 @@ impl Outbox {
         self.take_and_send(&mut session, id, path).await
     }
 
+    /// Settle what an earlier run left under way on this account (see
+    /// `reconcile`); what could not be settled, in sentences.
+    pub async fn settle_unknown(&self) -> Result<Vec<String>, OutboxError> {
+        let mut session = self.session.lock().await;
+        self.adopt(&mut session).await?;
+        self.reconcile().await
+    }
+
     /// Items left `publishing` are looked up on the account. Each is settled
     /// or left alone; a failing lookup leaves it for the next time (it is
     /// never sent meanwhile) and does not hold the account's other items.
-    pub async fn reconcile(&self) -> Result<Vec<String>, OutboxError> {
+    async fn reconcile(&self) -> Result<Vec<String>, OutboxError> {
         let mut unsettled = Vec::new();
         if !self.ctx.store.any_in(&self.unit.id, "publishing")? {
             return Ok(unsettled);
@@ -412,14 +442,14 @@ impl Outbox {
             }));
         }
         if path == PublishPath::Auto
-            && !self.unit.limits.min_interval.is_zero()
+            && !self.limits.min_interval.is_zero()
             && let Some(last) = self
                 .ctx
                 .store
                 .last_delivered(&self.unit.id, &self.account.account)?
         {
             let next = last
-                + chrono::Duration::from_std(self.unit.limits.min_interval)
+                + chrono::Duration::from_std(self.limits.min_interval)
                     .unwrap_or(chrono::Duration::MAX);
             if next > now {
                 return Ok(Some(Sent::Waiting {
@@ -428,7 +458,7 @@ impl Outbox {
                 }));
             }
         }
-        if let Some(cap) = self.unit.limits.daily_cap {
+        if let Some(cap) = self.limits.daily_cap {
             let (start, tomorrow) = self.day(now);
             if self
                 .ctx

@@ -183,10 +183,10 @@ pub async fn run_pass(ctx: &Context, config: &Config, only: Option<&str>) -> Vec
             continue;
         }
         let (ctx, unit, sem) = (ctx.clone(), unit.clone(), sem.clone());
-        let outbox = outboxes.get(&unit);
+        let accounts = outboxes.of_unit(&unit);
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let report = run_unit(&ctx, &unit, &outbox).await;
+            let report = run_unit(&ctx, &unit, &accounts).await;
             for e in &report.errors {
                 tracing::warn!(unit = %report.unit, "{e}");
             }
@@ -207,19 +207,24 @@ pub async fn run_pass(ctx: &Context, config: &Config, only: Option<&str>) -> Vec
 /// One pass over one unit. Never panics on bad input; every problem lands in
 /// the report's `errors` (or `warnings`, for what is not a failure), naming
 /// the URL.
-pub async fn run_unit(ctx: &Context, unit: &Unit, outbox: &Outbox) -> UnitReport {
+pub async fn run_unit(ctx: &Context, unit: &Unit, accounts: &[Arc<Outbox>]) -> UnitReport {
     let mut r = UnitReport {
         unit: unit.id.clone(),
         ..Default::default()
     };
     // Unknown outcomes of an earlier run are settled before anything is sent.
-    match outbox.reconcile().await {
-        Ok(w) => r.warnings.extend(w),
-        Err(e) => r.errors.push(e.to_string()),
+    for outbox in accounts {
+        match outbox.settle_unknown().await {
+            Ok(w) => r.warnings.extend(w),
+            Err(e) => r.errors.push(e.to_string()),
+        }
     }
     ingest::discover_unit(ctx, unit, &mut r).await;
-    if let Err(e) = publish_due(ctx, outbox, &mut r).await {
-        r.errors.push(e.to_string());
+    // Each account on its own: one paused or failing never holds another.
+    for outbox in accounts {
+        if let Err(e) = publish_due(ctx, outbox, &mut r).await {
+            r.errors.push(e.to_string());
+        }
     }
     r
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use autosync::publish::toutiao_mock;
 use autosync::publish::webhook::mock as webhook_mock;
 use autosync::secret::Secret;
 use common::*;
@@ -130,4 +131,103 @@ fn a_unit_publishing_to_a_wechat_account_posts_each_article_once_with_its_source
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 0, "{out}");
     assert_eq!(wechat_mock::load_published(&data).len(), expected.len());
+}
+
+/// "Two micro-platforms and one app": one unit, three accounts
+/// (`[[unit.publisher]]`), each article published once to each — and a
+/// paused account holds no other.
+#[test]
+fn a_unit_with_toutiao_wechat_and_a_webhook_publishes_each_article_once_to_each() {
+    use autosync::publish::wechat::mock as wechat_mock;
+    let w = World::new(Duration::ZERO);
+    let wechat_data = w.dir.path().join("wechat");
+    let hook_data = w.dir.path().join("webhook");
+    std::fs::write(w.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
+    std::fs::write(w.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
+    std::fs::write(w.dir.path().join("hook-secret"), "s3cret-for-the-hook\n").unwrap();
+    let (wechat, hook) = w.rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let wechat = l.local_addr().unwrap();
+        let opts = wechat_mock::MockOptions {
+            data_dir: wechat_data.clone(),
+            account_name: "示例市科协".into(),
+            ..Default::default()
+        };
+        tokio::spawn(wechat_mock::serve(l, opts, w.shutdown.clone()));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook = l.local_addr().unwrap();
+        let opts = webhook_mock::MockOptions::new(&hook_data, Secret::new("s3cret-for-the-hook"));
+        tokio::spawn(webhook_mock::serve(l, opts, w.shutdown.clone()));
+        (wechat, hook)
+    });
+    let cfg = w.config("", "");
+    let city = format!(
+        "  [unit.publisher]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
+        w.city_account_addr
+    );
+    let three = format!(
+        "  [[unit.publisher]]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"\n  [[unit.publisher]]\n  kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{wechat}\"\n  cover = \"cover.png\"\n  account_name = \"示例市科协公众号\"\n  [[unit.publisher]]\n  kind = \"webhook\"\n  url = \"http://{hook}/in\"\n  secret_file = \"hook-secret\"\n  account_name = \"省科普平台\"\n  daily_post_cap = 50",
+        w.city_account_addr
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains(&city), "{text}");
+    std::fs::write(&cfg, text.replace(&city, &three)).unwrap();
+    // The WeChat account refuses our address (IP whitelist): that account
+    // pauses, named, and only that one.
+    std::fs::create_dir_all(&wechat_data).unwrap();
+    std::fs::write(wechat_data.join("fail_next"), "ip:203.0.113.7\n").unwrap();
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("示例市科协公众号") && out.contains("203.0.113.7"),
+        "{out}"
+    );
+    let feed = autosync::demo::FEED_ARTICLES.len();
+    assert_eq!(
+        toutiao_mock::load_articles(&w.city_account_data).len(),
+        feed,
+        "{out}"
+    );
+    assert_eq!(webhook_mock::load_posts(&hook_data).len(), feed, "{out}");
+    assert!(wechat_mock::load_published(&wechat_data).is_empty());
+
+    // Whitelisted: the WeChat account gets its share, once; nobody gets a
+    // second.
+    for _ in 0..2 {
+        let (code, out) = w.once(&cfg);
+        assert_eq!(code, 0, "{out}");
+    }
+    assert_eq!(
+        toutiao_mock::load_articles(&w.city_account_data).len(),
+        feed
+    );
+    assert_eq!(webhook_mock::load_posts(&hook_data).len(), feed);
+    assert_eq!(wechat_mock::load_published(&wechat_data).len(), feed);
+    let (_, status, _) = w.run(&["status", "-c", cfg.to_str().unwrap()]);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("demo-city\t"))
+        .unwrap();
+    for account in [
+        "示例市科协 (toutiao): ok",
+        "示例市科协公众号 (wechat): ok",
+        "省科普平台 (webhook): ok",
+    ] {
+        assert!(line.contains(account), "{account} in {status}");
+    }
+}
+
+#[test]
+fn two_publishers_for_one_account_name_are_a_config_error() {
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config(
+        "",
+        "\n[[unit]]\nid = \"twice\"\naccount_name = \"平台\"\norg_name = \"某平台\"\nlevel = \"other\"\nsite = \"https://example.org/\"\n  [[unit.source]]\n  feed = \"https://example.org/rss.xml\"\n  [[unit.publisher]]\n  kind = \"file\"\n  dir = \"a\"\n  [[unit.publisher]]\n  kind = \"file\"\n  dir = \"b\"\n",
+    );
+    let (code, out, err) = w.run(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("twice") && err.contains("account_name"),
+        "{err}"
+    );
 }

@@ -684,6 +684,7 @@ async fn through_the_outbox_unknown_outcomes_settle_as_published_stored_once() {
     let outbox = Outbox::with_publisher(
         ctx.clone(),
         unit,
+        0,
         cfg.daemon.timezone,
         None,
         Arc::new(r.client().with_resend_interval(Duration::ZERO)),

@@ -111,7 +111,7 @@ impl Bench {
 
     /// The unit's worker taking one step, in a task of its own.
     fn worker_step(&self, unit: &str) -> tokio::task::JoinHandle<Sent> {
-        let outbox = self.outboxes.get(self.cfg.unit(unit).unwrap());
+        let outbox = self.outboxes.get(self.cfg.unit(unit).unwrap(), 0);
         tokio::spawn(async move { outbox.next().await.unwrap() })
     }
 }
@@ -217,7 +217,7 @@ async fn a_worker_step_while_a_push_now_sends_waits_and_posts_nothing_twice() {
     // The worker wants the account too: it waits for the push's send.
     let worker = b.worker_step("prov");
     gate.release();
-    let d = push.await.unwrap().unwrap();
+    let d = push.await.unwrap().unwrap().remove(0);
     assert_eq!(d.outcome, DeliveryOutcome::Published, "{d:?}");
     assert_eq!(worker.await.unwrap(), Sent::Idle);
     assert_eq!(b.posts("prov").len(), 1);
@@ -336,18 +336,17 @@ async fn credentials_of_another_account_pause_it_and_send_nothing() {
     // The city's dry-run publisher writes into the province's directory and
     // says it is the province's account.
     let mut unit = b.cfg.unit("city").unwrap().clone();
-    unit.publisher = b.cfg.unit("prov").unwrap().publisher.clone();
-    unit.account_name = "示例市科协".into();
-    let mut cfg = (*b.cfg).clone();
-    cfg.units[1] = unit.clone();
+    unit.accounts[0].publisher = b.cfg.unit("prov").unwrap().accounts[0].publisher.clone();
     // A file publisher stands in for whatever account it is told: make it
-    // the province's by building the outbox for a unit that says so.
-    let mut impostor = unit.clone();
-    impostor.account_name = "示例省科协".into();
-    let publisher = autosync::publish::build::build_publisher(&impostor, &b.ctx.fetcher).unwrap();
+    // the province's by building it for an account that says so.
+    let mut impostor = unit.accounts[0].clone();
+    impostor.name = "示例省科协".into();
+    let publisher =
+        autosync::publish::build::build_publisher(&unit, &impostor, &b.ctx.fetcher).unwrap();
     let outbox = autosync::outbox::Outbox::with_publisher(
         b.ctx.clone(),
         unit,
+        0,
         b.cfg.daemon.timezone,
         None,
         publisher,

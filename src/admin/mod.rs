@@ -21,6 +21,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::Notify;
 
+/// Each unit's publish workers' bells (one an account), rung when an
+/// editor changes the unit's queue.
+pub type Bells = Arc<Mutex<HashMap<String, Vec<Arc<Notify>>>>>;
+
 /// What the HTTP side needs of the process it serves, and nothing of its
 /// tasks: the current config (a reload swaps it), the store and clock, the
 /// metrics, the editors' sessions, and the accounts' outboxes and workers'
@@ -34,7 +38,7 @@ pub struct Service {
     pub sessions: Arc<web::Sessions>,
     pub outboxes: Arc<Outboxes>,
     /// Each unit's publish worker's bell.
-    pub wakers: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    pub wakers: Bells,
 }
 
 impl Service {
@@ -49,7 +53,13 @@ impl Service {
         let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
         desk.outboxes = self.outboxes.clone();
         desk.wake = Some(Arc::new(move |unit: &str| {
-            if let Some(n) = wakers.lock().expect("wakers lock").get(unit) {
+            for n in wakers
+                .lock()
+                .expect("wakers lock")
+                .get(unit)
+                .into_iter()
+                .flatten()
+            {
                 n.notify_one();
             }
         }));
@@ -80,15 +90,26 @@ pub struct UnitStatus {
     /// retry).
     #[serde(default)]
     pub publishing: usize,
-    /// Why the account's publishing is paused, and since when.
+    /// Each of the unit's accounts.
     #[serde(default)]
-    pub paused: Option<crate::model::Pause>,
-    /// The platform asked for no post before this time.
-    #[serde(default)]
-    pub rate_limited_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub accounts: Vec<AccountStatus>,
     /// Sources' warnings (no entries found).
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// One account's line in `autosync status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccountStatus {
+    pub account: String,
+    /// The platform (`toutiao`, `wechat`, `webhook`, `file`).
+    pub kind: String,
+    /// Why its publishing is paused, and since when.
+    pub paused: Option<crate::model::Pause>,
+    /// The platform asked for no post before this time.
+    pub rate_limited_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it last got a post.
+    pub last_post: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What `autosync status` shows: the store's health, then every unit.
@@ -121,16 +142,22 @@ pub fn status(
             published: n("published"),
             last_post: store.last_published(&u.id)?,
             publishing: n("publishing"),
-            paused: None,
-            rate_limited_until: None,
+            accounts: vec![],
             warnings: vec![],
         };
-        let account = store.account_state(&crate::model::AccountKey {
-            unit: u.id.clone(),
-            account: u.account().to_string(),
-        })?;
-        st.paused = account.paused;
-        st.rate_limited_until = account.not_before.filter(|t| *t > chrono::Utc::now());
+        for a in &u.accounts {
+            let state = store.account_state(&crate::model::AccountKey {
+                unit: u.id.clone(),
+                account: a.name.clone(),
+            })?;
+            st.accounts.push(AccountStatus {
+                account: a.name.clone(),
+                kind: a.publisher.kind().to_string(),
+                paused: state.paused,
+                rate_limited_until: state.not_before.filter(|t| *t > chrono::Utc::now()),
+                last_post: store.last_delivered(&u.id, &a.name)?,
+            });
+        }
         for s in &u.sources {
             let ss = store.source_state(&u.id, &s.key())?;
             st.last_poll = st.last_poll.max(ss.last_poll);
@@ -163,11 +190,19 @@ pub fn format_status(status: &Status) -> String {
         "unit\tlast poll\tlast success\tqueued\theld\tfailed\tpublished\tlast post\tlast error\tpublishing\taccount\twarning\n",
     );
     for r in &status.units {
-        let account = match (&r.paused, r.rate_limited_until) {
-            (Some(p), _) => format!("paused since {}: {}", t(Some(p.since)), p.reason),
-            (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
-            (None, None) => "ok".into(),
-        };
+        let account = r
+            .accounts
+            .iter()
+            .map(|a| {
+                let state = match (&a.paused, a.rate_limited_until) {
+                    (Some(p), _) => format!("paused since {}: {}", t(Some(p.since)), p.reason),
+                    (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
+                    (None, None) => "ok".into(),
+                };
+                format!("{} ({}): {state}", a.account, a.kind)
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             r.unit,
@@ -410,7 +445,7 @@ site = "http://127.0.0.1:9/"
             ids.push(queued(&service.ctx.store, n).await.id);
         }
         let unit = service.config().units[0].clone();
-        let outbox = service.outboxes.get(&unit);
+        let outbox = service.outboxes.get(&unit, 0);
         let sent = [
             outbox.send(&ids[2], PublishPath::Push).await.unwrap(),
             outbox.send(&ids[1], PublishPath::Broadcast).await.unwrap(),

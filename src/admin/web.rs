@@ -416,7 +416,7 @@ async fn item_page(
     let v = ItemView::from(&item);
     let unit = config.unit(&item.unit);
     let (shown_title, shortened) = unit
-        .map(|u| u.publisher.title(&item.title))
+        .map(|u| u.platform_title(&item.title))
         .unwrap_or_else(|| (item.title.clone(), false));
     let mut preview = String::new();
     if shortened {
@@ -550,7 +550,7 @@ async fn item_action(
             .edit_title(&ed, &id, f.title.as_deref().unwrap_or(""))
             .await
             .map(|_| "标题已保存".to_string()),
-        "push" => desk.push_now(&ed, &id).await.map(|d| delivery_zh(&d)),
+        "push" => desk.push_now(&ed, &id).await.map(|ds| deliveries_zh(&ds)),
         _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
     };
     back(&format!("/desk/item/{}", url_path(&id)), r)
@@ -558,6 +558,10 @@ async fn item_action(
 
 fn url_path(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn deliveries_zh(ds: &[Delivery]) -> String {
+    ds.iter().map(delivery_zh).collect::<Vec<_>>().join("；")
 }
 
 fn delivery_zh(d: &Delivery) -> String {
@@ -591,7 +595,7 @@ async fn push(
         .desk()
         .push_url(&ed, &f.url, &f.unit, f.force.is_some())
         .await
-        .map(|d| delivery_zh(&d));
+        .map(|ds| deliveries_zh(&ds));
     back("/desk", r)
 }
 
@@ -615,7 +619,7 @@ async fn broadcast(
         .desk()
         .broadcast(&ed, &f.item, &f.to)
         .await
-        .map(|ds| ds.iter().map(delivery_zh).collect::<Vec<_>>().join("；"));
+        .map(|ds| deliveries_zh(&ds));
     back(&format!("/desk/item/{}", url_path(&f.item)), r)
 }
 

@@ -10,6 +10,7 @@
 //! come out in that order (pinned by the test
 //! `every_error_keeps_its_text_line_unit_and_order` in `mod.rs`).
 
+use super::Account;
 use super::error::line_of;
 use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
 use super::{
@@ -216,7 +217,15 @@ pub(super) fn check_unit(
     let site = check_site(c, &id, &ru.site);
     let sources = check_sources(c, &id, line, &ru.source);
     check_selectors(c, &id, line, [&ru.content_selector, &ru.title_selector]);
-    let publisher = check_publisher(c, &id, ru.publisher);
+    let limits = Limits {
+        min_interval: Duration::from_secs(
+            ru.min_post_interval_secs
+                .or(defaults.min_post_interval_secs)
+                .unwrap_or(0),
+        ),
+        daily_cap: ru.daily_post_cap.or(defaults.daily_post_cap),
+    };
+    let accounts = check_accounts(c, &id, &account_name, &limits, ru.publisher);
     let schedule = check_unit_schedule(c, &id, ru.schedule.as_ref(), default_schedule);
     let word_lists = check_word_lists(
         c,
@@ -240,18 +249,7 @@ pub(super) fn check_unit(
         backfill: ru.backfill.or(defaults.backfill).unwrap_or(0),
         schedule,
         jitter: Duration::from_secs(ru.jitter_secs.or(defaults.jitter_secs).unwrap_or(30)),
-        limits: Limits {
-            min_interval: Duration::from_secs(
-                ru.min_post_interval_secs
-                    .or(defaults.min_post_interval_secs)
-                    .unwrap_or(0),
-            ),
-            // The platform's own quota when nobody says otherwise.
-            daily_cap: ru
-                .daily_post_cap
-                .or(defaults.daily_post_cap)
-                .or(publisher.default_daily_cap()),
-        },
+        limits,
         review,
         word_lists,
         allow_hosts: ru.allow_hosts,
@@ -260,7 +258,7 @@ pub(super) fn check_unit(
             title_selector: ru.title_selector,
         },
         sources,
-        publisher,
+        accounts,
         line,
     })
 }
@@ -412,22 +410,99 @@ fn check_selectors(c: &mut Checker, id: &str, line: usize, selectors: [&Option<S
     }
 }
 
-/// `[unit.publisher]`: toutiao's base URL is an http(s) URL and its cookie
-/// comes from exactly one place, a credential by a plain file name; paths
-/// resolved against the config file.
-fn check_publisher(
+/// `[unit.publisher]` (one account) or `[[unit.publisher]]` (several):
+/// each table's own limits (`min_post_interval_secs`, `daily_post_cap`,
+/// else the unit's, else the platform's quota), its platform options checked
+/// by the platform itself (`src/publish/<kind>/`), paths resolved against
+/// the config file; every account of a unit has a name of its own.
+fn check_accounts(
     c: &mut Checker,
     id: &str,
-    publisher: Spanned<PublisherConfig>,
-) -> PublisherConfig {
+    unit_account: &str,
+    unit_limits: &Limits,
+    publisher: Spanned<toml::Value>,
+) -> Vec<Account> {
     let line = c.line_of(publisher.span().start);
-    let mut p = publisher.into_inner();
-    // The platform knows its own options (src/publish/<kind>/).
-    p.resolve_paths(&c.base_dir);
-    for problem in p.validate() {
-        c.unit_error(id, line, problem);
+    let tables = match publisher.into_inner() {
+        toml::Value::Table(t) => vec![t],
+        toml::Value::Array(a) => {
+            let mut tables = Vec::new();
+            for v in a {
+                match v {
+                    toml::Value::Table(t) => tables.push(t),
+                    _ => c.unit_error(
+                        id,
+                        line,
+                        "publisher: each [[unit.publisher]] must be a table".into(),
+                    ),
+                }
+            }
+            tables
+        }
+        _ => {
+            c.unit_error(
+                id,
+                line,
+                "publisher must be a table ([unit.publisher]) or tables ([[unit.publisher]])"
+                    .into(),
+            );
+            return Vec::new();
+        }
+    };
+    if tables.is_empty() {
+        c.unit_error(id, line, "a unit needs at least one publisher".into());
     }
-    p
+    let mut accounts: Vec<Account> = Vec::new();
+    for mut t in tables {
+        let mut limits = unit_limits.clone();
+        if let Some(v) = t.remove("min_post_interval_secs") {
+            match v.as_integer().and_then(|n| u64::try_from(n).ok()) {
+                Some(n) => limits.min_interval = Duration::from_secs(n),
+                None => c.unit_error(
+                    id,
+                    line,
+                    "publisher min_post_interval_secs: a whole number of seconds".into(),
+                ),
+            }
+        }
+        if let Some(v) = t.remove("daily_post_cap") {
+            match v.as_integer().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => limits.daily_cap = Some(n),
+                None => c.unit_error(id, line, "publisher daily_post_cap: a whole number".into()),
+            }
+        }
+        let mut p = match toml::Value::Table(t).try_into::<PublisherConfig>() {
+            Ok(p) => p,
+            Err(e) => {
+                c.unit_error(id, line, format!("publisher: {}", e.message()));
+                continue;
+            }
+        };
+        // The platform knows its own options.
+        p.resolve_paths(&c.base_dir);
+        for problem in p.validate() {
+            c.unit_error(id, line, problem);
+        }
+        // The platform's own quota when nobody says otherwise.
+        limits.daily_cap = limits.daily_cap.or(p.default_daily_cap());
+        let name = p.account_name().unwrap_or(unit_account).to_string();
+        if accounts.iter().any(|a| a.name == name) {
+            c.unit_error(
+                id,
+                line,
+                format!(
+                    "two publishers for account {name:?}: give each [[unit.publisher]] its own account_name"
+                ),
+            );
+            continue;
+        }
+        accounts.push(Account {
+            name,
+            publisher: p,
+            limits,
+        });
+    }
+    accounts
 }
 
 /// The unit's own schedule is valid; else `[defaults]`'s.

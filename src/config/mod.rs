@@ -110,7 +110,8 @@ pub struct Unit {
     pub schedule: String,
     /// Upper bound of the unit's fixed random delay after each scheduled time.
     pub jitter: Duration,
-    /// Per-account publishing limits.
+    /// The unit's limits: each account's unless its `[[unit.publisher]]`
+    /// sets its own.
     pub limits: Limits,
     /// Review policy: auto, manual or keywords.
     pub review: Policy,
@@ -121,16 +122,28 @@ pub struct Unit {
     pub allow_hosts: Vec<String>,
     pub extract: ExtractOptions,
     pub sources: Vec<Source>,
-    pub publisher: PublisherConfig,
+    /// The unit's accounts, each with its platform and limits; at least
+    /// one. The first is the unit's main account (`account_name`, unless
+    /// its publisher names another).
+    pub accounts: Vec<Account>,
     /// Line of the unit's `id` in the config file, for messages.
     pub line: usize,
 }
 
 impl Unit {
-    /// The name of the unit's account: its publisher's own, else the
-    /// unit's `account_name`.
-    pub fn account(&self) -> &str {
-        self.publisher.account_name().unwrap_or(&self.account_name)
+    /// The names of the unit's accounts, its main one first.
+    pub fn account_names(&self) -> Vec<String> {
+        self.accounts.iter().map(|a| a.name.clone()).collect()
+    }
+
+    /// The title as the strictest of the unit's platforms will show it, and
+    /// whether some platform shortens it.
+    pub fn platform_title(&self, title: &str) -> (String, bool) {
+        self.accounts
+            .iter()
+            .map(|a| a.publisher.title(title))
+            .find(|(_, shortened)| *shortened)
+            .unwrap_or_else(|| (title.to_string(), false))
     }
 
     /// May an article link to `url` be followed for this unit? Its own site,
@@ -148,6 +161,16 @@ impl Unit {
             self.allow_hosts.iter().map(String::as_str),
         )
     }
+}
+
+/// One account of a unit: where it lives and its own limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account's name on the platform: its publisher's `account_name`,
+    /// else the unit's.
+    pub name: String,
+    pub publisher: PublisherConfig,
+    pub limits: Limits,
 }
 
 /// Per-account publishing limits.
@@ -184,7 +207,7 @@ impl Unit {
             allow_hosts,
             extract,
             sources,
-            publisher,
+            accounts,
             line: _,
         } = self;
         *id == other.id
@@ -203,7 +226,7 @@ impl Unit {
             && *allow_hosts == other.allow_hosts
             && *extract == other.extract
             && *sources == other.sources
-            && *publisher == other.publisher
+            && *accounts == other.accounts
     }
 }
 
@@ -492,7 +515,10 @@ site = "https://d.example/"
         assert_eq!(c.units[1].parent.as_deref(), Some("cast"));
         assert_eq!(c.units[1].line, 18);
         assert_eq!(c.subtree("cast").len(), 2);
-        assert!(matches!(c.units[0].publisher, PublisherConfig::File(_)));
+        assert!(matches!(
+            c.units[0].accounts[0].publisher,
+            PublisherConfig::File(_)
+        ));
     }
 
     #[test]

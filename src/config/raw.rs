@@ -6,8 +6,8 @@
 //! kept (`Spanned`) wherever a later check must name a line. [`Level`] and
 //! [`PublisherConfig`] are read as they are used, so they appear here too.
 
+use super::Level;
 use super::error::{ConfigErrors, not_toml};
-use super::{Level, PublisherConfig};
 use crate::review::Policy;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -87,7 +87,10 @@ pub(super) struct RawUnit {
     pub title_selector: Option<String>,
     #[serde(default)]
     pub source: Vec<Spanned<RawSource>>,
-    pub publisher: Spanned<PublisherConfig>,
+    /// One `[unit.publisher]` table, or several `[[unit.publisher]]`: read
+    /// as TOML first, each table's common keys (its limits) taken out, the
+    /// rest handed to the platform's own config (see `check_accounts`).
+    pub publisher: Spanned<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 //! one fetcher (politeness, robots, size caps and address checks hold for
 //! them too).
 
-use crate::config::Unit;
+use crate::config::{Account, Unit};
 use crate::fetch::{self, Fetcher};
 use crate::publish::{self, Publisher};
 use async_trait::async_trait;
@@ -12,17 +12,21 @@ use url::Url;
 
 /// The publisher of a unit's account, from its config. `Err` names what is
 /// missing (a cookie file, a bad base URL).
-pub fn build_publisher(unit: &Unit, fetcher: &Arc<Fetcher>) -> Result<Arc<dyn Publisher>, String> {
+pub fn build_publisher(
+    unit: &Unit,
+    account: &Account,
+    fetcher: &Arc<Fetcher>,
+) -> Result<Arc<dyn Publisher>, String> {
     let ctx = publish::BuildCtx {
         unit: &unit.id,
-        account_name: unit.account(),
+        account_name: &account.name,
         api: fetcher.api_client(),
         images: Arc::new(FetcherImages(
             fetcher.clone(),
             fetch::Reach::site(&unit.id, unit.scope()),
         )),
     };
-    unit.publisher.build(&ctx)
+    account.publisher.build(&ctx)
 }
 
 /// Images for publishers come through the fetcher, so politeness, robots and

@@ -447,6 +447,55 @@ on the account: {sources:#?}
     );
 }
 
+/// A gap this test shows (reported; the fix belongs with the item in the
+/// store, or the outbox's grace, not in the WeChat client alone): the
+/// client knows a submission the platform has not decided yet only in
+/// memory (`pending`). After a kill -9 a new process's `lookup` finds it
+/// neither listed (`freepublish/batchget` lists published articles only)
+/// nor pending, answers "absent", and once `publish_grace` is over the
+/// outbox queues the item again: a second draft is submitted and both
+/// publish. The platform's checks may take minutes; the default grace is
+/// 120 s.
+#[test]
+#[ignore = "known gap: a WeChat submission still undecided at a kill -9 is submitted again after the grace"]
+fn kill_9_while_wechat_decides_a_submission_does_not_submit_it_again() {
+    use autosync::publish::wechat::mock as wechat_mock;
+    let w = World::new(Duration::ZERO);
+    let log = w.dir.path().join("daemon.log");
+    let data = w.dir.path().join("wechat");
+    let wechat = w.wechat_city_account(&data, Duration::ZERO);
+    // The first submission stays `publish_status` 1 for 8 s.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("fail_next"), "submit publishing:8000\n").unwrap();
+    let config = |listen: SocketAddr| {
+        let cfg = w.config(&daemon_lines(listen), "");
+        w.replace_city_publisher(&cfg, &wechat);
+        cfg
+    };
+    let published = || wechat_mock::load_published(&data).len();
+    // Killed once the submission is on the account, while the client polls
+    // its status; restarted after the grace (1 s).
+    let cfg = config(free_addr());
+    let limit = Duration::from_secs(20);
+    kill_9_rounds(&cfg, &log, 1, |_| Kill::AtNextPost(limit), published, || 0);
+    std::thread::sleep(Duration::from_secs(2));
+    let listen = free_addr();
+    let cfg = config(listen);
+    let feed = autosync::demo::FEED_ARTICLES.len();
+    let (child, done) = run_until_posted(&cfg, &log, listen, feed, published);
+    // Time for a second submission of the first article, if one comes.
+    std::thread::sleep(Duration::from_secs(3));
+    let log_text = stop(child, &log);
+    assert!(done, "{log_text}");
+    let publications = wechat_mock::load_published(&data);
+    let sources = source_urls(publications.iter().flat_map(|p| &p.articles));
+    let twice = more_than_once(sources.iter().copied());
+    assert!(
+        twice.is_empty(),
+        "submitted more than once: {twice:?}\n{sources:#?}\n{log_text}"
+    );
+}
+
 #[test]
 fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     let w = World::new(Duration::ZERO);

@@ -110,6 +110,11 @@ impl SampleSite {
         self.state.write().expect("site lock").list.insert(0, a);
     }
 
+    /// Put a new article on top of the RSS feed (its page is served too).
+    pub fn add_feed_article(&self, a: OwnedArticle) {
+        self.state.write().expect("site lock").feed.insert(0, a);
+    }
+
     /// Serve `fault` at `path` from now on (`None` clears it).
     pub fn set_fault(&self, path: &str, fault: Option<Fault>) {
         let mut st = self.state.write().expect("site lock");

@@ -5,8 +5,10 @@ mod common;
 use autosync::demo::OwnedArticle;
 use common::*;
 use std::collections::HashMap;
-use std::process::Command;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// `[daemon]` lines for these tests: a loopback listener, a short grace
 /// and shutdown.
@@ -25,9 +27,9 @@ fn new_article(i: usize) -> OwnedArticle {
     }
 }
 
-/// How many items the store holds as published, read with no daemon
-/// running (`autosync status` then opens the store itself).
-fn durably_published(cfg: &std::path::Path) -> usize {
+/// How many items the store holds as published, by unit, read with no
+/// daemon running (`autosync status` then opens the store itself).
+fn durably_published(cfg: &Path) -> HashMap<String, usize> {
     let out = Command::new(assert_cmd::cargo::cargo_bin("autosync"))
         .args(["status", "-c"])
         .arg(cfg)
@@ -43,12 +45,113 @@ fn durably_published(cfg: &std::path::Path) -> usize {
     text.lines()
         .filter(|l| l.starts_with("demo-"))
         .map(|l| {
-            let published = l.split('\t').nth(6).unwrap_or_else(|| panic!("{l}"));
-            published
+            let mut cols = l.split('\t');
+            let unit = cols.next().unwrap_or_default().to_string();
+            let published = cols.nth(5).unwrap_or_else(|| panic!("{l}"));
+            let n = published
                 .parse::<usize>()
-                .unwrap_or_else(|e| panic!("{e}: {l}"))
+                .unwrap_or_else(|e| panic!("{e}: {l}"));
+            (unit, n)
         })
-        .sum()
+        .collect()
+}
+
+/// When a round of [`kill_9_rounds`] kills the daemon.
+enum Kill {
+    /// This long after its start: during start, polling or publishing,
+    /// wherever that lands.
+    After(Duration),
+    /// As soon as the account holds one post more than at the round's start
+    /// (waiting at most this long): chance alone might miss the window, this
+    /// lands inside the post's held-back answer.
+    AtNextPost(Duration),
+}
+
+/// `rounds` runs of `autosync run -c cfg`, each ended by SIGKILL. Before
+/// round `r`, `round(r)` may put new articles on the site (the caller counts
+/// what it expects) and says when that round's kill comes. `posts` counts
+/// what is on the account(s) under test; `recorded` how many items of those
+/// the store holds as published (read with no daemon running).
+///
+/// Returns the rounds whose kill landed mid-publish: the account holds a
+/// post the store does not hold as published. That is the window "never
+/// post blind twice" is about (the item is `publishing` on disk, its answer
+/// never recorded), so a run in which no kill landed there proves nothing.
+fn kill_9_rounds(
+    cfg: &Path,
+    log: &Path,
+    rounds: usize,
+    mut round: impl FnMut(usize) -> Kill,
+    posts: impl Fn() -> usize,
+    recorded: impl Fn() -> usize,
+) -> Vec<usize> {
+    let mut mid_publish = Vec::new();
+    for r in 0..rounds {
+        let kill = round(r);
+        let before = posts();
+        let mut child = start_daemon(cfg, log);
+        match kill {
+            Kill::After(d) => std::thread::sleep(d),
+            Kill::AtNextPost(limit) => {
+                let t = Instant::now();
+                while posts() <= before && t.elapsed() < limit {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if posts() > recorded() {
+            mid_publish.push(r);
+        }
+    }
+    mid_publish
+}
+
+/// A last, undisturbed run on `cfg` (whose daemon listens on `listen`):
+/// whether `posts()` reached `expected` within 90 s. The daemon is left
+/// running; [`stop`] ends it.
+fn run_until_posted(
+    cfg: &Path,
+    log: &Path,
+    listen: SocketAddr,
+    expected: usize,
+    posts: impl Fn() -> usize,
+) -> (Child, bool) {
+    let child = start_daemon(cfg, log);
+    let up = wait_for(Duration::from_secs(30), || {
+        http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    assert!(
+        up,
+        "/healthz never answered\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    let done = wait_for(Duration::from_secs(90), || posts() >= expected);
+    (child, done)
+}
+
+/// SIGTERM; the daemon must exit 0. Returns the log.
+fn stop(mut child: Child, log: &Path) -> String {
+    signal(&child, "-TERM");
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
+    let log_text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "daemon did not exit 0 on SIGTERM: {exit:?}\n{log_text}"
+    );
+    log_text
+}
+
+/// The titles that occur more than once in `titles`.
+fn more_than_once<T: std::hash::Hash + Eq + std::fmt::Debug>(
+    titles: impl IntoIterator<Item = T>,
+) -> Vec<(T, usize)> {
+    let mut n: HashMap<T, usize> = HashMap::new();
+    for t in titles {
+        *n.entry(t).or_default() += 1;
+    }
+    n.into_iter().filter(|(_, n)| *n > 1).collect()
 }
 
 #[test]
@@ -59,33 +162,26 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     let log = w.dir.path().join("daemon.log");
     let cfg = w.config(&daemon_lines(free_addr()), "");
     let mut expected = autosync::demo::LIST_ARTICLES.len() + autosync::demo::FEED_ARTICLES.len();
-    // Kills that landed mid-publish: the account holds a post the store does
-    // not hold as published. That is the window "never post blind twice" is
-    // about (the item is `publishing` on disk, its answer never recorded),
-    // so a run in which no kill landed there would prove nothing.
-    let mut mid_publish = Vec::new();
-    for round in 0..12 {
-        if round % 2 == 1 {
-            w.site.add_list_article(new_article(round));
-            expected += 1;
-        }
-        let before = w.posts().len();
-        let mut child = start_daemon(&cfg, &log);
-        if round == 11 {
-            // Chance alone might miss the window: this kill waits for the
-            // account to store a post (the round's new article at least is
-            // queued), then lands inside its 700 ms held-back answer.
-            wait_for_post(&w, before, Duration::from_secs(20));
-        } else {
-            // Kill at varied moments: during start, polling, publishing.
-            std::thread::sleep(Duration::from_millis(150 + (round as u64 * 271) % 1500));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        if w.posts().len() > durably_published(&cfg) {
-            mid_publish.push(round);
-        }
-    }
+    let mid_publish = kill_9_rounds(
+        &cfg,
+        &log,
+        12,
+        |round| {
+            if round % 2 == 1 {
+                w.site.add_list_article(new_article(round));
+                expected += 1;
+            }
+            if round == 11 {
+                // The round's new article at least is queued.
+                Kill::AtNextPost(Duration::from_secs(20))
+            } else {
+                // Varied moments: during start, polling, publishing.
+                Kill::After(Duration::from_millis(150 + (round as u64 * 271) % 1500))
+            }
+        },
+        || w.posts().len(),
+        || durably_published(&cfg).values().sum(),
+    );
     assert!(
         !mid_publish.is_empty(),
         "no kill landed while a publish was in flight:\n{}",
@@ -94,12 +190,7 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     // A last, undisturbed run finishes the work.
     let listen = free_addr();
     let cfg = w.config(&daemon_lines(listen), "");
-    let mut child = start_daemon(&cfg, &log);
-    let up = wait_for(Duration::from_secs(30), || {
-        http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-    });
-    assert!(up, "/healthz never answered");
-    let done = wait_for(Duration::from_secs(90), || w.posts().len() >= expected);
+    let (child, done) = run_until_posted(&cfg, &log, listen, expected, || w.posts().len());
     // Every post may be on the account before this run has reported
     // anything: a worker sets its unit's queue depth after its first step
     // (here: reconciling what the last kill left), the daemon its footprint
@@ -117,29 +208,20 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
         .output()
         .unwrap();
     let status_out = String::from_utf8_lossy(&status.stdout).into_owned();
-    signal(&child, "-TERM");
-    let exit = wait_exit(&mut child, Duration::from_secs(20));
-    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let log_text = stop(child, &log);
     assert!(
         done,
         "only {} of {expected} posts after restarts\n{log_text}",
         w.posts().len()
     );
-    assert!(
-        exit.is_some_and(|s| s.success()),
-        "daemon did not exit 0 on SIGTERM: {exit:?}\n{log_text}"
-    );
 
-    let mut per_title: HashMap<String, usize> = HashMap::new();
-    for p in w.posts() {
-        *per_title.entry(p.title).or_default() += 1;
-    }
-    let twice: Vec<_> = per_title.iter().filter(|(_, n)| **n > 1).collect();
+    let titles: Vec<String> = w.posts().into_iter().map(|p| p.title).collect();
+    let twice = more_than_once(titles.iter());
     assert!(
         twice.is_empty(),
         "published more than once: {twice:?}\n{log_text}"
     );
-    assert_eq!(per_title.len(), expected, "{per_title:?}");
+    assert_eq!(titles.len(), expected, "{titles:?}");
     eprintln!(
         "kill -9 test: kills in rounds {mid_publish:?} landed mid-publish; {} reconciliations",
         log_text.matches("reconciled").count()
@@ -179,13 +261,239 @@ fn kill_9_at_any_moment_loses_nothing_and_posts_nothing_twice() {
     assert!(status_out.contains("demo-province"), "{status_out}");
 }
 
-/// Wait (at most `limit`, polling every 20 ms) until the account holds more
-/// than `before` posts.
-fn wait_for_post(w: &World, before: usize, limit: Duration) {
-    let t = std::time::Instant::now();
-    while w.posts().len() <= before && t.elapsed() < limit {
-        std::thread::sleep(Duration::from_millis(20));
+/// The `content_source_url` of each of `articles`.
+fn source_urls<'a>(
+    articles: impl Iterator<Item = &'a autosync::publish::wechat::mock::MockArticle>,
+) -> Vec<&'a str> {
+    articles.map(|a| a.content_source_url.as_str()).collect()
+}
+
+/// A feed article added at run time, for the city.
+fn new_feed_article(i: usize) -> OwnedArticle {
+    // Some have an image: uploaded for the body, and made the cover.
+    let image = if i % 4 == 1 {
+        format!("<p><img src=\"/images/activity{i}.png\" alt=\"活动现场\"></p>")
+    } else {
+        String::new()
+    };
+    OwnedArticle {
+        path: format!("/kpzx/2026-11/2{}/content_21{i:02}.htm", i % 10),
+        title: format!("市科协第{i}场科普讲座走进社区"),
+        date: format!("2026-11-2{}", i % 10),
+        body: format!(
+            "<p>近日，市科协第{i}场科普讲座走进社区，专家围绕健康生活与防灾减灾作专题讲解。</p><p>居民们认真聆听、踊跃提问，纷纷表示收获很大。</p>{image}"
+        ),
     }
+}
+
+/// How long the WeChat double holds back every answer after applying the
+/// call. A publish is six calls or more (token, binding check, cover,
+/// draft, submit, status), so this is long enough for kills to land between
+/// "stored" and "answered" and short enough for the rounds to progress.
+const WECHAT_DELAY: Duration = Duration::from_millis(300);
+
+#[test]
+fn kill_9_while_publishing_to_wechat_posts_each_feed_article_once() {
+    use autosync::publish::wechat::mock as wechat_mock;
+    // The province posts to a toutiao account answering at once; the city
+    // to a slow WeChat account.
+    let w = World::new(Duration::ZERO);
+    let log = w.dir.path().join("daemon.log");
+    let data = w.dir.path().join("wechat");
+    let wechat = w.wechat_city_account(&data, WECHAT_DELAY);
+    let config = |listen: SocketAddr| {
+        let cfg = w.config(&daemon_lines(listen), "");
+        w.replace_city_publisher(&cfg, &wechat);
+        cfg
+    };
+    let cfg = config(free_addr());
+    let mut feed: Vec<String> = autosync::demo::FEED_ARTICLES
+        .iter()
+        .map(|a| a.path.to_string())
+        .collect();
+    let published = || wechat_mock::load_published(&data).len();
+    let started = Instant::now();
+    let mid_publish = kill_9_rounds(
+        &cfg,
+        &log,
+        10,
+        |round| {
+            if round % 2 == 1 {
+                let a = new_feed_article(round);
+                feed.push(a.path.clone());
+                w.site.add_feed_article(a);
+            }
+            if round % 4 == 3 || round == 9 {
+                // The round's new article at least is queued.
+                Kill::AtNextPost(Duration::from_secs(20))
+            } else {
+                // Varied moments: during start, the binding check, uploads,
+                // draft, submit, the status polls.
+                Kill::After(Duration::from_millis(300 + (round as u64 * 613) % 2700))
+            }
+        },
+        published,
+        || {
+            durably_published(&cfg)
+                .get("demo-city")
+                .copied()
+                .unwrap_or_default()
+        },
+    );
+    let killed = started.elapsed();
+    assert!(
+        !mid_publish.is_empty(),
+        "no kill landed while a WeChat publish was in flight:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let listen = free_addr();
+    let cfg = config(listen);
+    let (child, done) = run_until_posted(&cfg, &log, listen, feed.len(), published);
+    let province = wait_for(Duration::from_secs(30), || {
+        w.posts().len() >= autosync::demo::LIST_ARTICLES.len()
+    });
+    let log_text = stop(child, &log);
+    let publications = wechat_mock::load_published(&data);
+    let drafts = wechat_mock::load_drafts(&data);
+    let sources = source_urls(publications.iter().flat_map(|p| &p.articles));
+    // A kill between draft/add and submit leaves a draft that was never
+    // submitted: after restart the lookup does not find the article
+    // published, the item is queued again once the grace is over, and a
+    // new draft is made and submitted. Harmless to readers (never
+    // submitted), so only the submitted drafts must be one per article.
+    let submitted = source_urls(
+        drafts
+            .iter()
+            .filter(|d| d.publish_id.is_some())
+            .flat_map(|d| &d.articles),
+    );
+    let on_account = |what: String| {
+        format!(
+            "{what}
+on the account: {sources:#?}
+{log_text}"
+        )
+    };
+    assert!(
+        done,
+        "{}",
+        on_account(format!(
+            "only {} of {} feed articles after restarts",
+            publications.len(),
+            feed.len()
+        ))
+    );
+    // Nothing twice: no source URL in two submissions (nor in two
+    // submitted drafts).
+    for (what, urls) in [("publications", &sources), ("submitted drafts", &submitted)] {
+        let twice = more_than_once(urls.iter().copied());
+        assert!(
+            twice.is_empty(),
+            "{}",
+            on_account(format!("{what}: more than once: {twice:?}"))
+        );
+    }
+    // Nothing lost: every feed article, and nothing else.
+    let mut expected: Vec<String> = feed
+        .iter()
+        .map(|path| format!("http://{}{path}", w.site_addr))
+        .collect();
+    expected.sort();
+    let mut sorted = sources.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        expected,
+        "{}",
+        on_account("the feed, once each".into())
+    );
+    for p in &publications {
+        assert_eq!(p.final_status, 0, "{p:?}");
+    }
+    // Images went through the platform's upload across the kills too.
+    assert!(
+        publications
+            .iter()
+            .flat_map(|p| &p.articles)
+            .any(|a| a.content.contains("/mmbiz/")),
+        "{}",
+        on_account("no body image uploaded".into())
+    );
+    let orphans = drafts.len() - submitted.len();
+
+    // At least one kill found its submission on the account: reconciled by
+    // lookup (content_source_url), not sent again.
+    let reconciled: Vec<&str> = log_text
+        .lines()
+        .filter(|l| l.contains("reconciled: already on the account") && l.contains("demo-city"))
+        .collect();
+    assert!(
+        !reconciled.is_empty(),
+        "no WeChat item settled by lookup\n{log_text}"
+    );
+
+    // The province's posts, through the same kills: once each.
+    assert!(province, "province posts: {:?}", w.posts());
+    let titles: Vec<String> = w.posts().into_iter().map(|p| p.title).collect();
+    let twice = more_than_once(titles.iter());
+    assert!(twice.is_empty(), "toutiao: {twice:?}\n{log_text}");
+    assert_eq!(titles.len(), autosync::demo::LIST_ARTICLES.len());
+
+    eprintln!(
+        "kill -9 WeChat test: kills in rounds {mid_publish:?} landed mid-publish; {} settled by lookup; {orphans} draft(s) never submitted; {} articles; kills took {:.1}s",
+        reconciled.len(),
+        feed.len(),
+        killed.as_secs_f32()
+    );
+}
+
+/// A gap this test shows (reported; the fix belongs with the item in the
+/// store, or the outbox's grace, not in the WeChat client alone): the
+/// client knows a submission the platform has not decided yet only in
+/// memory (`pending`). After a kill -9 a new process's `lookup` finds it
+/// neither listed (`freepublish/batchget` lists published articles only)
+/// nor pending, answers "absent", and once `publish_grace` is over the
+/// outbox queues the item again: a second draft is submitted and both
+/// publish. The platform's checks may take minutes; the default grace is
+/// 120 s.
+#[test]
+#[ignore = "known gap: a WeChat submission still undecided at a kill -9 is submitted again after the grace"]
+fn kill_9_while_wechat_decides_a_submission_does_not_submit_it_again() {
+    use autosync::publish::wechat::mock as wechat_mock;
+    let w = World::new(Duration::ZERO);
+    let log = w.dir.path().join("daemon.log");
+    let data = w.dir.path().join("wechat");
+    let wechat = w.wechat_city_account(&data, Duration::ZERO);
+    // The first submission stays `publish_status` 1 for 8 s.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("fail_next"), "submit publishing:8000\n").unwrap();
+    let config = |listen: SocketAddr| {
+        let cfg = w.config(&daemon_lines(listen), "");
+        w.replace_city_publisher(&cfg, &wechat);
+        cfg
+    };
+    let published = || wechat_mock::load_published(&data).len();
+    // Killed once the submission is on the account, while the client polls
+    // its status; restarted after the grace (1 s).
+    let cfg = config(free_addr());
+    let limit = Duration::from_secs(20);
+    kill_9_rounds(&cfg, &log, 1, |_| Kill::AtNextPost(limit), published, || 0);
+    std::thread::sleep(Duration::from_secs(2));
+    let listen = free_addr();
+    let cfg = config(listen);
+    let feed = autosync::demo::FEED_ARTICLES.len();
+    let (child, done) = run_until_posted(&cfg, &log, listen, feed, published);
+    // Time for a second submission of the first article, if one comes.
+    std::thread::sleep(Duration::from_secs(3));
+    let log_text = stop(child, &log);
+    assert!(done, "{log_text}");
+    let publications = wechat_mock::load_published(&data);
+    let sources = source_urls(publications.iter().flat_map(|p| &p.articles));
+    let twice = more_than_once(sources.iter().copied());
+    assert!(
+        twice.is_empty(),
+        "submitted more than once: {twice:?}\n{sources:#?}\n{log_text}"
+    );
 }
 
 #[test]

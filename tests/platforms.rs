@@ -24,19 +24,12 @@ fn a_unit_publishing_to_a_webhook_posts_each_article_once_signed() {
     });
     let cfg = w.config("", "");
     // The city's account is the province platform's receiver.
-    let city = format!(
-        "kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
-        w.city_account_addr
-    );
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    assert!(text.contains(&city), "{text}");
-    let text = text.replace(
-        &city,
+    w.replace_city_publisher(
+        &cfg,
         &format!(
             "kind = \"webhook\"\n  url = \"http://{addr}/in\"\n  secret_file = \"hook-secret\"\n  account_name = \"省科普平台\""
         ),
     );
-    std::fs::write(&cfg, text).unwrap();
     let (code, out, err) = w.run(&["check", "-c", cfg.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 
@@ -79,31 +72,9 @@ fn a_unit_publishing_to_a_wechat_account_posts_each_article_once_with_its_source
     use autosync::publish::wechat::mock as wechat_mock;
     let w = World::new(Duration::ZERO);
     let data = w.dir.path().join("wechat");
-    std::fs::write(w.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
-    std::fs::write(w.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
-    let addr = w.rt.block_on(async {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let opts = wechat_mock::MockOptions {
-            data_dir: data.clone(),
-            account_name: "示例市科协".into(),
-            ..Default::default()
-        };
-        tokio::spawn(wechat_mock::serve(l, opts, w.shutdown.clone()));
-        addr
-    });
+    let wechat = w.wechat_city_account(&data, Duration::ZERO);
     let cfg = w.config("", "");
-    let city = format!(
-        "kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
-        w.city_account_addr
-    );
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        &city,
-        &format!(
-            "kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{addr}\"\n  cover = \"cover.png\""
-        ),
-    );
-    std::fs::write(&cfg, text).unwrap();
+    w.replace_city_publisher(&cfg, &wechat);
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 0, "{out}");
     let published = wechat_mock::load_published(&data);

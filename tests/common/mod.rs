@@ -103,6 +103,45 @@ impl World {
         path
     }
 
+    /// Make the city unit of the config at `cfg` publish elsewhere: its
+    /// `[unit.publisher]` lines (those [`World::config`] writes, to its own
+    /// toutiao account) become `publisher`.
+    pub fn replace_city_publisher(&self, cfg: &Path, publisher: &str) {
+        let city = format!(
+            "kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
+            self.city_account_addr
+        );
+        let text = std::fs::read_to_string(cfg).unwrap();
+        assert!(text.contains(&city), "{text}");
+        std::fs::write(cfg, text.replace(&city, publisher)).unwrap();
+    }
+
+    /// A WeChat account for the city (示例市科协): the strict double, keeping
+    /// its data in `data` and holding every answer back `delay` after
+    /// applying the call. Writes the AppSecret and the default cover beside
+    /// the config and returns the `[unit.publisher]` lines that publish to
+    /// it (for [`World::replace_city_publisher`]).
+    pub fn wechat_city_account(&self, data: &Path, delay: Duration) -> String {
+        use autosync::publish::wechat::mock as wechat_mock;
+        std::fs::write(self.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
+        std::fs::write(self.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
+        let addr = self.rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let opts = wechat_mock::MockOptions {
+                data_dir: data.to_path_buf(),
+                account_name: "示例市科协".into(),
+                delay,
+                ..Default::default()
+            };
+            tokio::spawn(wechat_mock::serve(l, opts, self.shutdown.clone()));
+            addr
+        });
+        format!(
+            "kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{addr}\"\n  cover = \"cover.png\""
+        )
+    }
+
     /// Every post on both accounts.
     pub fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
         let mut all = toutiao_mock::load_articles(&self.account_data);

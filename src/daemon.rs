@@ -96,6 +96,10 @@ fn record_footprint(shared: &Shared) {
     }
 }
 
+/// While an item's outcome is unknown (the platform is still deciding),
+/// the worker looks it up this often.
+pub const UNSETTLED_RECHECK: Duration = Duration::from_secs(5);
+
 /// When the queue is empty the worker still wakes this often, for retries
 /// whose time has come.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
@@ -505,6 +509,11 @@ async fn publish_loop(
         let wait = match step {
             Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
             | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => continue,
+            // Something under way whose outcome is not known yet: look
+            // again soon, not in a minute.
+            Ok(Sent::Idle) if ctx.store.any_in(&unit.id, "publishing").unwrap_or(false) => {
+                UNSETTLED_RECHECK
+            }
             Ok(Sent::Idle) => IDLE_RECHECK,
             Ok(Sent::Waiting { until, why }) => {
                 let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();

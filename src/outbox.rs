@@ -355,6 +355,10 @@ impl Outbox {
         let Ok(publisher) = &self.publisher else {
             return Ok(unsettled);
         };
+        // Never before the platform itself may still show it.
+        let grace = self.ctx.publish_grace.max(
+            chrono::Duration::from_std(publisher.listing_delay()).unwrap_or(chrono::Duration::MAX),
+        );
         for (item, since) in self
             .ctx
             .store
@@ -367,7 +371,7 @@ impl Outbox {
                     self.record_published(&item, remote, PublishPath::Auto)
                         .await?;
                 }
-                Ok(None) if self.now() - since >= self.ctx.publish_grace => {
+                Ok(None) if self.now() - since >= grace => {
                     tracing::info!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "reconciled: not on the account, queued again");
                     self.requeue(&item.id).await?;
                 }

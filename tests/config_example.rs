@@ -50,6 +50,9 @@ fn example_config_parses_and_documents_every_unit_field() {
         "app_id",
         "app_secret_credential",
         "cover",
+        "settle_secs",
+        "daily_post_cap",
+        "min_post_interval_secs",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

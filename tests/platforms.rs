@@ -72,7 +72,7 @@ fn a_unit_publishing_to_a_wechat_account_posts_each_article_once_with_its_source
     use autosync::publish::wechat::mock as wechat_mock;
     let w = World::new(Duration::ZERO);
     let data = w.dir.path().join("wechat");
-    let wechat = w.wechat_city_account(&data, Duration::ZERO);
+    let wechat = w.wechat_city_account(&data, Duration::ZERO, Duration::from_secs(1800));
     let cfg = w.config("", "");
     w.replace_city_publisher(&cfg, &wechat);
     let (code, out) = w.once(&cfg);

@@ -198,6 +198,16 @@ pub trait Publisher: Send + Sync {
     /// Publish one post.
     async fn publish(&self, post: &Post) -> Outcome;
 
+    /// How long after a request the platform may still be deciding a post
+    /// it accepted, without `lookup` being able to see it (WeChat's checks
+    /// take minutes, and its list shows only finished articles). An item
+    /// left under way is sent again only after the longer of this and
+    /// `[daemon] publish_grace_secs` — never while the first may still
+    /// appear.
+    fn listing_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Find a post already on the account (after an [`Outcome::Unknown`] or a
     /// crash mid-publish). `Ok(None)` means it is certainly not there.
     async fn lookup(&self, post: &Post) -> Result<Option<Remote>, PublishError>;

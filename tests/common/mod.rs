@@ -121,7 +121,9 @@ impl World {
     /// applying the call. Writes the AppSecret and the default cover beside
     /// the config and returns the `[unit.publisher]` lines that publish to
     /// it (for [`World::replace_city_publisher`]).
-    pub fn wechat_city_account(&self, data: &Path, delay: Duration) -> String {
+    /// The city's account on a WeChat double; `settle` is how long the
+    /// client lets a submission settle before it counts as absent.
+    pub fn wechat_city_account(&self, data: &Path, delay: Duration, settle: Duration) -> String {
         use autosync::publish::wechat::mock as wechat_mock;
         std::fs::write(self.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
         std::fs::write(self.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
@@ -138,7 +140,8 @@ impl World {
             addr
         });
         format!(
-            "kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{addr}\"\n  cover = \"cover.png\""
+            "kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{addr}\"\n  cover = \"cover.png\"\n  settle_secs = {}",
+            settle.as_secs()
         )
     }
 

@@ -98,6 +98,8 @@ pub enum WechatError {
 
 /// One WeChat official account.
 pub struct Wechat {
+    /// A submission is not "certainly absent" until this long after it.
+    settle: Duration,
     base_url: Url,
     app_id: String,
     app_secret: Secret,
@@ -271,7 +273,15 @@ impl Wechat {
             cover_media_id: tokio::sync::Mutex::new(None),
             token: tokio::sync::Mutex::new(None),
             pending: std::sync::Mutex::new(HashMap::new()),
+            settle: LOST_SUBMISSION_SETTLES,
         })
+    }
+
+    /// How long a submission may take to settle on this account (see
+    /// `settle_secs` in the config); 30 minutes unless told.
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     /// Wall time for the quota's reset (tests pin it).
@@ -896,6 +906,14 @@ impl Publisher for Wechat {
         "wechat"
     }
 
+    /// A submission the platform is still checking is invisible to
+    /// `lookup` (its list holds finished articles only), and a process that
+    /// restarted no longer knows it submitted one: it must not be sent again
+    /// before it can have settled.
+    fn listing_delay(&self) -> std::time::Duration {
+        self.settle
+    }
+
     /// There is no call that names the account to a client-credential
     /// token. What can be proved is that the AppID/AppSecret pair works from
     /// this address and may use the publishing API: a token, then a
@@ -1063,7 +1081,7 @@ impl Publisher for Wechat {
             return Ok(None);
         };
         let Some(publish_id) = pending.publish_id else {
-            if pending.since.elapsed() < LOST_SUBMISSION_SETTLES {
+            if pending.since.elapsed() < self.settle {
                 return Err(PublishError::Undecided(format!(
                     "the answer to submitting {} was lost {}s ago and it is not published yet; \
                      it may still be",

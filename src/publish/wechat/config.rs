@@ -50,6 +50,13 @@ pub struct WechatConfig {
     /// from the unit's `account_name`, the binding check pauses the account.
     #[serde(default)]
     pub account_name: Option<String>,
+    /// How long the platform may take to decide a submission (its checks
+    /// take minutes). An article left under way by a crash is sent again
+    /// only after this, never while the first may still appear: the lower,
+    /// the sooner a crash's victim goes out, the higher the risk of a
+    /// double post. 1800 (30 minutes) unless set.
+    #[serde(default)]
+    pub settle_secs: Option<u64>,
 }
 
 fn default_base_url() -> String {
@@ -171,8 +178,11 @@ impl WechatConfig {
             account_name,
             cover,
         };
-        let w = Wechat::new(params, ctx.api.clone(), ctx.images.clone())
+        let mut w = Wechat::new(params, ctx.api.clone(), ctx.images.clone())
             .map_err(|e| format!("unit {}: {e}", ctx.unit))?;
+        if let Some(secs) = self.settle_secs {
+            w = w.with_settle(std::time::Duration::from_secs(secs));
+        }
         Ok(Arc::new(w))
     }
 }

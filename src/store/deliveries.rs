@@ -287,13 +287,7 @@ impl Store {
                 }
             }
         }
-        due.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.published_at.cmp(&b.published_at))
-                .then(a.discovered_at.cmp(&b.discovered_at))
-                .then(a.id.cmp(&b.id))
-        });
+        due.sort_by(super::items::queue_order);
         Ok(due)
     }
 

@@ -37,6 +37,16 @@ pub enum Inserted {
 /// Counts per state, for summaries and metrics.
 pub type StateCounts = std::collections::BTreeMap<&'static str, usize>;
 
+/// The publish queue's order: priority first, then oldest (by the
+/// article's date, then when it was found).
+pub(super) fn queue_order(a: &Item, b: &Item) -> std::cmp::Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then(a.published_at.cmp(&b.published_at))
+        .then(a.discovered_at.cmp(&b.discovered_at))
+        .then(a.id.cmp(&b.id))
+}
+
 /// The `index` key of an item: unit, state name, then an order that makes a
 /// prefix scan come out in queue order (priority first, then oldest; failed
 /// items by retry time).
@@ -347,13 +357,7 @@ impl Store {
                 _ => {}
             }
         }
-        due.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.published_at.cmp(&b.published_at))
-                .then(a.discovered_at.cmp(&b.discovered_at))
-                .then(a.id.cmp(&b.id))
-        });
+        due.sort_by(queue_order);
         Ok(due)
     }
 

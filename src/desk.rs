@@ -559,6 +559,10 @@ impl Desk {
                 |i| {
                     i.state = State::Queued;
                     i.priority = true;
+                    // An editor's push tries again the accounts whose
+                    // platform refused it (after a fix); what went out stays.
+                    i.deliveries
+                        .retain(|_, d| !matches!(d, crate::model::DeliveryState::Failed { .. }));
                     Ok(())
                 },
             )

@@ -423,6 +423,10 @@ pub enum PauseReason {
     /// The account cannot be reached with the configuration given
     /// (no cookie file, a bad base URL).
     NotConfigured { detail: String },
+    /// The platform refuses our credentials for every post (a webhook
+    /// receiver's 401/403 after its secret changed): no post is worth
+    /// sending until ops fix them.
+    CredentialsRefused { detail: String },
 }
 
 impl PauseReason {
@@ -434,6 +438,7 @@ impl PauseReason {
             PauseReason::NoPermission { .. } => "no_permission",
             PauseReason::IpNotWhitelisted { .. } => "ip_not_whitelisted",
             PauseReason::NotConfigured { .. } => "not_configured",
+            PauseReason::CredentialsRefused { .. } => "credentials_refused",
         }
     }
 
@@ -449,6 +454,9 @@ impl PauseReason {
                 format!("服务器地址 {ip} 不在该账号的 IP 白名单中，请在平台后台添加")
             }
             PauseReason::NotConfigured { detail } => format!("账号配置有误：{detail}"),
+            PauseReason::CredentialsRefused { detail } => {
+                format!("平台拒绝了账号凭据（密钥或令牌），请核对后重新加载：{detail}")
+            }
         }
     }
 }
@@ -472,6 +480,10 @@ impl std::fmt::Display for PauseReason {
                 "the caller address {ip} is not in the account's IP whitelist ({detail}); add it on the platform"
             ),
             PauseReason::NotConfigured { detail } => write!(f, "not configured: {detail}"),
+            PauseReason::CredentialsRefused { detail } => write!(
+                f,
+                "the platform refuses the account's credentials ({detail}); fix the secret, then reload"
+            ),
         }
     }
 }

@@ -181,11 +181,16 @@ async fn the_request_is_signed_over_the_raw_body_with_the_item_id_as_key() {
 }
 
 #[tokio::test]
-async fn a_wrong_secret_is_refused_by_the_receiver_and_rejected_with_its_message() {
+async fn a_wrong_secret_pauses_the_account_with_the_receivers_message_and_loses_nothing() {
     let r = Receiver::start(vec![]).await;
     let o = client(&r.url, "not-the-secret").publish(&article()).await;
-    let Outcome::Rejected { message, .. } = &o else {
-        panic!("not rejected: {o:?}")
+    // Not a refusal of this post (every post would get the same): the
+    // account pauses and the item waits for the fixed secret.
+    let Outcome::Paused {
+        reason: autosync::model::PauseReason::CredentialsRefused { detail: message },
+    } = &o
+    else {
+        panic!("not paused: {o:?}")
     };
     assert!(message.starts_with("HTTP 401"), "{message}");
     assert!(message.contains("does not match"), "{message}");
@@ -455,12 +460,12 @@ async fn fault_lines_in_the_data_dir_apply_in_order_one_per_post() {
     let r = Receiver::start(vec![]).await;
     std::fs::write(
         r.dir().join("fail_next"),
-        "reject:403:账号已停用\nstatus:429:retry-after=3\n",
+        "reject:422:稿件格式有误\nstatus:429:retry-after=3\n",
     )
     .unwrap();
     let w = r.client();
     assert!(
-        matches!(w.publish(&article()).await, Outcome::Rejected { message, .. } if message.contains("账号已停用"))
+        matches!(w.publish(&article()).await, Outcome::Rejected { message, .. } if message.contains("稿件格式有误"))
     );
     assert_eq!(
         retry_after(w.publish(&article()).await),
@@ -638,9 +643,12 @@ fn the_mock_webhook_subcommand_serves_a_strict_receiver() {
     child.kill().unwrap();
     child.wait().unwrap();
     published(outcomes.0);
-    assert!(
-        matches!(outcomes.1, Outcome::Rejected { message, .. } if message.starts_with("HTTP 401"))
-    );
+    assert!(matches!(
+        outcomes.1,
+        Outcome::Paused {
+            reason: autosync::model::PauseReason::CredentialsRefused { detail }
+        } if detail.starts_with("HTTP 401")
+    ));
     assert_eq!(load_posts(&data).len(), 1);
 }
 

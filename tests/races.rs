@@ -390,3 +390,44 @@ async fn an_item_without_a_body_is_held_not_published() {
     assert_eq!(b.state(&item.id).kind(), StateName::Held);
     assert!(b.posts("prov").is_empty());
 }
+
+/// An item the platform refused (failed for that account) goes out again
+/// when an editor pushes it, after a fix; nothing else is sent twice.
+#[tokio::test]
+async fn an_editors_push_retries_an_account_that_refused_the_item() {
+    let b = bench().await;
+    let item = b.queued("prov", "/a/12.html", "被平台退回的稿件").await;
+    let accounts = ["示例省科协".to_string()];
+    let now = Utc::now();
+    b.ctx
+        .store
+        .deliver(
+            &item.id,
+            &accounts[0],
+            &accounts,
+            now,
+            autosync::store::DeliveryStep::Take,
+        )
+        .await
+        .unwrap();
+    b.ctx
+        .store
+        .deliver(
+            &item.id,
+            &accounts[0],
+            &accounts,
+            now,
+            autosync::store::DeliveryStep::Fail {
+                reason: "title too long".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.state(&item.id).kind(), StateName::Failed);
+    // The worker leaves it alone.
+    assert_eq!(b.worker_step("prov").await.unwrap(), Sent::Idle);
+    let ds = b.desk.push_now(&b.editor, &item.id).await.unwrap();
+    assert_eq!(ds[0].outcome, DeliveryOutcome::Published, "{ds:?}");
+    assert_eq!(b.posts("prov").len(), 1);
+    assert_eq!(b.state(&item.id).kind(), StateName::Published);
+}

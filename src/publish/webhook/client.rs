@@ -9,6 +9,7 @@
 //! | 409 (the key is stored already) | `Published`, with a note | found |
 //! | 429, 503 (`Retry-After` in seconds or an HTTP date; [`DEFAULT_RETRY_AFTER`] without one; at most 1 h) | `RetryLater` | `Err` (and no re-send before then) |
 //! | 408 (the receiver did not get the whole request) | `RetryLater` ([`DEFAULT_RETRY_AFTER`]) | `Err` |
+//! | 401, 403 (the receiver refuses our secret, so every post) | `Paused` (the account waits for a fixed secret; nothing is lost) | `Err` |
 //! | other 4xx | `Rejected` with the answer's message | `Err` |
 //! | 5xx, a timeout or reset after sending, an answer after a redirect | `Unknown` | `Err` |
 //! | could not connect (refused, DNS, TLS: nothing was sent) | `RetryLater` ([`DEFAULT_RETRY_AFTER`]) | `Err` |
@@ -477,6 +478,18 @@ impl Publisher for Webhook {
                 after: DEFAULT_RETRY_AFTER,
                 reason,
             },
+            // The receiver refuses us, not this post: every post would be
+            // refused the same way and lost, so the account pauses instead
+            // and the items wait for the fixed secret.
+            Answer::Refused { status, message }
+                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
+            {
+                Outcome::Paused {
+                    reason: crate::model::PauseReason::CredentialsRefused {
+                        detail: format!("HTTP {}: {message}", status.as_u16()),
+                    },
+                }
+            }
             Answer::Refused { status, message } => Outcome::Rejected {
                 code: None,
                 message: format!("HTTP {}: {message}", status.as_u16()),

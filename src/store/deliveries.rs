@@ -41,6 +41,20 @@ fn dindex_key(unit: &str, account: &str, d: &DeliveryState, item: &str) -> Vec<u
     k
 }
 
+/// Is the item's state one its deliveries decide (approved, on its way)?
+fn approved(state: &State) -> bool {
+    matches!(
+        state,
+        State::Queued
+            | State::Publishing { .. }
+            | State::Published { .. }
+            | State::Failed {
+                stage: Stage::Publish,
+                ..
+            }
+    )
+}
+
 /// One step of an account with an item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryStep {
@@ -77,9 +91,13 @@ impl Store {
         now: DateTime<Utc>,
         step: DeliveryStep,
     ) -> Result<Item, StoreError> {
+        // Taking needs an approved item; settling what this account sent
+        // must be recorded whatever happened to the item meanwhile (another
+        // account's platform held it, an editor then rejected it: the post
+        // that went out still went out).
         let from: &[StateName] = match step {
             DeliveryStep::Take => &[StateName::Queued, StateName::Publishing, StateName::Failed],
-            _ => &[StateName::Publishing],
+            _ => &StateName::ALL,
         };
         self.transition(id, from, now, |i| {
             let mine = i.deliveries.get(account).cloned();
@@ -135,19 +153,23 @@ impl Store {
                     }
                     DeliveryStep::Hold { reason } => {
                         i.deliveries.remove(account);
-                        i.state = State::Held {
-                            reason: reason.clone(),
-                        };
+                        if approved(&i.state) {
+                            i.state = State::Held {
+                                reason: reason.clone(),
+                            };
+                        }
                         return Ok(());
                     }
                     DeliveryStep::BodyLost { reason } => {
                         i.deliveries.remove(account);
-                        i.state = State::Failed {
-                            stage: Stage::Fetch,
-                            reason: format!("body lost: {reason}"),
-                            attempts: 0,
-                            next_retry: Some(now),
-                        };
+                        if approved(&i.state) {
+                            i.state = State::Failed {
+                                stage: Stage::Fetch,
+                                reason: format!("body lost: {reason}"),
+                                attempts: 0,
+                                next_retry: Some(now),
+                            };
+                        }
                         return Ok(());
                     }
                 },
@@ -158,7 +180,11 @@ impl Store {
                     ));
                 }
             }
-            i.state = i.aggregate(accounts);
+            // An editor's decision (held, rejected) stands; an approved
+            // item's state is what its deliveries add up to.
+            if approved(&i.state) {
+                i.state = i.aggregate(accounts);
+            }
             Ok(())
         })
         .await

@@ -1057,3 +1057,61 @@ async fn archival_leaves_no_delivery_behind_in_the_index() {
     assert_eq!(s.last_delivered("u", "acc").unwrap(), None);
     assert_eq!(s.trees().unwrap().dindex.len(), 0);
 }
+
+/// One platform holds the item (a rule an editor must fix) while another
+/// account is sending it: the hold stands, and the other account's post —
+/// which went out — is still recorded, even after an editor's reject.
+#[tokio::test]
+async fn a_hold_by_one_platform_never_loses_another_accounts_post() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let accounts = ["toutiao".to_string(), "wechat".to_string()];
+    let now = Utc::now();
+    for acc in ["toutiao", "wechat"] {
+        s.deliver(&a.id, acc, &accounts, now, DeliveryStep::Take)
+            .await
+            .unwrap();
+    }
+    let got = s
+        .deliver(
+            &a.id,
+            "wechat",
+            &accounts,
+            now,
+            DeliveryStep::Hold {
+                reason: "正文超过 20000 字".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.state.kind(), StateName::Held);
+    s.transition(&a.id, &[StateName::Held], now, |i| {
+        i.state = State::Rejected {
+            reason: "不发".into(),
+        };
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let got = s
+        .deliver(
+            &a.id,
+            "toutiao",
+            &accounts,
+            now,
+            DeliveryStep::Published {
+                remote_id: "t1".into(),
+                remote_url: None,
+                notes: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.state.kind(), StateName::Rejected);
+    assert!(matches!(
+        got.deliveries.get("toutiao"),
+        Some(crate::model::DeliveryState::Published { .. })
+    ));
+    assert!(s.delivering("u", "toutiao").unwrap().is_empty());
+    // And nobody takes it again.
+    assert!(s.due_for("u", "wechat", now).unwrap().is_empty());
+}

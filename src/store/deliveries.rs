@@ -293,24 +293,13 @@ impl Store {
             .into_iter()
             .filter(|i| !i.deliveries.contains_key(account))
             .collect();
-        // Items another account is sending, or that failed on another
-        // account, may still be pending here.
-        for state in ["publishing", "failed"] {
-            for item in self.records_in(unit, state)? {
-                let approved = match &item.state {
-                    State::Publishing { .. } => true,
-                    State::Failed {
-                        stage: Stage::Publish,
-                        ..
-                    } => !item.deliveries.is_empty(),
-                    _ => false,
-                };
-                if approved
-                    && !item.deliveries.contains_key(account)
-                    && !due.iter().any(|d| d.id == item.id)
-                {
-                    due.push(item);
-                }
+        // Items another account is sending may still be pending here. (Not
+        // items every account is done with — published, or failed for good:
+        // an account added to the config later must not get the unit's
+        // old articles.)
+        for item in self.records_in(unit, "publishing")? {
+            if !item.deliveries.contains_key(account) && !due.iter().any(|d| d.id == item.id) {
+                due.push(item);
             }
         }
         due.sort_by(super::items::queue_order);

@@ -1115,3 +1115,32 @@ async fn a_hold_by_one_platform_never_loses_another_accounts_post() {
     // And nobody takes it again.
     assert!(s.due_for("u", "wechat", now).unwrap().is_empty());
 }
+
+/// An account added to a unit later gets what is still waiting, never the
+/// unit's old articles (published, or refused for good everywhere).
+#[tokio::test]
+async fn an_account_added_later_gets_no_old_articles() {
+    let (_dir, s, a) = store_with_one_body().await;
+    let now = Utc::now();
+    let one = ["toutiao".to_string()];
+    s.deliver(&a.id, "toutiao", &one, now, DeliveryStep::Take)
+        .await
+        .unwrap();
+    s.deliver(
+        &a.id,
+        "toutiao",
+        &one,
+        now,
+        DeliveryStep::Fail {
+            reason: "refused".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.record(&a.id).unwrap().unwrap().state.kind(),
+        StateName::Failed
+    );
+    // The config now names a second account: nothing old for it.
+    assert!(s.due_for("u", "webhook", now).unwrap().is_empty());
+}

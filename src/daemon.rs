@@ -126,6 +126,8 @@ pub struct Shared {
     pub sessions: Arc<admin::web::Sessions>,
     /// Every account's outbox: the workers' and the desk's are the same.
     pub outboxes: Arc<Outboxes>,
+    /// Each account's last update-clock level, to log a crossing once.
+    pub silence: Arc<crate::update_clock::Watch>,
 }
 
 impl Shared {
@@ -180,6 +182,7 @@ pub async fn run(
             config.daemon.timezone,
             Some(metrics_for_outboxes),
         )),
+        silence: Default::default(),
     };
     let http = tokio::spawn(admin::serve(listener, shared.service()));
 
@@ -473,6 +476,9 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
         let n = |k: &str| counts.get(k).copied().unwrap_or(0);
         shared.metrics.queue(&unit.id, n("queued"), n("held"));
     }
+    let tz = shared.config().daemon.timezone;
+    let (store, now) = (&shared.ctx.store, shared.ctx.clock.now());
+    crate::update_clock::refresh(store, &shared.metrics, &shared.silence, unit, tz, now);
 }
 
 /// The account's publish worker: one step of its outbox at a time, and

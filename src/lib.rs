@@ -48,6 +48,7 @@ pub mod secret;
 pub mod source;
 pub mod store;
 pub mod systemd;
+pub mod update_clock;
 
 /// Each unit's next `n` scheduled polls after `after`, as `autosync check
 /// --next N` prints them.

@@ -94,6 +94,7 @@ pub struct Metrics {
     last_success: Family<UnitLabels, Gauge>,
     account_paused: Family<AccountLabels, Gauge>,
     last_publish: Family<AccountLabels, Gauge>,
+    days_since_last_post: Family<AccountLabels, Gauge>,
     publish_latency: LatencyFamily,
     resident_memory: Gauge,
     store_db_bytes: Gauge,
@@ -135,6 +136,7 @@ impl Metrics {
             last_success: Family::default(),
             account_paused: Family::default(),
             last_publish: Family::default(),
+            days_since_last_post: Family::default(),
             publish_latency: Family::new_with_constructor(latency_histogram),
             resident_memory: Gauge::default(),
             store_db_bytes: Gauge::default(),
@@ -193,6 +195,11 @@ impl Metrics {
             "autosync_last_publish_timestamp_seconds",
             "Unix time of the account's last post (its update clock: inspections fail an account silent too long)",
             m.last_publish.clone(),
+        );
+        r.register(
+            "autosync_days_since_last_post",
+            "Whole days (in [daemon] timezone) since the account's last post of any kind, or since its unit was first polled when it never posted; an inspection fails it at max_silence_days",
+            m.days_since_last_post.clone(),
         );
         r.register(
             "autosync_publish_latency_seconds",
@@ -289,6 +296,12 @@ impl Metrics {
         self.last_publish.get_or_create(&l).set(at.timestamp());
     }
 
+    /// Whole days the account has gone without a post (its update clock).
+    pub fn days_since_last_post(&self, unit: &str, account: &str, days: i64) {
+        let l = self.account_labels(unit, account);
+        self.days_since_last_post.get_or_create(&l).set(days);
+    }
+
     /// Time from an item's discovery to its publication.
     pub fn publish_latency(&self, unit: &str, latency: TimeDelta) {
         let secs = latency.num_milliseconds() as f64 / 1000.0;
@@ -343,6 +356,7 @@ impl Metrics {
             self.publish_failures.remove(&l);
             self.account_paused.remove(&l);
             self.last_publish.remove(&l);
+            self.days_since_last_post.remove(&l);
             for path in PublishPath::ALL {
                 self.published.remove(&PublishLabels {
                     unit: l.unit.clone(),

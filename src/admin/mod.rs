@@ -108,8 +108,24 @@ pub struct AccountStatus {
     pub paused: Option<crate::model::Pause>,
     /// The platform asked for no post before this time.
     pub rate_limited_until: Option<chrono::DateTime<chrono::Utc>>,
-    /// When it last got a post.
+    /// When it last got a post (any kind: automatic, push, broadcast).
     pub last_post: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whole days in `[daemon] timezone` since its last post — since its
+    /// unit was first polled when it never posted (`last_post` is `None`);
+    /// `None` when nothing is known.
+    #[serde(default)]
+    pub days_silent: Option<i64>,
+    /// The day it becomes overdue unless it posts before (the last post's
+    /// date + `max_silence_days`).
+    #[serde(default)]
+    pub deadline: Option<chrono::NaiveDate>,
+    /// How close it is to failing an inspection.
+    #[serde(default)]
+    pub silence: Option<crate::update_clock::SilenceLevel>,
+    /// When the unit's sources last found a new article: a silent account
+    /// usually means a site that published nothing new.
+    #[serde(default)]
+    pub last_new_article: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What `autosync status` shows: the store's health, then every unit.
@@ -121,13 +137,24 @@ pub struct Status {
     pub units: Vec<UnitStatus>,
 }
 
-/// Status of the store and every unit of `config`.
+/// Status of the store and every unit of `config`, now.
 pub fn status(
     config: &crate::config::Config,
     store: &crate::store::Store,
 ) -> Result<Status, crate::store::StoreError> {
+    status_at(config, store, chrono::Utc::now())
+}
+
+/// Status of the store and every unit of `config` at `now` (the update
+/// clocks are read at `now`).
+pub fn status_at(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Status, crate::store::StoreError> {
     let mut out = Vec::new();
     for u in &config.units {
+        let last_new_article = store.last_new_article(&u.id)?;
         let counts = store.unit_counts(&u.id)?;
         let n = |k: &str| counts.get(k).copied().unwrap_or(0);
         let mut st = UnitStatus {
@@ -150,12 +177,20 @@ pub fn status(
                 unit: u.id.clone(),
                 account: a.name.clone(),
             })?;
+            let started = crate::update_clock::started(store, u, &a.name)?;
+            let clock = started.map(|(since, _)| {
+                crate::update_clock::read(&u.silence, config.daemon.timezone, since, now)
+            });
             st.accounts.push(AccountStatus {
                 account: a.name.clone(),
                 kind: a.publisher.kind().to_string(),
                 paused: state.paused,
-                rate_limited_until: state.not_before.filter(|t| *t > chrono::Utc::now()),
-                last_post: store.last_delivered(&u.id, &a.name)?,
+                rate_limited_until: state.not_before.filter(|t| *t > now),
+                last_post: started.filter(|(_, post)| *post).map(|(t, _)| t),
+                days_silent: clock.map(|c| c.days_silent),
+                deadline: clock.map(|c| c.deadline),
+                silence: clock.map(|c| c.level),
+                last_new_article,
             });
         }
         for s in &u.sources {
@@ -199,7 +234,7 @@ pub fn format_status(status: &Status) -> String {
                     (None, Some(until)) => format!("rate limited until {}", t(Some(until))),
                     (None, None) => "ok".into(),
                 };
-                format!("{} ({}): {state}", a.account, a.kind)
+                format!("{} ({}): {state}{}", a.account, a.kind, clock_text(a))
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -222,6 +257,30 @@ pub fn format_status(status: &Status) -> String {
                 r.warnings.join("; ")
             }
         ));
+    }
+    out
+}
+
+/// An account's update clock as `status` prints it, after its state: days
+/// silent, level and deadline, and — when it is not ok — when its site last
+/// had a new article, the usual cause.
+fn clock_text(a: &AccountStatus) -> String {
+    use crate::update_clock::SilenceLevel;
+    let (Some(days), Some(deadline), Some(level)) = (a.days_silent, a.deadline, a.silence) else {
+        return ", never posted".into();
+    };
+    let since = if a.last_post.is_some() {
+        "since its last post"
+    } else {
+        "never posted; since first poll"
+    };
+    let mut out = format!(", {days} days silent ({since}), {level}, deadline {deadline}");
+    if level != SilenceLevel::Ok {
+        let last = a
+            .last_new_article
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "never".into());
+        out.push_str(&format!(", last new article on the site: {last}"));
     }
     out
 }
@@ -249,7 +308,7 @@ async fn metrics(State(s): State<Service>) -> impl IntoResponse {
 }
 
 async fn status_json(State(s): State<Service>) -> impl IntoResponse {
-    match status(&s.config(), &s.ctx.store) {
+    match status_at(&s.config(), &s.ctx.store, s.ctx.clock.now()) {
         Ok(status) => (StatusCode::OK, axum::Json(status)).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -395,6 +454,7 @@ site = "http://127.0.0.1:9/"
         m.publish_failed("u", ACCOUNT);
         m.account_paused("u", ACCOUNT, false);
         m.last_publish("u", ACCOUNT, chrono::Utc::now());
+        m.days_since_last_post("u", ACCOUNT, 3);
         m.publish_latency("u", chrono::TimeDelta::seconds(42));
         m.resident_memory(50 << 20);
         m.store_db_bytes(1 << 20);
@@ -531,6 +591,165 @@ site = "http://127.0.0.1:9/"
         assert!(format_status(&now_status).starts_with("store: ok\n"));
         // What was stored before is all there.
         assert_eq!(store.get(&a.id).unwrap().unwrap().text, a.text);
+        service.ctx.shutdown.cancel();
+    }
+
+    /// A queued item of unit `u` found at `at`, taken and published on the
+    /// account at `at` too (as the worker would have, days ago).
+    async fn published_at(
+        store: &crate::store::Store,
+        n: u32,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::Item {
+        use crate::store::{DeliveryStep, Item, State};
+        let a = Item {
+            title: format!("测试稿件{n}"),
+            ..Item::new(
+                "u",
+                &format!("http://127.0.0.1:9/old/{n}.html"),
+                "feed:x",
+                at,
+                State::Queued,
+            )
+        };
+        store
+            .insert_new(&a, std::slice::from_ref(&a.url))
+            .await
+            .unwrap();
+        let accounts = [ACCOUNT.to_string()];
+        store
+            .deliver(&a.id, ACCOUNT, &accounts, at, DeliveryStep::Take)
+            .await
+            .unwrap();
+        let step = DeliveryStep::Published {
+            remote_id: format!("r{n}"),
+            remote_url: None,
+            notes: vec![],
+        };
+        store
+            .deliver(&a.id, ACCOUNT, &accounts, at, step)
+            .await
+            .unwrap()
+    }
+
+    /// The issue "Ops see every account's health before the inspection
+    /// does": days silent, deadline and level per account, read at a fixed
+    /// time; an account that never posted counts from its unit's first
+    /// poll; any post — here an editor's push — restarts the clock.
+    #[tokio::test]
+    async fn status_shows_each_accounts_update_clock_and_a_push_resets_it() {
+        use crate::update_clock::SilenceLevel;
+        use chrono::SubsecRound;
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let store = service.ctx.store.clone();
+        let config = service.config();
+        let now = chrono::Utc::now();
+        let account = |st: &Status| st.units[0].accounts[0].clone();
+
+        // Nothing known: never posted, never polled.
+        let a = account(&status_at(&config, &store, now).unwrap());
+        assert_eq!((a.last_post, a.days_silent, a.silence), (None, None, None));
+        assert!(
+            format_status(&status_at(&config, &store, now).unwrap())
+                .contains("测试账号 (file): ok, never posted")
+        );
+
+        // Never posted, first polled three days ago: counted from then.
+        let polled = crate::store::SourceState {
+            last_poll: Some(now - chrono::Days::new(3)),
+            ..Default::default()
+        };
+        store
+            .put_source_state("u", "feed:http://127.0.0.1:9/rss.xml", &polled)
+            .unwrap();
+        let a = account(&status_at(&config, &store, now).unwrap());
+        assert_eq!(
+            (a.last_post, a.days_silent, a.silence),
+            (None, Some(3), Some(SilenceLevel::Ok))
+        );
+
+        // Last post eight days ago: the first warning.
+        let eight_days_ago = now - chrono::Days::new(8);
+        published_at(&store, 1, eight_days_ago).await;
+        let st = status_at(&config, &store, now).unwrap();
+        let a = account(&st);
+        let tz = config.daemon.timezone;
+        let posted_on = eight_days_ago.with_timezone(&tz).date_naive();
+        assert_eq!(a.last_post, Some(eight_days_ago.trunc_subsecs(3)));
+        assert_eq!(a.days_silent, Some(8));
+        assert_eq!(a.silence, Some(SilenceLevel::Warning(7)));
+        assert_eq!(a.deadline, Some(posted_on + chrono::Days::new(14)));
+        assert_eq!(a.last_new_article, Some(eight_days_ago));
+        let printed = format_status(&st);
+        assert!(
+            printed.contains(&format!(
+                "8 days silent (since its last post), warning (7 days), deadline {}, last new article on the site: {}",
+                posted_on + chrono::Days::new(14),
+                eight_days_ago.format("%Y-%m-%d")
+            )),
+            "{printed}"
+        );
+        // `/status` carries the same, typed.
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(
+            json["units"][0]["accounts"][0]["silence"],
+            serde_json::json!({"level": "warning", "days": 7})
+        );
+        let back: Status = serde_json::from_value(json).unwrap();
+        assert_eq!(back, st);
+
+        // Fifteen days after that post: overdue.
+        let later = eight_days_ago + chrono::Days::new(15);
+        let a = account(&status_at(&config, &store, later).unwrap());
+        assert_eq!(
+            (a.days_silent, a.silence),
+            (Some(15), Some(SilenceLevel::Overdue))
+        );
+
+        // An editor pushes an article: the clock starts again.
+        let pushed = queued(&store, 2).await;
+        let unit = config.units[0].clone();
+        let sent = service
+            .outboxes
+            .get(&unit, 0)
+            .send(&pushed.id, PublishPath::Push)
+            .await
+            .unwrap();
+        assert!(
+            matches!(sent, crate::outbox::Sent::Published { .. }),
+            "{sent:?}"
+        );
+        let a = account(&status_at(&config, &store, chrono::Utc::now()).unwrap());
+        assert_eq!(
+            (a.days_silent, a.silence),
+            (Some(0), Some(SilenceLevel::Ok))
+        );
+        service.ctx.shutdown.cancel();
+    }
+
+    /// Ops alert on `autosync_days_since_last_post`: the daemon's gauge
+    /// refresh puts each account's days on `/metrics`.
+    #[tokio::test]
+    async fn days_since_last_post_is_exported_per_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let now = chrono::Utc::now();
+        published_at(&service.ctx.store, 1, now - chrono::Days::new(8)).await;
+        let config = service.config();
+        let watch = crate::update_clock::Watch::default();
+        crate::update_clock::refresh(
+            &service.ctx.store,
+            &service.metrics,
+            &watch,
+            &config.units[0],
+            config.daemon.timezone,
+            now,
+        );
+        let base = serve_on_loopback(service.clone()).await;
+        let (_, _, text) = get(&format!("{base}/metrics")).await;
+        let series = format!("autosync_days_since_last_post{{unit=\"u\",account=\"{ACCOUNT}\"}} 8");
+        assert!(text.lines().any(|l| l == series), "no {series} in\n{text}");
         service.ctx.shutdown.cancel();
     }
 }

@@ -15,7 +15,7 @@ use super::error::line_of;
 use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
 use super::{
     ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY, Daemon, Limits,
-    MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Source, SourceKind, Unit,
+    MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Silence, Source, SourceKind, Unit,
 };
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
@@ -168,6 +168,88 @@ pub(super) fn check_default_schedule(c: &mut Checker, defaults: &RawDefaults) ->
     }
 }
 
+/// What is wrong with an update clock of `max` days that warns at `warn`
+/// days, if anything: an inspection fails an account silent for `max` days,
+/// so it is at least one, and a warning after that would come too late.
+fn silence_problem(max: u32, warn: &[u32]) -> Option<String> {
+    if max == 0 {
+        return Some("max_silence_days = 0: at least 1 (days without a post before an inspection fails the account)".into());
+    }
+    let late: Vec<String> = warn
+        .iter()
+        .filter(|d| **d == 0 || **d >= max)
+        .map(u32::to_string)
+        .collect();
+    (!late.is_empty()).then(|| {
+        format!(
+            "silence_warn_days {}: each must be from 1 to max_silence_days - 1 = {}",
+            late.join(", "),
+            max - 1
+        )
+    })
+}
+
+/// `[defaults] max_silence_days` and `silence_warn_days` agree with each
+/// other (a unit that overrides one is checked with its own).
+pub(super) fn check_default_silence(c: &mut Checker, d: &RawDefaults) {
+    let max = d
+        .max_silence_days
+        .as_ref()
+        .map_or(super::DEFAULT_MAX_SILENCE_DAYS, |m| *m.get_ref());
+    let Some(warn) = d.silence_warn_days.as_ref() else {
+        if let Some(m) = &d.max_silence_days
+            && let Some(e) = silence_problem(max, &[])
+        {
+            let line = c.line_of(m.span().start);
+            c.file_error(Some(line), format!("[defaults] {e}"));
+        }
+        return;
+    };
+    if let Some(e) = silence_problem(max, warn.get_ref()) {
+        let at = d.max_silence_days.as_ref().map_or(warn.span(), |m| {
+            if max == 0 { m.span() } else { warn.span() }
+        });
+        let line = c.line_of(at.start);
+        c.file_error(Some(line), format!("[defaults] {e}"));
+    }
+}
+
+/// The unit's update clock: its own values over `[defaults]` over the
+/// built-in ones. The built-in warnings that a shorter `max_silence_days`
+/// leaves no room for are dropped (a province of ten days need not restate
+/// them); warnings the file gives must fit, or the unit is in error (one
+/// reported by [`check_default_silence`] is not reported again per unit).
+fn check_unit_silence(
+    c: &mut Checker,
+    id: &str,
+    (own_max, own_warn): (Option<&Spanned<u32>>, Option<&Spanned<Vec<u32>>>),
+    d: &RawDefaults,
+) -> Silence {
+    let max = own_max.or(d.max_silence_days.as_ref());
+    let warn = own_warn.or(d.silence_warn_days.as_ref());
+    let max_days = max.map_or(super::DEFAULT_MAX_SILENCE_DAYS, |m| *m.get_ref());
+    let mut warn_days = match warn {
+        Some(w) => w.get_ref().clone(),
+        None => super::DEFAULT_SILENCE_WARN_DAYS
+            .into_iter()
+            .filter(|d| *d < max_days)
+            .collect(),
+    };
+    let own = [own_max.map(Spanned::span), own_warn.map(Spanned::span)];
+    if let Some(span) = own.iter().flatten().next()
+        && let Some(e) = silence_problem(max_days, &warn_days)
+    {
+        let line = c.line_of(span.start);
+        c.unit_error(id, line, e);
+    }
+    warn_days.sort_unstable();
+    warn_days.dedup();
+    Silence {
+        max_days: max_days.max(1),
+        warn_days,
+    }
+}
+
 /// `[fetch]` over [`FetchOptions::default`]; the proxy is an http(s) URL.
 pub(super) fn check_fetch(c: &mut Checker, f: RawFetch) -> FetchOptions {
     let mut fetch = FetchOptions::default();
@@ -217,6 +299,12 @@ pub(super) fn check_unit(
     let site = check_site(c, &id, &ru.site);
     let sources = check_sources(c, &id, line, &ru.source);
     check_selectors(c, &id, line, [&ru.content_selector, &ru.title_selector]);
+    let silence = check_unit_silence(
+        c,
+        &id,
+        (ru.max_silence_days.as_ref(), ru.silence_warn_days.as_ref()),
+        defaults,
+    );
     let limits = Limits {
         min_interval: Duration::from_secs(
             ru.min_post_interval_secs
@@ -259,6 +347,7 @@ pub(super) fn check_unit(
         },
         sources,
         accounts,
+        silence,
         line,
     })
 }
@@ -746,5 +835,108 @@ mod tests {
         );
         let e = errs(&cyc);
         assert!(e.iter().any(|m| m.contains("loops")), "{e:?}");
+    }
+}
+
+#[cfg(test)]
+mod silence_tests {
+    use super::super::tests::{MINIMAL, errs};
+    use super::super::{Silence, parse};
+    use std::path::Path;
+
+    /// MINIMAL with `defaults` as a `[defaults]` table and `unit` added to
+    /// unit sx-kx (its line 24 and on, with `defaults` one line).
+    fn with(defaults: &str, unit: &str) -> String {
+        MINIMAL
+            .replace(
+                "state_dir = \"state\"\n",
+                &format!("state_dir = \"state\"\n[defaults]\n{defaults}\n"),
+            )
+            .replace(
+                "level = \"provincial\"",
+                &format!("level = \"provincial\"\n{unit}"),
+            )
+    }
+
+    fn silence(text: &str) -> Vec<Silence> {
+        parse(text, Path::new("/a.toml"))
+            .unwrap()
+            .units
+            .into_iter()
+            .map(|u| u.silence)
+            .collect()
+    }
+
+    fn s(max_days: u32, warn_days: &[u32]) -> Silence {
+        Silence {
+            max_days,
+            warn_days: warn_days.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_update_clock_defaults_to_14_days_warned_at_7_10_12() {
+        assert_eq!(silence(MINIMAL), vec![s(14, &[7, 10, 12]); 2]);
+    }
+
+    #[test]
+    fn a_unit_overrides_defaults_and_a_shorter_clock_drops_the_builtin_warnings_past_it() {
+        // Ten days for the province: the built-in 10 and 12 would come too
+        // late, so they are dropped rather than refused.
+        let text = with("max_silence_days = 20", "max_silence_days = 10");
+        assert_eq!(silence(&text), vec![s(20, &[7, 10, 12]), s(10, &[7])]);
+        let text = with("silence_warn_days = [12, 3, 3]", "silence_warn_days = [5]");
+        assert_eq!(silence(&text), vec![s(14, &[3, 12]), s(14, &[5])]);
+    }
+
+    #[test]
+    fn update_clock_errors_name_file_line_and_unit() {
+        let e = errs(&with("", "max_silence_days = 0"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("autosync.toml:24"), "{}", e[0]);
+        assert!(e[0].contains("unit sx-kx"), "{}", e[0]);
+        assert!(
+            e[0].contains("max_silence_days = 0: at least 1"),
+            "{}",
+            e[0]
+        );
+
+        // Warnings the file gives must come before the deadline: the unit's
+        // shorter clock with the [defaults]' warnings is the unit's error.
+        let e = errs(&with(
+            "silence_warn_days = [7, 10, 12]",
+            "max_silence_days = 10",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("unit sx-kx"), "{}", e[0]);
+        assert!(
+            e[0].contains(
+                "silence_warn_days 10, 12: each must be from 1 to max_silence_days - 1 = 9"
+            ),
+            "{}",
+            e[0]
+        );
+
+        // A problem of [defaults] alone is reported once, at its line.
+        let e = errs(&with("max_silence_days = 5", ""));
+        assert!(
+            e.is_empty(),
+            "built-in warnings past 5 days are dropped: {e:?}"
+        );
+        let e = errs(&with(
+            "max_silence_days = 5\nsilence_warn_days = [0, 5]",
+            "",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("autosync.toml:6"), "{}", e[0]);
+        assert!(
+            e[0].contains("[defaults] silence_warn_days 0, 5"),
+            "{}",
+            e[0]
+        );
+        assert!(!e[0].contains("unit"), "{}", e[0]);
+
+        let e = errs(&with("max_silence_days = -1", ""));
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 }

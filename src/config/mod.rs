@@ -49,6 +49,33 @@ use url::Url;
 /// in the database (editors' lists, reconciliation, reports at hand).
 pub const DEFAULT_ARCHIVE_AFTER_DAYS: u32 = 60;
 
+/// Days without a post after which an inspection fails an account, when
+/// neither the unit nor `[defaults]` says (some provinces say ten).
+pub const DEFAULT_MAX_SILENCE_DAYS: u32 = 14;
+
+/// Days without a post at which ops are warned, when not given: a week,
+/// then with four and two days left before the usual two weeks.
+pub const DEFAULT_SILENCE_WARN_DAYS: [u32; 3] = [7, 10, 12];
+
+/// A unit's update clock: how long its accounts may stay silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    /// Whole days without a post at which an account is overdue (≥ 1).
+    pub max_days: u32,
+    /// Whole days without a post at which ops are warned: ascending, each
+    /// below `max_days`.
+    pub warn_days: Vec<u32>,
+}
+
+impl Default for Silence {
+    fn default() -> Self {
+        Silence {
+            max_days: DEFAULT_MAX_SILENCE_DAYS,
+            warn_days: DEFAULT_SILENCE_WARN_DAYS.to_vec(),
+        }
+    }
+}
+
 /// Units polled at once by default. Polls wait mostly on the network and on
 /// per-host politeness, not on the CPU; 2,000 units need about this many in
 /// flight to poll in under a minute (BENCHMARKS.md), and each costs little
@@ -126,6 +153,9 @@ pub struct Unit {
     /// one. The first is the unit's main account (`account_name`, unless
     /// its publisher names another).
     pub accounts: Vec<Account>,
+    /// How long its accounts may stay silent (`max_silence_days`,
+    /// `silence_warn_days`).
+    pub silence: Silence,
     /// Line of the unit's `id` in the config file, for messages.
     pub line: usize,
 }
@@ -208,6 +238,7 @@ impl Unit {
             extract,
             sources,
             accounts,
+            silence,
             line: _,
         } = self;
         *id == other.id
@@ -227,6 +258,7 @@ impl Unit {
             && *extract == other.extract
             && *sources == other.sources
             && *accounts == other.accounts
+            && *silence == other.silence
     }
 }
 
@@ -305,6 +337,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let mut c = Checker::new(text, path);
     let daemon = check::check_daemon(&mut c, raw.daemon);
     let default_schedule = check::check_default_schedule(&mut c, &raw.defaults);
+    check::check_default_silence(&mut c, &raw.defaults);
     let fetch = check::check_fetch(&mut c, raw.fetch);
     // Every id in the file, with the line of its first unit; units dropped
     // for errors count too, so their children are not told their parent is

@@ -62,6 +62,8 @@ pub(super) struct RawDefaults {
     pub daily_post_cap: Option<u32>,
     pub review: Option<Policy>,
     pub word_lists: Option<Vec<PathBuf>>,
+    pub max_silence_days: Option<Spanned<u32>>,
+    pub silence_warn_days: Option<Spanned<Vec<u32>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +83,8 @@ pub(super) struct RawUnit {
     pub daily_post_cap: Option<u32>,
     pub review: Option<Policy>,
     pub word_lists: Option<Vec<PathBuf>>,
+    pub max_silence_days: Option<Spanned<u32>>,
+    pub silence_warn_days: Option<Spanned<Vec<u32>>>,
     #[serde(default)]
     pub allow_hosts: Vec<String>,
     pub content_selector: Option<String>,

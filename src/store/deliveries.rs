@@ -208,13 +208,28 @@ impl Store {
         Ok(out)
     }
 
-    /// When the account last got a post.
+    /// When the account last got a post, archived posts included (its
+    /// update clock must not restart when its last post is archived).
     pub fn last_delivered(
         &self,
         unit: &str,
         account: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.delivered_times(unit, account)?.into_iter().next())
+        // The newest key only: status and the gauges read this for every
+        // account, often.
+        let prefix = dindex_prefix(unit, account, "published");
+        let n = prefix.len();
+        let live = match self.trees()?.dindex.scan_prefix(&prefix).next_back() {
+            Some(kv) => kv?
+                .0
+                .get(n..n + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
+            None => None,
+        };
+        let archived = self.archived(unit)?.last_delivered.get(account).copied();
+        Ok(live.max(archived))
     }
 
     /// How many posts the account got at or after `since`.

@@ -387,6 +387,48 @@ impl Store {
         Ok(live.max(self.archived(unit)?.last_published))
     }
 
+    /// When the unit's sources last found a new article (not a baseline
+    /// entry), archived items included: the update clock's usual cause of a
+    /// silent account is a site that published nothing new. Cheap: the
+    /// newest few index keys of each state, not every record.
+    pub fn last_new_article(&self, unit: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Index order is by discovery for held, rejected and publishing, by
+        // publication (later than discovery) for published, by the site's
+        // date for queued, by retry time for failed: the newest discovery
+        // is among each state's newest few, looked at state by state so
+        // that one busy state cannot push another's out.
+        let mut live = None;
+        for state in STATE_NAMES.into_iter().filter(|s| *s != "seen") {
+            for i in self.newest(&[unit], &[state], 8)? {
+                live = live.max(Some(i.discovered_at));
+            }
+        }
+        Ok(live.max(self.archived(unit)?.last_discovered))
+    }
+
+    /// When the unit's sources were first polled, as far as the store
+    /// knows: its earliest found entry (the first poll records its whole
+    /// baseline, as `seen` items ordered by discovery), archived ones
+    /// included.
+    pub fn first_found(&self, unit: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut prefix = key2(unit, "seen");
+        prefix.push(0);
+        let n = prefix.len();
+        let live = match self.scan_index(prefix).next().transpose()? {
+            Some((k, _)) => k
+                .get(n + 1..n + 9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
+            None => None,
+        };
+        let archived = self.archived(unit)?.first_discovered;
+        Ok(match (live, archived) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
     /// How many posts the unit's account got at or after `since`.
     pub fn published_since(&self, unit: &str, since: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut n = 0;

@@ -1054,8 +1054,56 @@ async fn archival_leaves_no_delivery_behind_in_the_index() {
     .unwrap();
     assert_eq!(s.last_delivered("u", "acc").unwrap(), Some(old));
     assert_eq!(s.archive_before("u", Utc::now()).await.unwrap(), 1);
-    assert_eq!(s.last_delivered("u", "acc").unwrap(), None);
     assert_eq!(s.trees().unwrap().dindex.len(), 0);
+    // The account's last post is still known, from the archive's summary
+    // (the update clock must not restart).
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), Some(old));
+}
+
+/// The update clock reads an account's last post, its unit's last new
+/// article and first poll: archival (which may come a week after a post)
+/// must not make an account look as if it never posted.
+#[tokio::test]
+async fn an_accounts_last_post_and_the_units_first_and_last_finds_survive_archival() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    // Whole seconds: the index keeps milliseconds.
+    let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    let ago = |d| now - chrono::Duration::days(d);
+    let mut baseline = Item::new("u", "https://a.org/base", "feed:x", ago(50), State::Seen);
+    baseline.updated_at = ago(50);
+    s.insert_new(&baseline, std::slice::from_ref(&baseline.url))
+        .await
+        .unwrap();
+    let posted = Item {
+        title: "标题".into(),
+        ..Item::new("u", "https://a.org/1", "feed:x", ago(41), State::Queued)
+    };
+    s.insert_new(&posted, std::slice::from_ref(&posted.url))
+        .await
+        .unwrap();
+    take(&s, &posted.id, ago(40)).await.unwrap();
+    let step = DeliveryStep::Published {
+        remote_id: "r1".into(),
+        remote_url: None,
+        notes: vec![],
+    };
+    s.deliver(&posted.id, "acc", &["acc".to_string()], ago(40), step)
+        .await
+        .unwrap();
+    let before = (
+        s.last_delivered("u", "acc").unwrap(),
+        s.last_new_article("u").unwrap(),
+        s.first_found("u").unwrap(),
+    );
+    assert_eq!(before, (Some(ago(40)), Some(ago(41)), Some(ago(50))));
+
+    assert_eq!(s.archive_before("u", ago(30)).await.unwrap(), 2);
+    assert!(s.get(&posted.id).unwrap().is_none(), "still in sled");
+    assert_eq!(s.last_delivered("u", "acc").unwrap(), Some(ago(40)));
+    assert_eq!(s.last_delivered("u", "other").unwrap(), None);
+    assert_eq!(s.last_new_article("u").unwrap(), Some(ago(41)));
+    assert_eq!(s.first_found("u").unwrap(), Some(ago(50)));
 }
 
 /// One platform holds the item (a rule an editor must fix) while another

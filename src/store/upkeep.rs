@@ -6,6 +6,18 @@ use super::*;
 pub(super) struct Archived {
     pub(super) counts: std::collections::BTreeMap<String, usize>,
     pub(super) last_published: Option<DateTime<Utc>>,
+    /// Each account's last post among the archived items: an account's
+    /// update clock must not restart when its last post is archived (which
+    /// may be a week after it).
+    #[serde(default)]
+    pub(super) last_delivered: std::collections::BTreeMap<String, DateTime<Utc>>,
+    /// When the newest archived item that was not a baseline entry was
+    /// found, and the first of any: the update clock's "last new article on
+    /// the site" and "first polled" survive archival.
+    #[serde(default)]
+    pub(super) last_discovered: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(super) first_discovered: Option<DateTime<Utc>>,
 }
 
 pub(super) fn archived_key(unit: &str) -> Vec<u8> {
@@ -129,6 +141,22 @@ impl Store {
                         if let State::Published { at, .. } = cur.state {
                             stats.last_published = stats.last_published.max(Some(at));
                         }
+                        for (account, d) in &cur.deliveries {
+                            if let crate::model::DeliveryState::Published { at, .. } = d {
+                                let last =
+                                    stats.last_delivered.entry(account.clone()).or_insert(*at);
+                                *last = (*last).max(*at);
+                            }
+                        }
+                        if cur.state != State::Seen {
+                            stats.last_discovered =
+                                stats.last_discovered.max(Some(cur.discovered_at));
+                        }
+                        stats.first_discovered = Some(
+                            stats
+                                .first_discovered
+                                .map_or(cur.discovered_at, |t| t.min(cur.discovered_at)),
+                        );
                         n += 1;
                     }
                     meta.insert(k, encode(&stats))?;

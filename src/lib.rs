@@ -17,7 +17,8 @@
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
-//! Supporting: [`clock`] (wall time, passed in), [`hooks`] (pause points
+//! Supporting: [`update_clock`] (each account's days without a post against
+//! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
 //! that make race tests deterministic), [`secret`] (credentials that never
 //! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]

@@ -248,7 +248,10 @@ pub(super) fn check_unit(
         contact: ru.contact,
         backfill: ru.backfill.or(defaults.backfill).unwrap_or(0),
         schedule,
-        jitter: Duration::from_secs(ru.jitter_secs.or(defaults.jitter_secs).unwrap_or(30)),
+        jitter: ru
+            .jitter_secs
+            .or(defaults.jitter_secs)
+            .map(Duration::from_secs),
         limits,
         review,
         word_lists,

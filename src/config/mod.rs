@@ -108,8 +108,10 @@ pub struct Unit {
     pub backfill: usize,
     /// Cron expression (crontab(5) meaning) of the unit's polls.
     pub schedule: String,
-    /// Upper bound of the unit's fixed random delay after each scheduled time.
-    pub jitter: Duration,
+    /// `jitter_secs`: at most this delay after each scheduled time. Unset,
+    /// the unit's stable delay spreads over the schedule's period
+    /// (`schedule` module docs).
+    pub jitter: Option<Duration>,
     /// The unit's limits: each account's unless its `[[unit.publisher]]`
     /// sets its own.
     pub limits: Limits,

@@ -55,6 +55,10 @@ pub const DEFAULT_ARCHIVE_AFTER_DAYS: u32 = 60;
 /// memory.
 pub const DEFAULT_CONCURRENCY: usize = 128;
 
+/// `[daemon] max_new_per_poll` unset: a source yields at most this many new
+/// entries to one poll.
+pub const DEFAULT_MAX_NEW_PER_POLL: usize = 50;
+
 /// The longest account name the platform accepts, in characters.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 10;
 
@@ -244,6 +248,9 @@ pub struct Daemon {
     pub publish_grace: chrono::Duration,
     /// Poll every unit once at start instead of waiting for its schedule.
     pub run_at_start: bool,
+    /// At most this many new entries of one source taken in by one poll
+    /// (newest first); the rest wait for the next polls.
+    pub max_new_per_poll: usize,
     /// How long shutdown waits for in-flight work.
     pub shutdown_timeout: Duration,
     /// Article bodies of items published or rejected this many days ago are

@@ -23,6 +23,12 @@ struct Site {
     log: Mutex<Vec<String>>,
 }
 
+impl Site {
+    fn asked(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
 async fn feed(State(s): State<Arc<Site>>, headers: HeaderMap) -> impl IntoResponse {
     s.log.lock().unwrap().push("/feed.xml".into());
     let n = s.entries.load(Ordering::SeqCst);
@@ -181,4 +187,49 @@ async fn max_new_per_poll_takes_the_newest_and_leaves_the_rest_for_the_next_poll
     for i in 2..=301 {
         assert!(known(&ctx, addr, i), "{i} lost");
     }
+}
+
+/// robots.txt is fetched once for a host across the daemon's polls (the
+/// fetcher keeps it a day), and a cached robots.txt costs no turn of the
+/// host's politeness spacing: each later poll is one spaced request.
+#[tokio::test]
+async fn robots_txt_is_fetched_once_per_host_across_polls_and_spends_no_spacing() {
+    let (addr, site) = serve(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spacing = std::time::Duration::from_millis(400);
+    let (cfg, ctx) = context(
+        dir.path(),
+        addr,
+        "",
+        &format!(
+            "host_delay_ms = {}\nrespect_robots = true",
+            spacing.as_millis()
+        ),
+    );
+    poll(&ctx, &cfg).await;
+    let began = std::time::Instant::now();
+    for _ in 0..3 {
+        let r = poll(&ctx, &cfg).await;
+        assert_eq!(r.new, 0);
+    }
+    let took = began.elapsed();
+    assert_eq!(
+        site.asked(),
+        [
+            "/robots.txt",
+            "/feed.xml",
+            "/feed.xml",
+            "/feed.xml",
+            "/feed.xml"
+        ],
+        "robots.txt asked again"
+    );
+    // Three feed requests, each one spacing after the one before (less
+    // the time each poll spends after its response): about three turns; a
+    // robots.txt taking its own turn would make it six.
+    assert!(took >= spacing * 2, "spacing not kept: {took:?}");
+    assert!(
+        took < spacing * 5,
+        "more turns than feed requests: {took:?}"
+    );
 }

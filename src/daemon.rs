@@ -410,17 +410,21 @@ async fn poll_loop(
 ) {
     let ctx = &shared.ctx;
     let mut first = shared.config().daemon.run_at_start;
+    // The firing whose poll comes next (then: ran last).
+    let mut last_firing = None;
     loop {
         if !first {
             let tz = shared.config().daemon.timezone;
             let now = ctx.clock.now().with_timezone(&tz);
             // The next firing plus this unit's stable offset within the
             // period: units sharing a schedule do not all start together.
-            let Some(next) = sched.poll_after(&unit.id, unit.jitter, now) else {
+            let Some((firing, next)) = sched.next_poll(&unit.id, unit.jitter, last_firing, now)
+            else {
                 tracing::warn!(unit = %unit.id, schedule = %sched, "schedule never fires again");
                 cancel.cancelled().await;
                 return;
             };
+            last_firing = Some(firing);
             let wait = (next - now).to_std().unwrap_or_default();
             if !sleep_or_cancel(wait, &cancel).await {
                 return;

@@ -208,6 +208,33 @@ impl Schedule {
         Some(firing + self.offset(unit_id, cap, firing))
     }
 
+    /// The daemon's next poll of `unit_id`: the first firing after `last`
+    /// (the firing whose poll ran last; `None` before the first) whose poll
+    /// time is still ahead of `now`, and that time. Counted from the last
+    /// firing, not from `now`: a poll late in its period that runs past the
+    /// next firing must not cost that firing its poll, still to come at its
+    /// offset. Poll times already past are skipped (as cron skips what it
+    /// missed); far behind (a suspended machine), it starts again from `now`.
+    pub fn next_poll(
+        &self,
+        unit_id: &str,
+        cap: Option<Duration>,
+        last: Option<DateTime<Tz>>,
+        now: DateTime<Tz>,
+    ) -> Option<(DateTime<Tz>, DateTime<Tz>)> {
+        const CATCH_UP: usize = 16;
+        let mut firing = self.next_after(last.unwrap_or(now))?;
+        for _ in 0..CATCH_UP {
+            let at = firing + self.offset(unit_id, cap, firing);
+            if at > now {
+                return Some((firing, at));
+            }
+            firing = self.next_after(firing)?;
+        }
+        let firing = self.next_after(now)?;
+        Some((firing, firing + self.offset(unit_id, cap, firing)))
+    }
+
     /// The unit's delay after `firing` (a firing of this schedule): its
     /// stable share of the period near that firing, at most `cap` (the
     /// module docs give the rule). Always below the gap to the next firing,
@@ -1113,6 +1140,44 @@ mod tests {
         assert_eq!(
             s.poll_after("unit-a", Some(Duration::ZERO), after),
             Some(sh(2026, 5, 1, 10, 10, 0))
+        );
+    }
+
+    #[test]
+    fn a_poll_running_past_the_next_firing_keeps_that_firings_poll() {
+        let s = Schedule::parse("*/10 * * * *").expect("valid");
+        let (f1, f2, f3) = (
+            sh(2026, 5, 1, 10, 10, 0),
+            sh(2026, 5, 1, 10, 20, 0),
+            sh(2026, 5, 1, 10, 30, 0),
+        );
+        // A unit whose offset is past the first minute of the period.
+        let id = (0..)
+            .map(|i| format!("unit-{i}"))
+            .find(|id| s.offset(id, None, f2) > chrono::Duration::minutes(1))
+            .expect("some unit");
+        let off = s.offset(&id, None, f2);
+        // The 10:10 poll ran until 10:20:30: the 10:20 poll is still due.
+        let late = sh(2026, 5, 1, 10, 20, 30);
+        assert_eq!(s.next_poll(&id, None, Some(f1), late), Some((f2, f2 + off)));
+        // Counting from now instead would have skipped it.
+        assert_eq!(s.poll_after(&id, None, late), Some(f3 + off));
+        // Once its time has passed, the next period's.
+        assert_eq!(
+            s.next_poll(&id, None, Some(f1), f2 + off),
+            Some((f3, f3 + off))
+        );
+        // The first poll: from now.
+        assert_eq!(
+            s.next_poll(&id, None, None, sh(2026, 5, 1, 10, 3, 0)),
+            Some((f1, f1 + s.offset(&id, None, f1)))
+        );
+        // Far behind (a suspended machine): from now, not period by period.
+        let next_day = sh(2026, 5, 2, 10, 3, 0);
+        let f = sh(2026, 5, 2, 10, 10, 0);
+        assert_eq!(
+            s.next_poll(&id, None, Some(f1), next_day),
+            Some((f, f + s.offset(&id, None, f)))
         );
     }
 }

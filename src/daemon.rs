@@ -19,7 +19,7 @@ use crate::ingest;
 use crate::metrics::Metrics;
 use crate::outbox::{Outboxes, Sent};
 use crate::pipeline::{Context, UnitReport};
-use crate::schedule::{self, Schedule};
+use crate::schedule::Schedule;
 use crate::systemd::Notifier;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -412,18 +412,23 @@ async fn poll_loop(
     cancel: CancellationToken,
 ) {
     let ctx = &shared.ctx;
-    let jitter = schedule::jitter(&unit.id, unit.jitter);
     let mut first = shared.config().daemon.run_at_start;
+    // The firing whose poll comes next (then: ran last).
+    let mut last_firing = None;
     loop {
         if !first {
             let tz = shared.config().daemon.timezone;
             let now = ctx.clock.now().with_timezone(&tz);
-            let Some(next) = sched.next_after(now) else {
+            // The next firing plus this unit's stable offset within the
+            // period: units sharing a schedule do not all start together.
+            let Some((firing, next)) = sched.next_poll(&unit.id, unit.jitter, last_firing, now)
+            else {
                 tracing::warn!(unit = %unit.id, schedule = %sched, "schedule never fires again");
                 cancel.cancelled().await;
                 return;
             };
-            let wait = (next - now).to_std().unwrap_or_default() + jitter;
+            last_firing = Some(firing);
+            let wait = (next - now).to_std().unwrap_or_default();
             if !sleep_or_cancel(wait, &cancel).await {
                 return;
             }

@@ -177,14 +177,23 @@ async fn poll_source(
     } else {
         Baseline::Known
     };
-    ingest(ctx, unit, &key, entries, baseline, r).await?;
+    let waiting = ingest(ctx, unit, &key, entries, baseline, r).await?;
     // Only now that the entries are durable may the validators move on.
     st.baselined = true;
     st.empty_since = None;
     st.warning = None;
     st.last_entries = Some(now);
-    st.etag = page.etag.clone();
-    st.last_modified = page.last_modified.clone();
+    if waiting > 0 {
+        // The validators stay: with them the next poll would get a 304 and
+        // never see the entries that wait.
+        r.warnings.push(format!(
+            "{}: {waiting} more new entries wait for the next polls ([daemon] max_new_per_poll = {}, newest first)",
+            src.url, ctx.max_new_per_poll
+        ));
+    } else {
+        st.etag = page.etag.clone();
+        st.last_modified = page.last_modified.clone();
+    }
     save_source(ctx, unit, &key, &st).await
 }
 
@@ -241,6 +250,13 @@ pub(crate) fn new_item(
 /// Record new entries: on a source's first poll only the `backfill` newest
 /// are taken in, the rest become the baseline (`seen`); every taken entry is
 /// fetched, extracted, deduplicated by content and reviewed.
+///
+/// At most `max_new_per_poll` new entries are taken in, the newest; the
+/// others are left unrecorded, so the next poll finds them unknown again and
+/// takes the next batch. Returns how many were left. The baseline's `seen`
+/// records are not bounded: they cost no article fetch, and a baseline left
+/// half-made would turn the old entries it missed into new ones at the next
+/// poll.
 async fn ingest(
     ctx: &Context,
     unit: &Unit,
@@ -248,7 +264,7 @@ async fn ingest(
     entries: Vec<Entry>,
     baseline: Baseline,
     r: &mut UnitReport,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let store = &ctx.store;
     let mut fresh = Vec::new();
     for e in entries {
@@ -283,6 +299,12 @@ async fn ingest(
             fresh = new;
             old = before;
         }
+    }
+    let waiting = fresh.len().saturating_sub(ctx.max_new_per_poll);
+    if waiting > 0 {
+        // Sorted only when bounded: otherwise the source's order stands.
+        newest_first(&mut fresh);
+        fresh.truncate(ctx.max_new_per_poll);
     }
     r.new += fresh.len();
     if !old.is_empty() {
@@ -355,7 +377,7 @@ async fn ingest(
         .get("held")
         .copied()
         .unwrap_or(0);
-    Ok(())
+    Ok(waiting)
 }
 
 /// Newest first: by date where known, the source's own order otherwise (lists

@@ -73,19 +73,13 @@ pub fn schedule_report(
             let Ok(s) = schedule::Schedule::parse(&expr) else {
                 continue;
             };
-            let jitter = schedule::jitter(&u.id, u.jitter);
+            // The times the daemon polls: each firing plus the unit's offset.
             let times: Vec<String> = s
-                .upcoming(after.with_timezone(&tz), n)
+                .upcoming_polls(&u.id, u.jitter, after.with_timezone(&tz), n)
                 .into_iter()
-                .map(|t| t.format("%Y-%m-%d %H:%M %a").to_string())
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S %a").to_string())
                 .collect();
-            out.push_str(&format!(
-                "{}\t{}\t(+{}s jitter)\t{}\n",
-                u.id,
-                expr,
-                jitter.as_secs(),
-                times.join(", ")
-            ));
+            out.push_str(&format!("{}\t{}\t{}\n", u.id, expr, times.join(", ")));
         }
     }
     out

@@ -37,6 +37,8 @@ pub struct Context {
     /// after this long: platforms list new posts with some delay
     /// (`[daemon] publish_grace_secs`).
     pub publish_grace: chrono::Duration,
+    /// `[daemon] max_new_per_poll`: what one poll of a source takes in.
+    pub max_new_per_poll: usize,
     /// Word-list matchers by file set, rebuilt when a file changes.
     pub matchers: Arc<std::sync::Mutex<MatcherCache>>,
     /// Pause points for race tests; empty (no-op) in production.
@@ -166,6 +168,7 @@ impl Context {
             clock,
             shutdown,
             publish_grace: config.daemon.publish_grace,
+            max_new_per_poll: config.daemon.max_new_per_poll,
             matchers: Default::default(),
             hooks: Hooks::default(),
         })

@@ -22,6 +22,25 @@
 //!
 //! A schedule that can never fire (`0 0 30 2 *`) is a configuration error, not
 //! a unit that silently never runs, so [`Schedule::parse`] rejects it.
+//!
+//! ## Spreading units over the period
+//!
+//! Thousands of units share a schedule; firing them all at the scheduled
+//! minute would start every poll in the same second. So each unit polls at
+//! the firing time plus an offset of its own ([`Schedule::poll_after`]):
+//! a hash of the unit id (stable across restarts and reloads) picks a
+//! point in `[0, bound)`, where the bound is
+//!
+//! * the *period near that firing* — the shorter of the gap from this firing
+//!   to the next and the gap after that one. The offset is below the gap to
+//!   the next firing, so a unit still polls exactly once per period (never
+//!   twice in one, never skipping one); taking the shorter of two gaps keeps
+//!   an irregular schedule local: `0 9,10 * * *` spreads both polls over an
+//!   hour, not the 10:00 one over 23 hours, and `0 9 * * 1-5` spreads every
+//!   weekday's poll over 24 hours (Friday's included, not over the weekend);
+//! * and, when `jitter_secs` is set (unit or `[defaults]`), at most that:
+//!   ops who want polls close to the written time say how close (`0`: exactly
+//!   at it).
 
 use chrono::{DateTime, TimeZone};
 use chrono_tz::Tz;
@@ -174,6 +193,91 @@ impl Schedule {
             .iter()
             .filter_map(|part| next_strictly_after(part, &after))
             .min()
+    }
+
+    /// When `unit_id` polls next: the first firing strictly after `after`,
+    /// plus the unit's offset for that firing ([`Schedule::offset`]).
+    /// `None` once the schedule is exhausted.
+    pub fn poll_after(
+        &self,
+        unit_id: &str,
+        cap: Option<Duration>,
+        after: DateTime<Tz>,
+    ) -> Option<DateTime<Tz>> {
+        let firing = self.next_after(after)?;
+        Some(firing + self.offset(unit_id, cap, firing))
+    }
+
+    /// The daemon's next poll of `unit_id`: the first firing after `last`
+    /// (the firing whose poll ran last; `None` before the first) whose poll
+    /// time is still ahead of `now`, and that time. Counted from the last
+    /// firing, not from `now`: a poll late in its period that runs past the
+    /// next firing must not cost that firing its poll, still to come at its
+    /// offset. Poll times already past are skipped (as cron skips what it
+    /// missed); far behind (a suspended machine), it starts again from `now`.
+    pub fn next_poll(
+        &self,
+        unit_id: &str,
+        cap: Option<Duration>,
+        last: Option<DateTime<Tz>>,
+        now: DateTime<Tz>,
+    ) -> Option<(DateTime<Tz>, DateTime<Tz>)> {
+        const CATCH_UP: usize = 16;
+        let mut firing = self.next_after(last.unwrap_or(now))?;
+        for _ in 0..CATCH_UP {
+            let at = firing + self.offset(unit_id, cap, firing);
+            if at > now {
+                return Some((firing, at));
+            }
+            firing = self.next_after(firing)?;
+        }
+        let firing = self.next_after(now)?;
+        Some((firing, firing + self.offset(unit_id, cap, firing)))
+    }
+
+    /// The unit's delay after `firing` (a firing of this schedule): its
+    /// stable share of the period near that firing, at most `cap` (the
+    /// module docs give the rule). Always below the gap to the next firing,
+    /// so one poll per period.
+    pub fn offset(
+        &self,
+        unit_id: &str,
+        cap: Option<Duration>,
+        firing: DateTime<Tz>,
+    ) -> chrono::Duration {
+        let gap = |from: DateTime<Tz>| {
+            self.next_after(from)
+                .map(|next| ((next - from).to_std().unwrap_or_default(), next))
+        };
+        // A schedule with no next firing has no period to spread over: only
+        // an explicit cap applies.
+        let period = gap(firing).map(|(first, next)| match gap(next) {
+            Some((second, _)) => first.min(second),
+            None => first,
+        });
+        let bound = match (period, cap) {
+            (Some(p), Some(c)) => p.min(c),
+            (Some(p), None) => p,
+            (None, Some(c)) => c,
+            (None, None) => Duration::ZERO,
+        };
+        chrono::Duration::from_std(jitter(unit_id, bound))
+            .unwrap_or_else(|_| chrono::Duration::zero())
+    }
+
+    /// The unit's next `n` polls strictly after `after`, in order: what
+    /// `autosync check --next` prints and the daemon keeps.
+    pub fn upcoming_polls(
+        &self,
+        unit_id: &str,
+        cap: Option<Duration>,
+        after: DateTime<Tz>,
+        n: usize,
+    ) -> Vec<DateTime<Tz>> {
+        self.upcoming(after, n)
+            .into_iter()
+            .map(|f| f + self.offset(unit_id, cap, f))
+            .collect()
     }
 
     /// The next `n` firings strictly after `after`, in order.
@@ -946,5 +1050,134 @@ mod tests {
             seconds.len()
         );
         assert!(jitter("x", Duration::from_nanos(1)) == Duration::ZERO);
+    }
+
+    #[test]
+    fn a_thousand_units_on_every_ten_minutes_spread_over_the_period() {
+        let s = Schedule::parse("*/10 * * * *").expect("valid");
+        let after = sh(2026, 5, 1, 10, 3, 0);
+        let firing = sh(2026, 5, 1, 10, 10, 0);
+        let ids: Vec<String> = (0..1000).map(|i| format!("unit-{i}")).collect();
+        let first: Vec<DateTime<Tz>> = ids
+            .iter()
+            .map(|id| s.poll_after(id, None, after).expect("fires"))
+            .collect();
+        let mut per_minute = [0usize; 10];
+        for t in &first {
+            assert!(
+                *t >= firing && *t < firing + chrono::Duration::minutes(10),
+                "{t}"
+            );
+            per_minute[usize::try_from((*t - firing).num_minutes()).expect("minute")] += 1;
+        }
+        // A tenth each is 100; none crowded, none nearly empty.
+        for (m, n) in per_minute.iter().enumerate() {
+            assert!(
+                (50..=200).contains(n),
+                "minute {m} holds {n}: {per_minute:?}"
+            );
+        }
+        // Stable: the same times on every call (and so after a restart).
+        let again: Vec<DateTime<Tz>> = ids
+            .iter()
+            .map(|id| s.poll_after(id, None, after).expect("fires"))
+            .collect();
+        assert_eq!(first, again);
+        // And the same offset in every period.
+        for id in ids.iter().take(50) {
+            let polls = s.upcoming_polls(id, None, after, 6);
+            let firings = s.upcoming(after, 6);
+            let offsets: HashSet<chrono::Duration> =
+                polls.iter().zip(&firings).map(|(p, f)| *p - *f).collect();
+            assert_eq!(offsets.len(), 1, "{id}: {polls:?}");
+        }
+    }
+
+    /// Each poll falls in its own period: at or after its firing, before
+    /// the next. So a unit never polls twice in one period, nor skips one.
+    fn assert_one_poll_per_period(expr: &str, cap: Option<Duration>, max_offset: chrono::Duration) {
+        let s = Schedule::parse(expr).expect("valid");
+        let after = sh(2026, 2, 27, 12, 0, 0);
+        let firings = s.upcoming(after, 41);
+        for i in 0..200 {
+            let id = format!("unit-{i}");
+            let polls = s.upcoming_polls(&id, cap, after, 40);
+            for (k, p) in polls.iter().enumerate() {
+                assert!(
+                    firings[k] <= *p && *p < firings[k + 1],
+                    "{expr} {id}: poll {p} outside [{}, {})",
+                    firings[k],
+                    firings[k + 1]
+                );
+                assert!(*p - firings[k] < max_offset, "{expr} {id}: {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn spread_never_polls_twice_in_a_period_on_irregular_schedules() {
+        // Weekdays at 9: Friday's poll stays within a day, not the weekend.
+        assert_one_poll_per_period("0 9 * * 1-5", None, chrono::Duration::hours(24));
+        // Uneven gaps (1 h, 23 h): both polls spread over the short one.
+        assert_one_poll_per_period("0 9,10 * * *", None, chrono::Duration::hours(1));
+        assert_one_poll_per_period("*/5 8-20 * * *", None, chrono::Duration::minutes(5));
+        assert_one_poll_per_period("0 0 1 * *", None, chrono::Duration::days(31));
+    }
+
+    #[test]
+    fn an_explicit_jitter_caps_the_offset() {
+        let cap = Duration::from_secs(30);
+        assert_one_poll_per_period("*/10 * * * *", Some(cap), chrono::Duration::seconds(30));
+        // A cap wider than the period does not widen it.
+        assert_one_poll_per_period(
+            "*/10 * * * *",
+            Some(Duration::from_secs(3600)),
+            chrono::Duration::minutes(10),
+        );
+        // 0: exactly on the scheduled time.
+        let s = Schedule::parse("*/10 * * * *").expect("valid");
+        let after = sh(2026, 5, 1, 10, 3, 0);
+        assert_eq!(
+            s.poll_after("unit-a", Some(Duration::ZERO), after),
+            Some(sh(2026, 5, 1, 10, 10, 0))
+        );
+    }
+
+    #[test]
+    fn a_poll_running_past_the_next_firing_keeps_that_firings_poll() {
+        let s = Schedule::parse("*/10 * * * *").expect("valid");
+        let (f1, f2, f3) = (
+            sh(2026, 5, 1, 10, 10, 0),
+            sh(2026, 5, 1, 10, 20, 0),
+            sh(2026, 5, 1, 10, 30, 0),
+        );
+        // A unit whose offset is past the first minute of the period.
+        let id = (0..)
+            .map(|i| format!("unit-{i}"))
+            .find(|id| s.offset(id, None, f2) > chrono::Duration::minutes(1))
+            .expect("some unit");
+        let off = s.offset(&id, None, f2);
+        // The 10:10 poll ran until 10:20:30: the 10:20 poll is still due.
+        let late = sh(2026, 5, 1, 10, 20, 30);
+        assert_eq!(s.next_poll(&id, None, Some(f1), late), Some((f2, f2 + off)));
+        // Counting from now instead would have skipped it.
+        assert_eq!(s.poll_after(&id, None, late), Some(f3 + off));
+        // Once its time has passed, the next period's.
+        assert_eq!(
+            s.next_poll(&id, None, Some(f1), f2 + off),
+            Some((f3, f3 + off))
+        );
+        // The first poll: from now.
+        assert_eq!(
+            s.next_poll(&id, None, None, sh(2026, 5, 1, 10, 3, 0)),
+            Some((f1, f1 + s.offset(&id, None, f1)))
+        );
+        // Far behind (a suspended machine): from now, not period by period.
+        let next_day = sh(2026, 5, 2, 10, 3, 0);
+        let f = sh(2026, 5, 2, 10, 10, 0);
+        assert_eq!(
+            s.next_poll(&id, None, Some(f1), next_day),
+            Some((f, f + s.offset(&id, None, f)))
+        );
     }
 }

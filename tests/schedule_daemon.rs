@@ -108,6 +108,70 @@ async fn polls_fire_on_the_cron_schedule_and_not_in_between() {
     task.await.unwrap();
 }
 
+/// The test unit without `jitter_secs`: its polls spread over the period.
+fn spread_config(dir: &std::path::Path) -> autosync::config::Config {
+    let mut cfg = config(dir, "");
+    cfg.units[0].jitter = None;
+    cfg
+}
+
+fn every_ten_minutes() -> autosync::schedule::Schedule {
+    autosync::schedule::Schedule::parse("*/10 * * * *").unwrap()
+}
+
+/// Without `jitter_secs` a unit polls at its own stable offset after each
+/// firing (spread over the period), once per period, and not before it.
+#[tokio::test(start_paused = true)]
+async fn a_unit_polls_once_per_period_at_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = spread_config(dir.path());
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let t0 = shanghai.with_ymd_and_hms(2026, 3, 2, 0, 3, 0).unwrap();
+    let sched = every_ten_minutes();
+    let first = shanghai.with_ymd_and_hms(2026, 3, 2, 0, 10, 0).unwrap();
+    let offset = sched.offset("u", None, first);
+    assert!(
+        offset > chrono::Duration::seconds(1) && offset < chrono::Duration::minutes(10),
+        "offset {offset} of unit u; the checks below need it inside the period"
+    );
+    let began = tokio::time::Instant::now();
+    let (_ctx, metrics, shutdown, task) = start(cfg, t0.with_timezone(&Utc)).await;
+    for k in 0..6u64 {
+        // From t0 (00:03) to the k-th firing (00:10 + 10k min) plus the offset.
+        let due = Duration::from_secs(7 * 60 + k * 600) + offset.to_std().unwrap();
+        tokio::time::sleep_until(began + due - Duration::from_secs(1)).await;
+        assert_eq!(polls(&metrics), k, "period {k}: polled before its offset");
+        tokio::time::sleep_until(began + due + Duration::from_secs(1)).await;
+        assert_eq!(polls(&metrics), k + 1, "period {k}: no poll at its offset");
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+/// `autosync check --next N` prints the times the daemon polls: each
+/// firing plus the unit's offset, not the bare firing.
+#[test]
+fn check_next_prints_the_offset_poll_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = spread_config(dir.path());
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let after = shanghai.with_ymd_and_hms(2026, 3, 2, 0, 3, 0).unwrap();
+    let sched = every_ten_minutes();
+    let want: Vec<String> = sched
+        .upcoming_polls("u", None, after, 3)
+        .iter()
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S %a").to_string())
+        .collect();
+    let offset = sched.offset(
+        "u",
+        None,
+        shanghai.with_ymd_and_hms(2026, 3, 2, 0, 10, 0).unwrap(),
+    );
+    assert!(offset > chrono::Duration::zero());
+    let report = autosync::schedule_report(&cfg, after.with_timezone(&Utc), 3);
+    assert_eq!(report, format!("u\t*/10 * * * *\t{}\n", want.join(", ")));
+}
+
 fn queued(unit: &str, n: usize, now: DateTime<Utc>) -> Item {
     let url = format!("http://127.0.0.1:9/a/{n}.html");
     Item {

@@ -14,8 +14,9 @@ use super::Account;
 use super::error::line_of;
 use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
 use super::{
-    ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY, Daemon, Limits,
-    MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Silence, Source, SourceKind, Unit,
+    ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_NEW_PER_POLL, Daemon, Limits, MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Silence,
+    Source, SourceKind, Unit,
 };
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
@@ -111,6 +112,10 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
         concurrency: d.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
         publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
         run_at_start: d.run_at_start.unwrap_or(true),
+        max_new_per_poll: d
+            .max_new_per_poll
+            .unwrap_or(DEFAULT_MAX_NEW_PER_POLL)
+            .max(1),
         shutdown_timeout: Duration::from_secs(d.shutdown_timeout_secs.unwrap_or(20)),
         keep_bodies: match d.keep_bodies_days {
             None | Some(0) => None,
@@ -336,7 +341,10 @@ pub(super) fn check_unit(
         contact: ru.contact,
         backfill: ru.backfill.or(defaults.backfill).unwrap_or(0),
         schedule,
-        jitter: Duration::from_secs(ru.jitter_secs.or(defaults.jitter_secs).unwrap_or(30)),
+        jitter: ru
+            .jitter_secs
+            .or(defaults.jitter_secs)
+            .map(Duration::from_secs),
         limits,
         review,
         word_lists,

@@ -82,6 +82,10 @@ impl Default for Silence {
 /// memory.
 pub const DEFAULT_CONCURRENCY: usize = 128;
 
+/// `[daemon] max_new_per_poll` unset: a source yields at most this many new
+/// entries to one poll.
+pub const DEFAULT_MAX_NEW_PER_POLL: usize = 50;
+
 /// The longest account name the platform accepts, in characters.
 pub const MAX_ACCOUNT_NAME_CHARS: usize = 10;
 
@@ -135,8 +139,10 @@ pub struct Unit {
     pub backfill: usize,
     /// Cron expression (crontab(5) meaning) of the unit's polls.
     pub schedule: String,
-    /// Upper bound of the unit's fixed random delay after each scheduled time.
-    pub jitter: Duration,
+    /// `jitter_secs`: at most this delay after each scheduled time. Unset,
+    /// the unit's stable delay spreads over the schedule's period
+    /// (`schedule` module docs).
+    pub jitter: Option<Duration>,
     /// The unit's limits: each account's unless its `[[unit.publisher]]`
     /// sets its own.
     pub limits: Limits,
@@ -274,6 +280,9 @@ pub struct Daemon {
     pub publish_grace: chrono::Duration,
     /// Poll every unit once at start instead of waiting for its schedule.
     pub run_at_start: bool,
+    /// At most this many new entries of one source taken in by one poll
+    /// (newest first); the rest wait for the next polls.
+    pub max_new_per_poll: usize,
     /// How long shutdown waits for in-flight work.
     pub shutdown_timeout: Duration,
     /// Article bodies of items published or rejected this many days ago are

@@ -35,6 +35,7 @@ pub(super) struct RawDaemon {
     pub concurrency: Option<usize>,
     pub publish_grace_secs: Option<u64>,
     pub run_at_start: Option<bool>,
+    pub max_new_per_poll: Option<usize>,
     pub shutdown_timeout_secs: Option<u64>,
     pub keep_bodies_days: Option<u32>,
     pub archive_after_days: Option<u32>,

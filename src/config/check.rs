@@ -104,13 +104,36 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
             chrono_tz::Asia::Shanghai
         }
     };
+    // Numbers that would silently mean something else (a pool of no
+    // polls, a grace beyond what a date can hold) are refused, named.
+    let at_least_one = |c: &mut Checker, key: &str, v: Option<usize>| {
+        if v == Some(0) {
+            c.file_error(None, format!("[daemon] {key} = 0: at least 1"));
+        }
+    };
+    at_least_one(c, "concurrency", d.concurrency);
+    at_least_one(c, "max_new_per_poll", d.max_new_per_poll);
+    const MAX_GRACE_SECS: u64 = 7 * 24 * 3600;
+    let grace_secs = match d.publish_grace_secs {
+        Some(n) if n > MAX_GRACE_SECS => {
+            c.file_error(
+                None,
+                format!(
+                    "[daemon] publish_grace_secs = {n}: at most {MAX_GRACE_SECS} (a week); an item whose outcome is unknown waits this long before it is sent again"
+                ),
+            );
+            MAX_GRACE_SECS
+        }
+        Some(n) => n,
+        None => 120,
+    };
     let daemon = Daemon {
         state_dir: c.resolve(&d.state_dir),
         listen,
         editors_file: d.editors_file.map(|p| c.resolve(&p)),
         timezone,
         concurrency: d.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
-        publish_grace: chrono::Duration::seconds(d.publish_grace_secs.unwrap_or(120) as i64),
+        publish_grace: chrono::Duration::seconds(grace_secs as i64),
         run_at_start: d.run_at_start.unwrap_or(true),
         max_new_per_poll: d
             .max_new_per_poll
@@ -717,6 +740,27 @@ mod tests {
     use super::super::parse;
     use super::super::tests::{MINIMAL, errs};
     use std::path::Path;
+
+    /// Guards a panic found on bad input: a huge publish_grace_secs made
+    /// chrono panic; 0 for counts was silently raised to 1.
+    #[test]
+    fn out_of_range_daemon_numbers_are_errors_not_panics() {
+        for (line, needle) in [
+            (
+                "publish_grace_secs = 10000000000000000",
+                "publish_grace_secs",
+            ),
+            ("concurrency = 0", "concurrency = 0"),
+            ("max_new_per_poll = 0", "max_new_per_poll = 0"),
+        ] {
+            let text = MINIMAL.replace(
+                "state_dir = \"state\"",
+                &format!("state_dir = \"state\"\n{line}"),
+            );
+            let e = errs(&text).join("\n");
+            assert!(e.contains(needle), "{line}: {e}");
+        }
+    }
 
     #[test]
     fn keep_bodies_days_zero_or_absent_keeps_for_ever() {

@@ -356,26 +356,6 @@ fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
     }
 }
 
-/// Bind `listen`, say where on stderr (tests read that line) and cancel the
-/// token on Ctrl-C: how the local doubles start.
-async fn listen_until_ctrl_c(
-    listen: &str,
-    what: &str,
-) -> Result<(tokio::net::TcpListener, CancellationToken)> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    eprintln!("{what} listening on http://{}", listener.local_addr()?);
-    let shutdown = CancellationToken::new();
-    let s = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            s.cancel();
-        }
-    });
-    Ok((listener, shutdown))
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -583,13 +563,9 @@ fn run(cmd: Command) -> Result<ExitCode> {
         } => {
             let secret = autosync::secret::read_secret("secret", Some(&secret_file), None, None)
                 .map_err(anyhow::Error::msg)?;
-            let rt = runtime()?;
-            rt.block_on(async {
-                let (listener, shutdown) =
-                    listen_until_ctrl_c(&listen, "mock webhook receiver").await?;
-                let opts = publish::webhook::mock::MockOptions::new(data, secret);
-                publish::webhook::mock::serve(listener, opts, shutdown).await?;
-                anyhow::Ok(())
+            let opts = publish::webhook::mock::MockOptions::new(data, secret);
+            serve_double("mock webhook receiver", &listen, |listener, shutdown| {
+                publish::webhook::mock::serve(listener, opts, shutdown)
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -752,4 +752,83 @@ site = "http://127.0.0.1:9/"
         assert!(text.lines().any(|l| l == series), "no {series} in\n{text}");
         service.ctx.shutdown.cancel();
     }
+
+    /// The desk offers no default account for a hand push or a broadcast
+    /// (a push to the wrong account cannot be undone), refuses a form that
+    /// names none, and offers on an item only the actions its state allows.
+    #[tokio::test]
+    async fn the_desk_has_no_default_account_and_offers_only_valid_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut service = service(dir.path());
+        {
+            let mut cfg = (*service.config()).clone();
+            cfg.daemon.editors_file = Some(dir.path().join("editors.toml"));
+            cfg.editors.push(crate::config::Editor {
+                name: "王编辑".into(),
+                token: crate::secret::Secret::new("0123456789abcdef0123"),
+                units: None,
+            });
+            service.config = Arc::new(RwLock::new(Arc::new(cfg)));
+        }
+        let (session, csrf) = service.sessions.create("王编辑");
+        let item = queued(&service.ctx.store, 1).await;
+        let base = serve_on_loopback(service.clone()).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookie = format!("autosync_session={session}");
+        let page = |path: String| {
+            let (client, cookie) = (client.clone(), cookie.clone());
+            async move {
+                client
+                    .get(path)
+                    .header(header::COOKIE, cookie)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let list = page(format!("{base}/desk")).await;
+        assert!(
+            list.contains(
+                r#"<select name="unit" required><option value="" selected disabled>请选择</option>"#
+            ),
+            "{list}"
+        );
+        // A form without an account is refused; nothing is fetched or sent.
+        let r = client
+            .post(format!("{base}/desk/push"))
+            .header(header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("url", "https://example.org/a.html"),
+                ("unit", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let to = r.headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert!(to.contains("err="), "{to}");
+        assert!(!dir.path().join("out").exists());
+        // A queued item: no approve (it is not held); push, reject, title.
+        let shown = page(format!("{base}/desk/item/{}", item.id)).await;
+        assert!(!shown.contains(r#"id="approve""#), "{shown}");
+        for id in ["push", "reject", "retitle", "priority"] {
+            assert!(shown.contains(&format!(r#"id="{id}""#)), "{id}: {shown}");
+        }
+        assert!(shown.contains(
+            r#"<select name="to" required><option value="" selected disabled>请选择</option>"#
+        ));
+        // Published: nothing left to do but broadcast.
+        let outbox = service.outboxes.get(&service.config().units[0], 0);
+        outbox.next().await.unwrap();
+        let shown = page(format!("{base}/desk/item/{}", item.id)).await;
+        for id in ["approve", "push", "reject", "retitle", "priority"] {
+            assert!(!shown.contains(&format!(r#"id="{id}""#)), "{id}: {shown}");
+        }
+    }
 }

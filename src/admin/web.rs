@@ -56,7 +56,7 @@ fn random_hex() -> String {
 }
 
 impl Sessions {
-    fn create(&self, editor: &str) -> (String, String) {
+    pub(crate) fn create(&self, editor: &str) -> (String, String) {
         let (id, csrf) = (random_hex(), random_hex());
         let mut map = self.map.lock().expect("sessions lock");
         map.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
@@ -384,7 +384,7 @@ async fn index(
     }
     let _ = write!(
         body,
-        r#"<h2>手动推送链接</h2><form method="post" action="/desk/push"><input type="hidden" name="csrf" value="{csrf}"><label>文章链接 <input type="url" name="url" required size="60"></label> <label>推送到 <select name="unit">"#,
+        r#"<h2>手动推送链接</h2><form method="post" action="/desk/push"><input type="hidden" name="csrf" value="{csrf}"><label>文章链接 <input type="url" name="url" required size="60"></label> <label>推送到 <select name="unit" required><option value="" selected disabled>请选择</option>"#,
         csrf = esc(&csrf)
     );
     for u in &units {
@@ -486,16 +486,41 @@ async fn item_page(
     }
     let c = esc(&csrf);
     let i = esc(&item.id);
+    // Only what the item's state allows is offered (the desk refuses the
+    // rest anyway; a button that is then refused only confuses).
+    use crate::store::StateName as S;
+    let state = item.state.kind();
+    let waiting = matches!(state, S::Held | S::Queued | S::Failed);
+    body.push_str(r#"<h3>操作</h3><div class="actions">"#);
+    if state == S::Held {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/desk/item/{i}/approve" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="approve">通过审核</button></form>"#
+        );
+    }
+    if waiting {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/desk/item/{i}/priority" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="priority">设为优先</button></form>"#
+        );
+    }
+    if waiting || state == S::Seen {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/desk/item/{i}/push" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="push">立即发布</button></form>"#
+        );
+    }
+    if waiting {
+        let _ = write!(
+            body,
+            r#"<form method="post" action="/desk/item/{i}/reject"><input type="hidden" name="csrf" value="{c}"><label>驳回理由 <input name="reason" required maxlength="500" size="40"></label> <button id="reject">驳回</button></form>
+<form method="post" action="/desk/item/{i}/title"><input type="hidden" name="csrf" value="{c}"><label>修改标题 <input name="title" required maxlength="100" size="50" value="{t}"></label> <button id="retitle">保存标题</button></form>"#,
+            t = esc(&item.title)
+        );
+    }
     let _ = write!(
         body,
-        r#"<h3>操作</h3><div class="actions">
-<form method="post" action="/desk/item/{i}/approve" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="approve">通过审核</button></form>
-<form method="post" action="/desk/item/{i}/priority" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="priority">设为优先</button></form>
-<form method="post" action="/desk/item/{i}/push" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="push">立即发布</button></form>
-<form method="post" action="/desk/item/{i}/reject"><input type="hidden" name="csrf" value="{c}"><label>驳回理由 <input name="reason" required maxlength="500" size="40"></label> <button id="reject">驳回</button></form>
-<form method="post" action="/desk/item/{i}/title"><input type="hidden" name="csrf" value="{c}"><label>修改标题 <input name="title" required maxlength="100" size="50" value="{t}"></label> <button id="retitle">保存标题</button></form>
-<form method="post" action="/desk/broadcast"><input type="hidden" name="csrf" value="{c}"><input type="hidden" name="item" value="{i}"><label>矩阵联动：推送到 <select name="to">"#,
-        t = esc(&item.title)
+        r#"<form method="post" action="/desk/broadcast"><input type="hidden" name="csrf" value="{c}"><input type="hidden" name="item" value="{i}"><label>矩阵联动：推送到 <select name="to" required><option value="" selected disabled>请选择</option>"#
     );
     for u in config.units.iter().filter(|u| ed.may_act_on(&u.id)) {
         let _ = write!(
@@ -591,6 +616,13 @@ async fn push(
         Ok(x) => x,
         Err(r) => return r,
     };
+    // No default account: a push to the wrong account cannot be undone.
+    if f.unit.trim().is_empty() {
+        return back(
+            "/desk",
+            Err(DeskError::BadInput("请选择推送到哪个单位的账号".into())),
+        );
+    }
     let r = s
         .desk()
         .push_url(&ed, &f.url, &f.unit, f.force.is_some())
@@ -615,6 +647,14 @@ async fn broadcast(
         Ok(x) => x,
         Err(r) => return r,
     };
+    if f.to.trim().is_empty() {
+        return back(
+            &format!("/desk/item/{}", url_path(&f.item)),
+            Err(DeskError::BadInput(
+                "请选择联动推送到哪个单位（及其下级）".into(),
+            )),
+        );
+    }
     let r = s
         .desk()
         .broadcast(&ed, &f.item, &f.to)

@@ -150,6 +150,23 @@ impl DeliveryView {
             .unwrap_or("");
         format!("{}：{state} {what}", self.account)
     }
+
+    /// The same, with when the platform published it, in `tz` (named: not
+    /// the source article's date).
+    pub fn zh_at(&self, tz: chrono_tz::Tz) -> String {
+        let at = self
+            .at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| {
+                format!(
+                    "（平台时间 {}）",
+                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+                )
+            })
+            .unwrap_or_default();
+        format!("{}{at}", self.zh())
+    }
 }
 
 impl From<&Item> for ItemView {

@@ -823,10 +823,16 @@ site = "http://127.0.0.1:9/"
         assert!(shown.contains(
             r#"<select name="to" required><option value="" selected disabled>请选择</option>"#
         ));
-        // Published: nothing left to do but broadcast.
+        // Published: nothing left to do but broadcast; the platform's time
+        // is shown in the daemon's zone, named apart from the article's.
         let outbox = service.outboxes.get(&service.config().units[0], 0);
         outbox.next().await.unwrap();
         let shown = page(format!("{base}/desk/item/{}", item.id)).await;
+        assert!(
+            shown.contains("平台时间") && shown.contains("CST"),
+            "{shown}"
+        );
+        assert!(shown.contains("原文发布时间"), "{shown}");
         for id in ["approve", "push", "reject", "retitle", "priority"] {
             assert!(!shown.contains(&format!(r#"id="{id}""#)), "{id}: {shown}");
         }

@@ -436,7 +436,7 @@ async fn item_page(
 <tr><th>状态</th><td class="state-{state}">{state_zh}{prio}</td></tr>
 <tr><th>原因</th><td>{reason}</td></tr>
 <tr><th>原文链接</th><td><a href="{url}" rel="noopener noreferrer" target="_blank">{url}</a></td></tr>
-<tr><th>发布时间</th><td>{published}</td></tr>
+<tr><th>原文发布时间</th><td>{published}</td></tr>
 <tr><th>平台标题</th><td>{shown}{short}</td></tr>
 <tr><th>备注</th><td>{notes}</td></tr>"#,
         title = esc(&item.title),
@@ -447,7 +447,16 @@ async fn item_page(
         prio = if item.priority { " ★优先" } else { "" },
         reason = esc(v.reason.as_deref().unwrap_or("")),
         url = esc(&item.url),
-        published = esc(v.published_at.as_deref().unwrap_or("未知")),
+        // The source article's own date, in the daemon's zone, named so it
+        // is not taken for when the platform published it (see below).
+        published = esc(&item
+            .published_at
+            .map(|t| {
+                t.with_timezone(&config.daemon.timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "未知".into())),
         shown = esc(&shown_title),
         short = if shortened {
             "（标题过长已截断，完整标题作为正文第一行）"
@@ -464,7 +473,11 @@ async fn item_page(
         );
     }
     for d in &v.deliveries {
-        let _ = write!(body, "<tr><th>各账号</th><td>{}</td></tr>", esc(&d.zh()));
+        let _ = write!(
+            body,
+            "<tr><th>各账号</th><td>{}</td></tr>",
+            esc(&d.zh_at(config.daemon.timezone))
+        );
     }
     body.push_str("</table>");
     if !item.review_hits.is_empty() {
@@ -675,11 +688,16 @@ async fn audit_page(State(s): State<Service>, headers: HeaderMap) -> Response {
     let mut body = String::from(
         r#"<h2>审计日志</h2><p><a href="/desk/audit.csv">导出 CSV</a></p><table><tr><th>时间</th><th>编辑</th><th>操作</th><th>单位</th><th>稿件</th><th>之前</th><th>之后</th><th>说明</th></tr>"#,
     );
+    let tz = s.config().daemon.timezone;
     for e in log.iter().rev().take(1000) {
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.at.to_rfc3339()),
+            esc(&e
+                .at
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()),
             esc(&e.editor),
             esc(&e.action),
             esc(e.unit.as_deref().unwrap_or("")),

@@ -833,6 +833,38 @@ site = "http://127.0.0.1:9/"
             "{shown}"
         );
         assert!(shown.contains("原文发布时间"), "{shown}");
+        // An account paused: every editor who reaches it reads it first.
+        assert!(
+            !page(format!("{base}/desk"))
+                .await
+                .contains("需要注意的账号")
+        );
+        let key = crate::model::AccountKey {
+            unit: "u".into(),
+            account: ACCOUNT.into(),
+        };
+        let st = crate::model::AccountState {
+            paused: Some(crate::model::Pause {
+                reason: crate::model::PauseReason::LoginExpired {
+                    detail: "session expired".into(),
+                },
+                since: chrono::Utc::now(),
+            }),
+            ..Default::default()
+        };
+        service
+            .ctx
+            .store
+            .put_account_state(&key, &st)
+            .await
+            .unwrap();
+        let list = page(format!("{base}/desk")).await;
+        assert!(
+            list.contains("需要注意的账号")
+                && list.contains("已暂停发布")
+                && list.contains("登录已过期"),
+            "{list}"
+        );
         for id in ["approve", "push", "reject", "retitle", "priority"] {
             assert!(!shown.contains(&format!(r#"id="{id}""#)), "{id}: {shown}");
         }

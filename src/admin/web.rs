@@ -138,7 +138,7 @@ table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border:1px s
 .state-held{{color:#b35c00;font-weight:bold}} .state-published{{color:#2a7a2a}} .state-failed,.state-rejected{{color:#b00}}
 .msg{{background:#fff7d6;border:1px solid #e6c200;padding:.5em;margin-bottom:1em}} .err{{background:#fde2e2;border-color:#d33}}
 form.inline{{display:inline}} .actions form{{margin:.3em 0}} iframe{{width:100%;height:480px;border:1px solid #ccc;background:#fff}}
-.hit{{background:#ffe08a}} button{{cursor:pointer}}
+.hit{{background:#ffe08a}} .banner{{background:#fff3cd;border:1px solid #e0b84c;padding:.3em 1em;margin:.5em 0}} button{{cursor:pointer}}
 </style></head><body><header><h1>autosync 编辑台</h1>{who}</header><main>{body}</main></body></html>"#,
         t = esc(title)
     );
@@ -296,6 +296,66 @@ fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
     )
 }
 
+/// What an editor must know first about the accounts in reach: paused
+/// ones (and why), ones the platform asked to wait, and ones nearing or past
+/// the inspection's silence deadline — most urgent first. Empty when all is
+/// well.
+fn account_banner(s: &Service, config: &crate::config::Config, ed: &Editor) -> String {
+    use crate::update_clock::SilenceLevel;
+    let Ok(status) = super::status(config, &s.ctx.store) else {
+        return String::new();
+    };
+    let tz = config.daemon.timezone;
+    let when = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    };
+    // (urgency, line): a pause first, then overdue, warnings, waits.
+    let mut lines: Vec<(u8, i64, String)> = Vec::new();
+    for u in status.units.iter().filter(|u| ed.may_act_on(&u.unit)) {
+        for a in &u.accounts {
+            let who = format!("账号「{}」（{}）", a.account, u.unit);
+            if let Some(p) = &a.paused {
+                lines.push((
+                    0,
+                    0,
+                    format!("{who}已暂停发布（自 {}）：{}", when(p.since), p.reason.zh()),
+                ));
+            }
+            let days = a.days_silent.unwrap_or(0);
+            let deadline = a
+                .deadline
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            match a.silence {
+                Some(SilenceLevel::Overdue) => lines.push((
+                    1,
+                    -days,
+                    format!("{who}已 {days} 天未发布，已超过检查期限（{deadline}）"),
+                )),
+                Some(SilenceLevel::Warning(_)) => lines.push((
+                    2,
+                    -days,
+                    format!("{who}已 {days} 天未发布，请在 {deadline} 前发布"),
+                )),
+                _ => {}
+            }
+            if let Some(t) = a.rate_limited_until {
+                lines.push((3, 0, format!("{who}平台要求稍后再发，{} 后继续", when(t))));
+            }
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    lines.sort();
+    let mut out = String::from(r#"<div class="banner"><strong>需要注意的账号</strong><ul>"#);
+    for (_, _, l) in lines {
+        let _ = write!(out, "<li>{}</li>", esc(&l));
+    }
+    out.push_str("</ul></div>");
+    out
+}
+
 async fn index(
     State(s): State<Service>,
     headers: HeaderMap,
@@ -322,6 +382,7 @@ async fn index(
         .iter()
         .filter(|u| ed.may_act_on(&u.id))
         .collect();
+    body.push_str(&account_banner(&s, &config, &ed));
     let opt = |value: &str, label: &str, sel: Option<&str>| {
         format!(
             r#"<option value="{}"{}>{}</option>"#,

@@ -292,10 +292,13 @@ async fn ingest(
             old = fresh.split_off(unit.backfill.min(fresh.len()));
         }
         Baseline::After(cut) => {
-            let cut = cut.date_naive();
-            let (new, before): (Vec<Entry>, Vec<Entry>) = fresh
-                .into_iter()
-                .partition(|e| e.published_at.is_some_and(|t| t.date_naive() >= cut));
+            // Days as the site writes them: the cut's day in the entry's
+            // own offset (a UTC day would let a Beijing morning's old
+            // articles through, or hold back the day's new ones).
+            let (new, before): (Vec<Entry>, Vec<Entry>) = fresh.into_iter().partition(|e| {
+                e.published_at
+                    .is_some_and(|t| t.date_naive() >= cut.with_timezone(t.offset()).date_naive())
+            });
             fresh = new;
             old = before;
         }

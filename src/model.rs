@@ -82,16 +82,17 @@ impl State {
     }
 }
 
-/// Every [`State::name`].
-pub const STATE_NAMES: [&str; 7] = [
-    "seen",
-    "queued",
-    "publishing",
-    "published",
-    "failed",
-    "held",
-    "rejected",
-];
+/// Every [`State::name`], in [`StateName::ALL`]'s order (derived, so the
+/// two lists cannot drift).
+pub const STATE_NAMES: [&str; 7] = {
+    let mut out = [""; 7];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = StateName::ALL[i].as_str();
+        i += 1;
+    }
+    out
+};
 
 /// A state without its data: what the transition table and the store's
 /// index speak of.
@@ -134,7 +135,7 @@ impl StateName {
     ];
 
     /// The short name used in the index, summaries, the CLI and metrics.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             StateName::Seen => "seen",
             StateName::Queued => "queued",
@@ -149,7 +150,7 @@ impl StateName {
     /// What an editor reads.
     pub fn label_zh(self) -> &'static str {
         match self {
-            StateName::Seen => "已存档（不发布）",
+            StateName::Seen => "基线（不发布）",
             StateName::Queued => "待发布",
             StateName::Publishing => "发布中",
             StateName::Published => "已发布",

@@ -368,7 +368,7 @@ impl Outbox {
             match publisher.lookup(&post).await {
                 Ok(Some(remote)) => {
                     tracing::info!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "reconciled: already on the account");
-                    self.record_published(&item, remote, PublishPath::Auto)
+                    self.record_published_with(&item, remote, vec![], PublishPath::Auto)
                         .await?;
                 }
                 Ok(None) if self.now() - since >= grace => {
@@ -769,15 +769,6 @@ impl Outbox {
         })
     }
 
-    async fn record_published(
-        &self,
-        item: &Item,
-        remote: publish::Remote,
-        path: PublishPath,
-    ) -> Result<(), OutboxError> {
-        self.record_published_with(item, remote, vec![], path).await
-    }
-
     async fn record_published_with(
         &self,
         item: &Item,
@@ -821,19 +812,10 @@ impl Outbox {
     }
 }
 
-/// The platform's display name is the account's: the same up to spaces and
-/// full-width forms.
+/// The platform's display name is the account's: the same up to spaces,
+/// full-width forms and case (the review's matching form).
 fn same_name(platform: &str, configured: &str) -> bool {
-    let norm = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_whitespace())
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                c => c,
-            })
-            .collect()
-    };
-    norm(platform) == norm(configured)
+    crate::review::normalize(platform) == crate::review::normalize(configured)
 }
 
 pub fn to_post(item: &Item) -> Result<Post, OutboxError> {

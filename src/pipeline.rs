@@ -275,7 +275,7 @@ async fn publish_due(
             } => {
                 // The account cannot be reached at all: a failure of this
                 // pass (nothing was sent; the items stay queued).
-                let left = ctx.store.due(unit, ctx.clock.now())?.len();
+                let left = ctx.store.due_for(unit, account, ctx.clock.now())?.len();
                 r.errors.push(format!(
                     "account {account}: {why}; {left} item(s) stay queued"
                 ));
@@ -294,14 +294,14 @@ async fn publish_due(
                     }
                     continue;
                 }
-                let left = ctx.store.due(unit, ctx.clock.now())?.len();
+                let left = ctx.store.due_for(unit, account, ctx.clock.now())?.len();
                 r.warnings.push(format!(
                     "account {account}: {why}; {left} item(s) stay queued until {until} (the daemon or the next pass sends them)"
                 ));
                 return Ok(());
             }
             Sent::Paused(p) => {
-                let left = ctx.store.due(unit, ctx.clock.now())?.len();
+                let left = ctx.store.due_for(unit, account, ctx.clock.now())?.len();
                 r.errors.push(format!(
                     "account {account}: publishing paused since {}: {}; {left} item(s) stay queued",
                     p.since, p.reason

@@ -309,3 +309,35 @@ fn an_unreachable_account_fails_the_pass_without_waiting_and_keeps_the_items() {
         "{out}"
     );
 }
+
+/// A feed's own title wins over the page's: an entry with a full Chinese
+/// title whose article page carries only a placeholder `<title>` and no
+/// heading was posted under the placeholder.
+#[test]
+fn a_feed_title_wins_over_a_placeholder_page_title() {
+    let w = World::new(Duration::ZERO);
+    let cfg = w.config("", "");
+    let site = w.site_addr;
+    let feed = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>http://{site}/</link>
+<item><title>全国科普日主场活动在我市科技馆隆重开幕</title><link>http://{site}/kpzx/p1.html</link><guid>p1</guid><description>摘要</description><pubDate>Mon, 30 Nov 2026 09:00:00 +0800</pubDate></item>
+</channel></rss>"#
+    );
+    w.site
+        .set_fault("/rss.xml", Some(Fault::Body("application/rss+xml", feed)));
+    let body = "<p>全国科普日主场活动今天在市科技馆开幕，来自全市的青少年和市民参加了开幕式，现场设置了多个科普展区。</p>".repeat(4);
+    w.site.set_fault(
+        "/kpzx/p1.html",
+        Some(Fault::Body(
+            "text/html",
+            format!("<html><head><title>新闻1</title></head><body><div class=\"content\">{body}</div></body></html>"),
+        )),
+    );
+    let (code, out) = w.once(&cfg);
+    assert_eq!(code, 0, "{out}");
+    let titles: Vec<String> = toutiao_mock::load_articles(&w.city_account_data)
+        .into_iter()
+        .map(|p| p.title)
+        .collect();
+    assert_eq!(titles, ["全国科普日主场活动在我市科技馆隆重开幕"], "{out}");
+}

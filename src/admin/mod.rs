@@ -152,8 +152,19 @@ pub fn status_at(
     store: &crate::store::Store,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Status, crate::store::StoreError> {
+    status_where(config, store, now, |_| true)
+}
+
+/// The same for the units `keep` keeps: the desk asks only for the units
+/// in an editor's reach, on every list page.
+pub fn status_where(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    keep: impl Fn(&crate::config::Unit) -> bool,
+) -> Result<Status, crate::store::StoreError> {
     let mut out = Vec::new();
-    for u in &config.units {
+    for u in config.units.iter().filter(|u| keep(u)) {
         let last_new_article = store.last_new_article(&u.id)?;
         let counts = store.unit_counts(&u.id)?;
         let n = |k: &str| counts.get(k).copied().unwrap_or(0);

@@ -105,16 +105,7 @@ pub fn esc(s: &str) -> String {
 }
 
 fn state_zh(s: &str) -> &'static str {
-    match s {
-        "seen" => "基线（不发布）",
-        "queued" => "待发布",
-        "publishing" => "发布中",
-        "published" => "已发布",
-        "failed" => "失败",
-        "held" => "待审核",
-        "rejected" => "已驳回",
-        _ => "未知",
-    }
+    crate::store::StateName::parse(s).map_or("未知", |n| n.label_zh())
 }
 
 fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
@@ -302,7 +293,9 @@ fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
 /// well.
 fn account_banner(s: &Service, config: &crate::config::Config, ed: &Editor) -> String {
     use crate::update_clock::SilenceLevel;
-    let Ok(status) = super::status(config, &s.ctx.store) else {
+    let now = s.ctx.clock.now();
+    let Ok(status) = super::status_where(config, &s.ctx.store, now, |u| ed.may_act_on(&u.id))
+    else {
         return String::new();
     };
     let tz = config.daemon.timezone;
@@ -311,7 +304,7 @@ fn account_banner(s: &Service, config: &crate::config::Config, ed: &Editor) -> S
     };
     // (urgency, line): a pause first, then overdue, warnings, waits.
     let mut lines: Vec<(u8, i64, String)> = Vec::new();
-    for u in status.units.iter().filter(|u| ed.may_act_on(&u.unit)) {
+    for u in &status.units {
         for a in &u.accounts {
             let who = format!("账号「{}」（{}）", a.account, u.unit);
             if let Some(p) = &a.paused {

@@ -197,7 +197,7 @@ impl Store {
         account: &str,
     ) -> Result<Vec<(Item, DateTime<Utc>)>, StoreError> {
         let mut out = Vec::new();
-        for id in self.dindex_ids(unit, account, "publishing", false)? {
+        for id in self.dindex_ids(unit, account, "publishing")? {
             if let Some(item) = self.record(&id)?
                 && let Some(DeliveryState::Publishing { since }) = item.deliveries.get(account)
             {
@@ -217,77 +217,61 @@ impl Store {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         // The newest key only: status and the gauges read this for every
         // account, often.
-        let prefix = dindex_prefix(unit, account, "published");
-        let n = prefix.len();
-        let live = match self.trees()?.dindex.scan_prefix(&prefix).next_back() {
-            Some(kv) => kv?
-                .0
-                .get(n..n + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
-            None => None,
-        };
+        let live = self.delivered_times(unit, account)?.next().transpose()?;
         let archived = self.archived(unit)?.last_delivered.get(account).copied();
         Ok(live.max(archived))
     }
 
-    /// How many posts the account got at or after `since`.
+    /// How many posts the account got at or after `since` (reads only
+    /// those keys: the spacing and the daily cap ask on every step).
     pub fn delivered_since(
         &self,
         unit: &str,
         account: &str,
         since: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        Ok(self
-            .delivered_times(unit, account)?
-            .into_iter()
-            .take_while(|t| *t >= since)
-            .count())
-    }
-
-    /// Publication times on the account, newest first (from `dindex`;
-    /// stops reading at the first day-old one when the caller stops).
-    fn delivered_times(&self, unit: &str, account: &str) -> Result<Vec<DateTime<Utc>>, StoreError> {
-        let prefix = dindex_prefix(unit, account, "published");
-        let n = prefix.len();
-        let trees = self.trees()?;
-        let mut out = Vec::new();
-        for kv in trees.dindex.scan_prefix(&prefix).rev() {
-            let (k, _) = kv?;
-            let ms = k
-                .get(n..n + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            out.push(DateTime::from_timestamp_millis(ms as i64).unwrap_or_default());
-            // Enough for the spacing, a day's cap and the last post.
-            if out.len() >= 1000 {
+        let mut n = 0;
+        for t in self.delivered_times(unit, account)? {
+            if t? < since {
                 break;
             }
+            n += 1;
         }
-        Ok(out)
+        Ok(n)
     }
 
+    /// Publication times on the account, newest first, read lazily from
+    /// `dindex` (no record is decoded).
+    fn delivered_times(
+        &self,
+        unit: &str,
+        account: &str,
+    ) -> Result<impl Iterator<Item = Result<DateTime<Utc>, StoreError>> + use<>, StoreError> {
+        let prefix = dindex_prefix(unit, account, "published");
+        let n = prefix.len();
+        Ok(self
+            .trees()?
+            .dindex
+            .scan_prefix(&prefix)
+            .rev()
+            .map(move |kv| Ok(key_time(&kv?.0, n))))
+    }
+
+    /// The items of `account` in `state`, oldest first.
     fn dindex_ids(
         &self,
         unit: &str,
         account: &str,
         state: &str,
-        newest_first: bool,
     ) -> Result<Vec<String>, StoreError> {
         let prefix = dindex_prefix(unit, account, state);
         let n = prefix.len();
-        let trees = self.trees()?;
-        let iter = trees.dindex.scan_prefix(&prefix);
-        let keys: Vec<sled::IVec> = if newest_first {
-            iter.rev()
-                .map(|kv| kv.map(|(k, _)| k))
-                .collect::<Result<_, _>>()?
-        } else {
-            iter.map(|kv| kv.map(|(k, _)| k))
-                .collect::<Result<_, _>>()?
-        };
+        let keys: Vec<sled::IVec> = self
+            .trees()?
+            .dindex
+            .scan_prefix(&prefix)
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
         Ok(keys
             .into_iter()
             .map(|k| String::from_utf8_lossy(&k[(n + 9).min(k.len())..]).into_owned())

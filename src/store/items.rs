@@ -370,15 +370,10 @@ impl Store {
         let mut prefix = key2(unit, "published");
         prefix.push(0);
         let n = prefix.len();
-        self.scan_index(prefix).rev().map(move |kv| {
-            let (k, _) = kv?;
-            let ms = k
-                .get(n + 1..n + 9)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            Ok(DateTime::from_timestamp_millis(ms as i64).unwrap_or_default())
-        })
+        // The time follows the 1-byte class.
+        self.scan_index(prefix)
+            .rev()
+            .map(move |kv| Ok(key_time(&kv?.0, n + 1)))
     }
 
     /// When the unit's account last got a post.

@@ -173,6 +173,15 @@ pub(crate) fn key2(unit: &str, rest: &str) -> Vec<u8> {
     k
 }
 
+/// The time a store index key carries: 8 big-endian milliseconds at `at`.
+fn key_time(k: &[u8], at: usize) -> DateTime<Utc> {
+    k.get(at..at + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .and_then(|ms| DateTime::from_timestamp_millis(ms as i64))
+        .unwrap_or_default()
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
         key: String::from_utf8_lossy(key).replace('\0', "/"),

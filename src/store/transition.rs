@@ -184,11 +184,14 @@ impl Store {
                 index.insert(index_key(&new), &[])?;
                 // Each account's deliveries are indexed too (its last post, its
                 // day's count, what it has under way).
-                for k in super::deliveries::dindex_keys(&old) {
-                    dindex.remove(k)?;
-                }
-                for k in super::deliveries::dindex_keys(&new) {
-                    dindex.insert(k, &[])?;
+                // (Only when they changed: most transitions leave them.)
+                if old.deliveries != new.deliveries {
+                    for k in super::deliveries::dindex_keys(&old) {
+                        dindex.remove(k)?;
+                    }
+                    for k in super::deliveries::dindex_keys(&new) {
+                        dindex.insert(k, &[])?;
+                    }
                 }
                 items.insert(id.as_bytes(), encode(&new))?;
                 Ok(new)

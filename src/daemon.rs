@@ -233,7 +233,10 @@ pub async fn run(
                 let (shared, units, path) = (shared.clone(), units.clone(), config_path.clone());
                 tokio::spawn(async move {
                     let mut units = units.lock().await;
-                    match config::load(&path) {
+                    // The shard is fixed for the life of the process (its
+                    // store holds that shard's units): a reload keeps it.
+                    let shard = shared.config().daemon.shard;
+                    match config::load_shard(&path, shard) {
                         Err(e) => {
                             tracing::error!("reload refused, the running config stays:\n{e}");
                             shared.notifier.notify("READY=1\nSTATUS=reload refused: config has errors; old config running");

@@ -14,7 +14,7 @@
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
-//! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
+//! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; poll tasks, publish workers, reload, signals; which units this daemon serves |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
@@ -46,6 +46,7 @@ pub mod review;
 pub mod schedule;
 pub mod scope;
 pub mod secret;
+pub mod shard;
 pub mod source;
 pub mod store;
 pub mod systemd;

@@ -34,6 +34,11 @@ struct Cli {
         default_value = "text"
     )]
     log_format: LogFormat,
+    /// Serve only shard I of N (counted from 0) of the config's units; each
+    /// shard is an independent daemon with its own store (README, "Past one
+    /// box"). Overrides `[daemon] shard`.
+    #[arg(long, global = true, env = "AUTOSYNC_SHARD", value_name = "I/N")]
+    shard: Option<autosync::shard::Shard>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +78,37 @@ enum Command {
     Compact {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
+    },
+    /// Write everything this daemon's store knows of a unit (its articles,
+    /// live and archived, what went out, its sources' and accounts' state,
+    /// its audit entries) as JSON lines: to move it to another shard. Stop
+    /// the daemon first: the store admits one process.
+    ExportUnit {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        #[arg(long)]
+        unit: String,
+        /// Where to write (standard output when absent).
+        #[arg(short = 'o', long)]
+        out: Option<PathBuf>,
+    },
+    /// Add an `export-unit` file to this daemon's store, before the daemon
+    /// polls the unit (a store that already polled it refuses). The unit
+    /// must be one this shard serves.
+    ImportUnit {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        #[arg(long)]
+        unit: String,
+        file: PathBuf,
+    },
+    /// Which units move to another shard when the shard count changes from
+    /// the current one (`--shard` or `[daemon] shard`, else 1) to `--to N`.
+    ShardPlan {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        #[arg(long, value_name = "N")]
+        to: u32,
     },
     /// Each unit's last poll, last error, queue depth and published count.
     Status {
@@ -250,7 +286,7 @@ fn main() -> ExitCode {
     if !refused.is_empty() {
         tracing::warn!(?refused, "the C allocator refused some memory settings");
     }
-    match run(cli.command) {
+    match run(cli.command, cli.shard) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("autosync: {e:#}");
@@ -271,8 +307,11 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn load_config(path: &std::path::Path) -> std::result::Result<config::Config, ExitCode> {
-    config::load(path).map_err(|e| {
+fn load_config(
+    path: &std::path::Path,
+    shard: Option<autosync::shard::Shard>,
+) -> std::result::Result<config::Config, ExitCode> {
+    config::load_shard(path, shard).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(EXIT_CONFIG)
     })
@@ -280,7 +319,7 @@ fn load_config(path: &std::path::Path) -> std::result::Result<config::Config, Ex
 
 /// Run an editors' request and print its answer; non-zero exit when refused.
 fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
-    let cfg = match load_config(&args.config) {
+    let cfg = match load_config(&args.config, None) {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
@@ -387,21 +426,29 @@ where
     })
 }
 
-fn run(cmd: Command) -> Result<ExitCode> {
+fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> {
     match cmd {
         Command::Check { config, next } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            println!("{}: ok, {} unit(s)", config.display(), cfg.units.len());
+            match cfg.daemon.shard {
+                Some(s) => println!(
+                    "{}: ok, shard {s}: {} of {} unit(s)",
+                    config.display(),
+                    cfg.units.len(),
+                    cfg.all_units
+                ),
+                None => println!("{}: ok, {} unit(s)", config.display(), cfg.units.len()),
+            }
             if let Some(n) = next {
                 print!("{}", autosync::schedule_report(&cfg, chrono::Utc::now(), n));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
@@ -425,8 +472,95 @@ fn run(cmd: Command) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::ExportUnit { config, unit, out } => {
+            let cfg = match load_config(&config, shard) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let store = autosync::store::Store::open(&cfg.daemon.state_dir)?;
+            let done = match &out {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("creating {}", path.display()))?,
+                    );
+                    let done = store.export_unit(&unit, chrono::Utc::now(), &mut f)?;
+                    f.into_inner()
+                        .map_err(|e| e.into_error())
+                        .and_then(|f| f.sync_all())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    done
+                }
+                None => {
+                    store.export_unit(&unit, chrono::Utc::now(), &mut std::io::stdout().lock())?
+                }
+            };
+            if done.items + done.archived == 0 {
+                eprintln!("unit {unit}: this store has no items of it");
+            } else {
+                eprintln!(
+                    "unit {unit}: exported {} item(s), {} archived, {} source(s), {} account(s), {} audit entries",
+                    done.items, done.archived, done.sources, done.accounts, done.audit
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportUnit { config, unit, file } => {
+            let cfg = match load_config(&config, shard) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            if cfg.unit(&unit).is_none() {
+                let whose = cfg
+                    .daemon
+                    .shard
+                    .map(|s| {
+                        format!(
+                            " (served by shard {}/{})",
+                            autosync::shard::shard_of(&unit, s.count),
+                            s.count
+                        )
+                    })
+                    .unwrap_or_default();
+                eprintln!(
+                    "{}: no unit {unit:?} in this daemon's config{whose}",
+                    config.display()
+                );
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
+            let store = autosync::store::Store::open(&cfg.daemon.state_dir)?;
+            let mut input = std::io::BufReader::new(
+                std::fs::File::open(&file)
+                    .with_context(|| format!("opening {}", file.display()))?,
+            );
+            let done = runtime()?
+                .block_on(store.import_unit(&unit, &mut input))
+                .with_context(|| format!("importing {}", file.display()))?;
+            println!(
+                "unit {unit}: imported {} item(s) ({} already here), {} archived, {} source(s), {} account(s), {} audit entries",
+                done.items,
+                done.already_there,
+                done.archived,
+                done.sources,
+                done.accounts,
+                done.audit
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ShardPlan { config, to } => {
+            let cfg = match load_config(&config, None) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let from = shard.or(cfg.daemon.shard).map_or(1, |s| s.count);
+            let all = config::load_shard(&config, Some(autosync::shard::Shard::new(0, 1)?))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let plan = autosync::shard::plan(all.units.iter().map(|u| u.id.as_str()), from, to)?;
+            print!("{plan}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compact { config } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
@@ -441,7 +575,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
@@ -454,14 +588,22 @@ fn run(cmd: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Once { config, unit } => {
-            let cfg = match load_config(&config) {
+            let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
             if let Some(id) = &unit
                 && cfg.unit(id).is_none()
             {
-                eprintln!("{}: no unit {id:?}", config.display());
+                match cfg.daemon.shard {
+                    Some(s) if cfg.all_units > cfg.units.len() => eprintln!(
+                        "{}: no unit {id:?} in shard {s} (it may be served by another shard: `--shard {}/{}`)",
+                        config.display(),
+                        autosync::shard::shard_of(id, s.count),
+                        s.count
+                    ),
+                    _ => eprintln!("{}: no unit {id:?}", config.display()),
+                }
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
             let rt = runtime()?;

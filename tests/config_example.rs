@@ -14,6 +14,7 @@ fn example_config_parses_and_documents_every_unit_field() {
     let text = std::fs::read_to_string(&path).unwrap();
     for key in [
         "state_dir",
+        "shard",
         "listen",
         "editors_file",
         "timezone",

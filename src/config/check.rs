@@ -127,7 +127,18 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
         Some(n) => n,
         None => 120,
     };
+    let shard = d
+        .shard
+        .and_then(|s| match s.get_ref().parse::<crate::shard::Shard>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let line = c.line_of(s.span().start);
+                c.file_error(Some(line), format!("[daemon] shard: {e}"));
+                None
+            }
+        });
     let daemon = Daemon {
+        shard,
         state_dir: c.resolve(&d.state_dir),
         listen,
         editors_file: d.editors_file.map(|p| c.resolve(&p)),

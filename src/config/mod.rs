@@ -292,6 +292,9 @@ pub struct Daemon {
     /// database for the archive (`None`: never). Keeps the daemon's memory
     /// flat; see `store::archive`.
     pub archive_after: Option<chrono::Duration>,
+    /// This daemon serves only the units of this shard (`shard = "I/N"`, or
+    /// `--shard`); see [`crate::shard`]. `None`: all of them.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +306,9 @@ pub struct Config {
     pub units: Vec<Unit>,
     /// From `[daemon] editors_file`; empty when there is none.
     pub editors: Vec<Editor>,
+    /// How many units the file has in all: more than `units` holds when a
+    /// shard is served.
+    pub all_units: usize,
 }
 
 impl Config {
@@ -329,12 +335,29 @@ impl Config {
 
 // ---------------------------------------------------------------- loading
 
-/// Read and validate a config file.
+/// Read and validate a config file; with `[daemon] shard`, keep only that
+/// shard's units.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_shard(path, None)
+}
+
+/// [`load`], serving `shard` when given (the `--shard` option) instead of
+/// the file's `[daemon] shard`. The whole file is validated first — parents
+/// and editors may name units of other shards — and then only the shard's
+/// units are kept: nothing downstream can poll or post for a unit that
+/// another daemon serves.
+pub fn load_shard(path: &Path, shard: Option<crate::shard::Shard>) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| error::unreadable(path, e))?;
     let mut cfg = parse(&text, path)?;
     if let Some(ed) = cfg.daemon.editors_file.clone() {
         cfg.editors = load_editors(&ed, &cfg)?;
+    }
+    if shard.is_some() {
+        cfg.daemon.shard = shard;
+    }
+    if let Some(s) = cfg.daemon.shard {
+        cfg.all_units = cfg.units.len();
+        cfg.units.retain(|u| s.serves(&u.id));
     }
     Ok(cfg)
 }
@@ -369,6 +392,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         path: path.to_path_buf(),
         daemon,
         fetch,
+        all_units: units.len(),
         units,
         editors: Vec::new(),
     })

@@ -39,6 +39,7 @@ pub(super) struct RawDaemon {
     pub shutdown_timeout_secs: Option<u64>,
     pub keep_bodies_days: Option<u32>,
     pub archive_after_days: Option<u32>,
+    pub shard: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

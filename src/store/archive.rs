@@ -113,6 +113,17 @@ impl Archive {
             e[HASH..].copy_from_slice(&raw);
             new.push(e);
         }
+        self.add_entries(unit, records, new)
+    }
+
+    /// [`Archive::add`] with the `ids` entries already made (a unit's
+    /// history moved from another store, [`Archive::raw_ids`]).
+    fn add_entries(
+        &self,
+        unit: &str,
+        records: &[Vec<u8>],
+        new: Vec<[u8; ENTRY]>,
+    ) -> std::io::Result<()> {
         let dir = self.unit_dir(unit);
         std::fs::create_dir_all(&dir)?;
         {
@@ -149,6 +160,37 @@ impl Archive {
         std::fs::rename(&tmp, &path)?;
         sync_dir(&dir)?;
         sync_dir(&self.root)
+    }
+
+    /// `unit`'s `ids` file as it is: hashed identities cannot be turned back
+    /// into identities, so a unit's history moves with its entries.
+    pub(super) fn raw_ids(&self, unit: &str) -> std::io::Result<Vec<u8>> {
+        match std::fs::read(self.unit_dir(unit).join("ids")) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Add records and raw `ids` entries ([`Archive::raw_ids`] of another
+    /// store). Blocking.
+    pub(super) fn add_raw(
+        &self,
+        unit: &str,
+        records: &[Vec<u8>],
+        ids: &[u8],
+    ) -> std::io::Result<()> {
+        if !ids.len().is_multiple_of(ENTRY) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("archive entries of unit {unit}: {} bytes", ids.len()),
+            ));
+        }
+        let entries = ids
+            .chunks_exact(ENTRY)
+            .map(|c| c.try_into().unwrap_or([0; ENTRY]))
+            .collect();
+        self.add_entries(unit, records, entries)
     }
 
     /// The archived records of `unit`, oldest archival first (for reports

@@ -51,6 +51,7 @@ mod deliveries;
 mod health;
 mod items;
 mod sources;
+mod transfer;
 mod transition;
 mod upkeep;
 use archive::Archive;
@@ -66,6 +67,7 @@ pub use deliveries::DeliveryStep;
 use items::index_key;
 pub use items::{Inserted, StateCounts};
 pub use sources::SourceState;
+pub use transfer::{TransferError, Transferred};
 
 /// Bumped whenever the meaning of stored data changes; a store of a newer
 /// version is refused rather than misread, an older one is migrated at open.

@@ -25,10 +25,12 @@
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
 //! the command line and calls in here.
 
+pub mod account_cmd;
 pub mod admin;
 pub mod charset;
 pub mod clock;
 pub mod config;
+pub mod credential;
 pub mod daemon;
 pub mod demo;
 pub mod desk;

@@ -181,6 +181,9 @@ pub struct Outbox {
     tz: chrono_tz::Tz,
     metrics: Option<Arc<Metrics>>,
     session: tokio::sync::Mutex<Session>,
+    /// The credential file as it was when the publisher was built: a
+    /// renewed cookie shows as a different stamp (see [`Outboxes::get`]).
+    credential: Option<crate::credential::Stamp>,
 }
 
 /// The outboxes of a process: one per account, built on first use, so the
@@ -214,7 +217,13 @@ impl Outboxes {
         };
         let mut map = self.map.lock().expect("outboxes lock");
         if let Some(o) = map.get(&key) {
-            return o.clone();
+            if !o.credential_changed() {
+                return o.clone();
+            }
+            // A renewed cookie: a new outbox reads it and, its session
+            // fresh, checks the binding at once — a paused account resumes
+            // without a restart and without waiting for PAUSED_RECHECK.
+            tracing::info!(unit = %key.unit, account = %key.account, "the account's credential file changed: read again, binding checked now");
         }
         let o = Arc::new(Outbox::new(
             self.ctx.clone(),
@@ -232,6 +241,27 @@ impl Outboxes {
         (0..unit.accounts.len())
             .map(|i| self.get(unit, i))
             .collect()
+    }
+
+    /// The accounts of `unit` whose credential file changed since their
+    /// outbox read it (renewed with `account set-cookie`, the desk or by
+    /// hand); their outboxes are dropped, so the next step reads the new
+    /// credential and checks the binding at once. The caller wakes the
+    /// unit's workers.
+    pub fn renewed(&self, unit: &Unit) -> Vec<String> {
+        let mut map = self.map.lock().expect("outboxes lock");
+        let mut out = Vec::new();
+        for a in &unit.accounts {
+            let key = AccountKey {
+                unit: unit.id.clone(),
+                account: a.name.clone(),
+            };
+            if map.get(&key).is_some_and(|o| o.credential_changed()) {
+                map.remove(&key);
+                out.push(a.name.clone());
+            }
+        }
+        out
     }
 
     /// Forget every outbox (a reload): the next use builds them anew.
@@ -274,6 +304,7 @@ impl Outbox {
         publisher: Result<Arc<dyn Publisher>, String>,
     ) -> Outbox {
         let account = unit.accounts[index].clone();
+        let credential = account.publisher.secret().and_then(|s| s.stamp());
         Outbox {
             account: AccountKey {
                 unit: unit.id.clone(),
@@ -287,11 +318,25 @@ impl Outbox {
             tz,
             metrics,
             session: Default::default(),
+            credential,
         }
     }
 
     pub fn account(&self) -> &AccountKey {
         &self.account
+    }
+
+    /// Whether the account's credential file is not the one this outbox's
+    /// publisher was built from (a stat, no read).
+    pub fn credential_changed(&self) -> bool {
+        let now = self
+            .unit
+            .accounts
+            .iter()
+            .find(|a| a.name == self.account.account);
+        now.and_then(|a| a.publisher.secret())
+            .and_then(|s| s.stamp())
+            != self.credential
     }
 
     fn now(&self) -> DateTime<Utc> {

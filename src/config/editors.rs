@@ -22,9 +22,29 @@ pub struct Editor {
     /// The units the editor may act on (exactly these); all units when
     /// `None`.
     pub units: Option<Vec<String>>,
+    /// What the editor may do besides items (`role = "admin"`: renew the
+    /// accounts' cookies on the desk); `editor` when not given.
+    pub role: Role,
+}
+
+/// An editor's role. Renewing a cookie hands an account to whoever's
+/// login it is, so it takes more than acting on items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Acts on the items of the units in reach.
+    #[default]
+    Editor,
+    /// Also renews the cookies of the accounts in reach.
+    Admin,
 }
 
 impl Editor {
+    /// Whether the editor may renew the cookie of `unit`'s accounts.
+    pub fn may_manage_accounts_of(&self, unit: &str) -> bool {
+        self.role == Role::Admin && self.may_act_on(unit)
+    }
+
     pub fn may_act_on(&self, unit: &str) -> bool {
         self.units
             .as_ref()
@@ -45,6 +65,8 @@ struct RawEditor {
     name: Spanned<String>,
     token: String,
     units: Option<Vec<String>>,
+    #[serde(default)]
+    role: Role,
 }
 
 /// Tokens shorter than this are refused: they are the editors' passwords.
@@ -92,6 +114,7 @@ pub fn load_editors(path: &Path, config: &Config) -> Result<Vec<Editor>, ConfigE
             name,
             token: Secret::new(r.token),
             units: r.units,
+            role: r.role,
         });
     }
     if errors.is_empty() {

@@ -31,7 +31,7 @@ mod raw;
 
 pub use crate::publish::PublisherConfig;
 pub use check::parse_http_url;
-pub use editors::{Editor, MIN_TOKEN_CHARS, load_editors};
+pub use editors::{Editor, MIN_TOKEN_CHARS, Role, load_editors};
 pub use error::{ConfigError, ConfigErrors};
 
 use crate::extract::ExtractOptions;

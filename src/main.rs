@@ -415,6 +415,16 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
+            let findings = config::lint(&config, &cfg, chrono::Utc::now());
+            for w in &findings.warnings {
+                eprintln!("warning: {w}");
+            }
+            if !findings.errors.is_empty() {
+                for e in &findings.errors {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             println!("{}: ok, {} unit(s)", config.display(), cfg.units.len());
             if let Some(n) = next {
                 print!("{}", autosync::schedule_report(&cfg, chrono::Utc::now(), n));

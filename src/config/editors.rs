@@ -123,3 +123,39 @@ pub fn load_editors(path: &Path, config: &Config) -> Result<Vec<Editor>, ConfigE
         Err(ConfigErrors(errors))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The role defaults to a plain editor (renewing a cookie is for
+    /// admins only), and a misspelt role is an error, not an editor.
+    #[test]
+    fn the_role_defaults_to_editor_and_an_unknown_role_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::parse(
+            super::super::tests::MINIMAL,
+            &dir.path().join("autosync.toml"),
+        )
+        .unwrap();
+        let path = dir.path().join("editors.toml");
+        std::fs::write(
+            &path,
+            "[[editor]]\nname = \"甲\"\ntoken = \"0123456789abcdefAA\"\n\n\
+             [[editor]]\nname = \"乙\"\ntoken = \"0123456789abcdefBB\"\nrole = \"admin\"\nunits = [\"sx-kx\"]\n",
+        )
+        .unwrap();
+        let eds = load_editors(&path, &cfg).unwrap();
+        assert_eq!(eds[0].role, Role::Editor);
+        assert!(!eds[0].may_manage_accounts_of("sx-kx"));
+        assert_eq!(eds[1].role, Role::Admin);
+        assert!(eds[1].may_manage_accounts_of("sx-kx") && !eds[1].may_manage_accounts_of("cast"));
+        std::fs::write(
+            &path,
+            "[[editor]]\nname = \"甲\"\ntoken = \"0123456789abcdefAA\"\nrole = \"root\"\n",
+        )
+        .unwrap();
+        let e = load_editors(&path, &cfg).unwrap_err().to_string();
+        assert!(e.contains("editors.toml:4") && e.contains("root"), "{e}");
+    }
+}

@@ -15,6 +15,7 @@
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
+//! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against

@@ -45,7 +45,8 @@ pub const MAX_ATTEMPTS: u32 = 8;
 pub const BINDING_RECHECK: chrono::Duration = chrono::Duration::hours(6);
 
 /// While an account is paused, its binding is checked again this often (a
-/// cheap GET; nothing is posted until it succeeds). A reload checks at once.
+/// cheap GET; nothing is posted until it succeeds). A reload checks at once,
+/// and so does a renewed credential file (see [`Outboxes::get`]).
 pub const PAUSED_RECHECK: chrono::Duration = chrono::Duration::minutes(15);
 
 /// When the binding check itself fails (network), it is tried again after

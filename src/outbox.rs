@@ -218,7 +218,9 @@ impl Outboxes {
         };
         let mut map = self.map.lock().expect("outboxes lock");
         if let Some(o) = map.get(&key) {
-            if !o.credential_changed() {
+            // One in use (a send under its lock) is replaced only once it
+            // is done: two outboxes of one account must not send at once.
+            if !o.credential_changed() || !o.idle() {
                 return o.clone();
             }
             // A renewed cookie: a new outbox reads it and, its session
@@ -246,7 +248,8 @@ impl Outboxes {
 
     /// The accounts of `unit` whose credential file changed since their
     /// outbox read it (renewed with `account set-cookie`, the desk or by
-    /// hand); their outboxes are dropped, so the next step reads the new
+    /// hand); their outboxes are dropped (one in use is replaced by the
+    /// next `get` after its send), so the next step reads the new
     /// credential and checks the binding at once. The caller wakes the
     /// unit's workers.
     pub fn renewed(&self, unit: &Unit) -> Vec<String> {
@@ -257,8 +260,12 @@ impl Outboxes {
                 unit: unit.id.clone(),
                 account: a.name.clone(),
             };
-            if map.get(&key).is_some_and(|o| o.credential_changed()) {
-                map.remove(&key);
+            if let Some(o) = map.get(&key)
+                && o.credential_changed()
+            {
+                if o.idle() {
+                    map.remove(&key);
+                }
                 out.push(a.name.clone());
             }
         }
@@ -325,6 +332,11 @@ impl Outbox {
 
     pub fn account(&self) -> &AccountKey {
         &self.account
+    }
+
+    /// Nothing is under way through this outbox (its lock is free).
+    fn idle(&self) -> bool {
+        self.session.try_lock().is_ok()
     }
 
     /// Whether the account's credential file is not the one this outbox's
@@ -895,5 +907,46 @@ mod tests {
         assert!(same_name(" 某市 科协 ", "某市科协"));
         assert!(same_name("ＡＢＣ科协", "ABC科协"));
         assert!(!same_name("某省科协", "某市科协"));
+    }
+
+    /// A renewed cookie replaces the account's outbox, but never while a
+    /// send holds the old one's lock: two outboxes of one account would
+    /// send at once (spacing and the daily cap broken).
+    #[tokio::test]
+    async fn a_renewed_credential_never_replaces_an_outbox_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let cookie = dir.path().join("cookie");
+        std::fs::write(&cookie, "sessionid=a; csrftoken=b").unwrap();
+        // A toutiao account whose cookie is the file `cookie`.
+        let text = include_str!("../tests/fixtures/check/one_unit.toml")
+            .replace("{daemon}", "")
+            .replace("{schedule}", "*/10 * * * *")
+            .replace("{cookie}", "cookie_file = \"cookie\"");
+        let config = crate::config::parse(&text, &dir.path().join("autosync.toml")).unwrap();
+        let ctx = Context::open(
+            &config,
+            Arc::new(crate::clock::SystemClock),
+            Default::default(),
+        )
+        .unwrap();
+        let outboxes = Outboxes::new(ctx, config.daemon.timezone, None);
+        let unit = &config.units[0];
+        let first = outboxes.get(unit, 0);
+        let busy = first.session.lock().await;
+        crate::credential::write_private(&cookie, "sessionid=c; csrftoken=d").unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "replaced while in use"
+        );
+        assert_eq!(outboxes.renewed(unit), vec!["示例省科协".to_string()]);
+        assert!(
+            Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "dropped while in use"
+        );
+        drop(busy);
+        assert!(
+            !Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "old cookie kept"
+        );
     }
 }

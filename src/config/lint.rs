@@ -112,27 +112,38 @@ fn secrets(
         let line =
             key_line(text, region, &option, *nth).or_else(|| key_line(text, region, "id", 0));
         *nth += 1;
-        let problem = match &secret.source {
-            Source::File(p) => match std::fs::read_to_string(p) {
-                Err(e) => Some(format!("{option} {}: {e}", p.display())),
-                Ok(s) if s.trim().is_empty() => {
-                    Some(format!("{option} {}: the file is empty", p.display()))
-                }
-                Ok(_) => None,
+        // Where it is read from (for messages) and what it holds.
+        let (place, value) = match &secret.source {
+            Source::File(p) => (
+                format!("{option} {}", p.display()),
+                std::fs::read_to_string(p).map_err(|e| e.to_string()),
+            ),
+            Source::Env(var) => (
+                format!("{option} {var}"),
+                std::env::var(var).map_err(|_| "the environment variable is not set".into()),
+            ),
+            Source::Credential(name) => match secret.path() {
+                Some(p) => (
+                    format!("{option} {name} ({})", p.display()),
+                    std::fs::read_to_string(&p).map_err(|e| e.to_string()),
+                ),
+                // Read only under systemd: nothing to check here.
+                None => continue,
             },
-            Source::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => None,
-                Ok(_) => Some(format!("{option} {var}: the environment variable is empty")),
-                Err(_) => Some(format!(
-                    "{option} {var}: the environment variable is not set"
-                )),
-            },
-            Source::Credential(name) => secret.path().and_then(|p| {
-                std::fs::read_to_string(&p)
-                    .err()
-                    .map(|e| format!("{option} {name} ({}): {e}", p.display()))
-            }),
         };
+        let problem = match value {
+            Err(e) => Some(e),
+            Ok(v) if v.trim().is_empty() => Some("it is empty".to_string()),
+            // A toutiao cookie the client would refuse (no csrftoken…):
+            // said now, not when the account pauses. Never the value.
+            Ok(v) if matches!(a.publisher, crate::publish::PublisherConfig::Toutiao(_)) => {
+                crate::account_cmd::parse_cookie(&v)
+                    .err()
+                    .map(|e| e.to_string())
+            }
+            Ok(_) => None,
+        }
+        .map(|p| format!("{place}: {p}"));
         if let Some(p) = problem {
             f.errors
                 .push(at(line, Some(&u.id), format!("account {}: {p}", a.name)));
@@ -286,7 +297,11 @@ mod tests {
         std::fs::write(dir.path().join("secrets/sx-kx"), "sessionid=a; csrftoken=b").unwrap();
         assert!(findings(&path).0.is_empty());
         std::fs::write(dir.path().join("secrets/sx-kx"), "\n").unwrap();
-        assert!(findings(&path).0[0].contains("empty"));
+        assert!(findings(&path).0[0].contains("it is empty"));
+        // A cookie the client would refuse, without its value.
+        std::fs::write(dir.path().join("secrets/sx-kx"), "sessionid=SEKRIT").unwrap();
+        let e = &findings(&path).0[0];
+        assert!(e.contains("no csrftoken") && !e.contains("SEKRIT"), "{e}");
         let path = config_in(
             dir.path(),
             "",

@@ -15,6 +15,7 @@
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
 //! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; poll tasks, publish workers, reload, signals; which units this daemon serves |
+//! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
@@ -25,10 +26,12 @@
 //! (a sample site for `autosync demo` and the tests). `main.rs` only parses
 //! the command line and calls in here.
 
+pub mod account_cmd;
 pub mod admin;
 pub mod charset;
 pub mod clock;
 pub mod config;
+pub mod credential;
 pub mod daemon;
 pub mod demo;
 pub mod desk;

@@ -266,6 +266,27 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// An account's credentials (`account set-cookie`).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Renew a toutiao account's cookie: read from stdin (never echoed),
+    /// written to the unit's cookie_file (mode 0600); a running daemon
+    /// reads it and checks the account at once.
+    SetCookie {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// The unit whose account it is.
+        unit: String,
+        /// The account, when the unit has several.
+        #[arg(long)]
+        account: Option<String>,
+    },
 }
 
 /// What every editors' subcommand takes.
@@ -433,6 +454,16 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
+            let findings = config::lint(&config, &cfg, chrono::Utc::now());
+            for w in &findings.warnings {
+                eprintln!("warning: {w}");
+            }
+            if !findings.errors.is_empty() {
+                for e in &findings.errors {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             match cfg.daemon.shard {
                 Some(s) => println!(
                     "{}: ok, shard {s}: {} of {} unit(s)",
@@ -752,6 +783,70 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 eprintln!("failed: {}: {why}", path.display());
             }
             print!("{}", report.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Account {
+            command:
+                AccountCommand::SetCookie {
+                    config,
+                    unit,
+                    account,
+                },
+        } => {
+            let cfg = match load_config(&config, shard) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let input = autosync::account_cmd::read_cookie_from_stdin()?;
+            let w = match autosync::account_cmd::set_cookie(&cfg, &unit, account.as_deref(), &input)
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("autosync: {e}");
+                    let code = match e {
+                        autosync::account_cmd::SetCookieError::Write { .. } => 1,
+                        autosync::account_cmd::SetCookieError::Malformed(_) => EXIT_REFUSED,
+                        _ => EXIT_CONFIG,
+                    };
+                    return Ok(ExitCode::from(code));
+                }
+            };
+            println!(
+                "unit {}, account {}: cookie written to {} (mode 0600)",
+                w.unit,
+                w.account,
+                w.path.display()
+            );
+            let rt = runtime()?;
+            let told = rt.block_on(autosync::account_cmd::tell_daemon(
+                &cfg,
+                &w.unit,
+                &w.account,
+                std::time::Duration::from_secs(15),
+            ));
+            use autosync::account_cmd::Told;
+            match told {
+                Ok(Told::NoDaemon) => println!(
+                    "no daemon answers on {}: it reads the new cookie when it starts",
+                    cfg.daemon.listen
+                ),
+                Ok(Told::Resumed) => {
+                    println!("the daemon checked the new cookie: the account publishes again")
+                }
+                Ok(Told::Renewed) => println!("the daemon reads the new cookie for the next post"),
+                Ok(Told::StillPaused(why)) => {
+                    println!(
+                        "the daemon read the new cookie, but the account is still paused: {why}"
+                    );
+                    return Ok(ExitCode::from(EXIT_UNIT_FAILED));
+                }
+                Err(e) => {
+                    eprintln!(
+                        "autosync: the cookie is written, but telling the daemon failed ({e}); `systemctl reload autosync` reads it"
+                    );
+                    return Ok(ExitCode::from(EXIT_UNIT_FAILED));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {

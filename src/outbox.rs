@@ -45,7 +45,8 @@ pub const MAX_ATTEMPTS: u32 = 8;
 pub const BINDING_RECHECK: chrono::Duration = chrono::Duration::hours(6);
 
 /// While an account is paused, its binding is checked again this often (a
-/// cheap GET; nothing is posted until it succeeds). A reload checks at once.
+/// cheap GET; nothing is posted until it succeeds). A reload checks at once,
+/// and so does a renewed credential file (see [`Outboxes::get`]).
 pub const PAUSED_RECHECK: chrono::Duration = chrono::Duration::minutes(15);
 
 /// When the binding check itself fails (network), it is tried again after
@@ -181,6 +182,9 @@ pub struct Outbox {
     tz: chrono_tz::Tz,
     metrics: Option<Arc<Metrics>>,
     session: tokio::sync::Mutex<Session>,
+    /// The credential file as it was when the publisher was built: a
+    /// renewed cookie shows as a different stamp (see [`Outboxes::get`]).
+    credential: Option<crate::credential::Stamp>,
 }
 
 /// The outboxes of a process: one per account, built on first use, so the
@@ -214,7 +218,15 @@ impl Outboxes {
         };
         let mut map = self.map.lock().expect("outboxes lock");
         if let Some(o) = map.get(&key) {
-            return o.clone();
+            // One in use (a send under its lock) is replaced only once it
+            // is done: two outboxes of one account must not send at once.
+            if !o.credential_changed() || !o.idle() {
+                return o.clone();
+            }
+            // A renewed cookie: a new outbox reads it and, its session
+            // fresh, checks the binding at once — a paused account resumes
+            // without a restart and without waiting for PAUSED_RECHECK.
+            tracing::info!(unit = %key.unit, account = %key.account, "the account's credential file changed: read again, binding checked now");
         }
         let o = Arc::new(Outbox::new(
             self.ctx.clone(),
@@ -232,6 +244,32 @@ impl Outboxes {
         (0..unit.accounts.len())
             .map(|i| self.get(unit, i))
             .collect()
+    }
+
+    /// The accounts of `unit` whose credential file changed since their
+    /// outbox read it (renewed with `account set-cookie`, the desk or by
+    /// hand); their outboxes are dropped (one in use is replaced by the
+    /// next `get` after its send), so the next step reads the new
+    /// credential and checks the binding at once. The caller wakes the
+    /// unit's workers.
+    pub fn renewed(&self, unit: &Unit) -> Vec<String> {
+        let mut map = self.map.lock().expect("outboxes lock");
+        let mut out = Vec::new();
+        for a in &unit.accounts {
+            let key = AccountKey {
+                unit: unit.id.clone(),
+                account: a.name.clone(),
+            };
+            if let Some(o) = map.get(&key)
+                && o.credential_changed()
+            {
+                if o.idle() {
+                    map.remove(&key);
+                }
+                out.push(a.name.clone());
+            }
+        }
+        out
     }
 
     /// Forget every outbox (a reload): the next use builds them anew.
@@ -274,6 +312,7 @@ impl Outbox {
         publisher: Result<Arc<dyn Publisher>, String>,
     ) -> Outbox {
         let account = unit.accounts[index].clone();
+        let credential = account.publisher.secret().and_then(|s| s.stamp());
         Outbox {
             account: AccountKey {
                 unit: unit.id.clone(),
@@ -287,11 +326,30 @@ impl Outbox {
             tz,
             metrics,
             session: Default::default(),
+            credential,
         }
     }
 
     pub fn account(&self) -> &AccountKey {
         &self.account
+    }
+
+    /// Nothing is under way through this outbox (its lock is free).
+    fn idle(&self) -> bool {
+        self.session.try_lock().is_ok()
+    }
+
+    /// Whether the account's credential file is not the one this outbox's
+    /// publisher was built from (a stat, no read).
+    pub fn credential_changed(&self) -> bool {
+        let now = self
+            .unit
+            .accounts
+            .iter()
+            .find(|a| a.name == self.account.account);
+        now.and_then(|a| a.publisher.secret())
+            .and_then(|s| s.stamp())
+            != self.credential
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -849,5 +907,46 @@ mod tests {
         assert!(same_name(" 某市 科协 ", "某市科协"));
         assert!(same_name("ＡＢＣ科协", "ABC科协"));
         assert!(!same_name("某省科协", "某市科协"));
+    }
+
+    /// A renewed cookie replaces the account's outbox, but never while a
+    /// send holds the old one's lock: two outboxes of one account would
+    /// send at once (spacing and the daily cap broken).
+    #[tokio::test]
+    async fn a_renewed_credential_never_replaces_an_outbox_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let cookie = dir.path().join("cookie");
+        std::fs::write(&cookie, "sessionid=a; csrftoken=b").unwrap();
+        // A toutiao account whose cookie is the file `cookie`.
+        let text = include_str!("../tests/fixtures/check/one_unit.toml")
+            .replace("{daemon}", "")
+            .replace("{schedule}", "*/10 * * * *")
+            .replace("{cookie}", "cookie_file = \"cookie\"");
+        let config = crate::config::parse(&text, &dir.path().join("autosync.toml")).unwrap();
+        let ctx = Context::open(
+            &config,
+            Arc::new(crate::clock::SystemClock),
+            Default::default(),
+        )
+        .unwrap();
+        let outboxes = Outboxes::new(ctx, config.daemon.timezone, None);
+        let unit = &config.units[0];
+        let first = outboxes.get(unit, 0);
+        let busy = first.session.lock().await;
+        crate::credential::write_private(&cookie, "sessionid=c; csrftoken=d").unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "replaced while in use"
+        );
+        assert_eq!(outboxes.renewed(unit), vec!["示例省科协".to_string()]);
+        assert!(
+            Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "dropped while in use"
+        );
+        drop(busy);
+        assert!(
+            !Arc::ptr_eq(&first, &outboxes.get(unit, 0)),
+            "old cookie kept"
+        );
     }
 }

@@ -69,6 +69,7 @@ async fn bench() -> Bench {
             name: "王编辑".into(),
             token: Secret::new("0123456789abcdef0123"),
             units: None,
+            role: Default::default(),
         },
         site,
         _shutdown: shutdown,

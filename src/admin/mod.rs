@@ -3,6 +3,7 @@
 //! status` prints), the editors' JSON API under `/api` ([`api`]) and their
 //! web page under `/desk` ([`web`]).
 
+pub mod accounts_page;
 pub mod api;
 pub mod client;
 pub mod web;
@@ -778,6 +779,7 @@ site = "http://127.0.0.1:9/"
                 name: "王编辑".into(),
                 token: crate::secret::Secret::new("0123456789abcdef0123"),
                 units: None,
+                role: Default::default(),
             });
             service.config = Arc::new(RwLock::new(Arc::new(cfg)));
         }

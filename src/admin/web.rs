@@ -108,11 +108,11 @@ fn state_zh(s: &str) -> &'static str {
     crate::store::StateName::parse(s).map_or("未知", |n| n.label_zh())
 }
 
-fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
+pub(super) fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
     let who = editor
         .map(|e| {
             format!(
-                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/audit">审计日志</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
+                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/accounts">账号</a> <a href="/desk/audit">审计日志</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
                 esc(e)
             )
         })
@@ -146,7 +146,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 
 /// The logged-in editor and the session's CSRF token, or a redirect to the
 /// login page.
-fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
+pub(super) fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
     let to_login = || Redirect::to("/desk/login").into_response();
     let id = session_id(headers).ok_or_else(to_login)?;
     let (name, csrf) = s.sessions.get(&id).ok_or_else(to_login)?;
@@ -174,7 +174,7 @@ fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
 
 /// The logged-in editor and the parsed form, once its CSRF token checked
 /// out; else the answer to send.
-fn guarded<T: HasCsrf>(
+pub(super) fn guarded<T: HasCsrf>(
     s: &Service,
     headers: &HeaderMap,
     form: Result<Form<T>, axum::extract::rejection::FormRejection>,
@@ -188,7 +188,7 @@ fn guarded<T: HasCsrf>(
 }
 
 /// Forms that carry the session's CSRF token.
-trait HasCsrf {
+pub(super) trait HasCsrf {
     fn csrf(&self) -> Option<&str>;
 }
 
@@ -201,7 +201,7 @@ macro_rules! has_csrf {
 }
 has_csrf!(ActionForm, PushForm, BroadcastForm);
 
-fn flash(q: &HashMap<String, String>) -> String {
+pub(super) fn flash(q: &HashMap<String, String>) -> String {
     let mut out = String::new();
     if let Some(m) = q.get("msg") {
         let _ = write!(out, r#"<div class="msg">{}</div>"#, esc(m));
@@ -212,7 +212,7 @@ fn flash(q: &HashMap<String, String>) -> String {
     out
 }
 
-fn back(to: &str, r: Result<String, DeskError>) -> Response {
+pub(super) fn back(to: &str, r: Result<String, DeskError>) -> Response {
     let (k, v) = match r {
         Ok(m) => ("msg", m),
         Err(e) => ("err", e.to_string()),
@@ -797,6 +797,7 @@ pub fn routes() -> Router<Service> {
         .route("/desk/broadcast", post(broadcast))
         .route("/desk/audit", get(audit_page))
         .route("/desk/audit.csv", get(audit_csv))
+        .merge(super::accounts_page::routes())
 }
 
 #[cfg(test)]

@@ -90,17 +90,26 @@ impl<'a> Checker<'a> {
 /// `[daemon]`: the listen address and the time zone parse, the retention
 /// windows agree; defaults for the rest.
 pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
-    let listen = match d.listen.as_deref().unwrap_or("127.0.0.1:8640").parse() {
+    // Each error at the line of its key (a default cannot be wrong).
+    let line =
+        |c: &Checker, v: &Option<Spanned<String>>| v.as_ref().map(|s| c.line_of(s.span().start));
+    let text = |v: &Option<Spanned<String>>, default: &'static str| {
+        v.as_ref()
+            .map_or(default.to_string(), |s| s.get_ref().clone())
+    };
+    let listen = match text(&d.listen, "127.0.0.1:8640").parse() {
         Ok(a) => a,
         Err(e) => {
-            c.file_error(None, format!("[daemon] listen: {e}"));
+            let l = line(c, &d.listen);
+            c.file_error(l, format!("[daemon] listen: {e}"));
             "127.0.0.1:8640".parse().expect("static addr")
         }
     };
-    let timezone = match d.timezone.as_deref().unwrap_or("Asia/Shanghai").parse() {
+    let timezone = match text(&d.timezone, "Asia/Shanghai").parse() {
         Ok(tz) => tz,
         Err(e) => {
-            c.file_error(None, format!("[daemon] timezone: {e}"));
+            let l = line(c, &d.timezone);
+            c.file_error(l, format!("[daemon] timezone: {e}"));
             chrono_tz::Asia::Shanghai
         }
     };

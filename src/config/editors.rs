@@ -22,9 +22,29 @@ pub struct Editor {
     /// The units the editor may act on (exactly these); all units when
     /// `None`.
     pub units: Option<Vec<String>>,
+    /// What the editor may do besides items (`role = "admin"`: renew the
+    /// accounts' cookies on the desk); `editor` when not given.
+    pub role: Role,
+}
+
+/// An editor's role. Renewing a cookie hands an account to whoever's
+/// login it is, so it takes more than acting on items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Acts on the items of the units in reach.
+    #[default]
+    Editor,
+    /// Also renews the cookies of the accounts in reach.
+    Admin,
 }
 
 impl Editor {
+    /// Whether the editor may renew the cookie of `unit`'s accounts.
+    pub fn may_manage_accounts_of(&self, unit: &str) -> bool {
+        self.role == Role::Admin && self.may_act_on(unit)
+    }
+
     pub fn may_act_on(&self, unit: &str) -> bool {
         self.units
             .as_ref()
@@ -45,6 +65,8 @@ struct RawEditor {
     name: Spanned<String>,
     token: String,
     units: Option<Vec<String>>,
+    #[serde(default)]
+    role: Role,
 }
 
 /// Tokens shorter than this are refused: they are the editors' passwords.
@@ -92,11 +114,48 @@ pub fn load_editors(path: &Path, config: &Config) -> Result<Vec<Editor>, ConfigE
             name,
             token: Secret::new(r.token),
             units: r.units,
+            role: r.role,
         });
     }
     if errors.is_empty() {
         Ok(out)
     } else {
         Err(ConfigErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The role defaults to a plain editor (renewing a cookie is for
+    /// admins only), and a misspelt role is an error, not an editor.
+    #[test]
+    fn the_role_defaults_to_editor_and_an_unknown_role_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::parse(
+            super::super::tests::MINIMAL,
+            &dir.path().join("autosync.toml"),
+        )
+        .unwrap();
+        let path = dir.path().join("editors.toml");
+        std::fs::write(
+            &path,
+            "[[editor]]\nname = \"甲\"\ntoken = \"0123456789abcdefAA\"\n\n\
+             [[editor]]\nname = \"乙\"\ntoken = \"0123456789abcdefBB\"\nrole = \"admin\"\nunits = [\"sx-kx\"]\n",
+        )
+        .unwrap();
+        let eds = load_editors(&path, &cfg).unwrap();
+        assert_eq!(eds[0].role, Role::Editor);
+        assert!(!eds[0].may_manage_accounts_of("sx-kx"));
+        assert_eq!(eds[1].role, Role::Admin);
+        assert!(eds[1].may_manage_accounts_of("sx-kx") && !eds[1].may_manage_accounts_of("cast"));
+        std::fs::write(
+            &path,
+            "[[editor]]\nname = \"甲\"\ntoken = \"0123456789abcdefAA\"\nrole = \"root\"\n",
+        )
+        .unwrap();
+        let e = load_editors(&path, &cfg).unwrap_err().to_string();
+        assert!(e.contains("editors.toml:4") && e.contains("root"), "{e}");
     }
 }

@@ -27,12 +27,14 @@
 mod check;
 mod editors;
 mod error;
+mod lint;
 mod raw;
 
 pub use crate::publish::PublisherConfig;
 pub use check::parse_http_url;
-pub use editors::{Editor, MIN_TOKEN_CHARS, load_editors};
+pub use editors::{Editor, MIN_TOKEN_CHARS, Role, load_editors};
 pub use error::{ConfigError, ConfigErrors};
+pub use lint::{Findings, lint};
 
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
@@ -529,8 +531,8 @@ site = "https://d.example/"
         let f = "/etc/autosync/autosync.toml";
         let fields = "5 (minute hour day-of-month month day-of-week), 6 (seconds first) or 7 (seconds … year)";
         let want = [
-            format!("{f}: [daemon] listen: invalid socket address syntax"),
-            format!("{f}: [daemon] timezone: failed to parse timezone"),
+            format!("{f}:3: [daemon] listen: invalid socket address syntax"),
+            format!("{f}:4: [daemon] timezone: failed to parse timezone"),
             format!(
                 "{f}: [daemon] archive_after_days = 3: at least 7 (the daily cap and editors work on recent items), or 0 for never"
             ),

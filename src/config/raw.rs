@@ -29,9 +29,9 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDaemon {
     pub state_dir: PathBuf,
-    pub listen: Option<String>,
+    pub listen: Option<Spanned<String>>,
     pub editors_file: Option<PathBuf>,
-    pub timezone: Option<String>,
+    pub timezone: Option<Spanned<String>>,
     pub concurrency: Option<usize>,
     pub publish_grace_secs: Option<u64>,
     pub run_at_start: Option<bool>,

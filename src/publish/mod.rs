@@ -69,6 +69,18 @@ impl PublisherConfig {
         }
     }
 
+    /// Where the account's credential comes from (none for `file`): the
+    /// outbox builds the publisher again when that file changes, and
+    /// `check` and `account set-cookie` find it there.
+    pub fn secret(&self) -> Option<crate::credential::SecretRef> {
+        match self {
+            PublisherConfig::Toutiao(c) => c.secret(),
+            PublisherConfig::Wechat(c) => c.secret(),
+            PublisherConfig::Webhook(c) => c.secret(),
+            PublisherConfig::File(_) => None,
+        }
+    }
+
     /// The account's publisher (credentials read now).
     pub fn build(&self, ctx: &BuildCtx) -> Result<std::sync::Arc<dyn Publisher>, String> {
         match self {

@@ -32,6 +32,16 @@ impl ToutiaoConfig {
         }
     }
 
+    /// Where the cookie comes from (see [`crate::credential`]).
+    pub fn secret(&self) -> Option<crate::credential::SecretRef> {
+        crate::credential::SecretRef::first(
+            "cookie",
+            self.cookie_file.as_deref(),
+            self.cookie_env.as_deref(),
+            self.cookie_credential.as_deref(),
+        )
+    }
+
     /// What is wrong, as sentences naming the option.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -45,6 +45,16 @@ impl WebhookConfig {
         }
     }
 
+    /// Where the secret comes from (see [`crate::credential`]).
+    pub fn secret(&self) -> Option<crate::credential::SecretRef> {
+        crate::credential::SecretRef::first(
+            "secret",
+            self.secret_file.as_deref(),
+            self.secret_env.as_deref(),
+            self.secret_credential.as_deref(),
+        )
+    }
+
     /// What is wrong, one sentence each, naming the option; empty when
     /// nothing is. The URL is never echoed: it may carry a token.
     pub fn validate(&self) -> Vec<String> {

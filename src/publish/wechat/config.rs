@@ -78,6 +78,16 @@ impl WechatConfig {
         }
     }
 
+    /// Where the secret comes from (see [`crate::credential`]).
+    pub fn secret(&self) -> Option<crate::credential::SecretRef> {
+        crate::credential::SecretRef::first(
+            "app_secret",
+            self.app_secret_file.as_deref(),
+            self.app_secret_env.as_deref(),
+            self.app_secret_credential.as_deref(),
+        )
+    }
+
     /// Every problem of these options, as sentences naming the option;
     /// empty when there is none. Reads the cover file (after
     /// [`resolve_paths`](Self::resolve_paths)), never the secret.

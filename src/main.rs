@@ -66,6 +66,12 @@ enum Command {
         /// Also print each unit's next N scheduled runs.
         #[arg(long, value_name = "N")]
         next: Option<usize>,
+        /// Report missing or unreadable credentials (cookie files, unset
+        /// variables) as warnings, not errors. The service runs this before
+        /// it starts and reloads: one account's missing cookie pauses that
+        /// account in the daemon, it must not stop every unit.
+        #[arg(long)]
+        credentials_warn: bool,
     },
     /// Run the daemon (under systemd: Type=notify).
     Run {
@@ -449,12 +455,20 @@ where
 
 fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> {
     match cmd {
-        Command::Check { config, next } => {
+        Command::Check {
+            config,
+            next,
+            credentials_warn,
+        } => {
             let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let findings = config::lint(&config, &cfg, chrono::Utc::now());
+            let mut findings = config::lint(&config, &cfg, chrono::Utc::now());
+            if credentials_warn {
+                let errors = std::mem::take(&mut findings.errors);
+                findings.warnings.extend(errors);
+            }
             for w in &findings.warnings {
                 eprintln!("warning: {w}");
             }

@@ -37,6 +37,19 @@ fn check_refuses_a_missing_cookie_file_and_an_unset_cookie_env_naming_file_line_
             path.display()
         )))
         .stdout(predicate::str::contains("ok").not());
+    // What the service runs before it starts: the same finding, a warning,
+    // so that one account's missing cookie (which pauses that account in
+    // the daemon) does not stop every unit.
+    Command::cargo_bin("autosync")
+        .unwrap()
+        .args(["check", "--credentials-warn", "-c"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "warning: {}:17: unit sx-kx: account 示例省科协: cookie_file",
+            path.display()
+        )));
     let path = config(
         dir.path(),
         "",

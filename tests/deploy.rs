@@ -9,7 +9,7 @@ const UNIT: &str = include_str!("../deploy/autosync.service");
 fn service_file_has_notify_reload_and_hardening() {
     for line in [
         "Type=notify",
-        "ExecStartPre=/usr/bin/autosync check -c /etc/autosync/autosync.toml",
+        "ExecStartPre=/usr/bin/autosync check --credentials-warn -c /etc/autosync/autosync.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "StateDirectory=autosync",

@@ -215,7 +215,13 @@ async fn robots_txt_is_fetched_once_per_host_across_polls_and_spends_no_spacing(
         assert_eq!(r.new, 0);
     }
     let took = began.elapsed();
-    let feed_only = ["/robots.txt", "/feed.xml", "/feed.xml", "/feed.xml", "/feed.xml"];
+    let feed_only = [
+        "/robots.txt",
+        "/feed.xml",
+        "/feed.xml",
+        "/feed.xml",
+        "/feed.xml",
+    ];
     assert_eq!(site.asked(), feed_only, "robots.txt asked again");
     // Three feed requests, each one spacing after the one before: exactly
     // three turns (the clock only moves by the gate's sleeps); a robots.txt

@@ -16,6 +16,7 @@
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
+//! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
@@ -35,6 +36,7 @@ pub mod desk;
 pub mod extract;
 pub mod fetch;
 pub mod hooks;
+pub mod import;
 pub mod ingest;
 pub mod memory;
 pub mod metrics;
@@ -43,6 +45,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod roster;
 pub mod schedule;
 pub mod scope;
 pub mod secret;

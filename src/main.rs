@@ -669,10 +669,14 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if output.is_none() {
-                print!("{}", done.toml);
-            }
             let import = &done.import;
+            match &output {
+                None => print!("{}", done.toml),
+                Some(path) if import.units.is_empty() => {
+                    eprintln!("没有可导入的行，未写入 {}", path.display())
+                }
+                Some(_) => {}
+            }
             if !import.problems.is_empty() {
                 eprint!("{}", autosync::import::problems::table(&import.problems));
             }

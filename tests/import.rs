@@ -467,6 +467,51 @@ fn duplicates_against_the_existing_config_keep_rows_out() {
 }
 
 #[test]
+fn a_form_imported_before_is_skipped_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f.csv");
+    gbk_csv(&f, &good_rows());
+    let first = import_lib(std::slice::from_ref(&f), None);
+    let mut text = BASE.to_string();
+    text.push_str(&autosync::import::output::units_toml(
+        &first.units,
+        &Options::default(),
+    ));
+    // check wants sources today; the import's own output otherwise.
+    let text = text.replace(
+        "  [[unit.publisher]]\n  kind = \"toutiao\"",
+        "  [[unit.source]]\n  feed = \"https://x.example/rss\"\n  [[unit.publisher]]\n  kind = \"toutiao\"",
+    );
+    let cfg = autosync::config::parse(&text, &dir.path().join("autosync.toml")).unwrap();
+    // The same form again, one row corrected into a new unit.
+    let mut rows = good_rows();
+    rows[2][0] = "丁大学科协".into();
+    rows[2][6] = "https://ding.edu.cn/".into();
+    gbk_csv(&f, &rows);
+    let again = import_lib(&[f], Some(&cfg));
+    assert!(!again.has_unusable(), "{:#?}", again.problems);
+    let skipped: Vec<&Fault> = again
+        .problems
+        .iter()
+        .map(|p| &p.fault)
+        .filter(|f| matches!(f, Fault::AlreadyInConfig { .. }))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            &Fault::AlreadyInConfig {
+                unit: "jiakx".into()
+            },
+            &Fault::AlreadyInConfig {
+                unit: "kx-yi".into()
+            }
+        ]
+    );
+    let ids: Vec<&str> = again.units.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["ding"]);
+}
+
+#[test]
 fn ids_stay_unique_against_the_config_and_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let base = BASE.replace("id = \"sx-kx\"", "id = \"jiakx\"");

@@ -245,6 +245,14 @@ pub fn read_form(grid: &Grid) -> (Option<Form>, Vec<Problem>) {
             values,
         });
     }
+    if rows.is_empty() {
+        problems.push(Problem {
+            file: grid.label.clone(),
+            row: Some(header_at),
+            column: None,
+            fault: Fault::NoRows,
+        });
+    }
     let form = Form {
         file: grid.label.clone(),
         responsible: responsible(&grid.rows[..h.first]),
@@ -338,6 +346,17 @@ mod tests {
                 .iter()
                 .any(|p| p.fault == Fault::MissingColumn(Column::Site))
         );
+    }
+
+    #[test]
+    fn a_blank_template_is_a_warning_not_silence() {
+        let (form, problems) = read_form(&grid(&[
+            &["头条号名称", "机构名称", "官方网站"],
+            &["", "", ""],
+        ]));
+        assert!(form.unwrap().rows.is_empty());
+        assert_eq!(problems.len(), 5, "{problems:?}"); // four optional columns missing, no rows
+        assert_eq!(problems[4].fault, Fault::NoRows);
     }
 
     #[test]

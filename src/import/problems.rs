@@ -90,6 +90,8 @@ pub enum Fault {
     NoHeader,
     /// The header lacks a column the config needs.
     MissingColumn(Column),
+    /// A header and no row under it: a blank template sent back.
+    NoRows,
     /// The header lacks a column the certification needs (rows still usable).
     MissingOptionalColumn(Column),
     AccountNameEmpty,
@@ -139,6 +141,11 @@ pub enum Fault {
         site: String,
         first: FirstSeen,
     },
+    /// The same account name and site as this unit of the config: imported
+    /// before; not written again.
+    AlreadyInConfig {
+        unit: String,
+    },
 }
 
 /// Whether a row with this fault can still become a unit.
@@ -162,9 +169,11 @@ impl Severity {
 impl Fault {
     pub fn severity(&self) -> Severity {
         match self {
-            Fault::MissingOptionalColumn(_) | Fault::Missing(_) | Fault::SiteSchemeAdded { .. } => {
-                Severity::Warning
-            }
+            Fault::MissingOptionalColumn(_)
+            | Fault::Missing(_)
+            | Fault::SiteSchemeAdded { .. }
+            | Fault::NoRows
+            | Fault::AlreadyInConfig { .. } => Severity::Warning,
             _ => Severity::Unusable,
         }
     }
@@ -176,6 +185,7 @@ impl Fault {
             Fault::UnsupportedFormat { extension } => format!("不支持 .{extension} 格式"),
             Fault::NoHeader => "找不到表头（头条号名称、机构名称、官方网站等列名）".into(),
             Fault::MissingColumn(c) => format!("表头缺少“{}”列", c.label_zh()),
+            Fault::NoRows => "表头下没有填写任何单位".into(),
             Fault::MissingOptionalColumn(c) => format!("表头缺少“{}”列", c.label_zh()),
             Fault::AccountNameEmpty => "头条号名称为空".into(),
             Fault::AccountNameTooLong { chars } => {
@@ -205,6 +215,9 @@ impl Fault {
                 format!("头条号名称“{name}”与 {first} 重复")
             }
             Fault::DuplicateSite { site, first } => format!("官方网站 {site} 与 {first} 重复"),
+            Fault::AlreadyInConfig { unit } => {
+                format!("已在现有配置中（单位 {unit}），本次不再写入")
+            }
         }
     }
 
@@ -217,6 +230,7 @@ impl Fault {
                 "使用通知附带的《集体认证信息表》模板，保留表头各列".into()
             }
             Fault::MissingOptionalColumn(_) => "认证需要此列，请按模板补齐".into(),
+            Fault::NoRows => "请填报单位确认是否发错了文件（空模板）".into(),
             Fault::AccountNameEmpty => "填写头条号名称（单位全称或简称，10 个字以内）".into(),
             Fault::AccountNameTooLong { .. } => "改用 10 个字以内的简称".into(),
             Fault::OrgNameEmpty => "填写机构全称".into(),
@@ -240,6 +254,7 @@ impl Fault {
             Fault::SiteSchemeAdded { .. } => "核对网址能否打开；如是 https 网站请改写".into(),
             Fault::DuplicateAccountName { .. } => "一个头条号只登记一次；如是不同账号请改名".into(),
             Fault::DuplicateSite { .. } => "一个官网只绑定一个单位；核对是否重复填报".into(),
+            Fault::AlreadyInConfig { .. } => "无需处理".into(),
         }
     }
 }

@@ -194,38 +194,57 @@ fn check_row(
             found.push((c, Fault::Missing(c)));
         }
     }
-    if let Some(name) = &account {
-        let first = FirstSeen::Row(row.origin.clone());
-        if let Some(prev) = accounts.get(&name_key(name)) {
-            found.push((
-                Column::AccountName,
-                Fault::DuplicateAccountName {
-                    name: name.clone(),
-                    first: prev.clone(),
-                },
-            ));
-        } else {
-            accounts.insert(name_key(name), first);
-        }
-    }
     let site = site.map(|(url, warning)| {
         if let Some(w) = warning {
             found.push((Column::Site, w));
         }
-        let key = site_key(&url);
-        if let Some(prev) = sites.get(&key) {
-            found.push((
+        url
+    });
+    let account_prev = account
+        .as_ref()
+        .and_then(|n| accounts.get(&name_key(n)).cloned());
+    let site_prev = site.as_ref().and_then(|u| sites.get(&site_key(u)).cloned());
+    // The same account at the same site as a unit of the config: a form
+    // imported before (sent again, corrected). Nothing to write, nothing
+    // wrong.
+    if let (Some(FirstSeen::Config { unit: a }), Some(FirstSeen::Config { unit: b })) =
+        (&account_prev, &site_prev)
+        && a == b
+    {
+        found.push((
+            Column::AccountName,
+            Fault::AlreadyInConfig { unit: a.clone() },
+        ));
+        return None;
+    }
+    if let Some(name) = &account {
+        match account_prev {
+            Some(first) => found.push((
+                Column::AccountName,
+                Fault::DuplicateAccountName {
+                    name: name.clone(),
+                    first,
+                },
+            )),
+            None => {
+                accounts.insert(name_key(name), FirstSeen::Row(row.origin.clone()));
+            }
+        }
+    }
+    if let Some(url) = &site {
+        match site_prev {
+            Some(first) => found.push((
                 Column::Site,
                 Fault::DuplicateSite {
                     site: url.to_string(),
-                    first: prev.clone(),
+                    first,
                 },
-            ));
-        } else {
-            sites.insert(key, FirstSeen::Row(row.origin.clone()));
+            )),
+            None => {
+                sites.insert(site_key(url), FirstSeen::Row(row.origin.clone()));
+            }
         }
-        url
-    });
+    }
     Some((account?, org?, site?, personal))
 }
 

@@ -100,46 +100,132 @@ fn gbk_csv(path: &Path, rows: &[[String; 7]]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// An xlsx form: a merged title, the responsible person's line, a header
-/// over two rows (序号 and each column merged down, 运营人 merged across
-/// 姓名 and 身份证), then the rows; a second sheet of instructions.
+/// A spreadsheet form's layout: a merged title, the responsible person's
+/// line, a header over two rows (序号 and each column merged down, 运营人
+/// merged across 姓名 and 身份证, names with a line break, a note and a
+/// space), the rows, a note under the table. Cells as (row, column, text);
+/// merges as (first row, first column, last row, last column), their text
+/// in the top-left cell.
+struct Layout {
+    cells: Vec<(u32, u16, String)>,
+    merges: Vec<(u32, u16, u32, u16)>,
+}
+
+fn form_layout(rows: &[[String; 7]]) -> Layout {
+    let mut cells: Vec<(u32, u16, String)> = vec![
+        (0, 0, "集体认证信息表".into()),
+        (1, 0, "负责人：赵六".into()),
+        (1, 3, "手机：13900001111".into()),
+        (2, 0, "序号".into()),
+        (2, 1, "头条号\n名称（10字以内）".into()),
+        (2, 2, "机构名称".into()),
+        (2, 3, "登录 邮箱".into()),
+        (2, 4, "运营人".into()),
+        (3, 4, "姓名".into()),
+        (3, 5, "身份证".into()),
+        (2, 6, "联系电话".into()),
+        (2, 7, "官方网站".into()),
+    ];
+    let mut merges = vec![(0, 0, 0, 7), (2, 4, 2, 5)];
+    merges.extend([0u16, 1, 2, 3, 6, 7].map(|c| (2, c, 3, c)));
+    for (i, r) in rows.iter().enumerate() {
+        let row = 4 + i as u32;
+        cells.push((row, 0, (i + 1).to_string()));
+        cells.extend(
+            r.iter()
+                .enumerate()
+                .map(|(c, v)| (row, c as u16 + 1, v.clone())),
+        );
+    }
+    cells.push((5 + rows.len() as u32, 0, "注：每个单位一行。".into()));
+    Layout { cells, merges }
+}
+
+/// The layout as .xlsx (rust_xlsxwriter), a phone typed into a number cell
+/// as happens, and a second sheet of instructions.
 fn xlsx_form(path: &Path, rows: &[[String; 7]]) {
     use rust_xlsxwriter::{Format, Workbook};
+    let layout = form_layout(rows);
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
     let f = Format::new();
-    ws.merge_range(0, 0, 0, 7, "集体认证信息表", &f).unwrap();
-    ws.write_string(1, 0, "负责人：赵六").unwrap();
-    ws.write_string(1, 3, "手机：13900001111").unwrap();
-    ws.merge_range(2, 0, 3, 0, "序号", &f).unwrap();
-    // Header cells with a line break and a note, as the template has them.
-    ws.merge_range(2, 1, 3, 1, "头条号\n名称（10字以内）", &f)
-        .unwrap();
-    ws.merge_range(2, 2, 3, 2, "机构名称", &f).unwrap();
-    ws.merge_range(2, 3, 3, 3, "登录 邮箱", &f).unwrap();
-    ws.merge_range(2, 4, 2, 5, "运营人", &f).unwrap();
-    ws.write_string(3, 4, "姓名").unwrap();
-    ws.write_string(3, 5, "身份证").unwrap();
-    ws.merge_range(2, 6, 3, 6, "联系电话", &f).unwrap();
-    ws.merge_range(2, 7, 3, 7, "官方网站", &f).unwrap();
-    for (i, r) in rows.iter().enumerate() {
-        let row = 4 + i as u32;
-        ws.write_number(row, 0, (i + 1) as f64).unwrap();
-        for (c, v) in r.iter().enumerate() {
-            // A phone typed into a number cell, as happens.
-            if c == 5 && v.chars().all(|c| c.is_ascii_digit()) {
-                ws.write_number(row, 6, v.parse::<f64>().unwrap()).unwrap();
-            } else {
-                ws.write_string(row, c as u16 + 1, v).unwrap();
-            }
+    for (r, c, text) in &layout.cells {
+        let merge = layout.merges.iter().find(|m| (m.0, m.1) == (*r, *c));
+        if let Some(m) = merge {
+            ws.merge_range(m.0, m.1, m.2, m.3, text, &f).unwrap();
+        } else if *c == 6 && *r >= 4 && text.chars().all(|c| c.is_ascii_digit()) {
+            ws.write_number(*r, *c, text.parse::<f64>().unwrap())
+                .unwrap();
+        } else {
+            ws.write_string(*r, *c, text).unwrap();
         }
     }
-    ws.write_string(5 + rows.len() as u32, 0, "注：每个单位一行。")
-        .unwrap();
     let notes = book.add_worksheet();
     notes.set_name("填表说明").unwrap();
     notes.write_string(0, 0, "请按模板填写").unwrap();
     book.save(path).unwrap();
+}
+
+/// The layout as .xls: a BIFF8 workbook stream (BOF, BoundSheet8, EOF; the
+/// sheet's BOF, Label records, MergeCells, EOF) in a compound file, as
+/// Excel 97–2003 saves it.
+fn xls_form(path: &Path, rows: &[[String; 7]]) {
+    fn record(out: &mut Vec<u8>, typ: u16, data: &[u8]) {
+        out.extend(typ.to_le_bytes());
+        out.extend((data.len() as u16).to_le_bytes());
+        out.extend(data);
+    }
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+    let bof = |dt: u16| [0x0600u16.to_le_bytes(), dt.to_le_bytes(), [0, 0], [0, 0]].concat();
+    let layout = form_layout(rows);
+    let name = "表1";
+    let boundsheet = |pos: u32| {
+        let mut d = pos.to_le_bytes().to_vec();
+        d.extend([0, 0, name.encode_utf16().count() as u8, 1]);
+        d.extend(utf16(name));
+        d
+    };
+    // The globals' length does not depend on the sheet's position.
+    let mut globals = Vec::new();
+    record(&mut globals, 0x0809, &bof(0x0005));
+    record(&mut globals, 0x0085, &boundsheet(0));
+    record(&mut globals, 0x000A, &[]);
+    let pos = globals.len() as u32;
+    let mut stream = Vec::new();
+    record(&mut stream, 0x0809, &bof(0x0005));
+    record(&mut stream, 0x0085, &boundsheet(pos));
+    record(&mut stream, 0x000A, &[]);
+    record(&mut stream, 0x0809, &bof(0x0010));
+    for (r, c, text) in &layout.cells {
+        let mut d = Vec::new();
+        d.extend((*r as u16).to_le_bytes());
+        d.extend(c.to_le_bytes());
+        d.extend(0u16.to_le_bytes());
+        d.extend((text.encode_utf16().count() as u16).to_le_bytes());
+        d.push(1);
+        d.extend(utf16(text));
+        record(&mut stream, 0x0204, &d);
+    }
+    let mut m = (layout.merges.len() as u16).to_le_bytes().to_vec();
+    for (r0, c0, r1, c1) in &layout.merges {
+        for v in [*r0 as u16, *r1 as u16, *c0, *c1] {
+            m.extend(v.to_le_bytes());
+        }
+    }
+    record(&mut stream, 0x00E5, &m);
+    record(&mut stream, 0x000A, &[]);
+    // Past the mini-stream cutoff, as a real workbook is.
+    stream.resize(stream.len().max(8192), 0);
+    // Version 3 (512-byte sectors), what Excel writes.
+    let file = std::fs::File::create(path).unwrap();
+    let mut comp = cfb::CompoundFile::create_with_version(cfb::Version::V3, file).unwrap();
+    comp.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    comp.flush().unwrap();
 }
 
 /// A .docx whose body is a title, the responsible person's line and the
@@ -261,6 +347,16 @@ fn xlsx_form_with_merged_two_row_header_imports() {
     let imp = import_lib(&[f], None);
     assert_eq!(imp.units[0].origin.row, RowAt::Line(5));
     assert_eq!(imp.units[0].personal.phone.as_deref(), Some("13800000001"));
+}
+
+#[test]
+fn xls_form_with_merged_two_row_header_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("甲市.xls");
+    xls_form(&f, &good_rows());
+    assert_three_good_units(std::slice::from_ref(&f));
+    let imp = import_lib(&[f], None);
+    assert_eq!(imp.units[0].origin.row, RowAt::Line(5));
 }
 
 #[test]

@@ -87,12 +87,14 @@ fn column_of(cell: &str) -> Option<Column> {
         .map(|(c, _)| c)
 }
 
-/// Each grid column's form column, first cell naming it wins.
-fn columns_of(cells: &[String]) -> BTreeMap<Column, usize> {
-    let mut map = BTreeMap::new();
+/// The grid columns under each form column, left to right: a header cell
+/// merged across two columns (联系电话 over a mobile and a landline) names
+/// both.
+fn columns_of(cells: &[String]) -> BTreeMap<Column, Vec<usize>> {
+    let mut map: BTreeMap<Column, Vec<usize>> = BTreeMap::new();
     for (i, cell) in cells.iter().enumerate() {
         if let Some(c) = column_of(cell) {
-            map.entry(c).or_insert(i);
+            map.entry(c).or_default().push(i);
         }
     }
     map
@@ -120,11 +122,11 @@ fn joined(upper: &[String], lower: &[String]) -> Vec<String> {
 struct Header {
     first: usize,
     last: usize,
-    columns: BTreeMap<Column, usize>,
+    columns: BTreeMap<Column, Vec<usize>>,
 }
 
 fn find_header(rows: &[GridRow]) -> Option<Header> {
-    let usable = |m: &BTreeMap<Column, usize>| {
+    let usable = |m: &BTreeMap<Column, Vec<usize>>| {
         m.len() >= MIN_HEADER_COLUMNS
             && (m.contains_key(&Column::AccountName) || m.contains_key(&Column::OrgName))
     };
@@ -227,7 +229,14 @@ pub fn read_form(grid: &Grid) -> (Option<Form>, Vec<Problem>) {
         let values: BTreeMap<Column, String> = h
             .columns
             .iter()
-            .map(|(c, i)| (*c, r.cells.get(*i).cloned().unwrap_or_default()))
+            .map(|(c, at)| {
+                // The first of its grid columns with something in it.
+                let v = at
+                    .iter()
+                    .filter_map(|i| r.cells.get(*i))
+                    .find(|v| !v.is_empty());
+                (*c, v.cloned().unwrap_or_default())
+            })
             .collect();
         // Empty template rows, notes, and the header repeated on each page
         // of a Word table are not units.
@@ -334,6 +343,31 @@ mod tests {
         let who = form.responsible.unwrap();
         assert_eq!(who.name.as_deref(), Some("王五"));
         assert_eq!(who.phone.as_deref(), Some("13900001111"));
+    }
+
+    #[test]
+    fn a_header_merged_over_two_columns_reads_either() {
+        let mut g = grid(&[
+            &["头条号名称", "机构名称", "联系电话", "", "官方网站"],
+            &["a", "b", "", "029-88886666", "https://a.example/"],
+            &["c", "d", "13800000000", "", "https://c.example/"],
+        ]);
+        let merge = crate::import::grid::Merge {
+            first_row: 0,
+            last_row: 0,
+            first_col: 2,
+            last_col: 3,
+        };
+        crate::import::grid::fill_merges(&mut g.rows, &[merge]);
+        let (form, _) = read_form(&g);
+        let phones: Vec<&str> = form
+            .as_ref()
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.values[&Column::Phone].as_str())
+            .collect();
+        assert_eq!(phones, ["029-88886666", "13800000000"]);
     }
 
     #[test]

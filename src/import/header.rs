@@ -177,14 +177,19 @@ fn responsible(above: &[GridRow]) -> Option<Responsible> {
     (name.is_some() || phone.is_some()).then_some(Responsible { name, phone })
 }
 
-/// A note under the table ("注：…", "填表说明…"): one cell of text.
+/// A line of text under the table, not a unit: a note ("注：…",
+/// "填表说明…") in one cell, or any text merged across the row (every cell
+/// that has text holds the same: a unit's name, organisation and site
+/// differ).
 fn is_note(values: &BTreeMap<Column, String>, cells: &[String]) -> bool {
     let filled: Vec<&String> = cells.iter().filter(|c| !c.is_empty()).collect();
     let first = filled.first().map(|c| c.trim_start()).unwrap_or("");
-    values.values().filter(|v| !v.is_empty()).count() <= 1
+    let merged_line = filled.len() >= 2 && filled.iter().all(|c| *c == filled[0]);
+    let note = values.values().filter(|v| !v.is_empty()).count() <= 1
         && ["注", "备注", "说明", "填表", "填报说明"]
             .iter()
-            .any(|p| first.starts_with(p))
+            .any(|p| first.starts_with(p));
+    merged_line || note
 }
 
 /// The form in `grid`: its rows under the header, with the problems of the
@@ -330,6 +335,17 @@ mod tests {
             ],
             &["", "", "", "", "", "", "", ""],
             &["注：每个单位一行", "", "", "", "", "", "", ""],
+            // A line merged across the table under it (filled by the merge).
+            &[
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+                "填报单位（盖章）",
+            ],
         ]);
         let (form, problems) = read_form(&g);
         assert!(problems.is_empty(), "{problems:?}");

@@ -245,6 +245,10 @@ enum Command {
         /// else CSV).
         #[arg(long)]
         roster: Option<PathBuf>,
+        /// Also write the problems table here (.xlsx, .json, else CSV), to
+        /// send back to the units.
+        #[arg(long)]
+        problems: Option<PathBuf>,
         /// Find each site's sources now (feeds, news list pages).
         #[arg(long)]
         probe: bool,
@@ -645,6 +649,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             level,
             output,
             roster,
+            problems,
             probe,
         } => {
             let existing = match config.as_deref().map(load_config).transpose() {
@@ -660,6 +665,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 finder: None,
                 output: output.clone(),
                 roster,
+                problems,
             };
             let done = match runtime()?.block_on(autosync::import::run(req)) {
                 Ok(d) => d,

@@ -635,6 +635,7 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
     gbk_csv(&f, &rows);
     let out = dir.path().join("units.toml");
     let roster = dir.path().join("roster.xlsx");
+    let problems = dir.path().join("problems.csv");
     let run = autosync()
         .arg("import")
         .arg(&f)
@@ -642,6 +643,8 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
         .arg(&out)
         .arg("--roster")
         .arg(&roster)
+        .arg("--problems")
+        .arg(&problems)
         .assert()
         .code(3);
     let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
@@ -659,6 +662,16 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
     assert_eq!(toml.matches("[[unit]]").count(), 2);
     assert!(toml.contains("cookie_credential = \"secrets_jiakx\""));
     assert!(toml.contains("level = \"city\""));
+    // The problems file holds the printed table's rows.
+    let problems = std::fs::read_to_string(&problems).unwrap();
+    assert!(
+        problems.starts_with("\u{FEFF}级别,文件,行,列,问题,如何修改\n"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("不可用,f.csv,第 5 行,运营人身份证,"),
+        "{problems}"
+    );
     // Nothing personal in the config, the output or the problems table.
     let good_id = &rows[0][4];
     for secret in [
@@ -672,7 +685,12 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
         "13900001111",
         "jia@jiakx.org.cn",
     ] {
-        for (what, text) in [("units", &toml), ("stdout", &stdout), ("stderr", &stderr)] {
+        for (what, text) in [
+            ("units", &toml),
+            ("stdout", &stdout),
+            ("stderr", &stderr),
+            ("problems", &problems),
+        ] {
             assert!(!text.contains(secret), "{secret} in {what}");
         }
     }
@@ -767,6 +785,7 @@ async fn round_trip_import_check_roster() {
         finder: Some(&LocalFinder),
         output: Some(units.clone()),
         roster: None,
+        problems: None,
     })
     .await
     .unwrap();

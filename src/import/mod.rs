@@ -272,6 +272,9 @@ pub struct Request<'a> {
     pub output: Option<PathBuf>,
     /// `--roster`: the private roster (xlsx, json, else CSV by extension).
     pub roster: Option<PathBuf>,
+    /// `--problems`: the problems table also as a file (xlsx, json, else
+    /// CSV), to send back to the units.
+    pub problems: Option<PathBuf>,
 }
 
 /// What an import did: the forms' reading and the tables written.
@@ -311,10 +314,19 @@ pub async fn run(req: Request<'_>) -> Result<Done, ImportError> {
             source,
         })?;
     }
+    let format_of = |p: &std::path::Path| {
+        crate::roster::Format::of_path(p).unwrap_or(crate::roster::Format::Csv)
+    };
     if let Some(path) = &req.roster {
-        let format = crate::roster::Format::of_path(path).unwrap_or(crate::roster::Format::Csv);
-        let bytes = output::personal_table(&import.units).render(format)?;
+        let bytes = output::personal_table(&import.units).render(format_of(path))?;
         crate::roster::write_private(path, &bytes)?;
+    }
+    if let Some(path) = &req.problems {
+        let bytes = problems::as_table(&import.problems).render(format_of(path))?;
+        std::fs::write(path, bytes).map_err(|source| ImportError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     Ok(Done { import, toml })
 }

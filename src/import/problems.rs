@@ -275,25 +275,55 @@ impl Problem {
     }
 }
 
-/// The problems table as printed: one line a problem, tab-separated (it
-/// pastes into a spreadsheet), unusable rows first, then by file and row.
-pub fn table(problems: &[Problem]) -> String {
+/// The problems table: unusable rows first, then by file, row and column;
+/// the same rows printed and written with `--problems FILE` (a spreadsheet
+/// the centre sends back to the units).
+pub fn as_table(problems: &[Problem]) -> crate::roster::Table {
     let mut sorted: Vec<&Problem> = problems.iter().collect();
     sorted.sort_by(|a, b| {
         (a.severity(), &a.file, a.row, a.column).cmp(&(b.severity(), &b.file, b.row, b.column))
     });
-    let mut out = String::from("级别\t文件\t行\t列\t问题\t如何修改\n");
-    for p in sorted {
-        out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\n",
-            p.severity().label_zh(),
-            p.file,
-            p.row
-                .map_or_else(|| "整个文件".to_string(), |r| r.to_string()),
-            p.column.map_or("", Column::label_zh),
-            p.fault.what_zh(),
-            p.fault.fix_zh()
-        ));
+    let rows = sorted
+        .into_iter()
+        .map(|p| {
+            vec![
+                p.severity().label_zh().to_string(),
+                p.file.clone(),
+                p.row
+                    .map_or_else(|| "整个文件".to_string(), |r| r.to_string()),
+                p.column.map_or("", Column::label_zh).to_string(),
+                p.fault.what_zh(),
+                p.fault.fix_zh(),
+            ]
+        })
+        .collect();
+    crate::roster::Table {
+        columns: vec![
+            ("severity", "级别"),
+            ("file", "文件"),
+            ("row", "行"),
+            ("column", "列"),
+            ("what", "问题"),
+            ("fix", "如何修改"),
+        ],
+        rows,
+    }
+}
+
+/// The problems table as printed: one line a problem, tab-separated (it
+/// pastes into a spreadsheet).
+pub fn table(problems: &[Problem]) -> String {
+    let t = as_table(problems);
+    let mut out = t
+        .columns
+        .iter()
+        .map(|(_, zh)| *zh)
+        .collect::<Vec<_>>()
+        .join("\t");
+    out.push('\n');
+    for r in &t.rows {
+        out.push_str(&r.join("\t"));
+        out.push('\n');
     }
     out
 }

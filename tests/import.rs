@@ -631,14 +631,15 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
     let mut rows = good_rows();
     let bad_id = bad_check("61010219900101002");
     rows[1][4] = bad_id.clone();
-    let f = dir.path().join("f.csv");
-    gbk_csv(&f, &rows);
+    std::fs::create_dir(dir.path().join("乙县")).unwrap();
+    gbk_csv(&dir.path().join("乙县/f.csv"), &rows);
     let out = dir.path().join("units.toml");
     let roster = dir.path().join("roster.xlsx");
     let problems = dir.path().join("problems.csv");
     let run = autosync()
+        .current_dir(dir.path())
         .arg("import")
-        .arg(&f)
+        .arg("乙县/f.csv")
         .args(["--level", "city", "-o"])
         .arg(&out)
         .arg("--roster")
@@ -654,7 +655,7 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("不可用\tf.csv\t第 5 行\t运营人身份证\t"),
+        stderr.contains("不可用\t乙县/f.csv\t第 5 行\t运营人身份证\t"),
         "{stderr}"
     );
     assert!(stderr.contains("共读取 3 行，导入 2 个单位"), "{stderr}");
@@ -669,7 +670,7 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
         "{problems}"
     );
     assert!(
-        problems.contains("不可用,f.csv,第 5 行,运营人身份证,"),
+        problems.contains("不可用,乙县/f.csv,第 5 行,运营人身份证,"),
         "{problems}"
     );
     // Nothing personal in the config, the output or the problems table.

@@ -70,12 +70,11 @@ pub fn clean_cell(s: &str) -> String {
         .join(" ")
 }
 
-/// The grids of a form file, by its extension.
+/// The grids of a form file, by its extension. Each is labelled with the
+/// path as given: forms collected from many units often share the
+/// template's file name, in a folder per unit.
 pub fn read_file(path: &Path) -> Result<Vec<Grid>, Fault> {
-    let label = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let label = path.display().to_string();
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())

@@ -6,7 +6,7 @@
 //! continue, so the columns line up with the header as in a spreadsheet.
 //! A table nested in a cell adds its text to that cell.
 
-use super::grid::{Grid, GridRow, clean_cell};
+use super::grid::{Grid, GridRow, MAX_FORM_BYTES, clean_cell};
 use super::problems::{Fault, RowAt};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -21,10 +21,18 @@ pub fn read(path: &Path, label: &str) -> Result<Grid, Fault> {
     let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| unreadable(&e))?;
     let mut xml = String::new();
+    // Bounded: a small file may unpack to gigabytes.
     zip.by_name("word/document.xml")
         .map_err(|e| unreadable(&format!("word/document.xml: {e}")))?
+        .take(MAX_FORM_BYTES + 1)
         .read_to_string(&mut xml)
         .map_err(|e| unreadable(&e))?;
+    if xml.len() as u64 > MAX_FORM_BYTES {
+        return Err(unreadable(&format!(
+            "word/document.xml 解压后超过 {} MB",
+            MAX_FORM_BYTES >> 20
+        )));
+    }
     let rows = parse_body(&xml).map_err(|e| unreadable(&format!("word/document.xml: {e}")))?;
     Ok(Grid {
         label: label.to_string(),

@@ -10,6 +10,11 @@
 use super::problems::{Fault, RowAt};
 use std::path::Path;
 
+/// A form is a page or two of a table: a file (or a Word document's
+/// unpacked text) past this is not one, and is refused before it is read
+/// into memory.
+pub const MAX_FORM_BYTES: u64 = 64 << 20;
+
 /// One row: where it is in the file and its cells' text, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GridRow {
@@ -75,6 +80,16 @@ pub fn clean_cell(s: &str) -> String {
 /// template's file name, in a folder per unit.
 pub fn read_file(path: &Path) -> Result<Vec<Grid>, Fault> {
     let label = path.display().to_string();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Fault::Unreadable {
+            reason: e.to_string(),
+        })?
+        .len();
+    if size > MAX_FORM_BYTES {
+        return Err(Fault::Unreadable {
+            reason: format!("文件有 {} MB，超过 {} MB", size >> 20, MAX_FORM_BYTES >> 20),
+        });
+    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())

@@ -94,7 +94,10 @@ fn one_phone(raw: &str) -> Result<String, Fault> {
     let s = half(raw);
     let masked = || mask_phone(&s);
     // An extension is kept as written after the number.
-    let (main, ext) = match s.find(['转', '#']).or_else(|| s.to_lowercase().find("ext")) {
+    let (main, ext) = match s
+        .find(['转', '#'])
+        .or_else(|| s.to_ascii_lowercase().find("ext"))
+    {
         Some(i) => (
             &s[..i],
             Some(s[i..].trim_start_matches(['转', '#', 'e', 'x', 't', 'E', 'X', 'T', '.', ' '])),
@@ -248,6 +251,34 @@ pub fn site(s: &str) -> Result<(Url, Option<Fault>), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        /// Guards a panic found in review: the extension was looked for in
+        /// a lowercased copy whose byte offsets differ from the original's
+        /// ("İ" lowercases to two characters).
+        #[test]
+        fn rules_never_panic_on_any_cell(s in "\\PC{0,40}", t in "[0-9０-９+()\\- 转extİ#、/@.a-z]{0,30}") {
+            for v in [s.as_str(), t.as_str()] {
+                let _ = account_name(v);
+                let _ = org_name(v);
+                let _ = resident_id(v);
+                let _ = phone(v);
+                let _ = email(v);
+                let _ = site(v);
+            }
+        }
+    }
+
+    #[test]
+    fn extension_after_a_character_that_lowercases_longer_is_no_panic() {
+        assert!(phone("İİİİ029-88886666ext中").is_err());
+        assert_eq!(
+            phone("029-88886666 EXT 12").unwrap().as_deref(),
+            Some("029-88886666转12")
+        );
+    }
 
     #[test]
     fn account_name_longer_than_ten_characters_is_unusable() {

@@ -294,6 +294,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+        /// Any grid, of any shape, gives a form or problems, never a panic:
+        /// rows shorter than the header, headers on the last row, notes.
+        #[test]
+        fn any_grid_reads_without_panic(cells in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![
+                "", "头条号名称", "机构名称", "官方网站", "运营人", "身份证", "姓名",
+                "注：说明", "负责人：王五", "手机：13900001111", "x", "https://a.example/",
+            ]), 0..9),
+            0..12,
+        )) {
+            let rows: Vec<Vec<&str>> = cells;
+            let refs: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+            let g = grid(&refs);
+            let (form, problems) = read_form(&g);
+            proptest::prop_assert!(form.is_some() || !problems.is_empty());
+        }
+    }
+
     #[test]
     fn header_names_tolerate_spacing_width_notes_and_longer_names() {
         assert_eq!(

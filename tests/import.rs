@@ -648,3 +648,85 @@ async fn roster_shows_account_state_and_last_post_from_the_store() {
     );
     assert_eq!(rows[0]["last_post"], "从未发布");
 }
+
+/// After a real pass (`autosync once` against the sample site, a `file`
+/// account), the roster shows the account's last post in `[daemon]
+/// timezone` and its state as ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_shows_the_last_post_after_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let serve = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            autosync::demo::SampleSite::new()
+                .serve(listener, shutdown)
+                .await
+        })
+    };
+    let cfg = dir.path().join("autosync.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[daemon]
+state_dir = "state"
+listen = "127.0.0.1:1"
+timezone = "Asia/Shanghai"
+[fetch]
+host_delay_ms = 0
+[[unit]]
+id = "demo-city"
+account_name = "示例市科协"
+org_name = "示例市科学技术协会"
+level = "city"
+site = "http://{site}/"
+backfill = 2
+  [[unit.source]]
+  feed = "http://{site}/rss.xml"
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+"#
+        ),
+    )
+    .unwrap();
+    let before = chrono::Utc::now();
+    let cfg2 = cfg.clone();
+    let once = tokio::task::spawn_blocking(move || {
+        autosync().args(["once", "-c"]).arg(&cfg2).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stdout)
+    );
+    let cfg2 = cfg.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        autosync()
+            .args(["roster", "--format", "json", "-c"])
+            .arg(&cfg2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    shutdown.cancel();
+    serve.await.unwrap().unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "正常");
+    let shown = rows[0]["last_post"].as_str().unwrap();
+    let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let t = chrono::NaiveDateTime::parse_from_str(shown, "%Y-%m-%d %H:%M")
+        .unwrap_or_else(|e| panic!("{shown:?}: {e}"));
+    let t = t.and_local_timezone(tz).unwrap().to_utc();
+    // Shown to the minute, in Beijing time.
+    assert!(
+        t >= before - chrono::Duration::minutes(1) && t <= chrono::Utc::now(),
+        "{shown}"
+    );
+}

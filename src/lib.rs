@@ -17,6 +17,7 @@
 //! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; poll tasks, publish workers, reload, signals; which units this daemon serves |
 //! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
+//! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
@@ -38,6 +39,7 @@ pub mod desk;
 pub mod extract;
 pub mod fetch;
 pub mod hooks;
+pub mod import;
 pub mod ingest;
 pub mod memory;
 pub mod metrics;
@@ -46,6 +48,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod publish;
 pub mod review;
+pub mod roster;
 pub mod schedule;
 pub mod scope;
 pub mod secret;

@@ -264,6 +264,49 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Read collective certification forms (.xlsx, .xls, .csv, .docx) into
+    /// [[unit]] tables; every row checked, problems printed as a table.
+    /// Exit 3 when a row or file is unusable (the usable rows are written).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The existing config: its ids, account names and sites count as
+        /// taken, and --parent must be one of its units.
+        #[arg(short = 'c', long = "config")]
+        config: Option<PathBuf>,
+        /// The unit above the imported ones.
+        #[arg(long)]
+        parent: Option<String>,
+        /// national, provincial, city, county or other.
+        #[arg(long, value_parser = autosync::import::parse_level)]
+        level: Option<config::Level>,
+        /// Write the [[unit]] tables here (else to stdout).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Write the operators' personal data here, mode 0600 (.xlsx, .json,
+        /// else CSV).
+        #[arg(long)]
+        roster: Option<PathBuf>,
+        /// Also write the problems table here (.xlsx, .json, else CSV), to
+        /// send back to the units.
+        #[arg(long)]
+        problems: Option<PathBuf>,
+        /// Find each site's sources now (feeds, news list pages).
+        #[arg(long)]
+        probe: bool,
+    },
+    /// The matrix as it runs: one row per account in tree order, with its
+    /// state and last post.
+    Roster {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// xlsx, csv or json (default: from -o's extension, else csv).
+        #[arg(long)]
+        format: Option<autosync::roster::Format>,
+        /// Write here (else to stdout; xlsx needs a file).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
     /// The editors' audit log.
     Audit {
         #[command(flatten)]
@@ -598,8 +641,7 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 Err(code) => return Ok(code),
             };
             let from = shard.or(cfg.daemon.shard).map_or(1, |s| s.count);
-            let all = config::load_shard(&config, Some(autosync::shard::Shard::new(0, 1)?))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let all = config::load_all(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
             let plan = autosync::shard::plan(all.units.iter().map(|u| u.id.as_str()), from, to)?;
             print!("{plan}");
             Ok(ExitCode::SUCCESS)
@@ -786,6 +828,95 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             },
             true,
         ),
+        Command::Import {
+            files,
+            config,
+            parent,
+            level,
+            output,
+            roster,
+            problems,
+            probe,
+        } => {
+            // Duplicates are looked for in the whole matrix, every shard's.
+            let existing = match config
+                .as_deref()
+                .map(|p| {
+                    config::load_all(p).map_err(|e| {
+                        eprintln!("{e}");
+                        ExitCode::from(EXIT_CONFIG)
+                    })
+                })
+                .transpose()
+            {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let req = autosync::import::Request {
+                files,
+                options: autosync::import::Options { parent, level },
+                existing: existing.as_ref(),
+                probe,
+                // Site discovery plugs in here (`--probe`).
+                finder: None,
+                output: output.clone(),
+                roster,
+                problems,
+            };
+            let done = match runtime()?.block_on(autosync::import::run(req)) {
+                Ok(d) => d,
+                Err(e @ autosync::import::ImportError::UnknownParent { .. }) => {
+                    eprintln!("autosync import: {e}");
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let import = &done.import;
+            match &output {
+                None => print!("{}", done.toml),
+                Some(path) if import.units.is_empty() => {
+                    eprintln!("没有可导入的行，未写入 {}", path.display())
+                }
+                Some(_) => {}
+            }
+            if !import.problems.is_empty() {
+                eprint!("{}", autosync::import::problems::table(&import.problems));
+            }
+            eprintln!("{}", import.summary_zh());
+            Ok(if import.has_unusable() {
+                ExitCode::from(EXIT_UNIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Roster {
+            config,
+            format,
+            output,
+        } => {
+            let cfg = match load_config(&config, shard) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let format = format
+                .or_else(|| {
+                    output
+                        .as_deref()
+                        .and_then(autosync::roster::Format::of_path)
+                })
+                .unwrap_or(autosync::roster::Format::Csv);
+            if format == autosync::roster::Format::Xlsx && output.is_none() {
+                anyhow::bail!("--format xlsx needs -o FILE");
+            }
+            let status = runtime()?.block_on(autosync::roster::read_status(&cfg))?;
+            let bytes = autosync::roster::matrix(&cfg, status.as_ref()).render(format)?;
+            match output {
+                Some(path) => std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::stdout().lock().write_all(&bytes)?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { dir, truth, out } => {
             let truth =
                 truth.or_else(|| Some(dir.join("ground-truth.json")).filter(|p| p.is_file()));

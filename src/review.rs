@@ -399,7 +399,7 @@ fn is_mobile(digits: &[char]) -> bool {
 }
 
 /// Keeps the first `keep_start` and last `keep_end` characters.
-fn mask(value: &[char], keep_start: usize, keep_end: usize) -> String {
+pub fn mask(value: &[char], keep_start: usize, keep_end: usize) -> String {
     value
         .iter()
         .enumerate()

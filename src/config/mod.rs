@@ -343,17 +343,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     load_shard(path, None)
 }
 
+/// Every unit of the file, whatever shard it names: for what looks at the
+/// whole matrix (an import's duplicate check, the plan of a re-shard).
+pub fn load_all(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| error::unreadable(path, e))?;
+    let mut cfg = parse(&text, path)?;
+    if let Some(ed) = cfg.daemon.editors_file.clone() {
+        cfg.editors = load_editors(&ed, &cfg)?;
+    }
+    Ok(cfg)
+}
+
 /// [`load`], serving `shard` when given (the `--shard` option) instead of
 /// the file's `[daemon] shard`. The whole file is validated first — parents
 /// and editors may name units of other shards — and then only the shard's
 /// units are kept: nothing downstream can poll or post for a unit that
 /// another daemon serves.
 pub fn load_shard(path: &Path, shard: Option<crate::shard::Shard>) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| error::unreadable(path, e))?;
-    let mut cfg = parse(&text, path)?;
-    if let Some(ed) = cfg.daemon.editors_file.clone() {
-        cfg.editors = load_editors(&ed, &cfg)?;
-    }
+    let mut cfg = load_all(path)?;
     if shard.is_some() {
         cfg.daemon.shard = shard;
     }

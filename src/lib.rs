@@ -22,7 +22,8 @@
 //! that make race tests deterministic), [`secret`] (credentials that never
 //! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
-//! (a sample site for `autosync demo` and the tests). `main.rs` only parses
+//! (a sample site for `autosync demo` and the tests), [`logging`] (what
+//! `AUTOSYNC_LOG` means; colour only on a terminal). `main.rs` only parses
 //! the command line and calls in here.
 
 pub mod admin;
@@ -36,6 +37,7 @@ pub mod extract;
 pub mod fetch;
 pub mod hooks;
 pub mod ingest;
+pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod model;

@@ -260,10 +260,20 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,autosync=info"));
+    use std::io::IsTerminal;
+    let env = std::env::var("AUTOSYNC_LOG").ok();
+    let directive = autosync::logging::filter_directive(env.as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directive).unwrap_or_else(|e| {
+        eprintln!("autosync: AUTOSYNC_LOG={directive:?} is not a filter ({e}); using the default");
+        tracing_subscriber::EnvFilter::new(autosync::logging::DEFAULT_DIRECTIVE)
+    });
+    let ansi = autosync::logging::use_ansi(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -328,6 +328,8 @@ async fn status_json(State(s): State<Service>) -> impl IntoResponse {
 /// The router, for the daemon and for tests.
 pub fn router(shared: Service) -> Router {
     Router::new()
+        // Whoever opens the daemon's address in a browser wants the desk.
+        .route("/", get(|| async { axum::response::Redirect::to("/desk") }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
@@ -440,6 +442,29 @@ site = "http://127.0.0.1:9/"
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         (resp.status(), content_type, resp.text().await.unwrap())
+    }
+
+    /// Opening the daemon's bare address leads to the desk.
+    #[tokio::test]
+    async fn the_root_redirects_to_the_desk() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let base = serve_on_loopback(service.clone()).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(format!("{base}/")).send().await.unwrap();
+        assert!(resp.status().is_redirection(), "{}", resp.status());
+        assert_eq!(
+            resp.headers()
+                .get(header::LOCATION)
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "/desk"
+        );
+        service.ctx.shutdown.cancel();
     }
 
     /// The README is what ops read: every series it names must be exported

@@ -13,7 +13,7 @@
 //! | store | [`store`], [`model`] | sled; items, the state table and its one check-and-set, per-source and per-account state; whether it can write |
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
-//! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
+//! | pass | [`pipeline`], [`progress`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed; each unit's line as it finishes, a progress bar on a terminal |
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod review;
 pub mod schedule;

@@ -4,6 +4,7 @@
 use anyhow::{Context as _, Result};
 use autosync::admin::client::{Answer, Request};
 use autosync::clock::SystemClock;
+use autosync::progress::{PassPrinter, Verbosity};
 use autosync::{config, daemon, demo, extract, pipeline, publish};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -53,6 +54,9 @@ enum Command {
         /// Only this unit.
         #[arg(long)]
         unit: Option<String>,
+        /// Print only the units that failed (for cron); no progress bar.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Validate a config file; every error names the file, line and unit.
     Check {
@@ -463,7 +467,11 @@ fn run(cmd: Command) -> Result<ExitCode> {
             print!("{}", autosync::admin::format_status(&status));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Once { config, unit } => {
+        Command::Once {
+            config,
+            unit,
+            quiet,
+        } => {
             let cfg = match load_config(&config) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
@@ -474,6 +482,16 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 eprintln!("{}: no unit {id:?}", config.display());
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
+            let verbosity = if quiet {
+                Verbosity::Quiet
+            } else {
+                Verbosity::Normal
+            };
+            let printer = Arc::new(PassPrinter::new(
+                Box::new(std::io::stdout()),
+                verbosity,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            ));
             let rt = runtime()?;
             let reports = rt.block_on(async {
                 let shutdown = CancellationToken::new();
@@ -485,16 +503,13 @@ fn run(cmd: Command) -> Result<ExitCode> {
                         ctrl_c.cancel();
                     }
                 });
-                let reports = pipeline::run_pass(&ctx, &cfg, unit.as_deref()).await;
+                let reports =
+                    pipeline::run_pass_watched(&ctx, &cfg, unit.as_deref(), printer.clone()).await;
                 ctx.store.flush().await.map_err(anyhow::Error::from)?;
                 anyhow::Ok(reports)
             })?;
-            let mut out = std::io::stdout().lock();
-            for r in &reports {
-                write!(out, "{r}")?;
-            }
+            printer.end(&reports);
             let failed = reports.iter().filter(|r| !r.ok()).count();
-            writeln!(out, "{} unit(s), {} failed", reports.len(), failed)?;
             Ok(if failed > 0 {
                 ExitCode::from(EXIT_UNIT_FAILED)
             } else {

@@ -246,7 +246,11 @@ fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
     std::fs::create_dir_all(&w.account_data).unwrap();
     std::fs::write(w.account_data.join("expired"), "").unwrap();
     // Every log level: the failing login is where a cookie would be echoed.
-    let (code, out, err) = w.run_logging("trace", &["once", "-c", cfg.to_str().unwrap()]);
+    // A full directive: a bare level would be autosync's only.
+    let (code, out, err) = w.run_logging(
+        "trace,autosync=trace",
+        &["once", "-c", cfg.to_str().unwrap()],
+    );
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("FAILED demo-province"), "{out}");
     assert!(out.contains("login"), "{out}");

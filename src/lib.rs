@@ -27,6 +27,7 @@
 //! the command line and calls in here.
 
 pub mod admin;
+pub mod alert;
 pub mod charset;
 pub mod clock;
 pub mod config;

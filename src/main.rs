@@ -82,6 +82,9 @@ enum Command {
     Status {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
+        /// The whole status as JSON (each account's state, since when).
+        #[arg(long)]
+        json: bool,
     },
     /// Extract articles from saved pages and print one JSON object per line.
     Extract {
@@ -454,7 +457,7 @@ fn run(cmd: Command) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { config } => {
+        Command::Status { config, json } => {
             let cfg = match load_config(&config) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
@@ -463,6 +466,10 @@ fn run(cmd: Command) -> Result<ExitCode> {
             let (from, status) = rt
                 .block_on(daemon::status_of(&cfg))
                 .map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("# {from}");
             print!("{}", autosync::admin::format_status(&status));
             Ok(ExitCode::SUCCESS)

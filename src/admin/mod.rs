@@ -126,6 +126,14 @@ pub struct AccountStatus {
     /// usually means a site that published nothing new.
     #[serde(default)]
     pub last_new_article: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its state as one value (ok · paused: why, since · rate limited
+    /// until), the one `/metrics` and the alerts read.
+    #[serde(default)]
+    pub state: crate::alert::AccountHealth,
+    /// Since when it is in that state, as the daemon's watch saw it change
+    /// (`None` before the watch first ran; a pause knows its own).
+    #[serde(default)]
+    pub state_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What `autosync status` shows: the store's health, then every unit.
@@ -192,9 +200,18 @@ pub fn status_where(
             let clock = started.map(|(since, _)| {
                 crate::update_clock::read(&u.silence, config.daemon.timezone, since, now)
             });
+            let health = crate::alert::AccountHealth::of(&state, now);
+            let state_since = match &health {
+                crate::alert::AccountHealth::Paused { since, .. } => Some(*since),
+                h => crate::alert::detect::recorded_health(store, &u.id, &a.name)?
+                    .filter(|(seen, _)| seen.state() == h.state())
+                    .map(|(_, since)| since),
+            };
             st.accounts.push(AccountStatus {
                 account: a.name.clone(),
                 kind: a.publisher.kind().to_string(),
+                state: health,
+                state_since,
                 paused: state.paused,
                 rate_limited_until: state.not_before.filter(|t| *t > now),
                 last_post: started.filter(|(_, post)| *post).map(|(t, _)| t),
@@ -489,6 +506,7 @@ site = "http://127.0.0.1:9/"
         m.published("u", ACCOUNT, PublishPath::Auto);
         m.publish_failed("u", ACCOUNT);
         m.account_paused("u", ACCOUNT, false);
+        m.account_state("u", ACCOUNT, crate::alert::HealthState::Paused);
         m.last_publish("u", ACCOUNT, chrono::Utc::now());
         m.days_since_last_post("u", ACCOUNT, 3);
         m.publish_latency("u", chrono::TimeDelta::seconds(42));

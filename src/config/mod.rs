@@ -303,6 +303,9 @@ pub struct Config {
     pub units: Vec<Unit>,
     /// From `[daemon] editors_file`; empty when there is none.
     pub editors: Vec<Editor>,
+    /// `[[daemon.alert]]`, `[daemon] failing_polls` and
+    /// `summary_every_mins` (see `crate::alert`).
+    pub alerting: crate::alert::config::Alerting,
 }
 
 impl Config {
@@ -342,8 +345,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// Parse and validate config text; `path` names it in errors and anchors
 /// relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-    let raw = raw::read(text, path)?;
+    let mut raw = raw::read(text, path)?;
     let mut c = Checker::new(text, path);
+    let raw_alerting = crate::alert::config::RawAlerting {
+        alert: std::mem::take(&mut raw.daemon.alert),
+        failing_polls: raw.daemon.failing_polls.take(),
+        summary_every_mins: raw.daemon.summary_every_mins,
+    };
     let daemon = check::check_daemon(&mut c, raw.daemon);
     let default_schedule = check::check_default_schedule(&mut c, &raw.defaults);
     check::check_default_silence(&mut c, &raw.defaults);
@@ -365,13 +373,30 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     // Parents must exist and the matrix must be a tree.
     check::check_parents(&mut c, &units, &seen);
     check::check_cycles(&mut c, &units);
-    c.finish(Config {
+    // Alert targets last: their `units` may name any unit of the file.
+    let (alerting, alert_errors) = crate::alert::config::check(
+        raw_alerting,
+        path,
+        path.parent().unwrap_or(Path::new(".")),
+        &|offset| error::line_of(text, offset),
+        &|id| seen.contains_key(id),
+    );
+    let checked = c.finish(Config {
         path: path.to_path_buf(),
         daemon,
         fetch,
         units,
         editors: Vec::new(),
-    })
+        alerting,
+    });
+    match checked {
+        Ok(_) if !alert_errors.is_empty() => Err(ConfigErrors(alert_errors)),
+        Err(mut e) => {
+            e.0.extend(alert_errors);
+            Err(e)
+        }
+        ok => ok,
+    }
 }
 
 #[cfg(test)]

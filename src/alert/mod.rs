@@ -1,0 +1,27 @@
+//! Ops hear about what needs doing where the office reads: account health,
+//! the update clock's thresholds, sources that stopped yielding entries and
+//! units that keep failing, sent once per change to WeCom, DingTalk or
+//! Feishu group robots or a plain JSON webhook.
+//!
+//! - [`config`]: `[[daemon.alert]]` targets (the URL is a secret) and the
+//!   `[daemon]` options of the watch;
+//! - [`health`]: an account's state as one typed value (ok · paused · rate
+//!   limited) — for `/metrics`, `status` and the log;
+//! - [`detect`]: compares what the store says now with what was last
+//!   alerted (kept in the store, so a restart neither repeats nor misses a
+//!   change) and queues one alert per change, durably;
+//! - [`send`]: each kind's request (JSON shape, signing) and its answer;
+//! - [`deliver`]: the task that sends queued alerts, retrying with backoff,
+//!   apart from polling so a dead robot never holds a poll.
+
+pub mod config;
+pub mod deliver;
+pub mod detect;
+pub mod health;
+pub mod message;
+pub mod send;
+
+pub use config::{AlertKind, Alerting, Target};
+pub use detect::Detector;
+pub use health::{AccountHealth, HealthState};
+pub use message::{Alert, Event};

@@ -18,7 +18,8 @@
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
-//! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
+//! the inspection's deadline), [`alert`] (account health, the watch and its
+//! alerts to WeCom/DingTalk/Feishu robots or a webhook), [`clock`] (wall time, passed in), [`hooks`] (pause points
 //! that make race tests deterministic), [`secret`] (credentials that never
 //! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]

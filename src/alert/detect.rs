@@ -156,13 +156,15 @@ impl Detector {
             .collect();
         self.store.record_alerts(&f.marks, &queued).await?;
         for alert in &f.alerts {
-            tracing::warn!(
-                unit = %unit.id,
-                "alert: {} (unit {}): queued for {} target(s)",
-                alert.what(),
-                unit.id,
-                queued.iter().filter(|q| q.alert == *alert).count()
-            );
+            // What changed is logged where it is found (the account's
+            // change here, the update clock's and the sources' by their
+            // own modules); this only says where the alert goes.
+            let targets = queued.iter().filter(|q| q.alert == *alert).count();
+            if targets > 0 {
+                tracing::info!(unit = %unit.id, "alert queued for {targets} target(s): {} (unit {})", alert.what(), unit.id);
+            } else {
+                tracing::debug!(unit = %unit.id, "no alert target takes unit {}: {}", unit.id, alert.what());
+            }
         }
         if !queued.is_empty()
             && let Some(w) = &self.wake

@@ -391,32 +391,58 @@ async fn each_silence_threshold_is_crossed_exactly_once() {
     // Never posted: the clock runs from the unit's first poll.
     source(&store, at(0), 0, None);
     let watch = Detector::new(store.clone(), None, None);
-    let mut crossed = Vec::new();
-    // Twice a day for three weeks, a manual clock.
-    for half_days in 0..42 {
-        let now = at(0) + Days::hours(12 * half_days);
-        for a in watch.check_unit(&cfg, &cfg.units[0], now).await.unwrap() {
-            match a.event {
-                Event::Silence {
-                    level,
-                    days_silent,
-                    last_post,
-                    ..
-                } => {
-                    assert_eq!(last_post, None);
-                    crossed.push((level, days_silent));
+    // Twice a day from `from` to `to`, a manual clock: the thresholds
+    // crossed, with the days silent and the last post they name.
+    let walk = async |from: i64, to: i64| {
+        let mut crossed = Vec::new();
+        for half_days in from * 2..to * 2 {
+            let now = at(0) + Days::hours(12 * half_days);
+            for a in watch.check_unit(&cfg, &cfg.units[0], now).await.unwrap() {
+                match a.event {
+                    Event::Silence {
+                        level,
+                        days_silent,
+                        last_post,
+                        ..
+                    } => crossed.push((level, days_silent, last_post)),
+                    e => panic!("{e:?}"),
                 }
-                e => panic!("{e:?}"),
             }
         }
-    }
+        crossed
+    };
     assert_eq!(
-        crossed,
+        walk(0, 21).await,
         [
-            (SilenceLevel::Warning(7), 7),
-            (SilenceLevel::Warning(10), 10),
-            (SilenceLevel::Warning(12), 12),
-            (SilenceLevel::Overdue, 14),
+            (SilenceLevel::Warning(7), 7, None),
+            (SilenceLevel::Warning(10), 10, None),
+            (SilenceLevel::Warning(12), 12, None),
+            (SilenceLevel::Overdue, 14, None),
+        ]
+    );
+    // A post on day 21 starts a new stretch: each threshold once more.
+    let post = autosync::store::Item::new(
+        UNIT,
+        "https://example.org/a/1.html",
+        "feed:x",
+        at(21),
+        autosync::store::State::Published {
+            remote_id: "1".into(),
+            remote_url: None,
+            at: at(21),
+        },
+    );
+    store
+        .insert_new(&post, std::slice::from_ref(&post.url))
+        .await
+        .unwrap();
+    assert_eq!(
+        walk(21, 40).await,
+        [
+            (SilenceLevel::Warning(7), 7, Some(at(21))),
+            (SilenceLevel::Warning(10), 10, Some(at(21))),
+            (SilenceLevel::Warning(12), 12, Some(at(21))),
+            (SilenceLevel::Overdue, 14, Some(at(21))),
         ]
     );
 }

@@ -179,6 +179,9 @@ backfill = 10
 
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 3, "{out}");
+    // Units are printed as they finish, in any order: the first line too
+    // starts a block.
+    let framed = format!("\n{out}");
     for (id, needle) in [
         ("unreachable", "127.0.0.1:9"),
         ("notfound", "/missing/"),
@@ -187,7 +190,7 @@ backfill = 10
         ("odd-pages", "/odd/nav.html"),
         ("odd-pages", "/odd/huge.html"),
     ] {
-        let block = out
+        let block = framed
             .split("\nFAILED ")
             .find(|b| b.starts_with(&format!("{id}:")))
             .unwrap_or_else(|| panic!("unit {id} not reported as failed:\n{out}"));

@@ -119,6 +119,13 @@ site = "https://example.org/"
     )
 }
 
+/// A WeCom robot that says yes, and [`config`] with it as the one target.
+async fn with_a_wecom_robot(dir: &Path) -> (Robot, Config) {
+    let robot = Robot::new(r#"{"errcode":0}"#);
+    let url = robot.clone().serve().await;
+    (robot, config(dir, "", &target("wecom", &url, "")))
+}
+
 fn target(kind: &str, url: &str, extra: &str) -> String {
     format!("\n[[daemon.alert]]\nkind = \"{kind}\"\nurl = \"{url}\"\n{extra}\n")
 }
@@ -317,12 +324,7 @@ async fn each_kind_gets_its_json_and_dingtalk_and_feishu_their_signatures() {
 #[tokio::test]
 async fn a_pause_and_its_resume_alert_once_each_and_a_restart_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let robot = Robot::new(r#"{"errcode":0}"#);
-    let cfg = config(
-        dir.path(),
-        "",
-        &target("wecom", &robot.clone().serve().await, ""),
-    );
+    let (robot, cfg) = with_a_wecom_robot(dir.path()).await;
     let state = dir.path().join("state");
     {
         let store = Store::open(&state).unwrap();
@@ -378,9 +380,14 @@ async fn a_pause_and_its_resume_alert_once_each_and_a_restart_repeats_nothing() 
         .iter()
         .map(|g| g.body["markdown"]["content"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(texts[0].contains("暂停发布"), "{}", texts[0]);
-    assert!(texts[1].contains("恢复发布"), "{}", texts[1]);
+    // One robot message, both alerts joined in order.
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let (paused, resumed) = (
+        texts[0].find("账号暂停发布：").unwrap(),
+        texts[0].find("账号恢复发布：").unwrap(),
+    );
+    assert!(paused < resumed, "{}", texts[0]);
+    assert_eq!(texts[0].matches("【autosync】").count(), 2, "{}", texts[0]);
 }
 
 #[tokio::test]
@@ -598,15 +605,13 @@ async fn a_failing_robot_is_retried_with_backoff_never_holds_the_watch_and_its_u
         started.elapsed()
     );
 
-    // Pause and resume: 2 refusals, then both through; the slow robot
-    // gets each once.
+    // Pause and resume (alone or joined in one message, as they fall
+    // due): refused twice, then through; the slow robot gets each once.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while (flaky.got().len() < 4
-        || slow.got().len() < 2
-        || !store
-            .pending_alerts::<serde_json::Value>()
-            .unwrap()
-            .is_empty())
+    while !store
+        .pending_alerts::<serde_json::Value>()
+        .unwrap()
+        .is_empty()
         && std::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -614,8 +619,42 @@ async fn a_failing_robot_is_retried_with_backoff_never_holds_the_watch_and_its_u
     shutdown.cancel();
     task.await.unwrap();
     let text = logs.text();
-    assert_eq!(flaky.got().len(), 4, "{text}");
-    assert_eq!(slow.got().len(), 2, "{text}");
+    let said = |r: &Robot, skip: usize, path: &[&str]| -> String {
+        r.got()
+            .iter()
+            .skip(skip)
+            .map(|g| {
+                let mut v = &g.body;
+                for p in path {
+                    v = &v[p];
+                }
+                v.as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    };
+    // The two refused tries, then what went through.
+    let delivered = said(&flaky, 2, &["markdown", "content"]);
+    assert_eq!(
+        delivered.matches("账号暂停发布：").count(),
+        1,
+        "{delivered}\n{text}"
+    );
+    assert_eq!(
+        delivered.matches("账号恢复发布：").count(),
+        1,
+        "{delivered}\n{text}"
+    );
+    let slow_said = said(&slow, 0, &["content", "text"]);
+    assert_eq!(
+        slow_said.matches("账号暂停发布：").count(),
+        1,
+        "{slow_said}"
+    );
+    assert_eq!(
+        slow_said.matches("账号恢复发布：").count(),
+        1,
+        "{slow_said}"
+    );
     assert!(
         store
             .pending_alerts::<serde_json::Value>()
@@ -738,4 +777,57 @@ fn alert_config_errors_name_their_line_and_never_the_url() {
         .unwrap_err()
         .to_string();
     assert!(errs.contains("colour"), "{errs}");
+}
+
+#[tokio::test]
+async fn a_burst_of_alerts_reaches_a_robot_joined_in_few_messages_under_its_size() {
+    use autosync::alert::deliver::{MAX_MESSAGE_BYTES, Queued};
+    let dir = tempfile::tempdir().unwrap();
+    let (robot, cfg) = with_a_wecom_robot(dir.path()).await;
+    let store = Store::open(&dir.path().join("state")).unwrap();
+    // What a first start over many silent sources might raise at once.
+    let queued: Vec<Queued> = (0..40)
+        .map(|i| {
+            let alert = Alert {
+                unit: UNIT.into(),
+                org_name: "示例省科学技术协会".into(),
+                at: Utc::now(),
+                event: Event::SourceEmpty {
+                    source: format!("https://example.org/list{i}/"),
+                    since: Utc::now(),
+                },
+            };
+            Queued::new(&cfg.alerting.targets[0], alert, Utc::now())
+        })
+        .collect();
+    store
+        .record_alerts::<String, _>(&[], &queued)
+        .await
+        .unwrap();
+    assert_eq!(
+        delivery(&store, &cfg, Backoff::default()).round().await,
+        None
+    );
+    let got = robot.got();
+    assert!((2..=10).contains(&got.len()), "{} messages", got.len());
+    let mut all = String::new();
+    for g in &got {
+        let content = g.body["markdown"]["content"].as_str().unwrap();
+        assert!(
+            content.len() <= MAX_MESSAGE_BYTES,
+            "{} bytes",
+            content.len()
+        );
+        all.push_str(content);
+    }
+    // Every alert once, in order.
+    let mut at = 0;
+    for i in 0..40 {
+        let needle = format!("https://example.org/list{i}/ ");
+        let found = all[at..]
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{needle} missing or out of order"));
+        at += found + needle.len();
+    }
+    assert!(store.pending_alerts::<Queued>().unwrap().is_empty());
 }

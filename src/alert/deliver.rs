@@ -8,9 +8,10 @@
 //! a restart must still go out. The watch rings a bounded channel after
 //! queueing (never waiting on it); the queue itself is the store.
 
+use super::config::AlertKind;
 use super::config::Target;
 use super::message::Alert;
-use super::send;
+use super::send::{self, Payload};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::Store;
@@ -26,6 +27,44 @@ pub const IDLE_RECHECK: Duration = Duration::from_secs(3600);
 
 /// The bell's capacity: one ring is enough to make the task look.
 const BELL: usize = 8;
+
+/// A robot's message holds joined alerts up to this many bytes (WeCom's
+/// markdown takes 4,096; DingTalk and Feishu more).
+pub const MAX_MESSAGE_BYTES: usize = 4000;
+
+/// At most this many messages to one target a round; the rest wait
+/// [`ROUND_SPACING`] (WeCom's robots take 20 a minute).
+pub const MAX_MESSAGES_PER_ROUND: usize = 10;
+pub const ROUND_SPACING: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The earliest of some times.
+struct Later(Option<DateTime<Utc>>);
+impl Later {
+    fn at(&mut self, t: DateTime<Utc>) {
+        self.0 = Some(self.0.map_or(t, |n| n.min(t)));
+    }
+}
+
+/// A robot's due alerts in messages of at most [`MAX_MESSAGE_BYTES`] (an
+/// alert longer than that alone in its own), in order.
+fn pack(alerts: Vec<(u64, Queued)>, tz: chrono_tz::Tz) -> Vec<Vec<(u64, Queued)>> {
+    let mut out: Vec<Vec<(u64, Queued)>> = Vec::new();
+    let mut bytes = 0;
+    for a in alerts {
+        let len = a.1.alert.text(tz).len() + 2;
+        match out.last_mut() {
+            Some(last) if bytes + len <= MAX_MESSAGE_BYTES => {
+                bytes += len;
+                last.push(a);
+            }
+            _ => {
+                bytes = len;
+                out.push(vec![a]);
+            }
+        }
+    }
+    out
+}
 
 /// One alert waiting for one target, as kept in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +158,9 @@ impl Delivery {
     }
 
     /// Try every queued alert that is due, once; when the next one is due.
+    /// A robot's due alerts go out joined, in messages of at most
+    /// [`MAX_MESSAGE_BYTES`], at most [`MAX_MESSAGES_PER_ROUND`] a round;
+    /// the plain webhook gets each alert on its own.
     pub async fn round(&self) -> Option<DateTime<Utc>> {
         let cfg = self.config.read().expect("config lock").clone();
         let pending: Vec<(u64, Queued)> = match self.store.pending_alerts() {
@@ -128,61 +170,110 @@ impl Delivery {
                 return Some(self.clock.now() + self.backoff.first);
             }
         };
-        let mut next: Option<DateTime<Utc>> = None;
-        for (id, mut q) in pending {
-            if self.shutdown.is_cancelled() {
-                break;
-            }
-            if q.next_at > self.clock.now() {
-                next = Some(next.map_or(q.next_at, |n| n.min(q.next_at)));
+        let now = self.clock.now();
+        let mut next = Later(None);
+        // Due alerts by target, oldest first.
+        let mut due: Vec<(String, Vec<(u64, Queued)>)> = Vec::new();
+        for (id, q) in pending {
+            if q.next_at > now {
+                next.at(q.next_at);
                 continue;
             }
-            let unit = q.alert.unit.clone();
-            let Some(target) = cfg.alerting.targets.iter().find(|t| t.id() == q.target) else {
-                tracing::info!(unit = %unit, "alert dropped ({}): its target is no longer configured", q.alert.what());
-                self.forget(id).await;
-                continue;
-            };
-            let sent = send::send(
-                &self.client,
-                target,
-                &q.alert,
-                cfg.daemon.timezone,
-                self.clock.now(),
-            )
-            .await;
-            match sent {
-                Ok(()) => {
-                    tracing::info!(unit = %unit, "alert sent to the {}: {}", target.name(), q.alert.what());
+            match due.iter_mut().find(|(t, _)| *t == q.target) {
+                Some((_, v)) => v.push((id, q)),
+                None => due.push((q.target.clone(), vec![(id, q)])),
+            }
+        }
+        let tz = cfg.daemon.timezone;
+        for (target_id, alerts) in due {
+            let Some(target) = cfg.alerting.targets.iter().find(|t| t.id() == target_id) else {
+                for (id, q) in alerts {
+                    tracing::info!(unit = %q.alert.unit, "alert dropped ({}): its target is no longer configured", q.alert.what());
                     self.forget(id).await;
                 }
-                Err(e) => {
-                    q.attempts += 1;
-                    if q.attempts >= self.backoff.attempts {
-                        tracing::error!(
-                            unit = %unit,
-                            "alert to the {} given up after {} tries ({}): {e}",
-                            target.name(), q.attempts, q.alert.what()
-                        );
-                        self.forget(id).await;
-                        continue;
-                    }
-                    let wait = self.backoff.delay(q.attempts);
-                    q.next_at = self.clock.now()
-                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                    tracing::warn!(
-                        unit = %unit,
-                        "alert to the {} failed (try {}), again in {}s ({}): {e}",
-                        target.name(), q.attempts, wait.as_secs(), q.alert.what()
+                continue;
+            };
+            let batches = match target.kind {
+                AlertKind::Webhook => alerts.into_iter().map(|a| vec![a]).collect(),
+                _ => pack(alerts, tz),
+            };
+            for (n, batch) in batches.into_iter().enumerate() {
+                if self.shutdown.is_cancelled() {
+                    return next.0;
+                }
+                if n >= MAX_MESSAGES_PER_ROUND {
+                    // The robot's rate: the rest in the next round.
+                    next.at(self.clock.now() + ROUND_SPACING);
+                    break;
+                }
+                let texts: Vec<String> = batch.iter().map(|(_, q)| q.alert.text(tz)).collect();
+                let payload = match &batch[..] {
+                    [(_, q)] => Payload::One(&q.alert, texts.concat()),
+                    _ => Payload::Joined(texts.join("\n\n")),
+                };
+                let sent = send::send(&self.client, target, &payload, self.clock.now()).await;
+                self.settle(target, batch, sent, &mut next).await;
+            }
+        }
+        next.0
+    }
+
+    /// After a try: a delivered batch leaves the queue; a failed one is
+    /// tried again after the backoff, or given up.
+    async fn settle(
+        &self,
+        target: &Target,
+        batch: Vec<(u64, Queued)>,
+        sent: Result<(), send::SendError>,
+        next: &mut Later,
+    ) {
+        let what = |b: &[(u64, Queued)]| {
+            let mut w: Vec<String> = b
+                .iter()
+                .map(|(_, q)| format!("{} (unit {})", q.alert.what(), q.alert.unit))
+                .collect();
+            w.dedup();
+            w.join(", ")
+        };
+        match sent {
+            Ok(()) => {
+                tracing::info!("alert sent to the {}: {}", target.name(), what(&batch));
+                for (id, _) in batch {
+                    self.forget(id).await;
+                }
+            }
+            Err(e) => {
+                let attempts = batch.iter().map(|(_, q)| q.attempts).max().unwrap_or(0) + 1;
+                if attempts >= self.backoff.attempts {
+                    tracing::error!(
+                        "alert to the {} given up after {attempts} tries ({}): {e}",
+                        target.name(),
+                        what(&batch)
                     );
+                    for (id, _) in batch {
+                        self.forget(id).await;
+                    }
+                    return;
+                }
+                let wait = self.backoff.delay(attempts);
+                let at = self.clock.now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                tracing::warn!(
+                    "alert to the {} failed (try {attempts}), again in {}s ({}): {e}",
+                    target.name(),
+                    wait.as_secs(),
+                    what(&batch)
+                );
+                for (id, mut q) in batch {
+                    q.attempts = attempts;
+                    q.next_at = at;
                     if let Err(e) = self.store.update_pending_alert(id, Some(&q)).await {
                         tracing::error!("alert delivery: {e}");
                     }
-                    next = Some(next.map_or(q.next_at, |n| n.min(q.next_at)));
                 }
+                next.at(at);
             }
         }
-        next
     }
 
     async fn forget(&self, id: u64) {

@@ -8,6 +8,9 @@ use crate::update_clock::SilenceLevel;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An alert's text is cut at this many bytes (before its time).
+const MAX_TEXT_BYTES: usize = 3000;
+
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -143,6 +146,17 @@ impl Alert {
             ),
             Event::UnitRecovered => format!("抓取恢复：{who} 的抓取已恢复正常。"),
         };
+        let mut body = body;
+        // A platform's or a site's error can be long: a robot refuses a
+        // message over 4,096 bytes (WeCom), so the text stays well under.
+        if body.len() > MAX_TEXT_BYTES {
+            let mut cut = MAX_TEXT_BYTES;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+            body.push('…');
+        }
         format!("【autosync】{body}\n（{}）", time(self.at))
     }
 }

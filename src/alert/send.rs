@@ -74,15 +74,33 @@ struct WebhookBody<'a> {
     text: &'a str,
 }
 
-/// Send `alert` to `target` at `now` (the signature's time).
+/// What one request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// One alert and its text: what the plain webhook takes (its typed
+    /// fields), and a robot its text.
+    One(&'a Alert, String),
+    /// Texts of several alerts joined, for a robot: one message instead of
+    /// a burst the robot would refuse (WeCom takes 20 a minute).
+    Joined(String),
+}
+
+impl Payload<'_> {
+    pub fn text(&self) -> &str {
+        match self {
+            Payload::One(_, t) | Payload::Joined(t) => t,
+        }
+    }
+}
+
+/// Send `payload` to `target` at `now` (the signature's time).
 pub async fn send(
     client: &reqwest::Client,
     target: &Target,
-    alert: &Alert,
-    tz: chrono_tz::Tz,
+    payload: &Payload<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), SendError> {
-    let text = alert.text(tz);
+    let text = payload.text();
     let mut url = url::Url::parse(target.url.expose())
         .map_err(|e| SendError::Transport(format!("the URL does not parse: {e}")))?;
     let secret = match &target.secret {
@@ -111,9 +129,12 @@ pub async fn send(
             }
             body
         }
-        AlertKind::Webhook => {
-            serde_json::to_value(WebhookBody { alert, text: &text }).expect("alerts serialise")
-        }
+        AlertKind::Webhook => match payload {
+            Payload::One(alert, text) => {
+                serde_json::to_value(WebhookBody { alert, text }).expect("alerts serialise")
+            }
+            Payload::Joined(text) => serde_json::json!({ "text": text }),
+        },
     };
     let resp = client
         .post(url)

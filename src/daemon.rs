@@ -261,10 +261,7 @@ pub async fn run(
     let (bell, rung) = crate::alert::deliver::bell();
     let delivery = crate::alert::deliver::Delivery {
         store: shared.ctx.store.clone(),
-        client: reqwest::Client::builder()
-            .user_agent(concat!("autosync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DaemonError::Start(format!("alert client: {e}")))?,
+        client: crate::alert::send::client().map_err(DaemonError::Start)?,
         config: shared.config.clone(),
         clock: shared.ctx.clock.clone(),
         backoff: Default::default(),

@@ -512,6 +512,8 @@ fn run(cmd: Command) -> Result<ExitCode> {
                 });
                 let reports =
                     pipeline::run_pass_watched(&ctx, &cfg, unit.as_deref(), printer.clone()).await;
+                // Cron has no daemon: the pass's changes are alerted here.
+                autosync::alert::after_pass(&ctx, &cfg, unit.as_deref()).await;
                 ctx.store.flush().await.map_err(anyhow::Error::from)?;
                 anyhow::Ok(reports)
             })?;

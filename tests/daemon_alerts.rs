@@ -1,7 +1,8 @@
-//! The daemon's watch end to end: the real binary with an account paused
-//! in its store and a webhook alert target on loopback — the alert arrives
-//! once, `/metrics` and `status --json` show the account's state, `GET /`
-//! leads to the desk, and the robot's URL appears nowhere in the log.
+//! The watch end to end, through the real binary and a webhook alert
+//! target on loopback. The daemon, with an account paused in its store:
+//! the alert arrives once, `/metrics` and `status --json` show the
+//! account's state, `GET /` leads to the desk, and the robot's URL appears
+//! nowhere in the log. `once` (cron, no daemon) alerts its pass's changes.
 
 mod common;
 
@@ -12,13 +13,15 @@ use std::time::Duration;
 
 const TOKEN: &str = "hook-token-5e1f0c2a";
 
-#[test]
-fn the_daemon_alerts_a_paused_account_once_and_shows_its_state() {
+type Received = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// The demo world with the province's account expired (its pause is not
+/// lifted), and a webhook receiver: its address and what it received.
+fn world_with_an_expired_account_and_a_receiver() -> (World, std::net::SocketAddr, Received) {
     let w = World::new(Duration::ZERO);
-    // The province's account stays expired: its pause is not lifted.
     std::fs::create_dir_all(&w.account_data).unwrap();
     std::fs::write(w.account_data.join("expired"), "").unwrap();
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let got: Received = Arc::default();
     let robot = w.rt.block_on(async {
         let got = got.clone();
         let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
@@ -35,12 +38,51 @@ fn the_daemon_alerts_a_paused_account_once_and_shows_its_state() {
         tokio::spawn(async move { axum::serve(l, app).await });
         addr
     });
+    (w, robot, got)
+}
+
+fn webhook_target(robot: std::net::SocketAddr) -> String {
+    format!("\n[[daemon.alert]]\nkind = \"webhook\"\nurl = \"http://{robot}/hooks/{TOKEN}\"\n")
+}
+
+fn paused_alerts(got: &Received, unit: &str) -> usize {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["event"] == "account_paused" && v["unit"] == unit)
+        .count()
+}
+
+#[test]
+fn once_alerts_what_its_pass_changed_once() {
+    let (w, robot, got) = world_with_an_expired_account_and_a_receiver();
+    let cfg = w.config("", &webhook_target(robot));
+    let (code, out, err) = w.run(&["once", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(
+        paused_alerts(&got, "demo-province"),
+        1,
+        "{:?}\n{err}",
+        got.lock().unwrap()
+    );
+    // Still paused at the next pass: nothing new.
+    w.run(&["once", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(
+        paused_alerts(&got, "demo-province"),
+        1,
+        "{:?}",
+        got.lock().unwrap()
+    );
+    assert!(!err.contains(TOKEN), "{err}");
+}
+
+#[test]
+fn the_daemon_alerts_a_paused_account_once_and_shows_its_state() {
+    let (w, robot, got) = world_with_an_expired_account_and_a_receiver();
     let listen = free_addr();
     let cfg = w.config(
         &format!("listen = \"{listen}\"\nsummary_every_mins = 1"),
-        &format!(
-            "\n[[daemon.alert]]\nkind = \"webhook\"\nurl = \"http://{robot}/hooks/{TOKEN}\"\n"
-        ),
+        &webhook_target(robot),
     );
     let config = autosync::config::load(&cfg).unwrap();
     let unit = config.unit("demo-province").unwrap();
@@ -64,14 +106,9 @@ fn the_daemon_alerts_a_paused_account_once_and_shows_its_state() {
     }
     let log = w.dir.path().join("daemon.log");
     let mut child = start_daemon(&cfg, &log);
-    let paused_alerts = || {
-        got.lock()
-            .unwrap()
-            .iter()
-            .filter(|v| v["event"] == "account_paused" && v["unit"] == "demo-province")
-            .count()
-    };
-    let arrived = wait_for(Duration::from_secs(60), || paused_alerts() >= 1);
+    let arrived = wait_for(Duration::from_secs(60), || {
+        paused_alerts(&got, "demo-province") >= 1
+    });
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         arrived,
@@ -127,7 +164,12 @@ fn the_daemon_alerts_a_paused_account_once_and_shows_its_state() {
         log_text().contains("summary of the last 1 min: polled")
     });
     assert!(summarised, "{}", log_text());
-    assert_eq!(paused_alerts(), 1, "{:?}", got.lock().unwrap());
+    assert_eq!(
+        paused_alerts(&got, "demo-province"),
+        1,
+        "{:?}",
+        got.lock().unwrap()
+    );
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(20)).is_some_and(|s| s.success()));
     let text = log_text();

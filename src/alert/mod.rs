@@ -25,3 +25,44 @@ pub use config::{AlertKind, Alerting, Target};
 pub use detect::Detector;
 pub use health::{AccountHealth, HealthState};
 pub use message::{Alert, Event};
+
+/// After `autosync once` (cron, no daemon): the watch over the units of
+/// the pass (`only`: one), then one delivery round; what a robot refuses
+/// stays queued for the next pass or the daemon. Errors are logged: the
+/// pass's own result stands.
+pub async fn after_pass(
+    ctx: &crate::pipeline::Context,
+    cfg: &crate::config::Config,
+    only: Option<&str>,
+) {
+    let watch = Detector::new(ctx.store.clone(), None, None);
+    let now = ctx.clock.now();
+    for unit in cfg
+        .units
+        .iter()
+        .filter(|u| only.is_none_or(|id| id == u.id))
+    {
+        if let Err(e) = watch.check_unit(cfg, unit, now).await {
+            tracing::error!(unit = %unit.id, "alert watch: {e}");
+        }
+    }
+    if cfg.alerting.targets.is_empty() {
+        return;
+    }
+    let client = match send::client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return;
+        }
+    };
+    let delivery = deliver::Delivery {
+        store: ctx.store.clone(),
+        client,
+        config: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(cfg.clone()))),
+        clock: ctx.clock.clone(),
+        backoff: Default::default(),
+        shutdown: ctx.shutdown.clone(),
+    };
+    delivery.round().await;
+}

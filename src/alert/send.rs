@@ -74,6 +74,15 @@ struct WebhookBody<'a> {
     text: &'a str,
 }
 
+/// The HTTP client alerts go out by (robots are on the internet, not on a
+/// unit's site: not the fetcher's guarded client).
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("autosync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("alert client: {e}"))
+}
+
 /// What one request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload<'a> {

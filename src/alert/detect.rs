@@ -345,17 +345,15 @@ impl Detector {
         now: DateTime<Utc>,
         f: &mut Found,
     ) -> Result<(), StoreError> {
-        let mut worst = None;
+        // The source with the most failed polls in a row; one gone for
+        // good (410) is disabled, not failing.
+        let mut worst: Option<(String, crate::store::SourceState)> = None;
         for s in &unit.sources {
             let st = self.store.source_state(&unit.id, &s.key())?;
-            // A source gone for good (410) is disabled, not failing.
-            if !st.gone
-                && worst
-                    .as_ref()
-                    .is_none_or(|(_, w): &(_, crate::store::SourceState)| {
-                        st.consecutive_errors > w.consecutive_errors
-                    })
-            {
+            let worse = worst
+                .as_ref()
+                .is_none_or(|(_, w)| st.consecutive_errors > w.consecutive_errors);
+            if !st.gone && worse {
                 worst = Some((s.url.to_string(), st));
             }
         }

@@ -11,14 +11,19 @@
 /// The filter used when `AUTOSYNC_LOG` is unset or empty.
 pub const DEFAULT_DIRECTIVE: &str = "warn,autosync=info";
 
+/// The same for `once --quiet`: cron mails whatever is written, and the
+/// failed units' lines already say what failed, so only errors are logged.
+pub const QUIET_DIRECTIVE: &str = "error";
+
 /// The levels `EnvFilter` knows; a bare one of these is autosync's level.
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
-/// The `EnvFilter` directive for the value of `AUTOSYNC_LOG`.
-pub fn filter_directive(env: Option<&str>) -> String {
+/// The `EnvFilter` directive for the value of `AUTOSYNC_LOG`; `default`
+/// when it is unset or empty.
+pub fn filter_directive(env: Option<&str>, default: &str) -> String {
     let v = env.map(str::trim).unwrap_or("");
     if v.is_empty() {
-        return DEFAULT_DIRECTIVE.to_string();
+        return default.to_string();
     }
     if LEVELS.iter().any(|l| l.eq_ignore_ascii_case(v)) {
         return format!("warn,autosync={}", v.to_ascii_lowercase());
@@ -38,25 +43,43 @@ mod tests {
 
     #[test]
     fn a_bare_level_is_autosyncs_and_other_crates_stay_at_warn() {
-        assert_eq!(filter_directive(Some("debug")), "warn,autosync=debug");
-        assert_eq!(filter_directive(Some("TRACE")), "warn,autosync=trace");
-        assert_eq!(filter_directive(Some(" info ")), "warn,autosync=info");
+        assert_eq!(
+            filter_directive(Some("debug"), DEFAULT_DIRECTIVE),
+            "warn,autosync=debug"
+        );
+        assert_eq!(
+            filter_directive(Some("TRACE"), DEFAULT_DIRECTIVE),
+            "warn,autosync=trace"
+        );
+        assert_eq!(
+            filter_directive(Some(" info "), QUIET_DIRECTIVE),
+            "warn,autosync=info"
+        );
     }
 
     #[test]
     fn a_full_directive_is_kept_as_written() {
-        assert_eq!(filter_directive(Some("sled=debug")), "sled=debug");
         assert_eq!(
-            filter_directive(Some("warn,autosync::ingest=trace")),
+            filter_directive(Some("sled=debug"), DEFAULT_DIRECTIVE),
+            "sled=debug"
+        );
+        assert_eq!(
+            filter_directive(Some("warn,autosync::ingest=trace"), DEFAULT_DIRECTIVE),
             "warn,autosync::ingest=trace"
         );
-        assert_eq!(filter_directive(Some("debug,sled=off")), "debug,sled=off");
+        assert_eq!(
+            filter_directive(Some("debug,sled=off"), DEFAULT_DIRECTIVE),
+            "debug,sled=off"
+        );
     }
 
     #[test]
     fn unset_or_empty_is_the_default() {
-        assert_eq!(filter_directive(None), DEFAULT_DIRECTIVE);
-        assert_eq!(filter_directive(Some("  ")), DEFAULT_DIRECTIVE);
+        assert_eq!(filter_directive(None, DEFAULT_DIRECTIVE), DEFAULT_DIRECTIVE);
+        assert_eq!(
+            filter_directive(Some("  "), QUIET_DIRECTIVE),
+            QUIET_DIRECTIVE
+        );
     }
 
     #[test]

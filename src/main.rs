@@ -253,7 +253,8 @@ fn main() -> ExitCode {
     // Before any thread starts: glibc reads these when it makes arenas.
     let refused = autosync::memory::tune_allocator();
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let quiet = matches!(cli.command, Command::Once { quiet: true, .. });
+    init_logging(cli.log_format, quiet);
     if !refused.is_empty() {
         tracing::warn!(?refused, "the C allocator refused some memory settings");
     }
@@ -266,13 +267,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// `quiet`: `once --quiet`, logging only errors unless `AUTOSYNC_LOG` says.
+fn init_logging(format: LogFormat, quiet: bool) {
+    use autosync::logging::{DEFAULT_DIRECTIVE, QUIET_DIRECTIVE, filter_directive};
     use std::io::IsTerminal;
     let env = std::env::var("AUTOSYNC_LOG").ok();
-    let directive = autosync::logging::filter_directive(env.as_deref());
+    let default = if quiet {
+        QUIET_DIRECTIVE
+    } else {
+        DEFAULT_DIRECTIVE
+    };
+    let directive = filter_directive(env.as_deref(), default);
     let filter = tracing_subscriber::EnvFilter::try_new(&directive).unwrap_or_else(|e| {
         eprintln!("autosync: AUTOSYNC_LOG={directive:?} is not a filter ({e}); using the default");
-        tracing_subscriber::EnvFilter::new(autosync::logging::DEFAULT_DIRECTIVE)
+        tracing_subscriber::EnvFilter::new(default)
     });
     let ansi = autosync::logging::use_ansi(
         std::io::stderr().is_terminal(),

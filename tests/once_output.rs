@@ -58,7 +58,20 @@ fn once_prints_a_line_per_unit_and_the_count() {
 #[test]
 fn once_quiet_prints_only_the_units_that_failed() {
     let (w, cfg) = world_with_a_failing_unit();
-    let (code, out, err) = w.run(&["once", "--quiet", "-c", cfg.to_str().unwrap()]);
+    // Unset AUTOSYNC_LOG: only errors on stderr (`run` sets it to warn).
+    let out = assert_cmd::Command::cargo_bin("autosync")
+        .unwrap()
+        .args(["once", "--quiet", "-c", cfg.to_str().unwrap()])
+        .env_remove("AUTOSYNC_LOG")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let (code, err) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!err.contains(" WARN "), "warnings on a quiet pass:\n{err}");
     assert_eq!(code, 3, "exit code still says a unit failed: {out}{err}");
     assert!(out.starts_with("FAILED broken-site:"), "{out}");
     assert!(out.contains("500"), "{out}");

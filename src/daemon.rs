@@ -8,6 +8,12 @@
 //! worker fed by the durable queue in the store, so a slow account never
 //! delays discovery and a crash loses nothing: the queue is the store.
 //!
+//! Beside them: the alert watch (`crate::alert`) every
+//! [`WATCH_EVERY`](crate::alert::detect::WATCH_EVERY) and its delivery
+//! task, each a task of its own so a slow store or a dead robot never holds
+//! a poll; and a summary line every `[daemon] summary_every_mins`, so a
+//! quiet log still shows the daemon is alive and working.
+//!
 //! SIGHUP reloads the config: units added, removed or changed are stopped and
 //! started without touching the others; a bad config is refused and the old
 //! one keeps running. SIGTERM stops polling, lets in-flight requests finish
@@ -104,6 +110,70 @@ pub const UNSETTLED_RECHECK: Duration = Duration::from_secs(5);
 /// whose time has come.
 pub const IDLE_RECHECK: Duration = Duration::from_secs(60);
 
+/// What the daemon did since its last summary line.
+#[derive(Debug, Default)]
+pub struct Summary {
+    counts: std::sync::Mutex<SummaryCounts>,
+}
+
+/// The counts of one summary period.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SummaryCounts {
+    /// Units polled at least once.
+    pub units: std::collections::BTreeSet<String>,
+    pub polls: u64,
+    pub new: u64,
+    pub published: u64,
+    /// Polls with an error, and the units they were of.
+    pub failed_polls: u64,
+    pub failed_units: std::collections::BTreeSet<String>,
+}
+
+impl Summary {
+    /// One poll of `unit` took in `new` entries; `failed` when it had an
+    /// error.
+    pub fn poll(&self, unit: &str, new: usize, failed: bool) {
+        let mut c = self.counts.lock().expect("summary lock");
+        c.units.insert(unit.to_string());
+        c.polls += 1;
+        c.new += new as u64;
+        if failed {
+            c.failed_polls += 1;
+            c.failed_units.insert(unit.to_string());
+        }
+    }
+
+    /// A post went out.
+    pub fn published(&self) {
+        self.counts.lock().expect("summary lock").published += 1;
+    }
+
+    /// The period's counts, starting a new period.
+    pub fn take(&self) -> SummaryCounts {
+        std::mem::take(&mut *self.counts.lock().expect("summary lock"))
+    }
+}
+
+impl std::fmt::Display for SummaryCounts {
+    /// The summary line's text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "polled {} unit(s) ({} polls), {} new, {} published, {} failed poll(s)",
+            self.units.len(),
+            self.polls,
+            self.new,
+            self.published,
+            self.failed_polls
+        )?;
+        if !self.failed_units.is_empty() {
+            let names: Vec<&str> = self.failed_units.iter().map(String::as_str).collect();
+            write!(f, " (units: {})", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]
@@ -128,6 +198,8 @@ pub struct Shared {
     pub outboxes: Arc<Outboxes>,
     /// Each account's last update-clock level, to log a crossing once.
     pub silence: Arc<crate::update_clock::Watch>,
+    /// What was done since the last summary line.
+    pub summary: Arc<Summary>,
 }
 
 impl Shared {
@@ -183,8 +255,24 @@ pub async fn run(
             Some(metrics_for_outboxes),
         )),
         silence: Default::default(),
+        summary: Default::default(),
     };
     let http = tokio::spawn(admin::serve(listener, shared.service()));
+    let (bell, rung) = crate::alert::deliver::bell();
+    let delivery = crate::alert::deliver::Delivery {
+        store: shared.ctx.store.clone(),
+        client: crate::alert::send::client().map_err(DaemonError::Start)?,
+        config: shared.config.clone(),
+        clock: shared.ctx.clock.clone(),
+        backoff: Default::default(),
+        shutdown: shutdown.clone(),
+    };
+    let delivery = tokio::spawn(delivery.run(rung));
+    let detector = Arc::new(crate::alert::Detector::new(
+        shared.ctx.store.clone(),
+        Some(shared.metrics.clone()),
+        Some(bell),
+    ));
 
     let mut running: HashMap<String, UnitTasks> = HashMap::new();
     for u in &config.units {
@@ -207,9 +295,32 @@ pub async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + UPKEEP_FIRST, UPKEEP_EVERY);
     let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
     let mut probe_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut watch = tokio::time::interval(crate::alert::detect::WATCH_EVERY);
+    let mut watch_task: Option<tokio::task::JoinHandle<()>> = None;
+    // Without a summary the timer still runs, idle: one select for both.
+    let summary_every = config.alerting.summary_every;
+    let mut summary_tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + summary_every.unwrap_or(Duration::from_secs(3600)),
+        summary_every.unwrap_or(Duration::from_secs(3600)),
+    );
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = watch.tick() => {
+                // In a task of its own: a slow store must not stop this
+                // loop (the watchdog), and one check runs at a time.
+                if watch_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    let (shared, detector) = (shared.clone(), detector.clone());
+                    watch_task = Some(tokio::spawn(async move {
+                        let cfg = shared.config();
+                        detector.check(&cfg, shared.ctx.clock.now()).await;
+                    }));
+                }
+            }
+            _ = summary_tick.tick(), if summary_every.is_some() => {
+                let mins = summary_every.unwrap_or_default().as_secs() / 60;
+                tracing::info!("summary of the last {mins} min: {}", shared.summary.take());
+            }
             _ = trim.tick() => {
                 crate::memory::release_free_memory();
                 record_footprint(&shared);
@@ -270,6 +381,7 @@ pub async fn run(
         );
     }
     http.abort();
+    delivery.abort();
     shared
         .ctx
         .store
@@ -470,6 +582,7 @@ fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
     shared
         .metrics
         .poll(&unit.id, r.found, r.new, r.errors.len(), ok_at);
+    shared.summary.poll(&unit.id, r.new, !r.ok());
     for w in &r.warnings {
         tracing::warn!(unit = %unit.id, "{w}");
     }
@@ -520,6 +633,9 @@ async fn publish_loop(
         // Boxed: a send's future is large, and idle workers stay small.
         let step = Box::pin(outbox.next()).await;
         update_gauges(&shared, &unit);
+        if let Ok(Sent::Published { .. }) = step {
+            shared.summary.published();
+        }
         let wait = match step {
             Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
             | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => continue,
@@ -602,5 +718,27 @@ pub async fn status_of(config: &Config) -> Result<(String, admin::Status), Strin
             ))
         }
         Err(e) => Err(format!("{url}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_a_period_and_starts_the_next_empty() {
+        let s = Summary::default();
+        s.poll("a", 2, false);
+        s.poll("a", 0, true);
+        s.poll("b", 1, false);
+        s.published();
+        assert_eq!(
+            s.take().to_string(),
+            "polled 2 unit(s) (3 polls), 3 new, 1 published, 1 failed poll(s) (units: a)"
+        );
+        assert_eq!(
+            s.take().to_string(),
+            "polled 0 unit(s) (0 polls), 0 new, 0 published, 0 failed poll(s)"
+        );
     }
 }

@@ -13,22 +13,25 @@
 //! | store | [`store`], [`model`] | sled; items, the state table and its one check-and-set, per-source and per-account state; whether it can write |
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
-//! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
+//! | pass | [`pipeline`], [`progress`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed; each unit's line as it finishes, a progress bar on a terminal |
 //! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; poll tasks, publish workers, reload, signals; which units this daemon serves |
 //! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
-//! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
+//! the inspection's deadline), [`alert`] (account health, the watch and its
+//! alerts to WeCom/DingTalk/Feishu robots or a webhook), [`clock`] (wall time, passed in), [`hooks`] (pause points
 //! that make race tests deterministic), [`secret`] (credentials that never
 //! print), [`metrics`] (typed Prometheus series), [`systemd`] (sd_notify),
 //! [`memory`] (glibc allocator tuning for a long-running process), [`demo`]
-//! (a sample site for `autosync demo` and the tests). `main.rs` only parses
+//! (a sample site for `autosync demo` and the tests), [`logging`] (what
+//! `AUTOSYNC_LOG` means; colour only on a terminal). `main.rs` only parses
 //! the command line and calls in here.
 
 pub mod account_cmd;
 pub mod admin;
+pub mod alert;
 pub mod charset;
 pub mod clock;
 pub mod config;
@@ -41,11 +44,13 @@ pub mod fetch;
 pub mod hooks;
 pub mod import;
 pub mod ingest;
+pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod review;
 pub mod roster;

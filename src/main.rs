@@ -4,6 +4,7 @@
 use anyhow::{Context as _, Result};
 use autosync::admin::client::{Answer, Request};
 use autosync::clock::SystemClock;
+use autosync::progress::{PassPrinter, Verbosity};
 use autosync::{config, daemon, demo, extract, pipeline, publish};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -58,6 +59,9 @@ enum Command {
         /// Only this unit.
         #[arg(long)]
         unit: Option<String>,
+        /// Print only the units that failed (for cron); no progress bar.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Validate a config file; every error names the file, line and unit.
     Check {
@@ -120,6 +124,9 @@ enum Command {
     Status {
         #[arg(short = 'c', long = "config")]
         config: PathBuf,
+        /// The whole status as JSON (each account's state, since when).
+        #[arg(long)]
+        json: bool,
     },
     /// Extract articles from saved pages and print one JSON object per line.
     Extract {
@@ -352,7 +359,8 @@ fn main() -> ExitCode {
     // Before any thread starts: glibc reads these when it makes arenas.
     let refused = autosync::memory::tune_allocator();
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let quiet = matches!(cli.command, Command::Once { quiet: true, .. });
+    init_logging(cli.log_format, quiet);
     if !refused.is_empty() {
         tracing::warn!(?refused, "the C allocator refused some memory settings");
     }
@@ -365,11 +373,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AUTOSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,autosync=info"));
+/// `quiet`: `once --quiet`, logging only errors unless `AUTOSYNC_LOG` says.
+fn init_logging(format: LogFormat, quiet: bool) {
+    use autosync::logging::{DEFAULT_DIRECTIVE, QUIET_DIRECTIVE, filter_directive};
+    use std::io::IsTerminal;
+    let env = std::env::var("AUTOSYNC_LOG").ok();
+    let default = if quiet {
+        QUIET_DIRECTIVE
+    } else {
+        DEFAULT_DIRECTIVE
+    };
+    let directive = filter_directive(env.as_deref(), default);
+    let filter = tracing_subscriber::EnvFilter::try_new(&directive).unwrap_or_else(|e| {
+        eprintln!("autosync: AUTOSYNC_LOG={directive:?} is not a filter ({e}); using the default");
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    let ansi = autosync::logging::use_ansi(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -661,7 +686,7 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { config } => {
+        Command::Status { config, json } => {
             let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
@@ -670,11 +695,19 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             let (from, status) = rt
                 .block_on(daemon::status_of(&cfg))
                 .map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("# {from}");
             print!("{}", autosync::admin::format_status(&status));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Once { config, unit } => {
+        Command::Once {
+            config,
+            unit,
+            quiet,
+        } => {
             let cfg = match load_config(&config, shard) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
@@ -693,6 +726,16 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 }
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
+            let verbosity = if quiet {
+                Verbosity::Quiet
+            } else {
+                Verbosity::Normal
+            };
+            let printer = Arc::new(PassPrinter::new(
+                Box::new(std::io::stdout()),
+                verbosity,
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            ));
             let rt = runtime()?;
             let reports = rt.block_on(async {
                 let shutdown = CancellationToken::new();
@@ -704,16 +747,15 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                         ctrl_c.cancel();
                     }
                 });
-                let reports = pipeline::run_pass(&ctx, &cfg, unit.as_deref()).await;
+                let reports =
+                    pipeline::run_pass_watched(&ctx, &cfg, unit.as_deref(), printer.clone()).await;
+                // Cron has no daemon: the pass's changes are alerted here.
+                autosync::alert::after_pass(&ctx, &cfg, unit.as_deref()).await;
                 ctx.store.flush().await.map_err(anyhow::Error::from)?;
                 anyhow::Ok(reports)
             })?;
-            let mut out = std::io::stdout().lock();
-            for r in &reports {
-                write!(out, "{r}")?;
-            }
+            printer.end(&reports);
             let failed = reports.iter().filter(|r| !r.ok()).count();
-            writeln!(out, "{} unit(s), {} failed", reports.len(), failed)?;
             Ok(if failed > 0 {
                 ExitCode::from(EXIT_UNIT_FAILED)
             } else {

@@ -61,6 +61,24 @@ pub struct PublishLabels {
     pub path: PublishPath,
 }
 
+/// Labels of `autosync_account_state`: the account and one of its states.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountStateLabels {
+    pub unit: String,
+    pub account: String,
+    pub state: HealthState,
+}
+
+/// An account's state: the alert watch's own type (`ok`, `paused`,
+/// `rate_limited`).
+pub use crate::alert::HealthState;
+
+impl EncodeLabelValue for HealthState {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        self.as_str().encode(encoder)
+    }
+}
+
 /// How a post went out: the outbox's own type, one for both (the outbox
 /// passes the path it sent by to [`Metrics::published`]).
 pub use crate::outbox::PublishPath;
@@ -93,6 +111,7 @@ pub struct Metrics {
     held_items: Family<UnitLabels, Gauge>,
     last_success: Family<UnitLabels, Gauge>,
     account_paused: Family<AccountLabels, Gauge>,
+    account_state: Family<AccountStateLabels, Gauge>,
     last_publish: Family<AccountLabels, Gauge>,
     days_since_last_post: Family<AccountLabels, Gauge>,
     publish_latency: LatencyFamily,
@@ -135,6 +154,7 @@ impl Metrics {
             held_items: Family::default(),
             last_success: Family::default(),
             account_paused: Family::default(),
+            account_state: Family::default(),
             last_publish: Family::default(),
             days_since_last_post: Family::default(),
             publish_latency: Family::new_with_constructor(latency_histogram),
@@ -190,6 +210,11 @@ impl Metrics {
             "autosync_account_paused",
             "1 while the account's publishing is paused (expired login, bad publisher config)",
             m.account_paused.clone(),
+        );
+        r.register(
+            "autosync_account_state",
+            "1 for the account's current state (ok, paused, rate_limited), 0 for the others",
+            m.account_state.clone(),
         );
         r.register(
             "autosync_last_publish_timestamp_seconds",
@@ -289,6 +314,21 @@ impl Metrics {
         self.account_paused.get_or_create(&l).set(i64::from(paused));
     }
 
+    /// The account's current state: 1 for it, 0 for the others, so an
+    /// alert rule reads `autosync_account_state{state="paused"} == 1`.
+    pub fn account_state(&self, unit: &str, account: &str, now: HealthState) {
+        let AccountLabels { unit, account } = self.account_labels(unit, account);
+        for state in HealthState::ALL {
+            self.account_state
+                .get_or_create(&AccountStateLabels {
+                    unit: unit.clone(),
+                    account: account.clone(),
+                    state,
+                })
+                .set(i64::from(state == now));
+        }
+    }
+
     /// When the account last got a post (at start, from the store; then at
     /// every post).
     pub fn last_publish(&self, unit: &str, account: &str, at: DateTime<Utc>) {
@@ -357,6 +397,13 @@ impl Metrics {
             self.account_paused.remove(&l);
             self.last_publish.remove(&l);
             self.days_since_last_post.remove(&l);
+            for state in HealthState::ALL {
+                self.account_state.remove(&AccountStateLabels {
+                    unit: l.unit.clone(),
+                    account: l.account.clone(),
+                    state,
+                });
+            }
             for path in PublishPath::ALL {
                 self.published.remove(&PublishLabels {
                     unit: l.unit.clone(),
@@ -475,6 +522,23 @@ mod tests {
     }
 
     #[test]
+    fn account_state_is_one_for_the_current_state_only() {
+        let m = Metrics::new();
+        m.account_state("u", "acc", HealthState::Paused);
+        m.account_state("u", "acc", HealthState::RateLimited);
+        let text = m.render();
+        let state = |s: &str| {
+            value(
+                &text,
+                &format!("autosync_account_state{{unit=\"u\",account=\"acc\",state=\"{s}\"}}"),
+            )
+        };
+        assert_eq!(state("ok"), Some(0.0), "{text}");
+        assert_eq!(state("paused"), Some(0.0), "{text}");
+        assert_eq!(state("rate_limited"), Some(1.0), "{text}");
+    }
+
+    #[test]
     fn latency_histogram_buckets_and_escaped_labels() {
         let m = Metrics::new();
         m.publish_latency("sx-kx", TimeDelta::seconds(45));
@@ -508,6 +572,7 @@ mod tests {
             m.published(unit, "other-acc", PublishPath::Push);
             m.publish_failed(unit, "acc");
             m.account_paused(unit, "acc", false);
+            m.account_state(unit, "acc", HealthState::Ok);
             m.last_publish(unit, "acc", Utc::now());
         }
         m.remove_unit("gone");
@@ -515,7 +580,7 @@ mod tests {
         assert!(!text.contains("\"gone\""), "{text}");
         let kept = text.lines().filter(|l| l.contains("\"kept\"")).count();
         // 4 counters, 3 unit gauges, 4 published, 1 failures, 2 account
-        // gauges, 11 histogram lines.
-        assert_eq!(kept, 4 + 3 + 4 + 1 + 2 + 11, "{text}");
+        // gauges, 3 account states, 11 histogram lines.
+        assert_eq!(kept, 4 + 3 + 4 + 1 + 2 + 3 + 11, "{text}");
     }
 }

@@ -175,24 +175,54 @@ impl Context {
     }
 }
 
+/// Who watches a pass as it goes (`once`'s per-unit lines and progress
+/// bar): told how many units the pass has, then when each starts and
+/// finishes, from the units' own tasks.
+pub trait PassWatch: Send + Sync {
+    fn begin(&self, _units: usize) {}
+    fn started(&self, _unit: &str) {}
+    fn finished(&self, _report: &UnitReport) {}
+}
+
+/// Nobody watching.
+pub struct Unwatched;
+impl PassWatch for Unwatched {}
+
 /// Run one pass over `units` (all of the config's when `None`), at most
 /// `config.daemon.concurrency` units at a time.
 pub async fn run_pass(ctx: &Context, config: &Config, only: Option<&str>) -> Vec<UnitReport> {
+    run_pass_watched(ctx, config, only, Arc::new(Unwatched)).await
+}
+
+/// [`run_pass`], telling `watch` of each unit as it starts and finishes.
+pub async fn run_pass_watched(
+    ctx: &Context,
+    config: &Config,
+    only: Option<&str>,
+    watch: Arc<dyn PassWatch>,
+) -> Vec<UnitReport> {
     let sem = Arc::new(tokio::sync::Semaphore::new(config.daemon.concurrency));
     let outboxes = Arc::new(Outboxes::new(ctx.clone(), config.daemon.timezone, None));
     let mut set = tokio::task::JoinSet::new();
-    for (i, unit) in config.units.iter().enumerate() {
-        if only.is_some_and(|id| id != unit.id) {
-            continue;
-        }
-        let (ctx, unit, sem) = (ctx.clone(), unit.clone(), sem.clone());
+    let picked = || {
+        config
+            .units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| only.is_none_or(|id| id == u.id))
+    };
+    watch.begin(picked().count());
+    for (i, unit) in picked() {
+        let (ctx, unit, sem, watch) = (ctx.clone(), unit.clone(), sem.clone(), watch.clone());
         let accounts = outboxes.of_unit(&unit);
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
+            watch.started(&unit.id);
             let report = run_unit(&ctx, &unit, &accounts).await;
             for e in &report.errors {
                 tracing::warn!(unit = %report.unit, "{e}");
             }
+            watch.finished(&report);
             (i, report)
         });
     }

@@ -179,6 +179,9 @@ backfill = 10
 
     let (code, out) = w.once(&cfg);
     assert_eq!(code, 3, "{out}");
+    // Units are printed as they finish, in any order: the first line too
+    // starts a block.
+    let framed = format!("\n{out}");
     for (id, needle) in [
         ("unreachable", "127.0.0.1:9"),
         ("notfound", "/missing/"),
@@ -187,7 +190,7 @@ backfill = 10
         ("odd-pages", "/odd/nav.html"),
         ("odd-pages", "/odd/huge.html"),
     ] {
-        let block = out
+        let block = framed
             .split("\nFAILED ")
             .find(|b| b.starts_with(&format!("{id}:")))
             .unwrap_or_else(|| panic!("unit {id} not reported as failed:\n{out}"));
@@ -246,7 +249,11 @@ fn an_expired_login_pauses_the_account_and_keeps_its_items_queued() {
     std::fs::create_dir_all(&w.account_data).unwrap();
     std::fs::write(w.account_data.join("expired"), "").unwrap();
     // Every log level: the failing login is where a cookie would be echoed.
-    let (code, out, err) = w.run_logging("trace", &["once", "-c", cfg.to_str().unwrap()]);
+    // A full directive: a bare level would be autosync's only.
+    let (code, out, err) = w.run_logging(
+        "trace,autosync=trace",
+        &["once", "-c", cfg.to_str().unwrap()],
+    );
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("FAILED demo-province"), "{out}");
     assert!(out.contains("login"), "{out}");

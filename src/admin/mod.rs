@@ -127,6 +127,14 @@ pub struct AccountStatus {
     /// usually means a site that published nothing new.
     #[serde(default)]
     pub last_new_article: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its state as one value (ok · paused: why, since · rate limited
+    /// until), the one `/metrics` and the alerts read.
+    #[serde(default)]
+    pub state: crate::alert::AccountHealth,
+    /// Since when it is in that state, as the daemon's watch saw it change
+    /// (`None` before the watch first ran; a pause knows its own).
+    #[serde(default)]
+    pub state_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What `autosync status` shows: the store's health, then every unit.
@@ -193,9 +201,18 @@ pub fn status_where(
             let clock = started.map(|(since, _)| {
                 crate::update_clock::read(&u.silence, config.daemon.timezone, since, now)
             });
+            let health = crate::alert::AccountHealth::of(&state, now);
+            let state_since = match &health {
+                crate::alert::AccountHealth::Paused { since, .. } => Some(*since),
+                h => crate::alert::detect::recorded_health(store, &u.id, &a.name)?
+                    .filter(|(seen, _)| seen.state() == h.state())
+                    .map(|(_, since)| since),
+            };
             st.accounts.push(AccountStatus {
                 account: a.name.clone(),
                 kind: a.publisher.kind().to_string(),
+                state: health,
+                state_since,
                 paused: state.paused,
                 rate_limited_until: state.not_before.filter(|t| *t > now),
                 last_post: started.filter(|(_, post)| *post).map(|(t, _)| t),
@@ -329,6 +346,8 @@ async fn status_json(State(s): State<Service>) -> impl IntoResponse {
 /// The router, for the daemon and for tests.
 pub fn router(shared: Service) -> Router {
     Router::new()
+        // Whoever opens the daemon's address in a browser wants the desk.
+        .route("/", get(|| async { axum::response::Redirect::to("/desk") }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
@@ -443,6 +462,29 @@ site = "http://127.0.0.1:9/"
         (resp.status(), content_type, resp.text().await.unwrap())
     }
 
+    /// Opening the daemon's bare address leads to the desk.
+    #[tokio::test]
+    async fn the_root_redirects_to_the_desk() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(dir.path());
+        let base = serve_on_loopback(service.clone()).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(format!("{base}/")).send().await.unwrap();
+        assert!(resp.status().is_redirection(), "{}", resp.status());
+        assert_eq!(
+            resp.headers()
+                .get(header::LOCATION)
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            "/desk"
+        );
+        service.ctx.shutdown.cancel();
+    }
+
     /// The README is what ops read: every series it names must be exported
     /// with a value once the daemon has recorded it, and every series
     /// exported must be named there.
@@ -465,6 +507,7 @@ site = "http://127.0.0.1:9/"
         m.published("u", ACCOUNT, PublishPath::Auto);
         m.publish_failed("u", ACCOUNT);
         m.account_paused("u", ACCOUNT, false);
+        m.account_state("u", ACCOUNT, crate::alert::HealthState::Paused);
         m.last_publish("u", ACCOUNT, chrono::Utc::now());
         m.days_since_last_post("u", ACCOUNT, 3);
         m.publish_latency("u", chrono::TimeDelta::seconds(42));

@@ -311,6 +311,9 @@ pub struct Config {
     /// How many units the file has in all: more than `units` holds when a
     /// shard is served.
     pub all_units: usize,
+    /// `[[daemon.alert]]`, `[daemon] failing_polls` and
+    /// `summary_every_mins` (see `crate::alert`).
+    pub alerting: crate::alert::config::Alerting,
 }
 
 impl Config {
@@ -374,8 +377,13 @@ pub fn load_shard(path: &Path, shard: Option<crate::shard::Shard>) -> Result<Con
 /// Parse and validate config text; `path` names it in errors and anchors
 /// relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-    let raw = raw::read(text, path)?;
+    let mut raw = raw::read(text, path)?;
     let mut c = Checker::new(text, path);
+    let raw_alerting = crate::alert::config::RawAlerting {
+        alert: std::mem::take(&mut raw.daemon.alert),
+        failing_polls: raw.daemon.failing_polls.take(),
+        summary_every_mins: raw.daemon.summary_every_mins,
+    };
     let daemon = check::check_daemon(&mut c, raw.daemon);
     let default_schedule = check::check_default_schedule(&mut c, &raw.defaults);
     check::check_default_silence(&mut c, &raw.defaults);
@@ -397,14 +405,31 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     // Parents must exist and the matrix must be a tree.
     check::check_parents(&mut c, &units, &seen);
     check::check_cycles(&mut c, &units);
-    c.finish(Config {
+    // Alert targets last: their `units` may name any unit of the file.
+    let (alerting, alert_errors) = crate::alert::config::check(
+        raw_alerting,
+        path,
+        path.parent().unwrap_or(Path::new(".")),
+        &|offset| error::line_of(text, offset),
+        &|id| seen.contains_key(id),
+    );
+    let checked = c.finish(Config {
         path: path.to_path_buf(),
         daemon,
         fetch,
         all_units: units.len(),
         units,
         editors: Vec::new(),
-    })
+        alerting,
+    });
+    match checked {
+        Ok(_) if !alert_errors.is_empty() => Err(ConfigErrors(alert_errors)),
+        Err(mut e) => {
+            e.0.extend(alert_errors);
+            Err(e)
+        }
+        ok => ok,
+    }
 }
 
 #[cfg(test)]

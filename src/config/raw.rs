@@ -40,6 +40,13 @@ pub(super) struct RawDaemon {
     pub keep_bodies_days: Option<u32>,
     pub archive_after_days: Option<u32>,
     pub shard: Option<Spanned<String>>,
+    /// The watch (`crate::alert::config`): how often the summary line is
+    /// logged, after how many failed polls a unit is alerted, and the
+    /// `[[daemon.alert]]` targets.
+    pub summary_every_mins: Option<u64>,
+    pub failing_polls: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub alert: Vec<crate::alert::config::RawAlert>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,6 +14,7 @@
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `accounts` | `unit \0 account` | [`crate::model::AccountState`]: paused, rate-limited, verified |
+//! | `meta` | `alert \0 …` | what the alert watch last alerted and the alerts not yet delivered ([`alerts`](self::alerts)) |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
 //! | `dindex` | `unit \0 account \0 state \0 time \0 item id` | empty: each account's deliveries (last post, posts today, under way) |
 //! | `index` | `unit \0 state \0 order \0 item id` | empty: finds a unit's items in one state (the publish queue, items to reconcile) without reading the others |
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod accounts;
+mod alerts;
 mod archive;
 mod audit;
 mod bodies;

@@ -20,6 +20,7 @@ use crate::hooks::Point;
 use crate::pipeline::{Context, UnitReport};
 
 use crate::review;
+use crate::site_binding;
 use crate::source::{self, Entry};
 use crate::store::{self, Inserted, Item, SourceState, Stage, State, StateName};
 use chrono::{DateTime, Utc};
@@ -43,8 +44,19 @@ pub async fn discover_unit(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
     retry_due_fetches(ctx, unit, r).await;
 }
 
-/// Poll `unit.sources` and take in what is new.
+/// Poll `unit.sources` and take in what is new. A unit with none is bound
+/// by its site: its sources are the discovered ones ([`site_binding`]).
 pub async fn discover_sources(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
+    let bound;
+    let unit = if unit.sources.is_empty() {
+        bound = Unit {
+            sources: site_binding::sources_of(ctx, unit, r).await,
+            ..unit.clone()
+        };
+        &bound
+    } else {
+        unit
+    };
     for src in &unit.sources {
         if ctx.shutdown.is_cancelled() {
             break;

@@ -16,6 +16,7 @@
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
+//! | site binding | [`site_binding`], [`probe`] | a unit bound by its website: its sources discovered at the first poll, recorded, looked for again when dry; `autosync probe` shows a unit admin what would be polled |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
@@ -41,11 +42,13 @@ pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod probe;
 pub mod publish;
 pub mod review;
 pub mod schedule;
 pub mod scope;
 pub mod secret;
+pub mod site_binding;
 pub mod source;
 pub mod store;
 pub mod systemd;

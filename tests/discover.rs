@@ -5,11 +5,17 @@
 
 mod site;
 
+use autosync::clock::Clock;
+use autosync::config::Config;
 use autosync::fetch::{FetchOptions, Fetcher, Reach};
+use autosync::pipeline::{self, Context, UnitReport};
 use autosync::scope::SiteScope;
 use autosync::source::discover::{self, Candidate, Discovery, Kind, Verdict};
+use chrono::{DateTime, TimeZone, Utc};
 use site::{Site, articles};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 fn fixture(name: &str) -> String {
@@ -202,4 +208,194 @@ async fn a_home_page_that_cannot_be_read_is_an_error_naming_the_site() {
         .unwrap_err();
     assert!(e.to_string().contains(url.as_str()), "{e}");
     assert!(e.to_string().contains("404"), "{e}");
+}
+
+// ------------------------------------------------ a unit bound by its site
+
+/// Wall time the test sets.
+struct Manual(std::sync::Mutex<DateTime<Utc>>);
+
+impl Clock for Manual {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl Manual {
+    fn advance(&self, d: chrono::Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+struct Bound {
+    site: Site,
+    _dir: tempfile::TempDir,
+    cfg: Config,
+    clock: Arc<Manual>,
+}
+
+impl Bound {
+    /// A unit with a `site` and, unless `sources` says otherwise, no
+    /// `[[unit.source]]`; publishing to files.
+    fn new(site: Site, backfill: usize, sources: &str) -> Bound {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            r#"[daemon]
+state_dir = "state"
+listen = "127.0.0.1:0"
+
+[fetch]
+host_delay_ms = 0
+
+[[unit]]
+id = "county"
+account_name = "示例县科协"
+org_name = "示例县科学技术协会"
+level = "county"
+site = "{}"
+backfill = {backfill}
+{sources}
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+"#,
+            site.url("/")
+        );
+        let path = dir.path().join("autosync.toml");
+        std::fs::write(&path, &text).unwrap();
+        let cfg = autosync::config::load(&path).expect("a unit with a site and no source is valid");
+        // Beijing 2026-11-21 10:00.
+        let start = Utc.with_ymd_and_hms(2026, 11, 21, 2, 0, 0).unwrap();
+        Bound {
+            site,
+            _dir: dir,
+            cfg,
+            clock: Arc::new(Manual(std::sync::Mutex::new(start))),
+        }
+    }
+
+    async fn once(&self) -> UnitReport {
+        let ctx = Context::open(&self.cfg, self.clock.clone(), CancellationToken::new()).unwrap();
+        let mut r = pipeline::run_pass(&ctx, &self.cfg, None).await;
+        r.remove(0)
+    }
+
+    fn status(&self) -> String {
+        let store = autosync::store::Store::open(&self.cfg.daemon.state_dir).unwrap();
+        let st = autosync::admin::status_at(&self.cfg, &store, self.clock.now()).unwrap();
+        assert!(st.units[0].discovered.is_some(), "status --json carries it");
+        autosync::admin::format_status(&st)
+    }
+}
+
+fn titles(r: &UnitReport) -> Vec<&str> {
+    r.published.iter().map(|p| p.title.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_site_bound_unit_discovers_at_its_first_poll_without_publishing_the_backlog() {
+    let site = Site::start();
+    site.put_fixture("/", "dead_feed_home.html");
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 6));
+    let b = Bound::new(site, 1, "");
+    let r = b.once().await;
+    assert!(r.ok(), "{r}");
+    assert_eq!(r.found, 6, "{r}");
+    // backfill = 1: the newest only; the other five are the baseline.
+    assert_eq!(titles(&r), ["县科协第6期工作简报发布"], "{r}");
+    let status = b.status();
+    assert!(status.contains("county: bound by its site"), "{status}");
+    assert!(status.contains("+ list http://"), "{status}");
+    assert!(status.contains("/gzdt/ — section \"工作动态\""), "{status}");
+    assert!(
+        status.contains("- feed http://"),
+        "the dead feed, rejected: {status}"
+    );
+
+    // The second poll polls what was found; it does not discover again.
+    b.clock.advance(chrono::Duration::minutes(10));
+    b.site.put_article(&site::Article {
+        path: "/gzdt/202611/t20261121_2000.html".into(),
+        title: "县科协召开科普志愿者大会".into(),
+        date: "2026-11-21".into(),
+    });
+    let mut list = vec![site::Article {
+        path: "/gzdt/202611/t20261121_2000.html".into(),
+        title: "县科协召开科普志愿者大会".into(),
+        date: "2026-11-21".into(),
+    }];
+    list.extend(articles("/gzdt/", "县科协", 6));
+    b.site.put_list("/gzdt/", "工作动态", &list);
+    let r = b.once().await;
+    assert_eq!(titles(&r), ["县科协召开科普志愿者大会"], "{r}");
+    assert_eq!(b.site.hits("/"), 1, "the home page is read once");
+    assert_eq!(b.site.hits("/rss/old.xml"), 1);
+}
+
+#[tokio::test]
+async fn configured_sources_win_and_the_home_page_is_never_read() {
+    let site = Site::start();
+    site.put_fixture("/", "dead_feed_home.html");
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 3));
+    let list = format!("  [[unit.source]]\n  list = \"{}\"", site.url("/gzdt/"));
+    let b = Bound::new(site, 0, &list);
+    let r = b.once().await;
+    assert!(r.ok(), "{r}");
+    assert_eq!(r.found, 3);
+    assert_eq!(b.site.hits("/"), 0);
+    let store = autosync::store::Store::open(&b.cfg.daemon.state_dir).unwrap();
+    assert_eq!(store.discovered("county").unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn dry_discovered_sources_are_replaced_after_a_day_and_old_articles_stay_unpublished() {
+    let site = Site::start();
+    site.put_fixture("/", "dead_feed_home.html");
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 5));
+    let b = Bound::new(site, 0, "");
+    let r = b.once().await;
+    assert!(r.published.is_empty() && r.new == 0, "backfill 0: {r}");
+
+    // The site is redesigned: the old column is gone, a new one lists old
+    // articles under new URLs and one new article.
+    b.site.remove("/gzdt/");
+    b.site.put(
+        "/",
+        "text/html; charset=utf-8",
+        r#"<html><head><meta charset="utf-8"></head><body><ul class="nav"><li><a href="/">首页</a></li><li><a href="/xwdt/">新闻动态</a></li></ul></body></html>"#,
+    );
+    let mut list = vec![site::Article {
+        path: "/xwdt/202611/t20261122_3000.html".into(),
+        title: "县科协开展科技下乡活动".into(),
+        date: "2026-11-22".into(),
+    }];
+    list.extend(articles("/xwdt/", "改版前", 8));
+    b.site.put_list("/xwdt/", "新闻动态", &list);
+
+    // Within the day: the old source fails, nothing is discovered again.
+    b.clock.advance(chrono::Duration::hours(1));
+    let r = b.once().await;
+    assert!(!r.ok(), "the discovered list is gone: {r}");
+    assert_eq!(b.site.hits("/"), 1);
+
+    // Failing on: still within the day, still not discovered again.
+    for _ in 0..2 {
+        b.clock.advance(chrono::Duration::hours(8));
+        b.once().await;
+    }
+    assert_eq!(b.site.hits("/"), 1);
+    // A day after the discovery, its sources dry: discovered again. The
+    // new column's entries dated before the last day entries were found
+    // are old; the one after is news.
+    b.clock.advance(chrono::Duration::hours(8));
+    let r = b.once().await;
+    assert_eq!(b.site.hits("/"), 2, "one re-discovery: {r}");
+    assert_eq!(titles(&r), ["县科协开展科技下乡活动"], "{r}");
+    let status = b.status();
+    assert!(status.contains("stopped yielding entries"), "{status}");
+    assert!(status.contains("+ list http://"), "{status}");
+    b.clock.advance(chrono::Duration::hours(1));
+    let r = b.once().await;
+    assert!(r.ok() && r.new == 0, "{r}");
+    assert_eq!(b.site.hits("/"), 2);
 }

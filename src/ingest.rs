@@ -442,13 +442,13 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
 }
 
 pub(crate) struct Content {
-    title: Option<String>,
-    published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    author: Option<String>,
-    origin: Option<String>,
-    html: String,
-    text: String,
-    images: Vec<Url>,
+    pub(crate) title: Option<String>,
+    pub(crate) published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub(crate) author: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) html: String,
+    pub(crate) text: String,
+    pub(crate) images: Vec<Url>,
 }
 
 pub(crate) struct ObtainError {
@@ -492,6 +492,29 @@ pub(crate) async fn obtain(
     e: &Entry,
     any_host: bool,
 ) -> Result<Content, ObtainError> {
+    let whose = Whose {
+        id: &unit.id,
+        scope: unit.scope(),
+        extract: &unit.extract,
+    };
+    obtain_with(&ctx.fetcher, &whose, e, any_host).await
+}
+
+/// What obtaining an article needs of its unit: `autosync probe` obtains
+/// articles for a site that is no configured unit yet.
+pub(crate) struct Whose<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) scope: crate::scope::SiteScope,
+    pub(crate) extract: &'a extract::ExtractOptions,
+}
+
+/// [`obtain`] through `fetcher`, touching no store.
+pub(crate) async fn obtain_with(
+    fetcher: &fetch::Fetcher,
+    unit: &Whose<'_>,
+    e: &Entry,
+    any_host: bool,
+) -> Result<Content, ObtainError> {
     if let Some(html) = &e.content_html {
         let frag = extract::clean_fragment(html, Some(&e.url));
         if frag.text.chars().count() >= MIN_FEED_CONTENT_CHARS {
@@ -507,12 +530,11 @@ pub(crate) async fn obtain(
         }
     }
     let reach = if any_host {
-        fetch::Reach::any_host(&unit.id, unit.scope())
+        fetch::Reach::any_host(unit.id, unit.scope.clone())
     } else {
-        fetch::Reach::site(&unit.id, unit.scope())
+        fetch::Reach::site(unit.id, unit.scope.clone())
     };
-    let page = match ctx
-        .fetcher
+    let page = match fetcher
         .get(&fetch::Request::new(e.url.clone()).with_reach(reach))
         .await
     {
@@ -539,7 +561,7 @@ pub(crate) async fn obtain(
             });
         }
     };
-    if !any_host && !unit.allows(&page.url) {
+    if !any_host && !unit.scope.allows(&page.url) {
         return Err(ObtainError {
             msg: format!(
                 "article {} redirected off the unit's site to {}",
@@ -549,7 +571,7 @@ pub(crate) async fn obtain(
         });
     }
     let a = EXTRACTOR
-        .extract(&page.text(), Some(&page.url), &unit.extract)
+        .extract(&page.text(), Some(&page.url), unit.extract)
         .map_err(|err| ObtainError {
             msg: err.to_string(),
             retry: false,

@@ -239,30 +239,13 @@ impl Bound {
     /// `[[unit.source]]`; publishing to files.
     fn new(site: Site, backfill: usize, sources: &str) -> Bound {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            r#"[daemon]
-state_dir = "state"
-listen = "127.0.0.1:0"
-
-[fetch]
-host_delay_ms = 0
-
-[[unit]]
-id = "county"
-account_name = "示例县科协"
-org_name = "示例县科学技术协会"
-level = "county"
-site = "{}"
-backfill = {backfill}
-{sources}
-  [unit.publisher]
-  kind = "file"
-  dir = "out"
-"#,
-            site.url("/")
+        let path = site::config(
+            dir.path(),
+            &site,
+            "county",
+            "listen = \"127.0.0.1:0\"",
+            &format!("backfill = {backfill}\n{sources}"),
         );
-        let path = dir.path().join("autosync.toml");
-        std::fs::write(&path, &text).unwrap();
         let cfg = autosync::config::load(&path).expect("a unit with a site and no source is valid");
         // Beijing 2026-11-21 10:00.
         let start = Utc.with_ymd_and_hms(2026, 11, 21, 2, 0, 0).unwrap();

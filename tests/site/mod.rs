@@ -185,6 +185,36 @@ impl Site {
     }
 }
 
+/// A config in `dir` with one unit `id` on this site (no host delay),
+/// publishing to files; `daemon` and `unit` are extra lines of those
+/// tables (`unit` may add `[[unit.source]]`s).
+pub fn config(dir: &Path, site: &Site, id: &str, daemon: &str, unit: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"[daemon]
+state_dir = "state"
+{daemon}
+
+[fetch]
+host_delay_ms = 0
+
+[[unit]]
+id = "{id}"
+account_name = "示例科协"
+org_name = "示例科学技术协会"
+level = "county"
+site = "{}"
+{unit}
+  [unit.publisher]
+  kind = "file"
+  dir = "out"
+"#,
+        site.url("/")
+    );
+    let path = dir.join("autosync.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// `n` dated articles under `dir` (`dir/2026/11/t202611DD_N.html`), newest
 /// first, titled with `prefix`.
 pub fn articles(dir: &str, prefix: &str, n: usize) -> Vec<Article> {

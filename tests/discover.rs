@@ -18,12 +18,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-fn fixture(name: &str) -> String {
-    let bytes = std::fs::read(format!(
+fn fixture_path(name: &str) -> String {
+    format!(
         "{}/tests/fixtures/discover/{name}",
         env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    )
+}
+
+fn fixture(name: &str) -> String {
+    let bytes = std::fs::read(fixture_path(name)).unwrap();
     autosync::charset::decode(&bytes, Some("text/html")).0
 }
 
@@ -263,6 +266,11 @@ impl Bound {
         r.remove(0)
     }
 
+    fn store_discovered(&self) -> autosync::store::Discovered {
+        let store = autosync::store::Store::open(&self.cfg.daemon.state_dir).unwrap();
+        store.discovered("county").unwrap()
+    }
+
     fn status(&self) -> String {
         let store = autosync::store::Store::open(&self.cfg.daemon.state_dir).unwrap();
         let st = autosync::admin::status_at(&self.cfg, &store, self.clock.now()).unwrap();
@@ -381,4 +389,95 @@ async fn dry_discovered_sources_are_replaced_after_a_day_and_old_articles_stay_u
     let r = b.once().await;
     assert!(r.ok() && r.new == 0, "{r}");
     assert_eq!(b.site.hits("/"), 2);
+}
+
+#[tokio::test]
+async fn a_changed_home_page_is_discovered_again_but_new_headlines_are_no_change() {
+    let site = Site::start();
+    site.put_fixture("/", "dead_feed_home.html");
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 4));
+    let b = Bound::new(site, 0, "");
+    b.once().await;
+    let first = b.store_discovered();
+
+    // A day on, the day's headlines changed, not the sections: checked, kept.
+    b.clock.advance(chrono::Duration::hours(25));
+    let home = String::from_utf8(std::fs::read(fixture_path("dead_feed_home.html")).unwrap())
+        .unwrap()
+        .replace(
+            "<p>欢迎访问示例县科学技术协会。</p>",
+            r#"<ul><li><a href="/gzdt/202611/t20261122_5000.html">县科协召开党组理论学习中心组学习会议</a></li></ul>"#,
+        );
+    b.site.put("/", "text/html; charset=utf-8", home.clone());
+    let r = b.once().await;
+    assert!(r.ok(), "{r}");
+    assert_eq!(b.site.hits("/"), 2, "the home page is checked once a day");
+    let kept = b.store_discovered();
+    assert_eq!(kept.at, first.at, "not discovered again");
+    assert!(kept.checked_at > first.checked_at);
+
+    // Another day, and a new section on the home page: discovered again.
+    b.clock.advance(chrono::Duration::hours(25));
+    let home = home.replace(
+        r#"<li><a href="/ldjh/">"#,
+        r#"<li><a href="/tzgg/">通知公告</a></li><li><a href="/ldjh/">"#,
+    );
+    b.site.put("/", "text/html; charset=utf-8", home);
+    let mut notices = vec![site::Article {
+        path: "/tzgg/202611/t20261123_6000.html".into(),
+        title: "关于举办科普讲解大赛的通知".into(),
+        date: "2026-11-23".into(),
+    }];
+    notices.extend(articles("/tzgg/", "旧通知", 5));
+    b.site.put_list("/tzgg/", "通知公告", &notices);
+    let r = b.once().await;
+    let now = b.store_discovered();
+    assert_eq!(now.trigger, Some(autosync::store::Trigger::HomeChanged));
+    assert_eq!(now.sources().len(), 2, "{now:#?}");
+    // The new section's notices from before the last day entries were
+    // found are old; the one after is news.
+    assert_eq!(titles(&r), ["关于举办科普讲解大赛的通知"], "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_polls_a_unit_bound_by_its_site() {
+    let site = Site::start();
+    site.put_fixture("/", "dead_feed_home.html");
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 3));
+    let dir = tempfile::tempdir().unwrap();
+    let path = site::config(
+        dir.path(),
+        &site,
+        "county",
+        "listen = \"127.0.0.1:0\"\nrun_at_start = true",
+        "",
+    );
+    let cfg = autosync::config::load(&path).unwrap();
+    let shutdown = CancellationToken::new();
+    let ctx = Context::open(
+        &cfg,
+        Arc::new(autosync::clock::SystemClock),
+        shutdown.clone(),
+    )
+    .unwrap();
+    let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (c, metrics) = (ctx.clone(), Arc::new(autosync::metrics::Metrics::new()));
+    let task = tokio::spawn(async move {
+        let notifier = autosync::systemd::Notifier::default();
+        autosync::daemon::run(path, cfg, c, notifier, metrics, rx).await
+    });
+    let key = format!("list:{}", site.url("/gzdt/"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !ctx.store.source_state("county", &key).unwrap().baselined {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll of the discovered list"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = ctx.store.discovered("county").unwrap();
+    assert_eq!(d.trigger, Some(autosync::store::Trigger::FirstPoll));
+    assert_eq!(d.sources().len(), 1);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
 }

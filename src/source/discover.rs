@@ -546,8 +546,29 @@ const KNOWN_SECTIONS: &[&str] = &[
 
 /// Menu entries that are never a news list, whatever else they say.
 const NOT_SECTIONS: &[&str] = &[
-    "首页", "联系", "关于", "简介", "概况", "领导", "机构", "章程", "登录", "注册", "下载", "搜索",
-    "留言", "信箱", "地图", "english", "订阅", "rss",
+    "首页",
+    "联系",
+    "关于",
+    "简介",
+    "概况",
+    "领导",
+    "机构",
+    "章程",
+    "登录",
+    "注册",
+    "下载",
+    "搜索",
+    "留言",
+    "信箱",
+    "地图",
+    "english",
+    "订阅",
+    "rss",
+    "客户端",
+    "协议",
+    "声明",
+    "《",
+    "app",
 ];
 
 /// Menu entries that are lists, but seldom of articles to post.
@@ -789,7 +810,8 @@ mod tests {
             <a href="/zzjg/">组织机构</a><a href="/kpzy/">科普资源</a><a href="/sp/">视频新闻</a></div>
             <ul><li><a href="/xwdt/202611/t20261120_12345.html">省科协召开全省学会工作动态交流会</a></li>
             <li><a href="/xwdt/202611/t20261121_12346.html">工作动态</a></li></ul>
-            <a href="https://www.other.example.com/news/">新闻中心</a>"#,
+            <a href="https://www.other.example.com/news/">新闻中心</a>
+            <a href="/app/">新闻客户端</a><a href="/xy/">《新闻评论服务协议》</a>"#,
         );
         let lists = labels(&h, Kind::List);
         assert_eq!(lists[..2], ["新闻动态", "通知公告"], "{lists:?}");
@@ -802,6 +824,11 @@ mod tests {
         assert!(
             !lists.iter().any(|l| l == "视频新闻"),
             "seldom articles to post"
+        );
+        assert!(
+            !lists
+                .iter()
+                .any(|l| l.contains("客户端") || l.contains("协议"))
         );
     }
 

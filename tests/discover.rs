@@ -481,3 +481,35 @@ async fn the_daemon_polls_a_unit_bound_by_its_site() {
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_unreadable_home_page_fails_the_poll_and_is_tried_again_after_an_hour() {
+    let site = Site::start();
+    site.put_list("/gzdt/", "工作动态", &articles("/gzdt/", "县科协", 3));
+    let b = Bound::new(site, 0, "");
+    let r = b.once().await;
+    assert!(!r.ok(), "{r}");
+    let e = r.errors.join("\n");
+    assert!(e.contains(&b.site.url("/")) && e.contains("404"), "{e}");
+    // Ten minutes on: not tried again, but still said.
+    b.clock.advance(chrono::Duration::minutes(10));
+    let r = b.once().await;
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("no source discovered yet")),
+        "{r}"
+    );
+    assert_eq!(b.site.hits("/"), 1);
+    // The site is back; an hour later it is read again.
+    b.site.put_fixture("/", "dead_feed_home.html");
+    b.clock.advance(chrono::Duration::hours(1));
+    let r = b.once().await;
+    assert!(r.ok(), "{r}");
+    assert_eq!(b.site.hits("/"), 2);
+    assert_eq!(r.found, 3, "{r}");
+    assert_eq!(
+        b.store_discovered().trigger,
+        Some(autosync::store::Trigger::Retry)
+    );
+}

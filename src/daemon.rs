@@ -463,7 +463,12 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
         .expect("wakers lock")
         .insert(unit.id.clone(), bells.clone());
     // Sources grouped by their effective schedule: one poll task per group.
+    // A unit bound by its site alone polls on its schedule what discovery
+    // finds (an empty group: `ingest::discover_sources`).
     let mut groups: Vec<(String, Vec<config::Source>)> = Vec::new();
+    if unit.sources.is_empty() {
+        groups.push((unit.schedule.clone(), Vec::new()));
+    }
     for s in &unit.sources {
         let expr = s.schedule.clone().unwrap_or_else(|| unit.schedule.clone());
         match groups.iter_mut().find(|(e, _)| *e == expr) {

@@ -20,6 +20,7 @@ use crate::hooks::Point;
 use crate::pipeline::{Context, UnitReport};
 
 use crate::review;
+use crate::site_binding;
 use crate::source::{self, Entry};
 use crate::store::{self, Inserted, Item, SourceState, Stage, State, StateName};
 use chrono::{DateTime, Utc};
@@ -43,8 +44,19 @@ pub async fn discover_unit(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
     retry_due_fetches(ctx, unit, r).await;
 }
 
-/// Poll `unit.sources` and take in what is new.
+/// Poll `unit.sources` and take in what is new. A unit with none is bound
+/// by its site: its sources are the discovered ones ([`site_binding`]).
 pub async fn discover_sources(ctx: &Context, unit: &Unit, r: &mut UnitReport) {
+    let bound;
+    let unit = if unit.sources.is_empty() {
+        bound = Unit {
+            sources: site_binding::sources_of(ctx, unit, r).await,
+            ..unit.clone()
+        };
+        &bound
+    } else {
+        unit
+    };
     for src in &unit.sources {
         if ctx.shutdown.is_cancelled() {
             break;
@@ -430,13 +442,13 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
 }
 
 pub(crate) struct Content {
-    title: Option<String>,
-    published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    author: Option<String>,
-    origin: Option<String>,
-    html: String,
-    text: String,
-    images: Vec<Url>,
+    pub(crate) title: Option<String>,
+    pub(crate) published_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub(crate) author: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) html: String,
+    pub(crate) text: String,
+    pub(crate) images: Vec<Url>,
 }
 
 pub(crate) struct ObtainError {
@@ -480,6 +492,29 @@ pub(crate) async fn obtain(
     e: &Entry,
     any_host: bool,
 ) -> Result<Content, ObtainError> {
+    let whose = Whose {
+        id: &unit.id,
+        scope: unit.scope(),
+        extract: &unit.extract,
+    };
+    obtain_with(&ctx.fetcher, &whose, e, any_host).await
+}
+
+/// What obtaining an article needs of its unit: `autosync probe` obtains
+/// articles for a site that is no configured unit yet.
+pub(crate) struct Whose<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) scope: crate::scope::SiteScope,
+    pub(crate) extract: &'a extract::ExtractOptions,
+}
+
+/// [`obtain`] through `fetcher`, touching no store.
+pub(crate) async fn obtain_with(
+    fetcher: &fetch::Fetcher,
+    unit: &Whose<'_>,
+    e: &Entry,
+    any_host: bool,
+) -> Result<Content, ObtainError> {
     if let Some(html) = &e.content_html {
         let frag = extract::clean_fragment(html, Some(&e.url));
         if frag.text.chars().count() >= MIN_FEED_CONTENT_CHARS {
@@ -495,12 +530,11 @@ pub(crate) async fn obtain(
         }
     }
     let reach = if any_host {
-        fetch::Reach::any_host(&unit.id, unit.scope())
+        fetch::Reach::any_host(unit.id, unit.scope.clone())
     } else {
-        fetch::Reach::site(&unit.id, unit.scope())
+        fetch::Reach::site(unit.id, unit.scope.clone())
     };
-    let page = match ctx
-        .fetcher
+    let page = match fetcher
         .get(&fetch::Request::new(e.url.clone()).with_reach(reach))
         .await
     {
@@ -527,7 +561,7 @@ pub(crate) async fn obtain(
             });
         }
     };
-    if !any_host && !unit.allows(&page.url) {
+    if !any_host && !unit.scope.allows(&page.url) {
         return Err(ObtainError {
             msg: format!(
                 "article {} redirected off the unit's site to {}",
@@ -537,7 +571,7 @@ pub(crate) async fn obtain(
         });
     }
     let a = EXTRACTOR
-        .extract(&page.text(), Some(&page.url), &unit.extract)
+        .extract(&page.text(), Some(&page.url), unit.extract)
         .map_err(|err| ObtainError {
             msg: err.to_string(),
             retry: false,

@@ -18,6 +18,7 @@
 //! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |
+//! | site binding | [`site_binding`], [`probe`] | a unit bound by its website: its sources discovered at the first poll, recorded, looked for again when dry; `autosync probe` shows a unit admin what would be polled |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`alert`] (account health, the watch and its
@@ -50,6 +51,7 @@ pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod pipeline;
+pub mod probe;
 pub mod progress;
 pub mod publish;
 pub mod review;
@@ -58,6 +60,7 @@ pub mod schedule;
 pub mod scope;
 pub mod secret;
 pub mod shard;
+pub mod site_binding;
 pub mod source;
 pub mod store;
 pub mod systemd;

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use autosync::admin::client::{Answer, Request};
 use autosync::clock::SystemClock;
 use autosync::progress::{PassPrinter, Verbosity};
-use autosync::{config, daemon, demo, extract, pipeline, publish};
+use autosync::{config, daemon, demo, extract, pipeline, probe, publish};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -205,6 +205,23 @@ enum Command {
     },
     /// Run a pass against a built-in sample website and mock account.
     Demo,
+    /// What the daemon would find on a site, touching no store (works while
+    /// the daemon runs): a unit's sources (`-c FILE --unit ID`) or a URL
+    /// (a site's home page, a list page or a feed; no config needed).
+    /// Exit 1 when a source yields no entries.
+    Probe {
+        /// A site, list page or feed URL.
+        #[arg(conflicts_with_all = ["config", "unit"], required_unless_present = "unit")]
+        url: Option<url::Url>,
+        #[arg(short = 'c', long = "config", requires = "unit")]
+        config: Option<PathBuf>,
+        /// The unit whose sources to probe.
+        #[arg(long, requires = "config")]
+        unit: Option<String>,
+        /// One JSON object instead of the text for people.
+        #[arg(long)]
+        json: bool,
+    },
     /// Extraction benchmark: extract every page of DIR (DIR/html/*.html.gz
     /// or DIR/*), report pages per second and, with ground truth, F1.
     Bench {
@@ -894,13 +911,24 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
+            // The fetcher of the config when there is one (its user agent,
+            // proxy, politeness), else the defaults.
+            let finder = probe
+                .then(|| {
+                    let opts = existing
+                        .as_ref()
+                        .map(|c| c.fetch.clone())
+                        .unwrap_or_default();
+                    autosync::fetch::Fetcher::new(opts).map(probe::DiscoveryFinder::new)
+                })
+                .transpose()?;
             let req = autosync::import::Request {
                 files,
                 options: autosync::import::Options { parent, level },
                 existing: existing.as_ref(),
-                probe,
-                // Site discovery plugs in here (`--probe`).
-                finder: None,
+                probe: finder
+                    .as_ref()
+                    .map(|f| f as &dyn autosync::import::probe::SourceFinder),
                 output: output.clone(),
                 roster,
                 problems,
@@ -1041,6 +1069,51 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             let mut out = std::io::stdout().lock();
             rt.block_on(demo::run(&mut out))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Probe {
+            url,
+            config,
+            unit,
+            json,
+        } => {
+            // Any unit of the file, whatever the shard: the probe touches
+            // no store.
+            let cfg = match &config {
+                Some(path) => match config::load_all(path).map_err(|e| {
+                    eprintln!("{e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }) {
+                    Ok(c) => Some(c),
+                    Err(code) => return Ok(code),
+                },
+                None => None,
+            };
+            let rt = runtime()?;
+            let report = match (&cfg, unit, url) {
+                (Some(cfg), Some(id), _) => {
+                    let Some(u) = cfg.unit(&id) else {
+                        eprintln!("{}: no unit {id:?}", cfg.path.display());
+                        return Ok(ExitCode::from(EXIT_CONFIG));
+                    };
+                    let fetcher = autosync::fetch::Fetcher::new(cfg.fetch.clone())?;
+                    rt.block_on(probe::probe_unit(&fetcher, u, cfg.daemon.timezone))?
+                }
+                (_, _, Some(url)) => {
+                    let fetcher = autosync::fetch::Fetcher::new(Default::default())?;
+                    rt.block_on(probe::probe_url(&fetcher, &url, chrono_tz::Asia::Shanghai))?
+                }
+                _ => anyhow::bail!("give a URL, or -c FILE --unit ID"),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", probe::render::text(&report));
+            }
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

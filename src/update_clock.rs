@@ -101,7 +101,7 @@ pub fn started(
 /// found entry, else the earliest poll its sources' states record.
 fn first_polled(store: &Store, unit: &Unit) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut first = store.first_found(&unit.id)?;
-    for s in &unit.sources {
+    for s in &store.polled_sources(unit)? {
         let ss = store.source_state(&unit.id, &s.key())?;
         for t in [ss.last_poll, ss.last_success].into_iter().flatten() {
             first = Some(first.map_or(t, |f| f.min(t)));

@@ -460,7 +460,7 @@ fn unusable_row_exits_non_zero_and_personal_data_goes_only_to_the_roster() {
 }
 
 #[test]
-fn parent_must_be_a_unit_of_the_config_and_probe_needs_discovery() {
+fn parent_must_be_a_unit_of_the_config() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("autosync.toml");
     std::fs::write(&cfg, BASE).unwrap();
@@ -476,15 +476,6 @@ fn parent_must_be_a_unit_of_the_config_and_probe_needs_discovery() {
         .code(2)
         .stderr(predicates::str::contains(
             "--parent \"nope\" is not a unit of",
-        ));
-    autosync()
-        .arg("import")
-        .arg(&f)
-        .arg("--probe")
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains(
-            "--probe needs the site discovery",
         ));
 }
 
@@ -531,8 +522,7 @@ async fn round_trip_import_check_roster() {
             level: Some(autosync::config::Level::City),
         },
         existing: Some(&base),
-        probe: true,
-        finder: Some(&LocalFinder),
+        probe: Some(&LocalFinder),
         output: Some(units.clone()),
         roster: None,
         problems: None,

@@ -97,6 +97,9 @@ pub struct UnitStatus {
     /// Sources' warnings (no entries found).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A unit bound by its site alone: the sources discovery chose, and why.
+    #[serde(default)]
+    pub discovered: Option<crate::store::Discovered>,
 }
 
 /// One account's line in `autosync status`.
@@ -191,6 +194,7 @@ pub fn status_where(
             publishing: n("publishing"),
             accounts: vec![],
             warnings: vec![],
+            discovered: None,
         };
         for a in &u.accounts {
             let state = store.account_state(&crate::model::AccountKey {
@@ -222,7 +226,10 @@ pub fn status_where(
                 last_new_article,
             });
         }
-        for s in &u.sources {
+        if u.sources.is_empty() {
+            st.discovered = Some(store.discovered(&u.id)?);
+        }
+        for s in &store.polled_sources(u)? {
             let ss = store.source_state(&u.id, &s.key())?;
             st.last_poll = st.last_poll.max(ss.last_poll);
             st.last_success = st.last_success.max(ss.last_success);
@@ -286,6 +293,37 @@ pub fn format_status(status: &Status) -> String {
                 r.warnings.join("; ")
             }
         ));
+    }
+    for r in &status.units {
+        if let Some(d) = &r.discovered {
+            out.push_str(&discovered_text(&r.unit, d, t));
+        }
+    }
+    out
+}
+
+/// A site-bound unit's discovered sources as `status` prints them, below
+/// the table: when and why discovery ran, each candidate and its verdict.
+fn discovered_text(
+    unit: &str,
+    d: &crate::store::Discovered,
+    t: impl Fn(Option<chrono::DateTime<chrono::Utc>>) -> String,
+) -> String {
+    let mut out = format!(
+        "{unit}: bound by its site {}; sources discovered {} ({})
+",
+        d.site.as_deref().unwrap_or("-"),
+        t(d.at),
+        d.trigger
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "not yet".into())
+    );
+    if let Some(e) = &d.error {
+        out.push_str(&format!("    discovery failed: {e}\n"));
+    }
+    for c in d.discovery.iter().flat_map(|d| &d.candidates) {
+        let mark = if c.verdict.chosen() { "+" } else { "-" };
+        out.push_str(&format!("    {mark} {c}\n"));
     }
     out
 }

@@ -452,21 +452,15 @@ fn check_site(c: &mut Checker, id: &str, site: &Spanned<String>) -> Option<Url> 
     }
 }
 
-/// At least one source, each valid, none listed twice (same kind and URL).
-/// The sources that are valid.
+/// Each source valid, none listed twice (same kind and URL). The sources
+/// that are valid. None at all is valid: the unit is bound by its `site`,
+/// whose sources the daemon discovers (`site_binding`).
 fn check_sources(
     c: &mut Checker,
     id: &str,
     line: usize,
     raw: &[Spanned<RawSource>],
 ) -> Vec<Source> {
-    if raw.is_empty() {
-        c.unit_error(
-            id,
-            line,
-            "no [[unit.source]]: give at least one feed or list".into(),
-        );
-    }
     let sources: Vec<Source> = raw
         .iter()
         .filter_map(|rs| check_source(c, id, rs))

@@ -246,8 +246,6 @@ pub fn import(files: &[PathBuf], existing: &validate::Existing) -> Import {
 pub enum ImportError {
     #[error("--parent {parent:?} is not a unit of {config}")]
     UnknownParent { parent: String, config: String },
-    #[error("--probe needs the site discovery, which this build lacks")]
-    NoFinder,
     #[error("{path}: {source}")]
     Write {
         path: String,
@@ -264,10 +262,10 @@ pub struct Request<'a> {
     /// The config given with `-c`: its ids, account names and sites count
     /// as taken, and `--parent` must be one of its units.
     pub existing: Option<&'a crate::config::Config>,
-    /// `--probe`: how sources are found. `probe` without a finder is an
-    /// error, never a silent skip.
-    pub probe: bool,
-    pub finder: Option<&'a dyn probe::SourceFinder>,
+    /// `--probe`: how each site's sources are found (site discovery;
+    /// tests give a local one). `None`: the daemon finds them at the
+    /// unit's first poll.
+    pub probe: Option<&'a dyn probe::SourceFinder>,
     /// `-o`: where the `[[unit]]` tables go (else the caller prints them).
     pub output: Option<PathBuf>,
     /// `--roster`: the private roster (xlsx, json, else CSV by extension).
@@ -295,14 +293,9 @@ pub async fn run(req: Request<'_>) -> Result<Done, ImportError> {
             config: cfg.path.display().to_string(),
         });
     }
-    let finder = match (req.probe, req.finder) {
-        (true, None) => return Err(ImportError::NoFinder),
-        (true, Some(f)) => Some(f),
-        (false, _) => None,
-    };
     let existing = req.existing.map(validate::Existing::of).unwrap_or_default();
     let mut import = import(&req.files, &existing);
-    if let Some(f) = finder {
+    if let Some(f) = req.probe {
         probe::probe_all(&mut import.units, f, 16).await;
     }
     let toml = output::units_toml(&import.units, &req.options);

@@ -54,10 +54,63 @@ pub fn parse_list(
     page_url: &Url,
     link_selector: Option<&str>,
 ) -> Result<Vec<Entry>, SourceError> {
+    explain_list(html, page_url, link_selector).map(|(entries, _)| entries)
+}
+
+/// Which block of a list page its entries came from, and why: what
+/// `autosync probe` shows a unit admin, so that a wrong pick is seen before
+/// the site is registered.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum ListChoice {
+    /// The operator's `link_selector` chose the links.
+    Selector { selector: String },
+    /// Found automatically: the best-scoring repeated block (with blocks
+    /// built the same way, `merged`), and the best one that lost.
+    Detected {
+        block: Block,
+        merged: usize,
+        runner_up: Option<Block>,
+    },
+    /// No repeated block scored as an article list (the best is shown).
+    NothingListLike { best: Option<Block> },
+}
+
+/// One repeated block of links, as the detector judged it (module docs,
+/// step 3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Block {
+    /// Tag, id and class path from the root (`div#.right>ul#.list`).
+    pub path: String,
+    pub items: usize,
+    /// Items with a date beside the link.
+    pub dated: usize,
+    /// Items whose URL looks like an article (digits, a date in the path).
+    pub article_urls: usize,
+    /// Average title length in characters (menus: 2–4, articles: 12+).
+    pub avg_title_chars: f64,
+    /// A pager sits right by it (the page's own list is the one that pages).
+    pub next_to_pager: bool,
+    /// Inside header/nav/footer/aside or furniture named so (discounted).
+    pub furniture: bool,
+    /// Under a side box heading such as 热点排行 (discounted).
+    pub side_heading: bool,
+    pub score: f64,
+}
+
+/// [`parse_list`], and which block the entries came from.
+// SourceError names the URL and the selector; it is built once per failed
+// source, so its size does not matter.
+#[allow(clippy::result_large_err)]
+pub fn explain_list(
+    html: &str,
+    page_url: &Url,
+    link_selector: Option<&str>,
+) -> Result<(Vec<Entry>, ListChoice), SourceError> {
     let html = inline_datastores(html);
     let doc = Html::parse_document(&html);
     let ctx = Ctx::new(&doc, page_url);
-    let selected: Vec<Candidate> = match link_selector {
+    let (selected, choice): (Vec<Candidate>, ListChoice) = match link_selector {
         Some(sel) => {
             let selector = Selector::parse(sel).map_err(|e| SourceError::BadSelector {
                 url: page_url.clone(),
@@ -75,13 +128,17 @@ pub fn parse_list(
             let tree = Tree::new(&cands);
             // The operator chose the links; grouping only serves to find
             // each link's item, for its date.
-            cands
+            let picked = cands
                 .into_iter()
                 .map(|c| {
                     let item = tree.container_of(c.anchor).map(|(_, item)| item);
                     c.with_item(item)
                 })
-                .collect()
+                .collect();
+            let choice = ListChoice::Selector {
+                selector: sel.to_string(),
+            };
+            (picked, choice)
         }
         None => auto_detect(&doc, &ctx),
     };
@@ -107,7 +164,7 @@ pub fn parse_list(
             from_feed: false,
         });
     }
-    Ok(out)
+    Ok((out, choice))
 }
 
 static A_HREF: LazyLock<Selector> =
@@ -127,13 +184,7 @@ struct Ctx {
 
 impl Ctx {
     fn new(doc: &Html, page_url: &Url) -> Self {
-        let base = doc
-            .select(&BASE_HREF)
-            .next()
-            .and_then(|b| b.attr("href"))
-            .and_then(|h| page_url.join(h.trim()).ok())
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .unwrap_or_else(|| page_url.clone());
+        let base = base_of(doc, page_url);
         let page = canonicalize(page_url);
         Ctx {
             base,
@@ -141,6 +192,17 @@ impl Ctx {
             site: SiteScope::of_url(&page),
         }
     }
+}
+
+/// What a page's relative hrefs resolve against: its `<base href>` if any,
+/// else its own URL.
+pub(crate) fn base_of(doc: &Html, page_url: &Url) -> Url {
+    doc.select(&BASE_HREF)
+        .next()
+        .and_then(|b| b.attr("href"))
+        .and_then(|h| page_url.join(h.trim()).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or_else(|| page_url.clone())
 }
 
 /// One link that may be an article.
@@ -312,7 +374,7 @@ struct Group<'a> {
     score: f64,
 }
 
-fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
+fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> (Vec<Candidate<'a>>, ListChoice) {
     let cands = candidates(doc.select(&A_HREF), ctx);
     let tree = Tree::new(&cands);
 
@@ -372,19 +434,38 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
         );
     }
     let Some(best) = scored.first() else {
-        return Vec::new();
+        return (Vec::new(), ListChoice::NothingListLike { best: None });
     };
     if best.score < MIN_SCORE {
-        return Vec::new();
+        let best = Some(block_of(best, &tree));
+        return (Vec::new(), ListChoice::NothingListLike { best });
     }
     let best_sig = signature(best.container);
     let best_score = best.score;
+    let same = |i: usize, g: &Group| {
+        i == 0 || (g.score >= best_score * 0.3 && signature(g.container) == best_sig)
+    };
+    let block = block_of(best, &tree);
+    let merged = scored
+        .iter()
+        .enumerate()
+        .filter(|(i, g)| same(*i, g))
+        .count()
+        - 1;
+    let runner_up = scored
+        .iter()
+        .enumerate()
+        .find(|(i, g)| !same(*i, g))
+        .map(|(_, g)| block_of(g, &tree));
+    let choice = ListChoice::Detected {
+        block,
+        merged,
+        runner_up,
+    };
     let mut picked: Vec<Candidate<'a>> = scored
         .into_iter()
         .enumerate()
-        .filter(|(i, g)| {
-            *i == 0 || (g.score >= best_score * 0.3 && signature(g.container) == best_sig)
-        })
+        .filter(|(i, g)| same(*i, g))
         .flat_map(|(_, g)| g.items)
         .collect();
     // Page order: document order of the anchors.
@@ -395,7 +476,28 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> Vec<Candidate<'a>> {
         .map(|(i, e)| (e.id(), i))
         .collect();
     picked.sort_by_key(|c| order.get(&c.anchor.id()).copied().unwrap_or(usize::MAX));
-    picked
+    (picked, choice)
+}
+
+/// A scored group as [`ListChoice`] shows it: the factors of [`score`].
+fn block_of(g: &Group, tree: &Tree) -> Block {
+    let n = g.items.len();
+    Block {
+        path: signature(g.container),
+        items: n,
+        dated: g.items.iter().filter(|c| c.date.is_some()).count(),
+        article_urls: g.items.iter().filter(|c| article_like(&c.url)).count(),
+        avg_title_chars: g
+            .items
+            .iter()
+            .map(|c| c.title.chars().count() as f64)
+            .sum::<f64>()
+            / n.max(1) as f64,
+        next_to_pager: next_to_pager(g.container, tree),
+        furniture: in_boilerplate(g.container),
+        side_heading: under_side_heading(g.container),
+        score: g.score,
+    }
 }
 
 /// Below this the best group is no article list (a menu, a pager, a lone

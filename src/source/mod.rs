@@ -1,8 +1,10 @@
 //! Discovery: from a source (feed or HTML list page) to the article entries it
-//! announces. Nothing here does I/O; the pipeline fetches and hands the bytes
-//! in, so every parser is testable on fixtures.
+//! announces. Nothing here does I/O but [`discover`]'s async half (a site's
+//! sources found from its home page); the pipeline fetches and hands the
+//! bytes in, so every parser is testable on fixtures.
 
 pub mod canon;
+pub mod discover;
 pub mod feed;
 pub mod list;
 
@@ -11,7 +13,7 @@ use url::Url;
 
 pub use canon::canonicalize;
 pub use feed::parse_feed;
-pub use list::parse_list;
+pub use list::{ListChoice, explain_list, parse_list};
 
 /// One article announced by a source.
 #[derive(Debug, Clone, PartialEq)]

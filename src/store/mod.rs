@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `meta` | `format` | the on-disk format version ([`FORMAT_VERSION`]) |
 //! | `meta` | `archived \0 unit` | counts by state and last post of the unit's archived items |
+//! | `meta` | `discovered \0 unit` | [`Discovered`]: the sources site discovery chose for a unit bound by its website, and why |
 //! | `items` | item id | [`Item`] |
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
@@ -50,6 +51,7 @@ mod audit;
 mod bodies;
 mod compact;
 mod deliveries;
+mod discovered;
 mod health;
 mod items;
 mod sources;
@@ -66,6 +68,7 @@ pub use audit::AuditEntry;
 use compact::finish_compaction;
 pub use compact::{Compacted, compact};
 pub use deliveries::DeliveryStep;
+pub use discovered::{Discovered, Trigger};
 use items::index_key;
 pub use items::{Inserted, StateCounts};
 pub use sources::SourceState;

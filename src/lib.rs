@@ -16,6 +16,7 @@
 //! | pass | [`pipeline`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed |
 //! | run | [`schedule`], [`daemon`] | cron schedules; poll tasks, publish workers, reload, signals |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
+//! | report | [`report`] | 通报 over a period: per-account posts, silences and verdicts, totals per level and subtree; HTML with SVG charts, XLSX, CSV, JSON |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`clock`] (wall time, passed in), [`hooks`] (pause points
@@ -42,6 +43,7 @@ pub mod model;
 pub mod outbox;
 pub mod pipeline;
 pub mod publish;
+pub mod report;
 pub mod review;
 pub mod schedule;
 pub mod scope;

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod client;
+pub mod report_page;
 pub mod web;
 
 use crate::config::Config;

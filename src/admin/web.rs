@@ -108,11 +108,11 @@ fn state_zh(s: &str) -> &'static str {
     crate::store::StateName::parse(s).map_or("未知", |n| n.label_zh())
 }
 
-fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
+pub(super) fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
     let who = editor
         .map(|e| {
             format!(
-                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/audit">审计日志</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
+                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/audit">审计日志</a> <a href="/desk/report">报表</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
                 esc(e)
             )
         })
@@ -146,7 +146,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 
 /// The logged-in editor and the session's CSRF token, or a redirect to the
 /// login page.
-fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
+pub(super) fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
     let to_login = || Redirect::to("/desk/login").into_response();
     let id = session_id(headers).ok_or_else(to_login)?;
     let (name, csrf) = s.sessions.get(&id).ok_or_else(to_login)?;
@@ -797,6 +797,7 @@ pub fn routes() -> Router<Service> {
         .route("/desk/broadcast", post(broadcast))
         .route("/desk/audit", get(audit_page))
         .route("/desk/audit.csv", get(audit_csv))
+        .merge(super::report_page::routes())
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ mod compact;
 mod deliveries;
 mod health;
 mod items;
+mod report;
 mod sources;
 mod transition;
 mod upkeep;

@@ -69,7 +69,9 @@ pub fn weekly_heatmap(report: &Report) -> Result<String, ReportError> {
             .build_cartesian_2d((0..weeks).into_segmented(), (0..n).into_segmented())
             .map_err(err)?;
         let label = |i: usize| {
-            rows.get(n - 1 - i)
+            // Bottom to top: the first row is drawn at the top.
+            n.checked_sub(i + 1)
+                .and_then(|k| rows.get(k))
                 .map(|r| format!("{} · {}", r.org, r.account))
                 .unwrap_or_default()
         };

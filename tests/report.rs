@@ -44,7 +44,9 @@ level = "{level}"
   kind = "file"
   dir = "out/{id}"
 "#,
-            parent.map(|p| format!("parent = \"{p}\"\n")).unwrap_or_default()
+            parent
+                .map(|p| format!("parent = \"{p}\"\n"))
+                .unwrap_or_default()
         )
     };
     [
@@ -165,7 +167,14 @@ impl Builder<'_> {
         self.item(unit, "feed:x", when, State::Seen).await;
     }
 
-    async fn audit(&self, at: DateTime<Utc>, action: &str, i: &Item, before: &str, after: Option<&str>) {
+    async fn audit(
+        &self,
+        at: DateTime<Utc>,
+        action: &str,
+        i: &Item,
+        before: &str,
+        after: Option<&str>,
+    ) {
         self.store
             .audit(&AuditEntry {
                 at,
@@ -194,10 +203,15 @@ impl Builder<'_> {
 /// | county2 | never; first polled Oct 1 | 不合格 (60 days) |
 /// | arch | Nov 2, 12, 22, then archived | 合格 |
 async fn build_world(store: &Store, config: &Config) {
-    let mut b = Builder { store, config, n: 0 };
+    let mut b = Builder {
+        store,
+        config,
+        n: 0,
+    };
     use PublishPath::*;
     // cast
-    b.post("cast", nov(1, 9) - chrono::Duration::days(1), 5, Auto).await;
+    b.post("cast", nov(1, 9) - chrono::Duration::days(1), 5, Auto)
+        .await;
     let origin = b.post("cast", nov(1, 9), 5, Auto).await;
     let bcast = b.post("cast", nov(15, 9), 5, Auto).await;
     // One post of the one-account format: no deliveries, a hand push by URL.
@@ -238,14 +252,29 @@ async fn build_world(store: &Store, config: &Config) {
         )
         .await;
     b.deliver(&copy, nov(17, 10), Broadcast).await;
-    b.audit(nov(17, 10), "broadcast", &bcast, "", Some("prov")).await;
+    b.audit(nov(17, 10), "broadcast", &bcast, "", Some("prov"))
+        .await;
     b.post("prov", nov(30, 20), 60, Auto).await;
     // Held: one since October (still waiting), one approved on the 8th, one
     // held only after the period.
-    b.item("prov", "feed:x", at(10, 1, 9, 0), State::Held { reason: "人工审核".into() })
-        .await;
+    b.item(
+        "prov",
+        "feed:x",
+        at(10, 1, 9, 0),
+        State::Held {
+            reason: "人工审核".into(),
+        },
+    )
+    .await;
     let approved = b
-        .item("prov", "feed:x", nov(6, 9), State::Held { reason: "人工审核".into() })
+        .item(
+            "prov",
+            "feed:x",
+            nov(6, 9),
+            State::Held {
+                reason: "人工审核".into(),
+            },
+        )
         .await;
     store
         .transition(&approved.id, &[StateName::Held], nov(8, 9), |i| {
@@ -254,15 +283,27 @@ async fn build_world(store: &Store, config: &Config) {
         })
         .await
         .unwrap();
-    b.audit(nov(8, 9), "approve", &approved, "held", Some("queued")).await;
-    b.item("prov", "feed:x", at(12, 2, 9, 0), State::Held { reason: "人工审核".into() })
+    b.audit(nov(8, 9), "approve", &approved, "held", Some("queued"))
         .await;
+    b.item(
+        "prov",
+        "feed:x",
+        at(12, 2, 9, 0),
+        State::Held {
+            reason: "人工审核".into(),
+        },
+    )
+    .await;
     // Rejected: one on the 12th, one in October.
     for when in [nov(12, 9), at(10, 5, 9, 0)] {
-        let r = b.item("prov", "feed:x", when, State::Held { reason: "x".into() }).await;
+        let r = b
+            .item("prov", "feed:x", when, State::Held { reason: "x".into() })
+            .await;
         store
             .transition(&r.id, &[StateName::Held], when, |i| {
-                i.state = State::Rejected { reason: "重复".into() };
+                i.state = State::Rejected {
+                    reason: "重复".into(),
+                };
                 Ok(())
             })
             .await
@@ -331,6 +372,12 @@ fn build(config: &Config, store: &Store, unit: Option<&str>) -> Report {
         editor: None,
     };
     report::build(config, store, period(), &scope, now()).unwrap()
+}
+
+/// The report of `from`..=`to` over every unit.
+fn over(config: &Config, store: &Store, from: &str, to: &str) -> Report {
+    let p = Period::parse(from, to).unwrap();
+    report::build(config, store, p, &Scope::default(), now()).unwrap()
 }
 
 fn row<'a>(r: &'a Report, unit: &str) -> &'a Row {
@@ -402,8 +449,7 @@ async fn last_post_and_days_silent_are_read_at_the_end_of_the_period() {
     assert_eq!(row(&r, "county").last_post, None);
     assert_eq!(row(&r, "county").days_silent, Some(10));
     // A shorter period ends earlier: the last post before its end.
-    let short = Period::parse("2026-11-01", "2026-11-16").unwrap();
-    let s = report::build(&config, &store, short, &Scope::default(), now()).unwrap();
+    let s = over(&config, &store, "2026-11-01", "2026-11-16");
     let p = row(&s, "prov");
     assert_eq!(
         p.last_post.map(|t| t.date_naive().to_string()).as_deref(),
@@ -430,8 +476,7 @@ async fn a_passing_account_within_four_days_of_the_deadline_is_a_warning() {
     let r = build(&config, &store, None);
     assert_eq!(row(&r, "warnu").verdict, Verdict::Warn);
     // The same account judged on Nov 28 is 9 days silent: passes.
-    let p = Period::parse("2026-11-01", "2026-11-28").unwrap();
-    let early = report::build(&config, &store, p, &Scope::default(), now()).unwrap();
+    let early = over(&config, &store, "2026-11-01", "2026-11-28");
     assert_eq!(row(&early, "warnu").days_silent, Some(9));
     assert_eq!(row(&early, "warnu").verdict, Verdict::Pass);
 }
@@ -443,8 +488,7 @@ async fn an_account_that_never_posted_is_a_warning_then_a_failure_never_a_pass()
     assert_eq!(row(&r, "county").verdict, Verdict::Warn);
     assert_eq!(row(&r, "county2").verdict, Verdict::Fail);
     // Judged on the day of its first poll, it is still no pass.
-    let p = Period::parse("2026-11-20", "2026-11-20").unwrap();
-    let first = report::build(&config, &store, p, &Scope::default(), now()).unwrap();
+    let first = over(&config, &store, "2026-11-20", "2026-11-20");
     assert_eq!(row(&first, "county").days_silent, Some(0));
     assert_eq!(row(&first, "county").verdict, Verdict::Warn);
 }
@@ -462,8 +506,7 @@ async fn held_rejected_and_failed_count_what_happened_in_the_period() {
     assert_eq!(p.failed, 1);
     assert_eq!((row(&r, "city").held, row(&r, "city").failed), (0, 0));
     // October: the one held since then, the one held and rejected then.
-    let oct = Period::parse("2026-10-01", "2026-10-31").unwrap();
-    let o = report::build(&config, &store, oct, &Scope::default(), now()).unwrap();
+    let o = over(&config, &store, "2026-10-01", "2026-10-31");
     let p = row(&o, "prov");
     assert_eq!((p.held, p.rejected, p.failed), (2, 1, 0));
 }
@@ -516,14 +559,20 @@ async fn totals_per_level_and_per_subtree() {
     assert_eq!(t(std::slice::from_ref(&r.all), "all"), (7, 3, 2, 2, 14));
     assert!((r.all.pass_rate - 5.0 / 7.0).abs() < 1e-9);
     assert_eq!(
-        r.levels.iter().map(|l| l.group.as_str()).collect::<Vec<_>>(),
+        r.levels
+            .iter()
+            .map(|l| l.group.as_str())
+            .collect::<Vec<_>>(),
         ["national", "provincial", "city", "county"]
     );
     assert_eq!(t(&r.levels, "provincial"), (2, 2, 0, 0, 7));
     assert_eq!(t(&r.levels, "county"), (2, 0, 1, 1, 0));
     // Subtrees: each unit with units below it.
     assert_eq!(
-        r.subtrees.iter().map(|s| s.group.as_str()).collect::<Vec<_>>(),
+        r.subtrees
+            .iter()
+            .map(|s| s.group.as_str())
+            .collect::<Vec<_>>(),
         ["cast", "prov", "city"]
     );
     assert_eq!(t(&r.levels, "city"), (2, 0, 1, 1, 4));
@@ -649,7 +698,10 @@ async fn the_html_is_self_contained_with_charts_and_failing_accounts_first() {
     let r = build(&config, &store, None);
     let html = String::from_utf8(report::render(&r, Format::Html).unwrap()).unwrap();
     assert!(!html.contains("<script"), "no scripts");
-    assert!(!html.contains("src=\"http"), "nothing loaded from elsewhere");
+    assert!(
+        !html.contains("src=\"http"),
+        "nothing loaded from elsewhere"
+    );
     assert_eq!(html.matches("<svg").count(), 3, "three inline charts");
     assert!(html.contains("@page{size:A4"));
     assert!(html.contains("统计期间：2026-11-01 至 2026-11-30"));
@@ -689,7 +741,14 @@ async fn the_command_writes_each_format_from_the_store() {
             .args(["report", "-c"])
             .arg(&cfg)
             .args([
-                "--from", "2026-11-01", "--to", "2026-11-30", "--unit", "prov", "--format", format,
+                "--from",
+                "2026-11-01",
+                "--to",
+                "2026-11-30",
+                "--unit",
+                "prov",
+                "--format",
+                format,
                 "-o",
             ])
             .arg(&out)
@@ -719,7 +778,14 @@ async fn the_command_refuses_bad_dates_and_unknown_units_with_exit_2() {
         ),
         (vec!["--from", "2026-11-30", "--to", "2026-11-01"], "before"),
         (
-            vec!["--from", "2026-11-01", "--to", "2026-11-30", "--unit", "nope"],
+            vec![
+                "--from",
+                "2026-11-01",
+                "--to",
+                "2026-11-30",
+                "--unit",
+                "nope",
+            ],
             "no unit \"nope\"",
         ),
     ] {
@@ -734,4 +800,248 @@ async fn the_command_refuses_bad_dates_and_unknown_units_with_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// Wall time pinned at [`now`].
+struct Fixed;
+
+impl autosync::clock::Clock for Fixed {
+    fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+}
+
+/// The world behind a running HTTP endpoint (the daemon's router, with the
+/// store held open as the daemon holds it).
+async fn served_world() -> (tempfile::TempDir, std::net::SocketAddr) {
+    use autosync::admin::{Service, router};
+    use std::sync::{Arc, RwLock};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &addr.to_string());
+    let ctx =
+        autosync::pipeline::Context::open(&config, Arc::new(Fixed), Default::default()).unwrap();
+    build_world(&ctx.store, &config).await;
+    let outboxes = Arc::new(autosync::outbox::Outboxes::new(
+        ctx.clone(),
+        config.daemon.timezone,
+        None,
+    ));
+    let service = Service {
+        ctx,
+        config: Arc::new(RwLock::new(Arc::new(config))),
+        metrics: Default::default(),
+        sessions: Default::default(),
+        outboxes,
+        wakers: Default::default(),
+    };
+    tokio::spawn(async move { axum::serve(listener, router(service)).await });
+    (dir, addr)
+}
+
+/// Log in to the desk with `token`: the session cookie.
+async fn login(http: &reqwest::Client, addr: std::net::SocketAddr, token: &str) -> String {
+    let resp = http
+        .post(format!("http://{addr}/desk/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+const NOV: &str = "from=2026-11-01&to=2026-11-30";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_report_page_and_downloads_keep_to_the_editors_units() {
+    let (_dir, addr) = served_world().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String, cookie: Option<String>| {
+        let mut rb = http.get(format!("http://{addr}{path}"));
+        if let Some(c) = cookie {
+            rb = rb.header(reqwest::header::COOKIE, c);
+        }
+        rb.send()
+    };
+    // Not logged in: to the login page.
+    let r = get(format!("/desk/report?{NOV}"), None).await.unwrap();
+    assert!(r.status().is_redirection());
+    assert_eq!(r.headers()["location"], "/desk/login");
+
+    let all = login(&http, addr, ALL).await;
+    let page = get(format!("/desk/report?{NOV}"), Some(all.clone()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("报表（通报）"), "{page}");
+    assert!(
+        page.contains(
+            "/desk/report/file?from=2026-11-01&amp;to=2026-11-30&amp;format=xlsx&amp;download=1"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<a href=\"/desk/report\">报表</a>"),
+        "the nav link"
+    );
+    let csv = get(
+        format!("/desk/report/file?{NOV}&format=csv&download=1"),
+        Some(all.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert_eq!(
+        csv.headers()["content-disposition"],
+        "attachment; filename=\"autosync-report-all-2026-11-01-2026-11-30.csv\""
+    );
+    let body = csv.bytes().await.unwrap();
+    assert!(body.starts_with(b"\xEF\xBB\xBF"));
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 8);
+    // A bad period is said on the page, in place of the report.
+    let bad = get(
+        "/desk/report?from=2026-11-30&to=2026-11-01".into(),
+        Some(all.clone()),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(bad.contains("is before --from"), "{bad}");
+    assert!(!bad.contains("<iframe"));
+
+    // The city's editor sees the city's subtree only.
+    let city = login(&http, addr, CITY).await;
+    let json: Report = get(
+        format!("/desk/report/file?{NOV}&format=json"),
+        Some(city.clone()),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let units: Vec<&str> = json.rows.iter().map(|r| r.unit.as_str()).collect();
+    assert_eq!(units, ["city", "county", "county2"]);
+    let page = get(format!("/desk/report?{NOV}"), Some(city.clone()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("value=\"prov\""),
+        "the province is not offered"
+    );
+    let r = get(
+        format!("/desk/report/file?{NOV}&unit=prov&format=json"),
+        Some(city),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_asks_the_running_daemon_which_holds_the_store() {
+    let (dir, _addr) = served_world().await;
+    let cfg = dir.path().join("autosync.toml");
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("autosync")
+            .unwrap()
+            .args(["report", "-c"])
+            .arg(&cfg)
+            .args([
+                "--from",
+                "2026-11-01",
+                "--to",
+                "2026-11-30",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("from the running daemon"), "{err}");
+    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r.rows.len(), 7);
+    assert_eq!(row(&r, "prov").posts, 4);
+}
+
+/// The report in a real browser (Debian's headless Chromium): the desk's
+/// 报表 page and the HTML report itself, its charts drawn. With
+/// `AUTOSYNC_SCREENSHOTS=DIR`, screenshots for the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_opens_in_chromium_on_the_desk_and_as_a_page() {
+    use fantoccini::Locator;
+    let Some(driver) = common::chromedriver_or_skip() else {
+        return;
+    };
+    let (_dir, addr) = served_world().await;
+    let browser = common::Browser::start(&driver, 1100, 1500).await;
+    let c = &browser.client;
+    let base = format!("http://{addr}");
+    c.goto(&format!("{base}/desk/login")).await.unwrap();
+    c.find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap()
+        .send_keys(ALL)
+        .await
+        .unwrap();
+    c.form(Locator::Css("form[action='/desk/login']"))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    common::until(c, "编辑：总台编辑").await.unwrap();
+    c.find(Locator::LinkText("报表"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    common::until(c, "报表（通报）").await.unwrap();
+    // The form, filled with the period, generates the report in the frame.
+    c.goto(&format!("{base}/desk/report?{NOV}&unit=prov"))
+        .await
+        .unwrap();
+    common::until(c, "<iframe").await.unwrap();
+    common::shot(c, "desk-report.png").await;
+
+    c.goto(&format!("{base}/desk/report/file?{NOV}&format=html"))
+        .await
+        .unwrap();
+    let page = common::until(c, "不合格与预警账号（4）").await.unwrap();
+    assert!(page.contains("示例省科学技术协会"));
+    let charts = c.find_all(Locator::Css("figure svg")).await.unwrap();
+    assert_eq!(charts.len(), 3);
+    for svg in &charts {
+        let (_, _, w, h) = svg.rectangle().await.unwrap();
+        assert!(w > 200.0 && h > 100.0, "a chart drawn at {w}×{h}");
+    }
+    // The heat map's cells: one per account and week, the busy ones with
+    // their count.
+    let cells = c
+        .find_all(Locator::Css("figure:last-of-type svg rect"))
+        .await
+        .unwrap();
+    assert!(cells.len() >= 7 * 5, "{} cells", cells.len());
+    common::shot(c, "report.png").await;
+    let _ = c.clone().close().await;
 }

@@ -116,7 +116,7 @@ impl DeskQuery {
     }
 }
 
-/// A unit outside the editor's reach is refused before anything is read.
+/// 403 for a unit outside the editor's reach.
 fn refuse_outside(ed: &Editor, unit: Option<&str>) -> Result<(), Response> {
     match unit {
         Some(u) if !ed.may_act_on(u) => Err((
@@ -128,22 +128,31 @@ fn refuse_outside(ed: &Editor, unit: Option<&str>) -> Result<(), Response> {
     }
 }
 
+/// The logged-in editor, the query with its defaults, and today; a unit
+/// outside the editor's reach is refused before anything is read.
+fn desk_query(
+    s: &Service,
+    headers: &HeaderMap,
+    dq: &DeskQuery,
+) -> Result<(Editor, report::Query, chrono::NaiveDate), Response> {
+    let (ed, _) = logged_in(s, headers)?;
+    let today = report::local_day(s.config().daemon.timezone, s.ctx.clock.now());
+    let q = dq.filled(today);
+    refuse_outside(&ed, q.unit.as_deref())?;
+    Ok((ed, q, today))
+}
+
 /// `GET /desk/report`: the form, and the report of the period asked.
 async fn desk_report(
     State(s): State<Service>,
     headers: HeaderMap,
     Query(dq): Query<DeskQuery>,
 ) -> Response {
-    let (ed, _) = match logged_in(&s, &headers) {
+    let (ed, q, today) = match desk_query(&s, &headers, &dq) {
         Ok(x) => x,
         Err(r) => return r,
     };
     let config = s.config();
-    let today = report::local_day(config.daemon.timezone, s.ctx.clock.now());
-    let q = dq.filled(today);
-    if let Err(r) = refuse_outside(&ed, q.unit.as_deref()) {
-        return r;
-    }
     // Checked here so the editor reads the reason on the page, not in a
     // frame.
     let problem = Period::parse(&q.from, &q.to)
@@ -216,15 +225,10 @@ async fn desk_file(
     headers: HeaderMap,
     Query(dq): Query<DeskQuery>,
 ) -> Response {
-    let (ed, _) = match logged_in(&s, &headers) {
+    let (ed, q, _) = match desk_query(&s, &headers, &dq) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let today = report::local_day(s.config().daemon.timezone, s.ctx.clock.now());
-    let q = dq.filled(today);
-    if let Err(r) = refuse_outside(&ed, q.unit.as_deref()) {
-        return r;
-    }
     let format = q.format.unwrap_or(Format::Html);
     match make(&s, &q, Some(ed), format).await {
         Ok((r, bytes)) => file(&r, format, bytes, dq.download.is_some()),

@@ -52,7 +52,7 @@ pub fn weekly_heatmap(report: &Report) -> Result<String, ReportError> {
     let (rows, _) = heatmap_rows(report);
     let weeks = report.weeks.len().max(1);
     let n = rows.len().max(1);
-    let height = (n as u32) * 16 + 70;
+    let height = (n as u32) * 20 + 70;
     let max = rows
         .iter()
         .flat_map(|r| r.weekly.iter().copied())
@@ -65,14 +65,14 @@ pub fn weekly_heatmap(report: &Report) -> Result<String, ReportError> {
         let mut chart = ChartBuilder::on(&root)
             .margin(6)
             .x_label_area_size(28)
-            .y_label_area_size(200)
-            .build_cartesian_2d((0..weeks).into_segmented(), (0..n).into_segmented())
+            .y_label_area_size(130)
+            .build_cartesian_2d((0..weeks - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(err)?;
         let label = |i: usize| {
             // Bottom to top: the first row is drawn at the top.
             n.checked_sub(i + 1)
                 .and_then(|k| rows.get(k))
-                .map(|r| format!("{} · {}", r.org, r.account))
+                .map(|r| r.account.clone())
                 .unwrap_or_default()
         };
         let week = |i: usize| {
@@ -87,8 +87,8 @@ pub fn weekly_heatmap(report: &Report) -> Result<String, ReportError> {
             .disable_mesh()
             .x_labels(weeks.min(16))
             .y_labels(n)
-            .x_label_style(font(11))
-            .y_label_style(font(11))
+            .x_label_style(font(12))
+            .y_label_style(font(13))
             .x_label_formatter(&|v: &SegmentValue<usize>| match v {
                 SegmentValue::CenterOf(i) => week(*i),
                 _ => String::new(),
@@ -127,7 +127,7 @@ pub fn weekly_heatmap(report: &Report) -> Result<String, ReportError> {
                     Text::new(
                         v.to_string(),
                         (SegmentValue::CenterOf(i), SegmentValue::CenterOf(y)),
-                        font(10)
+                        font(12)
                             .color(colour)
                             .pos(plotters::style::text_anchor::Pos::new(
                                 plotters::style::text_anchor::HPos::Center,
@@ -158,14 +158,14 @@ fn bars(
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(40)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..y_max)
             .map_err(err)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_style(font(11))
-            .y_label_style(font(11))
+            .x_label_style(font(13))
+            .y_label_style(font(12))
             .x_label_formatter(&|v: &SegmentValue<usize>| match v {
                 SegmentValue::CenterOf(i) => {
                     groups.get(*i).map(|g| g.0.clone()).unwrap_or_default()
@@ -192,8 +192,8 @@ fn bars(
             .draw_series(groups.iter().enumerate().map(|(i, (_, v, _))| {
                 Text::new(
                     value(*v),
-                    (SegmentValue::CenterOf(i), (*v + y_max * 0.06).min(y_max)),
-                    font(11).pos(plotters::style::text_anchor::Pos::new(
+                    (SegmentValue::CenterOf(i), *v + y_max * 0.05),
+                    font(12).pos(plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Center,
                         plotters::style::text_anchor::VPos::Center,
                     )),
@@ -212,7 +212,7 @@ pub fn pass_rate_by_level(report: &Report) -> Result<String, ReportError> {
         .iter()
         .map(|t| (t.label.clone(), t.pass_rate * 100.0, RGBColor(42, 122, 42)))
         .collect();
-    bars("达标率（%）", &groups, 100.0, |v| format!("{v:.0}%"))
+    bars("达标率（%）", &groups, 110.0, |v| format!("{v:.0}%"))
 }
 
 /// The bins of days since the last post at the period's end.
@@ -273,5 +273,111 @@ pub fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Warn => "warn",
         Verdict::Fail => "fail",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Report, Total};
+    use chrono::NaiveDate;
+
+    fn empty(rows: Vec<Row>, weeks: usize) -> Report {
+        let total = Total {
+            group: "all".into(),
+            label: "合计".into(),
+            accounts: rows.len() as u32,
+            pass: 0,
+            warn: 0,
+            fail: 0,
+            pass_rate: 0.0,
+            posts: 0,
+        };
+        let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        Report {
+            from: d,
+            to: d,
+            judged_to: d,
+            scope: None,
+            scope_name: "全部单位".into(),
+            timezone: "Asia/Shanghai".into(),
+            made_at: chrono::Utc::now().fixed_offset(),
+            levels: vec![],
+            subtrees: vec![],
+            all: total,
+            weeks: (0..weeks)
+                .map(|i| d + chrono::Days::new(7 * i as u64))
+                .collect(),
+            rows,
+        }
+    }
+
+    fn row(account: &str, weekly: Vec<u32>) -> Row {
+        Row {
+            unit: "u".into(),
+            account: account.into(),
+            org: "<b>单位</b>".into(),
+            level: crate::config::Level::County,
+            parent: None,
+            posts: weekly.iter().sum(),
+            auto: 0,
+            manual: 0,
+            broadcast: 0,
+            active_days: 0,
+            longest_gap_days: None,
+            last_post: None,
+            days_silent: None,
+            verdict: Verdict::Warn,
+            held: 0,
+            rejected: 0,
+            failed: 0,
+            median_delay_mins: None,
+            broadcasts_asked: 0,
+            broadcasts_carried: 0,
+            weekly,
+            max_silence_days: 14,
+        }
+    }
+
+    /// A report with no account, or one account over one week, still
+    /// draws every chart (degenerate ranges must not panic).
+    #[test]
+    fn charts_draw_for_empty_and_single_cell_reports() {
+        for r in [empty(vec![], 1), empty(vec![row("<甲>", vec![3])], 1)] {
+            for svg in [
+                weekly_heatmap(&r).unwrap(),
+                pass_rate_by_level(&r).unwrap(),
+                silence_distribution(&r).unwrap(),
+            ] {
+                assert!(svg.starts_with("<svg"), "{svg}");
+                assert!(!svg.contains("NaN"), "{svg}");
+                assert!(!svg.contains("<甲>"), "labels are escaped");
+            }
+        }
+    }
+
+    #[test]
+    fn the_heat_map_shows_failing_accounts_first_and_caps_the_rest() {
+        let mut rows: Vec<Row> = (0..HEATMAP_MAX_ACCOUNTS + 5)
+            .map(|i| row(&format!("a{i}"), vec![1]))
+            .collect();
+        rows[HEATMAP_MAX_ACCOUNTS + 2].verdict = Verdict::Fail;
+        let r = empty(rows, 1);
+        let (shown, left_out) = heatmap_rows(&r);
+        assert_eq!((shown.len(), left_out), (HEATMAP_MAX_ACCOUNTS, 5));
+        assert_eq!(shown[0].account, format!("a{}", HEATMAP_MAX_ACCOUNTS + 2));
+    }
+
+    #[test]
+    fn silence_bins_count_posted_accounts_and_never_posted_apart() {
+        let mut a = row("a", vec![]);
+        a.last_post = Some(chrono::Utc::now().fixed_offset());
+        a.days_silent = Some(14);
+        let mut b = row("b", vec![]);
+        b.days_silent = Some(40);
+        let counts = silence_counts(&empty(vec![a, b], 1));
+        assert_eq!(counts[3], ("11–14".to_string(), 1));
+        assert_eq!(counts[5].1, 0, "b never posted: not 31+");
+        assert_eq!(counts[6], ("从未发布".to_string(), 1));
     }
 }

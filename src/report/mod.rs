@@ -21,7 +21,7 @@ pub mod totals;
 pub mod xlsx;
 
 use crate::config::{Config, Level, Unit};
-use crate::store::{AuditEntry, Item, Store, StoreError};
+use crate::store::{AuditEntry, Store, StoreError};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -267,6 +267,13 @@ pub fn build(
         .collect();
     let window = rows::Window::new(tz, period, today);
     let audit = store.audit_log()?;
+    let mut by_unit: HashMap<&str, Vec<&AuditEntry>> = HashMap::new();
+    for e in &audit {
+        if let Some(u) = e.unit.as_deref() {
+            by_unit.entry(u).or_default().push(e);
+        }
+    }
+    let broadcasts = period_broadcasts(config, store, &audit, &window)?;
     let mut out = Vec::new();
     for unit in &units {
         let items = store.unit_history(&unit.id)?;
@@ -274,12 +281,19 @@ pub fn build(
         for i in &items {
             first = Some(first.map_or(i.discovered_at, |f| f.min(i.discovered_at)));
         }
-        let asked = asked_broadcasts(config, store, unit, &audit, &window)?;
+        let mut asked = Vec::new();
+        for b in broadcasts.iter().filter(|b| b.reached.contains(&unit.id)) {
+            let item = match &b.identities {
+                Some(ids) => store.lookup(&unit.id, ids)?,
+                None => None,
+            };
+            asked.push(Asked { at: b.at, item });
+        }
         let data = rows::UnitData {
             unit,
             items: &items,
             first_polled: first,
-            audit: &audit,
+            audit: by_unit.get(unit.id.as_str()).map_or(&[], Vec::as_slice),
             asked: &asked,
         };
         for account in &unit.accounts {
@@ -321,18 +335,24 @@ pub struct Asked {
     pub item: Option<String>,
 }
 
-/// The broadcasts of the period that reached `unit` (the audit log's
-/// `broadcast` entries whose target subtree — as configured now — holds
-/// it), each with the unit's item for the article: looked up by the same
-/// identities the broadcast used (URL and content fingerprint).
-fn asked_broadcasts(
+/// One broadcast of the period: when, the units it reached (the target's
+/// subtree as configured now), and the identities its article is known by
+/// (URL and content fingerprint, as the broadcast looked it up in each
+/// unit; `None` when the original item is gone from the store).
+struct Broadcast {
+    at: DateTime<Utc>,
+    reached: std::collections::HashSet<String>,
+    identities: Option<Vec<String>>,
+}
+
+/// The audit log's `broadcast` entries of the period (each subtree and
+/// original item read once, whatever the number of units).
+fn period_broadcasts(
     config: &Config,
     store: &Store,
-    unit: &Unit,
     audit: &[AuditEntry],
     w: &rows::Window,
-) -> Result<Vec<Asked>, ReportError> {
-    let mut origins: HashMap<String, Option<Item>> = HashMap::new();
+) -> Result<Vec<Broadcast>, ReportError> {
     let mut out = Vec::new();
     for e in audit
         .iter()
@@ -341,34 +361,29 @@ fn asked_broadcasts(
         let (Some(to), Some(origin)) = (&e.after, &e.item) else {
             continue;
         };
-        if !config.subtree(to).iter().any(|u| u.id == unit.id) {
-            continue;
-        }
-        if !origins.contains_key(origin) {
-            let found = match store.record(origin)? {
-                Some(i) => Some(i),
-                None => match &e.unit {
-                    Some(u) => store
-                        .archived_records(u)?
-                        .into_iter()
-                        .find(|i| &i.id == origin),
-                    None => None,
-                },
-            };
-            origins.insert(origin.clone(), found);
-        }
-        let item = match origins.get(origin).and_then(Option::as_ref) {
-            Some(o) => {
-                let mut ids =
-                    vec![url::Url::parse(&o.url).map_or_else(|_| o.url.clone(), |u| u.to_string())];
-                if let Some(fp) = &o.fingerprint {
-                    ids.push(format!("fp:{fp}"));
-                }
-                store.lookup(&unit.id, &ids)?
-            }
-            None => None,
+        let found = match store.record(origin)? {
+            Some(i) => Some(i),
+            None => match &e.unit {
+                Some(u) => store
+                    .archived_records(u)?
+                    .into_iter()
+                    .find(|i| &i.id == origin),
+                None => None,
+            },
         };
-        out.push(Asked { at: e.at, item });
+        let identities = found.map(|o| {
+            let mut ids =
+                vec![url::Url::parse(&o.url).map_or_else(|_| o.url.clone(), |u| u.to_string())];
+            if let Some(fp) = &o.fingerprint {
+                ids.push(format!("fp:{fp}"));
+            }
+            ids
+        });
+        out.push(Broadcast {
+            at: e.at,
+            reached: config.subtree(to).iter().map(|u| u.id.clone()).collect(),
+            identities,
+        });
     }
     Ok(out)
 }

@@ -136,8 +136,8 @@ pub struct UnitData<'a> {
     pub items: &'a [Item],
     /// When the unit was first polled, as far as the store knows.
     pub first_polled: Option<DateTime<Utc>>,
-    /// The audit log (every unit's; filtered here).
-    pub audit: &'a [AuditEntry],
+    /// The unit's entries of the audit log.
+    pub audit: &'a [&'a AuditEntry],
     /// The period's broadcasts that reached the unit.
     pub asked: &'a [Asked],
 }
@@ -154,11 +154,7 @@ pub fn account_row(w: &Window, d: &UnitData, account: &str) -> Row {
     let unit = d.unit;
     let tz = w.tz;
     let max = i64::from(unit.silence.max_days);
-    let mine: Vec<&AuditEntry> = d
-        .audit
-        .iter()
-        .filter(|e| e.unit.as_deref() == Some(unit.id.as_str()))
-        .collect();
+    let mine = d.audit;
     let pushed: HashSet<&str> = mine
         .iter()
         .filter(|e| e.action == "push" || e.action == "push-url")
@@ -246,7 +242,7 @@ pub fn account_row(w: &Window, d: &UnitData, account: &str) -> Row {
         n => Some((delays[n / 2 - 1] + delays[n / 2]) / 2),
     };
 
-    let (held, rejected) = held_and_rejected(w, d.items, &mine);
+    let (held, rejected) = held_and_rejected(w, d.items, mine);
     let failed = d
         .items
         .iter()

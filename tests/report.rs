@@ -1043,5 +1043,32 @@ async fn the_report_opens_in_chromium_on_the_desk_and_as_a_page() {
         .unwrap();
     assert!(cells.len() >= 7 * 5, "{} cells", cells.len());
     common::shot(c, "report.png").await;
+    // It prints on A4: a PDF of A4 pages, and nothing wider than A4's
+    // text width (190 mm, 718 px) at screen size already.
+    let pdf = c
+        .print(fantoccini::wd::PrintConfiguration::default())
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    if let Ok(dir) = std::env::var("AUTOSYNC_SCREENSHOTS") {
+        std::fs::write(std::path::Path::new(&dir).join("report.pdf"), &pdf).unwrap();
+    }
+    c.set_window_size(760, 1000).await.unwrap();
+    let inner = c
+        .execute("return window.innerWidth", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let wide = c
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        wide <= inner,
+        "the page is {wide} px wide in a {inner} px window"
+    );
     let _ = c.clone().close().await;
 }

@@ -8,7 +8,7 @@
 use super::{Row, Verdict, level_rank, level_zh};
 use crate::config::Unit;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One group's totals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,28 +71,33 @@ pub fn compute(rows: &[Row], units: &[&Unit]) -> (Vec<Total>, Vec<Total>, Total)
             Total::of(&code, level_zh(l), rows.iter().filter(|r| r.level == l))
         })
         .collect();
+    // Each unit's children among `units`, then each root's subtree by a
+    // walk down (linear in the subtree, not in the matrix).
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for u in units {
+        if let Some(p) = u.parent.as_deref() {
+            children.entry(p).or_default().push(u.id.as_str());
+        }
+    }
     let mut subtrees = Vec::new();
     for root in units {
-        // The root and every unit below it among `units`.
+        if !children.contains_key(root.id.as_str()) {
+            continue;
+        }
         let mut members: HashSet<&str> = HashSet::from([root.id.as_str()]);
-        loop {
-            let before = members.len();
-            for u in units {
-                if u.parent.as_deref().is_some_and(|p| members.contains(p)) {
-                    members.insert(u.id.as_str());
+        let mut todo = vec![root.id.as_str()];
+        while let Some(u) = todo.pop() {
+            for c in children.get(u).into_iter().flatten() {
+                if members.insert(c) {
+                    todo.push(c);
                 }
             }
-            if members.len() == before {
-                break;
-            }
         }
-        if members.len() > 1 {
-            subtrees.push(Total::of(
-                &root.id,
-                &format!("{}（含下级）", root.org_name),
-                rows.iter().filter(|r| members.contains(r.unit.as_str())),
-            ));
-        }
+        subtrees.push(Total::of(
+            &root.id,
+            &format!("{}（含下级）", root.org_name),
+            rows.iter().filter(|r| members.contains(r.unit.as_str())),
+        ));
     }
     let all = Total::of("all", "合计", rows.iter());
     (by_level, subtrees, all)

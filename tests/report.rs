@@ -1072,3 +1072,85 @@ async fn the_report_opens_in_chromium_on_the_desk_and_as_a_page() {
     );
     let _ = c.clone().close().await;
 }
+
+/// A unit with two accounts: a row each, each with its own posts, failures
+/// and verdict (one account's post does not pass the other).
+#[tokio::test]
+async fn each_account_of_a_unit_has_its_own_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("autosync.toml");
+    std::fs::write(
+        &path,
+        r#"[daemon]
+state_dir = "state"
+listen = "127.0.0.1:9"
+
+[[unit]]
+id = "m"
+account_name = "甲号"
+org_name = "双号单位"
+level = "city"
+site = "http://127.0.0.1:9/m/"
+  [[unit.source]]
+  feed = "http://127.0.0.1:9/m/rss.xml"
+  [[unit.publisher]]
+  kind = "file"
+  dir = "out/a"
+  [[unit.publisher]]
+  kind = "webhook"
+  url = "http://127.0.0.1:9/in"
+  secret_file = "hook-secret"
+  account_name = "乙号"
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("hook-secret"), "s3cret-s3cret-s3cret").unwrap();
+    let config = autosync::config::load(&path).unwrap();
+    let store = Store::open(&config.daemon.state_dir).unwrap();
+    let mut b = Builder {
+        store: &store,
+        config: &config,
+        n: 0,
+    };
+    let accounts = b.accounts("m");
+    assert_eq!(accounts, ["甲号", "乙号"]);
+    let i = b.item("m", "feed:x", nov(10, 8), State::Queued).await;
+    for (account, step) in [
+        (
+            "甲号",
+            DeliveryStep::Published {
+                remote_id: "1".into(),
+                remote_url: None,
+                notes: vec![],
+            },
+        ),
+        (
+            "乙号",
+            DeliveryStep::Fail {
+                reason: "refused".into(),
+            },
+        ),
+    ] {
+        store
+            .take(&i.id, account, &accounts, nov(10, 9), PublishPath::Auto)
+            .await
+            .unwrap();
+        store
+            .deliver(&i.id, account, &accounts, nov(10, 9), step)
+            .await
+            .unwrap();
+    }
+    let r = build(&config, &store, None);
+    assert_eq!(r.rows.len(), 2);
+    let a = &r.rows[0];
+    let b = &r.rows[1];
+    assert_eq!((a.account.as_str(), a.posts, a.failed), ("甲号", 1, 0));
+    assert_eq!((b.account.as_str(), b.posts, b.failed), ("乙号", 0, 1));
+    // 甲号: Nov 10 → 30 is 20 days; 乙号 never posted, first polled on the
+    // 10th: 20 days silent. Both fail, for their own reasons.
+    assert_eq!(a.longest_gap_days, Some(20));
+    assert_eq!(b.last_post, None);
+    assert_eq!(b.days_silent, Some(20));
+    assert_eq!((a.verdict, b.verdict), (Verdict::Fail, Verdict::Fail));
+    assert_eq!(r.all.accounts, 2);
+}

@@ -1154,3 +1154,24 @@ site = "http://127.0.0.1:9/m/"
     assert_eq!((a.verdict, b.verdict), (Verdict::Fail, Verdict::Fail));
     assert_eq!(r.all.accounts, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_refuses_a_period_after_today_as_the_store_does() {
+    let (dir, _addr) = served_world().await;
+    let cfg = dir.path().join("autosync.toml");
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("autosync")
+            .unwrap()
+            .args(["report", "-c"])
+            .arg(&cfg)
+            // "Today" is the daemon's: 5 December 2026.
+            .args(["--from", "2026-12-06", "--to", "2026-12-31"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--from 2026-12-06 is after today"), "{err}");
+}

@@ -485,6 +485,13 @@ pub async fn produce(
         Ok(resp) => {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
+            // The daemon judged the dates (a period starting after today):
+            // the same error as from the store.
+            if status == reqwest::StatusCode::BAD_REQUEST {
+                return Err(ReportError::Period(
+                    text.trim().trim_start_matches("period: ").to_string(),
+                ));
+            }
             Err(daemon_err(format!("HTTP {status}: {}", text.trim())))
         }
         Err(e) if e.is_connect() => {

@@ -19,6 +19,8 @@
 //!   An account that never posted by the end is silent since its unit was
 //!   first polled: 预警 while that is within `max_silence_days`, 不合格
 //!   after, never 合格 (预警 too when the store knows no poll of it yet);
+//! - **held** and **rejected** are the unit's (items are a unit's; each of
+//!   its accounts' rows shows the same);
 //! - **held**: items waiting for an editor at some time in the period —
 //!   those still held whose last change (when they were held, or edited
 //!   while held) is before the end, and those an editor released (the

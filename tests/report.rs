@@ -953,28 +953,39 @@ async fn the_desk_report_page_and_downloads_keep_to_the_editors_units() {
     assert_eq!(r.status(), 403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_command_asks_the_running_daemon_which_holds_the_store() {
-    let (dir, _addr) = served_world().await;
+/// `autosync report -c DIR/autosync.toml ARGS`, run off the async threads
+/// (the served world answers meanwhile).
+async fn report_via(dir: &tempfile::TempDir, args: &[&str]) -> std::process::Output {
     let cfg = dir.path().join("autosync.toml");
-    let out = tokio::task::spawn_blocking(move || {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
         assert_cmd::Command::cargo_bin("autosync")
             .unwrap()
             .args(["report", "-c"])
             .arg(&cfg)
-            .args([
-                "--from",
-                "2026-11-01",
-                "--to",
-                "2026-11-30",
-                "--format",
-                "json",
-            ])
+            .args(&args)
             .output()
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_asks_the_running_daemon_which_holds_the_store() {
+    let (dir, _addr) = served_world().await;
+    let out = report_via(
+        &dir,
+        &[
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("from the running daemon"), "{err}");
@@ -1158,19 +1169,8 @@ site = "http://127.0.0.1:9/m/"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_refuses_a_period_after_today_as_the_store_does() {
     let (dir, _addr) = served_world().await;
-    let cfg = dir.path().join("autosync.toml");
-    let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("autosync")
-            .unwrap()
-            .args(["report", "-c"])
-            .arg(&cfg)
-            // "Today" is the daemon's: 5 December 2026.
-            .args(["--from", "2026-12-06", "--to", "2026-12-31"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    // "Today" is the daemon's: 5 December 2026.
+    let out = report_via(&dir, &["--from", "2026-12-06", "--to", "2026-12-31"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--from 2026-12-06 is after today"), "{err}");

@@ -638,12 +638,12 @@ async fn csv_has_a_bom_and_the_field_names_and_json_round_trips() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "unit,account,org,level,parent,posts,auto,manual,broadcast,active_days,longest_gap_days,last_post,days_silent,verdict,held,rejected,failed,median_delay_mins,broadcasts_asked,broadcasts_carried,max_silence_days"
+        "unit,account,org,level,parent,posts,auto,manual,broadcast,active_days,longest_gap_days,last_post,days_silent,verdict,held,rejected,failed,median_delay_mins,broadcasts_asked,broadcasts_carried,max_silence_days,platform"
     );
     let prov = lines.find(|l| l.starts_with("prov,")).unwrap();
     assert_eq!(
         prov,
-        "prov,示例省科协,示例省科学技术协会,provincial,cast,4,2,1,1,3,14,2026-11-30 20:00,0,合格,3,1,1,20,1,1,14"
+        "prov,示例省科协,示例省科学技术协会,provincial,cast,4,2,1,1,3,14,2026-11-30 20:00,0,合格,3,1,1,20,1,1,14,file"
     );
     let json = report::render(&r, Format::Json).unwrap();
     let back: Report = serde_json::from_slice(&json).unwrap();
@@ -1164,6 +1164,13 @@ site = "http://127.0.0.1:9/m/"
     assert_eq!(b.days_silent, Some(20));
     assert_eq!((a.verdict, b.verdict), (Verdict::Fail, Verdict::Fail));
     assert_eq!(r.all.accounts, 2);
+    // Totals per platform: one account each.
+    let p: Vec<(&str, u32, u32)> = r
+        .platforms
+        .iter()
+        .map(|t| (t.group.as_str(), t.accounts, t.fail))
+        .collect();
+    assert_eq!(p, [("file", 1, 1), ("webhook", 1, 1)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

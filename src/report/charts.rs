@@ -304,6 +304,7 @@ mod tests {
             made_at: chrono::Utc::now().fixed_offset(),
             levels: vec![],
             subtrees: vec![],
+            platforms: vec![],
             all: total,
             weeks: (0..weeks)
                 .map(|i| d + chrono::Days::new(7 * i as u64))
@@ -336,6 +337,7 @@ mod tests {
             broadcasts_carried: 0,
             weekly,
             max_silence_days: 14,
+            platform: "file".into(),
         }
     }
 

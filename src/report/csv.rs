@@ -5,7 +5,7 @@
 use super::{Report, ReportError, Row};
 
 /// The header, in order: the CSV and JSON field names.
-pub const FIELDS: [&str; 21] = [
+pub const FIELDS: [&str; 22] = [
     "unit",
     "account",
     "org",
@@ -27,6 +27,7 @@ pub const FIELDS: [&str; 21] = [
     "broadcasts_asked",
     "broadcasts_carried",
     "max_silence_days",
+    "platform",
 ];
 
 /// Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is
@@ -70,6 +71,7 @@ pub fn fields(r: &Row) -> Vec<String> {
         r.broadcasts_asked.to_string(),
         r.broadcasts_carried.to_string(),
         r.max_silence_days.to_string(),
+        r.platform.clone(),
     ]
 }
 

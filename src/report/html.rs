@@ -106,6 +106,7 @@ pub fn render(report: &Report) -> String {
     let all_rows: Vec<&Row> = report.rows.iter().collect();
     let mut totals: Vec<&Total> = vec![&report.all];
     totals.extend(report.levels.iter());
+    totals.extend(report.platforms.iter());
     let (_, left_out) = charts::heatmap_rows(report);
     let max_days: Vec<u32> = {
         let mut v: Vec<u32> = report.rows.iter().map(|r| r.max_silence_days).collect();

@@ -216,6 +216,8 @@ pub struct Report {
     pub levels: Vec<Total>,
     /// Per unit with units below it in scope: the unit and its subtree.
     pub subtrees: Vec<Total>,
+    /// Per platform (provincial reports give a pass rate per platform).
+    pub platforms: Vec<Total>,
     /// Everything in scope.
     pub all: Total,
     /// The Monday of each week the period touches (the columns of
@@ -297,10 +299,11 @@ pub fn build(
             asked: &asked,
         };
         for account in &unit.accounts {
-            out.push(rows::account_row(&window, &data, &account.name));
+            out.push(rows::account_row(&window, &data, account));
         }
     }
     let (levels, subtrees, all) = totals::compute(&out, &units);
+    let platforms = totals::per_platform(&out);
     let scope_name = match &scope.unit {
         Some(id) => config
             .unit(id)
@@ -321,6 +324,7 @@ pub fn build(
         rows: out,
         levels,
         subtrees,
+        platforms,
         all,
         weeks: window.weeks(),
     })

@@ -79,6 +79,8 @@ pub struct Row {
     pub weekly: Vec<u32>,
     /// The unit's `max_silence_days` the verdict was judged against.
     pub max_silence_days: u32,
+    /// The account's platform (`toutiao`, `wechat`, `webhook`, `file`).
+    pub platform: String,
 }
 
 /// The period as instants and days in the daemon's time zone.
@@ -152,8 +154,10 @@ struct Post {
 }
 
 /// The account's row over the window `w`.
-pub fn account_row(w: &Window, d: &UnitData, account: &str) -> Row {
+pub fn account_row(w: &Window, d: &UnitData, account: &crate::config::Account) -> Row {
     let unit = d.unit;
+    let platform = account.publisher.kind().to_string();
+    let account = account.name.as_str();
     let tz = w.tz;
     let max = i64::from(unit.silence.max_days);
     let mine = d.audit;
@@ -298,6 +302,7 @@ pub fn account_row(w: &Window, d: &UnitData, account: &str) -> Row {
         broadcasts_carried: carried,
         weekly,
         max_silence_days: unit.silence.max_days,
+        platform,
     }
 }
 

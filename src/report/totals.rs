@@ -54,6 +54,26 @@ impl Total {
     }
 }
 
+/// Per platform, in alphabetical order of the platform's code.
+pub fn per_platform(rows: &[Row]) -> Vec<Total> {
+    let mut kinds: Vec<&str> = rows.iter().map(|r| r.platform.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|k| {
+            let label = match k {
+                "toutiao" => "头条号",
+                "wechat" => "微信公众号",
+                "webhook" => "其他平台（webhook）",
+                "file" => "文件（试运行）",
+                other => other,
+            };
+            Total::of(k, label, rows.iter().filter(|r| r.platform == k))
+        })
+        .collect()
+}
+
 /// Per level (top first, levels without accounts left out), per subtree
 /// (each unit in `units` with a unit below it in `units`, in `units`'
 /// order), and over everything.

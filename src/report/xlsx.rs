@@ -7,7 +7,7 @@ use super::{Report, ReportError, Total, level_zh};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 /// The rows sheet's headers, in the CSV's field order.
-pub const HEADERS: [&str; 21] = [
+pub const HEADERS: [&str; 22] = [
     "单位ID",
     "账号",
     "单位名称",
@@ -29,6 +29,7 @@ pub const HEADERS: [&str; 21] = [
     "联动收到",
     "联动发布",
     "未更新上限（天）",
+    "平台",
 ];
 
 /// Columns of [`HEADERS`] that hold numbers.
@@ -109,6 +110,7 @@ fn totals_sheet(ws: &mut Worksheet, report: &Report, bold: &Format) -> Result<()
     let all: Vec<&Total> = std::iter::once(&report.all)
         .chain(&report.levels)
         .chain(&report.subtrees)
+        .chain(&report.platforms)
         .collect();
     for (i, t) in all.iter().enumerate() {
         let row = i as u32 + 3;

@@ -203,11 +203,12 @@ impl From<&Item> for ItemView {
                 .map(|(account, d)| {
                     use crate::model::DeliveryState as D;
                     let (remote_id, remote_url, at, reason) = match d {
-                        D::Publishing { since } => (None, None, Some(since.to_rfc3339()), None),
+                        D::Publishing { since, .. } => (None, None, Some(since.to_rfc3339()), None),
                         D::Published {
                             remote_id,
                             remote_url,
                             at,
+                            ..
                         } => (
                             Some(remote_id.clone()),
                             remote_url.clone(),

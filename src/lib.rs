@@ -19,6 +19,7 @@
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |
 //! | site binding | [`site_binding`], [`probe`] | a unit bound by its website: its sources discovered at the first poll, recorded, looked for again when dry; `autosync probe` shows a unit admin what would be polled |
+//! | report | [`report`] | 通报 over a period: per-account posts, silences and verdicts, totals per level and subtree; HTML with SVG charts, XLSX, CSV, JSON |
 //!
 //! Supporting: [`update_clock`] (each account's days without a post against
 //! the inspection's deadline), [`alert`] (account health, the watch and its
@@ -54,6 +55,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod progress;
 pub mod publish;
+pub mod report;
 pub mod review;
 pub mod roster;
 pub mod schedule;

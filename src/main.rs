@@ -50,6 +50,26 @@ enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Xlsx,
+    Csv,
+    Json,
+}
+
+impl From<ReportFormat> for autosync::report::Format {
+    fn from(f: ReportFormat) -> Self {
+        use autosync::report::Format;
+        match f {
+            ReportFormat::Html => Format::Html,
+            ReportFormat::Xlsx => Format::Xlsx,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Json => Format::Json,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// One pass over all units (or one): poll, discover, extract, dedupe, publish.
@@ -127,6 +147,27 @@ enum Command {
         /// The whole status as JSON (each account's state, since when).
         #[arg(long)]
         json: bool,
+    },
+    /// A report (通报) over a period: per account, posts, silences and
+    /// verdict; totals per level and subtree (from the running daemon, else
+    /// the store).
+    Report {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// First day, YYYY-MM-DD in `[daemon] timezone`.
+        #[arg(long)]
+        from: String,
+        /// Last day (included).
+        #[arg(long)]
+        to: String,
+        /// Only this unit and its whole subtree.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long, default_value = "html")]
+        format: ReportFormat,
+        /// Write here instead of stdout.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
     },
     /// Extract articles from saved pages and print one JSON object per line.
     Extract {
@@ -718,6 +759,49 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             }
             println!("# {from}");
             print!("{}", autosync::admin::format_status(&status));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            config,
+            from,
+            to,
+            unit,
+            format,
+            output,
+        } => {
+            use autosync::report::{self, ReportError, Source};
+            let cfg = match load_config(&config, shard) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let rt = runtime()?;
+            let made = report::Period::parse(&from, &to).and_then(|period| {
+                rt.block_on(report::produce(
+                    &cfg,
+                    period,
+                    unit.as_deref(),
+                    format.into(),
+                ))
+            });
+            let (source, bytes) = match made {
+                Ok(x) => x,
+                Err(e @ (ReportError::Period(_) | ReportError::NoUnit { .. })) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(EXIT_CONFIG));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match &output {
+                Some(path) => std::fs::write(path, &bytes)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::stdout().lock().write_all(&bytes)?,
+            }
+            let from = match source {
+                Source::Daemon(url) => format!("from the running daemon at {url}"),
+                Source::Store(dir) => format!("from the store at {}", dir.display()),
+            };
+            let to = output.map_or_else(|| "stdout".into(), |p| p.display().to_string());
+            eprintln!("report written to {to} ({from})");
             Ok(ExitCode::SUCCESS)
         }
         Command::Once {

@@ -257,13 +257,14 @@ impl Item {
         for a in accounts {
             match self.deliveries.get(a) {
                 None => pending = true,
-                Some(DeliveryState::Publishing { since: s }) => {
+                Some(DeliveryState::Publishing { since: s, .. }) => {
                     since = Some(since.map_or(*s, |t| t.min(*s)));
                 }
                 Some(DeliveryState::Published {
                     remote_id,
                     remote_url,
                     at,
+                    ..
                 }) => {
                     // The first account's post names the item; the time is
                     // the latest.
@@ -277,6 +278,7 @@ impl Item {
                 Some(DeliveryState::Failed {
                     reason,
                     attempts: n,
+                    ..
                 }) => {
                     failed.push(format!("{a}: {reason}"));
                     attempts = attempts.max(*n);
@@ -360,6 +362,34 @@ pub fn fingerprint(title: &str, text: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// How a post came to be sent: counted apart in metrics and reports, and
+/// kept with each delivery (taken at the account's take, carried to its
+/// post), so that a report tells an automatic post from an editor's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublishPath {
+    /// Found on the site and published in auto-update mode.
+    Auto,
+    /// An editor's hand push (an item, or a URL).
+    Push,
+    /// An editor's broadcast to a branch of the matrix.
+    Broadcast,
+}
+
+impl PublishPath {
+    pub const ALL: [PublishPath; 3] =
+        [PublishPath::Auto, PublishPath::Push, PublishPath::Broadcast];
+
+    /// The name in logs and the `path` label of `autosync_published_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublishPath::Auto => "auto",
+            PublishPath::Push => "push",
+            PublishPath::Broadcast => "broadcast",
+        }
+    }
+}
+
 /// One account's delivery of an item: how far the item got on that
 /// account. An account with no delivery for an item that is waiting to go
 /// out has it *pending*; the record exists from the moment the account
@@ -368,16 +398,29 @@ pub fn fingerprint(title: &str, text: &str) -> String {
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum DeliveryState {
     /// The request is (or was, before a crash) under way: looked up on the
-    /// account before anything is sent again.
-    Publishing { since: DateTime<Utc> },
-    /// On the account.
+    /// account before anything is sent again. `path`: how it was taken
+    /// (`None` in records written before paths were kept).
+    Publishing {
+        since: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PublishPath>,
+    },
+    /// On the account; `path` as it was taken.
     Published {
         remote_id: String,
         remote_url: Option<String>,
         at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PublishPath>,
     },
-    /// The platform refused it for good.
-    Failed { reason: String, attempts: u32 },
+    /// The platform refused it for good; `at` when (`None` in records
+    /// written before it was kept).
+    Failed {
+        reason: String,
+        attempts: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
 }
 
 impl DeliveryState {

@@ -53,31 +53,8 @@ pub const PAUSED_RECHECK: chrono::Duration = chrono::Duration::minutes(15);
 /// this long; nothing is sent meanwhile.
 pub const BINDING_RETRY: chrono::Duration = chrono::Duration::minutes(1);
 
-/// How a post came to be sent: counted apart in metrics and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PublishPath {
-    /// Found on the site and published in auto-update mode.
-    Auto,
-    /// An editor's hand push (an item, or a URL).
-    Push,
-    /// An editor's broadcast to a branch of the matrix.
-    Broadcast,
-}
-
-impl PublishPath {
-    pub const ALL: [PublishPath; 3] =
-        [PublishPath::Auto, PublishPath::Push, PublishPath::Broadcast];
-
-    /// The name in logs and the `path` label of `autosync_published_total`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PublishPath::Auto => "auto",
-            PublishPath::Push => "push",
-            PublishPath::Broadcast => "broadcast",
-        }
-    }
-}
+/// How a post came to be sent (kept with each delivery, see `model`).
+pub use crate::model::PublishPath;
 
 /// Why nothing can be sent before a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -664,13 +641,7 @@ impl Outbox {
         let store = &self.ctx.store;
         let started = self.now();
         let mut item = match store
-            .deliver(
-                id,
-                &self.account.account,
-                &self.accounts,
-                started,
-                DeliveryStep::Take,
-            )
+            .take(id, &self.account.account, &self.accounts, started, path)
             .await
         {
             Ok(item) => item,

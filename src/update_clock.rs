@@ -99,7 +99,7 @@ pub fn started(
 
 /// When the unit was first polled, as far as the store knows: its first
 /// found entry, else the earliest poll its sources' states record.
-fn first_polled(store: &Store, unit: &Unit) -> Result<Option<DateTime<Utc>>, StoreError> {
+pub fn first_polled(store: &Store, unit: &Unit) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut first = store.first_found(&unit.id)?;
     for s in &store.polled_sources(unit)? {
         let ss = store.source_state(&unit.id, &s.key())?;

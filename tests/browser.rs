@@ -11,52 +11,14 @@
 mod common;
 
 use common::*;
-use fantoccini::{ClientBuilder, Locator};
-use std::process::{Command, Stdio};
+use fantoccini::Locator;
 use std::time::Duration;
 
 const TOKEN: &str = "tok-browser-0123456789abcdef";
 
-fn chromedriver() -> Option<String> {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(str::to_string)
-}
-
-async fn shot(c: &fantoccini::Client, name: &str) {
-    if let Ok(dir) = std::env::var("AUTOSYNC_SCREENSHOTS") {
-        let png = c.screenshot().await.unwrap();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(std::path::Path::new(&dir).join(name), png).unwrap();
-    }
-}
-
-/// Wait (up to 15 s) until the page shows `text`: clicks and submits
-/// return before the next page has loaded.
-async fn until(c: &fantoccini::Client, text: &str) -> Result<String, fantoccini::error::CmdError> {
-    let mut page = String::new();
-    for _ in 0..150 {
-        page = c.source().await?;
-        if page.contains(text) {
-            return Ok(page);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "the page never showed {text:?}: {}\n{page}",
-        c.current_url().await?
-    );
-}
-
 #[test]
 fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
-    let Some(driver) = chromedriver() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium-driver installed"
-        );
-        eprintln!("chromedriver not installed: browser test skipped");
+    let Some(driver) = chromedriver_or_skip() else {
         return;
     };
     let w = World::new(Duration::ZERO);
@@ -91,43 +53,9 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
         out.lines().count() == autosync::demo::LIST_ARTICLES.len()
     }));
 
-    let port = free_addr().port();
-    let mut driver = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let profile = tempfile::tempdir().unwrap();
     let result = w.rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
-        );
-        let mut client = None;
-        for _ in 0..50 {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-            {
-                Ok(c) => {
-                    client = Some(c);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-        let c = client.expect("chromedriver did not start");
+        let browser = Browser::start(&driver, 1280, 1000).await;
+        let c = browser.client.clone();
         let base = format!("http://{listen}");
         let outcome: Result<String, fantoccini::error::CmdError> = async {
             // Not logged in: the desk sends us to the login page.
@@ -179,8 +107,6 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
         let _ = c.close().await;
         title
     });
-    let _ = driver.kill();
-    let _ = driver.wait();
     signal(&daemon, "-TERM");
     let _ = wait_exit(&mut daemon, Duration::from_secs(20));
     let title = result.unwrap_or_else(|e| {

@@ -6,6 +6,7 @@
 pub mod accounts_page;
 pub mod api;
 pub mod client;
+pub mod report_page;
 pub mod web;
 
 use crate::config::Config;

@@ -112,7 +112,7 @@ pub(super) fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
     let who = editor
         .map(|e| {
             format!(
-                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/accounts">账号</a> <a href="/desk/audit">审计日志</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
+                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/accounts">账号</a> <a href="/desk/audit">审计日志</a> <a href="/desk/report">报表</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
                 esc(e)
             )
         })
@@ -798,6 +798,7 @@ pub fn routes() -> Router<Service> {
         .route("/desk/audit", get(audit_page))
         .route("/desk/audit.csv", get(audit_csv))
         .merge(super::accounts_page::routes())
+        .merge(super::report_page::routes())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! it has under way — without reading records.
 
 use super::*;
-use crate::model::DeliveryState;
+use crate::model::{DeliveryState, PublishPath};
 
 /// The `dindex` keys of an item's deliveries.
 pub(super) fn dindex_keys(item: &Item) -> Vec<Vec<u8>> {
@@ -29,7 +29,7 @@ fn dindex_prefix(unit: &str, account: &str, state: &str) -> Vec<u8> {
 
 fn dindex_key(unit: &str, account: &str, d: &DeliveryState, item: &str) -> Vec<u8> {
     let t = match d {
-        DeliveryState::Publishing { since } => *since,
+        DeliveryState::Publishing { since, .. } => *since,
         DeliveryState::Published { at, .. } => *at,
         // Failures carry no time of their own; they sort first.
         DeliveryState::Failed { .. } => DateTime::<Utc>::UNIX_EPOCH,
@@ -91,6 +91,34 @@ impl Store {
         now: DateTime<Utc>,
         step: DeliveryStep,
     ) -> Result<Item, StoreError> {
+        self.deliver_via(id, account, accounts, now, step, None)
+            .await
+    }
+
+    /// [`DeliveryStep::Take`] by `path` (the worker's automatic post, an
+    /// editor's push or broadcast): the path is kept with the delivery and
+    /// carried to its post, for reports.
+    pub async fn take(
+        &self,
+        id: &str,
+        account: &str,
+        accounts: &[String],
+        now: DateTime<Utc>,
+        path: PublishPath,
+    ) -> Result<Item, StoreError> {
+        self.deliver_via(id, account, accounts, now, DeliveryStep::Take, Some(path))
+            .await
+    }
+
+    async fn deliver_via(
+        &self,
+        id: &str,
+        account: &str,
+        accounts: &[String],
+        now: DateTime<Utc>,
+        step: DeliveryStep,
+        path: Option<PublishPath>,
+    ) -> Result<Item, StoreError> {
         // Taking needs an approved item; settling what this account sent
         // must be recorded whatever happened to the item meanwhile (another
         // account's platform held it, an editor then rejected it: the post
@@ -116,13 +144,13 @@ impl Store {
                     }
                     i.deliveries.insert(
                         account.to_string(),
-                        DeliveryState::Publishing { since: now },
+                        DeliveryState::Publishing { since: now, path },
                     );
                 }
                 (DeliveryStep::Take, Some(d)) => {
                     return Err(format!("account {account} has it already ({})", d.name()));
                 }
-                (step, Some(DeliveryState::Publishing { .. })) => match step {
+                (step, Some(DeliveryState::Publishing { path: taken, .. })) => match step {
                     DeliveryStep::Take => unreachable!("matched above"),
                     DeliveryStep::Published {
                         remote_id,
@@ -135,6 +163,7 @@ impl Store {
                                 remote_id: remote_id.clone(),
                                 remote_url: remote_url.clone(),
                                 at: now,
+                                path: taken,
                             },
                         );
                         i.notes.extend(notes.iter().cloned());
@@ -148,6 +177,7 @@ impl Store {
                             DeliveryState::Failed {
                                 reason: reason.clone(),
                                 attempts: 1,
+                                at: Some(now),
                             },
                         );
                     }
@@ -199,7 +229,7 @@ impl Store {
         let mut out = Vec::new();
         for id in self.dindex_ids(unit, account, "publishing")? {
             if let Some(item) = self.record(&id)?
-                && let Some(DeliveryState::Publishing { since }) = item.deliveries.get(account)
+                && let Some(DeliveryState::Publishing { since, .. }) = item.deliveries.get(account)
             {
                 let since = *since;
                 out.push((item, since));
@@ -323,7 +353,10 @@ impl Store {
                     continue;
                 }
                 let d = match &item.state {
-                    State::Publishing { since } => DeliveryState::Publishing { since: *since },
+                    State::Publishing { since } => DeliveryState::Publishing {
+                        since: *since,
+                        path: None,
+                    },
                     State::Published {
                         remote_id,
                         remote_url,
@@ -332,6 +365,7 @@ impl Store {
                         remote_id: remote_id.clone(),
                         remote_url: remote_url.clone(),
                         at: *at,
+                        path: None,
                     },
                     State::Failed {
                         stage: Stage::Publish,
@@ -341,6 +375,7 @@ impl Store {
                     } => DeliveryState::Failed {
                         reason: reason.clone(),
                         attempts: *attempts,
+                        at: Some(item.updated_at),
                     },
                     // A publish to be retried: pending again.
                     _ => continue,

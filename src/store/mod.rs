@@ -54,6 +54,7 @@ mod deliveries;
 mod discovered;
 mod health;
 mod items;
+mod report;
 mod sources;
 mod transfer;
 mod transition;

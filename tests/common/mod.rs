@@ -363,3 +363,117 @@ pub fn referer_only<S: Clone + Send + Sync + 'static>(
         }
     })
 }
+
+/// Debian's chromedriver, when installed.
+pub fn chromedriver() -> Option<String> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .map(str::to_string)
+}
+
+/// chromedriver, or `None` with a note where it is not installed — a
+/// failure under CI (`CI` set), which must have it.
+pub fn chromedriver_or_skip() -> Option<String> {
+    let found = chromedriver();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium-driver installed"
+        );
+        eprintln!("chromedriver not installed: browser test skipped");
+    }
+    found
+}
+
+/// Headless Chromium driven through chromedriver on a free port, with a
+/// profile of its own; stopped on drop.
+pub struct Browser {
+    driver: Child,
+    _profile: tempfile::TempDir,
+    pub client: fantoccini::Client,
+}
+
+impl Browser {
+    /// Start `driver` and connect (a window of `width`×`height`).
+    pub async fn start(driver: &str, width: u32, height: u32) -> Browser {
+        let port = free_addr().port();
+        let child = std::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }),
+        );
+        for _ in 0..50 {
+            match fantoccini::ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        driver: child,
+                        _profile: profile,
+                        client,
+                    };
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        panic!("chromedriver did not start");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Save a screenshot of the page as `DIR/name` when `AUTOSYNC_SCREENSHOTS=DIR`
+/// (the README's screenshots come from there).
+pub async fn shot(c: &fantoccini::Client, name: &str) {
+    if let Ok(dir) = std::env::var("AUTOSYNC_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
+/// Wait (up to 15 s) until the page shows `text`: clicks and submits
+/// return before the next page has loaded.
+pub async fn until(
+    c: &fantoccini::Client,
+    text: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut page = String::new();
+    for _ in 0..150 {
+        page = c.source().await?;
+        if page.contains(text) {
+            return Ok(page);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the page never showed {text:?}: {}\n{page}",
+        c.current_url().await?
+    );
+}

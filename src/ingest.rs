@@ -536,8 +536,13 @@ pub(crate) async fn obtain(
             retry: false,
         });
     }
+    // The page's own fetch time bounds its publish time.
+    let opts = extract::ExtractOptions {
+        fetched_at: Some(ctx.clock.now().fixed_offset()),
+        ..unit.extract.clone()
+    };
     let a = EXTRACTOR
-        .extract(&page.text(), Some(&page.url), &unit.extract)
+        .extract(&page.text(), Some(&page.url), &opts)
         .map_err(|err| ObtainError {
             msg: err.to_string(),
             retry: false,

@@ -17,6 +17,7 @@
 
 pub mod bench;
 mod clean;
+mod dates;
 mod dom;
 mod meta;
 mod parse;
@@ -30,8 +31,8 @@ use serde::Serialize;
 use url::Url;
 
 use self::clean::Renderer;
+use self::dates::{DatePage, Patterns};
 use self::dom::{Dom, ROOT};
-use self::meta::Patterns;
 
 /// What an article page yields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -54,6 +55,11 @@ pub struct Article {
 pub struct ExtractOptions {
     pub content_selector: Option<String>,
     pub title_selector: Option<String>,
+    /// When the page was fetched: a date later than this is never taken as
+    /// its publish time (a countdown, an event announced for next week, a
+    /// mistyped year). Passed in by the caller — extraction never reads the
+    /// system clock; `None` (pages of unknown age) takes any date.
+    pub fetched_at: Option<DateTime<FixedOffset>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +241,7 @@ impl Extractor {
         header.truncate(40);
         let inside = meta::lines_between(&dom, first, last_end);
         header.extend(inside.iter().take(4).cloned());
+        // Lines after the body, for a trailing `来源：`.
         let mut tail: Vec<(usize, String)> = inside.iter().rev().take(4).cloned().collect();
         tail.extend(
             meta::lines_between(&dom, last_end, last_end + 200)
@@ -242,7 +249,17 @@ impl Extractor {
                 .take(8),
         );
 
-        let published_at = self.patterns.find_date(&dom, &metas, &header, &tail, url);
+        let published_at = self.patterns.find_date(&DatePage {
+            dom: &dom,
+            metas: &metas,
+            title: &title,
+            title_node,
+            body,
+            first,
+            last_end,
+            url,
+            fetched_at: opts.fetched_at,
+        });
         let source = meta::find_source(&metas, &header, &tail);
         let author = meta::find_author(&dom, &metas, &header, body);
 
@@ -432,15 +449,21 @@ impl Extractor {
     ) -> Result<FileRecord, ExtractError> {
         let bytes = read_page(path)?;
         let (html, _) = crate::charset::decode(&bytes, None);
-        let article = self
-            .extract(&html, base, &ExtractOptions::default())
-            .map_err(|e| match e {
-                ExtractError::NotAnArticle { reason, .. } => ExtractError::NotAnArticle {
-                    url: base.map_or_else(|| path.display().to_string(), |u| u.to_string()),
-                    reason,
-                },
-                other => other,
-            })?;
+        // A saved page was fetched no later than it was written.
+        let opts = ExtractOptions {
+            fetched_at: std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| DateTime::<chrono::Utc>::from(t).fixed_offset()),
+            ..ExtractOptions::default()
+        };
+        let article = self.extract(&html, base, &opts).map_err(|e| match e {
+            ExtractError::NotAnArticle { reason, .. } => ExtractError::NotAnArticle {
+                url: base.map_or_else(|| path.display().to_string(), |u| u.to_string()),
+                reason,
+            },
+            other => other,
+        })?;
         Ok(FileRecord {
             file: path.display().to_string(),
             article,
@@ -502,7 +525,7 @@ mod tests {
         );
         let opts = ExtractOptions {
             content_selector: Some("#b".into()),
-            title_selector: None,
+            ..ExtractOptions::default()
         };
         let a = extract(&html, None, &opts).unwrap();
         assert_eq!(a.text, "短的正文，但配置指定了它。");
@@ -514,8 +537,8 @@ mod tests {
             "<html><head><title>网站名称</title></head><body><div class=bt>真正的标题在这里</div><div><p>{PARA}</p></div></body></html>"
         );
         let opts = ExtractOptions {
-            content_selector: None,
             title_selector: Some("div.bt".into()),
+            ..ExtractOptions::default()
         };
         assert_eq!(
             extract(&html, None, &opts).unwrap().title,

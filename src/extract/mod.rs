@@ -22,6 +22,7 @@ mod dom;
 mod meta;
 mod parse;
 mod score;
+mod video;
 
 use std::io::Read;
 use std::path::Path;
@@ -33,6 +34,7 @@ use url::Url;
 use self::clean::Renderer;
 use self::dates::{DatePage, Patterns};
 use self::dom::{Dom, ROOT};
+use self::video::VideoMarker;
 
 /// What an article page yields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -48,6 +50,10 @@ pub struct Article {
     pub html: String,
     /// Absolute image URLs in body order.
     pub images: Vec<Url>,
+    /// What the editor should know about the body (in Chinese): videos
+    /// replaced by a note with the original link.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Per-site overrides (config); empty means "find it automatically".
@@ -78,6 +84,7 @@ pub enum ExtractError {
 pub struct Extractor {
     patterns: Patterns,
     entities: parse::Entities,
+    videos: VideoMarker,
 }
 
 impl Default for Extractor {
@@ -102,6 +109,7 @@ impl Extractor {
         Extractor {
             patterns: Patterns::new(),
             entities: parse::Entities::new(),
+            videos: VideoMarker::new(),
         }
     }
 
@@ -126,6 +134,9 @@ impl Extractor {
         };
         let content_sel = parse_sel(&opts.content_selector);
         let title_sel = parse_sel(&opts.title_selector);
+        // Videos renamed so that the parser keeps them (see `video`).
+        let html = self.videos.mark(html);
+        let html = html.as_ref();
         let dom = if content_sel.is_some() || title_sel.is_some() {
             // Per-site selectors are CSS, matched on scraper's tree.
             let doc = scraper::Html::parse_document(html);
@@ -169,6 +180,7 @@ impl Extractor {
             strip: true,
             title: Some(title.as_str()),
             trace: None,
+            origin: url,
         };
         let mut out = renderer.render(&roots);
         if !has_prose(&out.text) {
@@ -271,6 +283,7 @@ impl Extractor {
             text: out.text,
             html: out.html,
             images: out.images,
+            notes: video_notes(out.videos),
         })
     }
 }
@@ -319,6 +332,7 @@ impl Extractor {
             strip: true,
             title: None,
             trace: Some(&log),
+            origin: None,
         }
         .render(&s.roots);
         for line in log.into_inner() {
@@ -377,10 +391,22 @@ pub struct Fragment {
     pub html: String,
     pub text: String,
     pub images: Vec<Url>,
+    /// As [`Article::notes`].
+    pub notes: Vec<String>,
+}
+
+/// The editor's notes for a body with `videos` videos replaced.
+fn video_notes(videos: usize) -> Vec<String> {
+    if videos == 0 {
+        Vec::new()
+    } else {
+        vec![video::editor_note(videos)]
+    }
 }
 
 pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
-    let doc = scraper::Html::parse_fragment(html);
+    let html = VideoMarker::new().mark(html);
+    let doc = scraper::Html::parse_fragment(&html);
     let dom = Dom::from_html(&doc, None, None);
     let st = score::compute_stats(&dom);
     let out = Renderer {
@@ -391,12 +417,15 @@ pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
         strip: false,
         title: None,
         trace: None,
+        // A feed's fragment is resolved against the article's address.
+        origin: base,
     }
     .render(&[ROOT]);
     Fragment {
         html: out.html,
         text: out.text,
         images: out.images,
+        notes: video_notes(out.videos),
     }
 }
 

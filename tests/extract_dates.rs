@@ -16,98 +16,27 @@ use autosync::extract::{ExtractOptions, Extractor};
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
-/// When the pages were "fetched", unless a case says otherwise.
+/// When the pages were "fetched" in the tests below.
 const FETCHED: &str = "2024-06-30T12:00:00+08:00";
 
+/// One page and its expected publish time, from `expected.json` (which
+/// `bench/dates_fixtures.py` reads too, to score trafilatura on the same
+/// pages).
+#[derive(serde::Deserialize)]
 struct Case {
-    file: &'static str,
-    url: &'static str,
-    fetched: &'static str,
-    /// The expected publish time, RFC 3339 (midnight when the page shows
-    /// only a day).
-    want: &'static str,
+    file: String,
+    url: String,
+    fetched: String,
+    /// RFC 3339; midnight when the page shows only a day.
+    want: String,
+    kind: String,
 }
 
-const CASES: &[Case] = &[
-    Case {
-        file: "gov_table_gbk.html",
-        url: "http://www.example-kx.gov.cn/kxdt/show.asp?id=1023",
-        fetched: FETCHED,
-        want: "2024-03-15T00:00:00+08:00",
-    },
-    Case {
-        file: "portal_updated.html",
-        url: "https://news.example.com/kj/a1b2c3.html",
-        fetched: FETCHED,
-        want: "2024-04-02T09:15:33+08:00",
-    },
-    Case {
-        file: "newspaper_first_line.html",
-        url: "http://www.example-kx.cn/xw/show-88.html",
-        fetched: FETCHED,
-        want: "2024-01-08T00:00:00+08:00",
-    },
-    Case {
-        file: "blog_comments.html",
-        url: "https://blog.example.com/zhangsan/p/18020.html",
-        fetched: FETCHED,
-        want: "2024-03-03T21:40:00+08:00",
-    },
-    Case {
-        file: "trs_style.html",
-        url: "http://www.example-kx.org.cn/gzdt/202402/t20240221_77.html",
-        fetched: FETCHED,
-        want: "2024-02-20T16:30:00+08:00",
-    },
-    Case {
-        file: "related_later.html",
-        url: "http://www.example-kx.cn/dt/1.html",
-        fetched: FETCHED,
-        want: "2024-05-06T00:00:00+08:00",
-    },
-    Case {
-        file: "url_only.html",
-        url: "http://www.example-kx.cn/kp/202405/t20240512_991.html",
-        fetched: FETCHED,
-        want: "2024-05-12T00:00:00+08:00",
-    },
-    Case {
-        file: "url_only.html",
-        url: "https://www.example-kx.cn/2024/05/13/kpjs/",
-        fetched: FETCHED,
-        want: "2024-05-13T00:00:00+08:00",
-    },
-    Case {
-        file: "future_date.html",
-        url: "http://www.example-kx.cn/tzgg/55.html",
-        fetched: "2024-05-30T09:00:00+08:00",
-        want: "2024-05-28T00:00:00+08:00",
-    },
-    Case {
-        file: "topbar_today.html",
-        url: "http://www.example-kx.cn/dt/content_7.html",
-        fetched: "2024-06-01T15:00:00+08:00",
-        want: "2024-05-31T10:20:00+08:00",
-    },
-    Case {
-        file: "portal_source_line.html",
-        url: "http://scitech.example.com.cn/n1/c1007-4020.html",
-        fetched: FETCHED,
-        want: "2024-04-18T08:21:00+08:00",
-    },
-    Case {
-        file: "county_font_gbk.html",
-        url: "http://www.example-xian.gov.cn/kx/ShowArticle.asp?ArticleID=311",
-        fetched: FETCHED,
-        want: "2023-12-05T00:00:00+08:00",
-    },
-    Case {
-        file: "notice_signed.html",
-        url: "http://www.example-kx.cn/tzgg/content_31.html",
-        fetched: FETCHED,
-        want: "2024-04-09T00:00:00+08:00",
-    },
-];
+fn cases() -> Vec<Case> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dates/expected.json");
+    let text = std::fs::read_to_string(path).expect("expected.json readable");
+    serde_json::from_str(&text).expect("expected.json parses")
+}
 
 fn time(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).expect("test time parses")
@@ -138,13 +67,15 @@ fn published(ex: &Extractor, file: &str, url: &str, fetched: Option<&str>) -> Op
 #[test]
 fn publish_dates_on_varied_pages() {
     let ex = Extractor::new();
+    let cases = cases();
+    assert!(cases.len() >= 12, "the fixtures went missing");
     let mut wrong = Vec::new();
-    for c in CASES {
-        let got = published(&ex, c.file, c.url, Some(c.fetched));
-        if got.as_deref() != Some(c.want) {
+    for c in &cases {
+        let got = published(&ex, &c.file, &c.url, Some(&c.fetched));
+        if got.as_deref() != Some(c.want.as_str()) {
             wrong.push(format!(
-                "{} ({}): got {got:?}, want {}",
-                c.file, c.url, c.want
+                "{} ({}; {}): got {got:?}, want {}",
+                c.file, c.kind, c.url, c.want
             ));
         }
     }

@@ -240,6 +240,22 @@ const DATE_LABELS: &[&str] = &[
     "date",
 ];
 
+/// What comes before 时间/日期 in labels of other times than the
+/// article's: an event's (活动时间), a deadline (截止日期).
+const EVENT_WORDS: &[&str] = &[
+    "活动", "会议", "报名", "截止", "开始", "结束", "举办", "举行", "考试", "比赛", "申报", "开放",
+    "培训", "有效", "成立", "出生", "提交", "受理", "开幕", "闭幕", "演出", "展览", "讲座",
+];
+
+/// Whether the text before a date ends in a publish-time label.
+fn publish_label_before(before: &str) -> bool {
+    DATE_LABELS.iter().any(|l| {
+        before.strip_suffix(l).is_some_and(|head| {
+            !(matches!(*l, "时间" | "日期") && EVENT_WORDS.iter().any(|w| head.ends_with(w)))
+        })
+    })
+}
+
 /// Words right after a date that say it is the article's.
 const DATE_SUFFIXES: &[&str] = &[
     "更新",
@@ -274,7 +290,7 @@ fn foreign_block(token: &str) -> bool {
         "pinglun",
         "discuss",
         "respond",
-        "relat",
+        "related",
         "recommend",
         "tuijian",
         "sidebar",
@@ -289,7 +305,8 @@ fn foreign_block(token: &str) -> bool {
         "zxwz",
         "more",
     ];
-    STARTS.iter().any(|s| token.starts_with(s)) || token == "side"
+    // `relative` (a CSS utility class) is not `related`.
+    STARTS.iter().any(|s| token.starts_with(s)) || matches!(token, "side" | "relate" | "xiangguan")
 }
 
 /// What [`Patterns::find_date`] looks at.
@@ -346,7 +363,7 @@ impl Patterns {
                 ch.is_whitespace() || matches!(ch, ']' | '】' | ')' | '）' | '\u{3000}')
             });
             let labelled = source_line
-                || DATE_LABELS.iter().any(|l| before.ends_with(l))
+                || publish_label_before(before)
                 || DATE_SUFFIXES.iter().any(|s| after.starts_with(s))
                 || newspaper_follows(after);
             let since_prev = &lower[prev_end.min(m.start())..m.start()];
@@ -402,7 +419,8 @@ fn in_foreign_block(dom: &Dom, i: usize, body: usize, mut linked_items: bool) ->
             return false;
         }
         if let Some(e) = dom.elem(at) {
-            if e.tag == "aside" || e.tag == "footer" {
+            // Not <footer>: blog themes print "Posted on" in the post's own.
+            if e.tag == "aside" {
                 return true;
             }
             let cid = dom.nodes[at].class_id.to_ascii_lowercase();
@@ -684,6 +702,13 @@ mod tests {
         assert_eq!(
             labelled("2024年05月12日 科技日报 第3版"),
             vec![("2024-05-12".into(), true, false)]
+        );
+        assert_eq!(
+            labelled("活动时间：2024-05-01 报名截止日期：2024-04-20"),
+            vec![
+                ("2024-05-01".into(), false, false),
+                ("2024-04-20".into(), false, false)
+            ]
         );
         assert_eq!(
             labelled("2024-05-12 浏览次数：35"),

@@ -282,8 +282,9 @@ const FOREIGN_WORDS: &[&str] = &[
     "下一条",
 ];
 
-/// Class/id words of blocks whose dates belong to other texts.
-fn foreign_block(token: &str) -> bool {
+/// Class/id words of blocks whose dates belong to other texts: comments,
+/// related articles.
+fn others_block(token: &str) -> bool {
     const STARTS: &[&str] = &[
         "comment",
         "reply",
@@ -293,20 +294,22 @@ fn foreign_block(token: &str) -> bool {
         "related",
         "recommend",
         "tuijian",
-        "sidebar",
-        "aside",
-        "hot",
-        "rank",
-        "paihang",
         "xgwz",
         "xgxw",
         "xgyd",
         "xglj",
         "zxwz",
-        "more",
     ];
     // `relative` (a CSS utility class) is not `related`.
-    STARTS.iter().any(|s| token.starts_with(s)) || matches!(token, "side" | "relate" | "xiangguan")
+    STARTS.iter().any(|s| token.starts_with(s)) || matches!(token, "relate" | "xiangguan")
+}
+
+/// Class/id words of side boxes: their dates are mostly other articles',
+/// but an article's own info panel (`时间：…` beside the text) sits in
+/// one too, so only an unlabelled date there is refused.
+fn side_block(token: &str) -> bool {
+    const STARTS: &[&str] = &["sidebar", "aside", "hot", "rank", "paihang", "more"];
+    STARTS.iter().any(|s| token.starts_with(s)) || token == "side"
 }
 
 /// What [`Patterns::find_date`] looks at.
@@ -409,9 +412,11 @@ fn captured(c: &regex::Captures) -> Option<DateTime<FixedOffset>> {
 }
 
 /// Whether node `i` sits in a block whose dates are other texts' (comments,
-/// related articles, sidebars). `linked_items` also counts a list item or
-/// table row holding a link: a news column without a telling class.
-fn in_foreign_block(dom: &Dom, i: usize, body: usize, mut linked_items: bool) -> bool {
+/// related articles). `strict` (for unlabelled dates) also counts side
+/// boxes and a list item or table row holding a link: a news column
+/// without a telling class.
+fn in_foreign_block(dom: &Dom, i: usize, body: usize, strict: bool) -> bool {
+    let mut linked_items = strict;
     let mut at = i;
     // Deep enough for any real page; bounded so no page costs more.
     for _ in 0..64 {
@@ -420,13 +425,13 @@ fn in_foreign_block(dom: &Dom, i: usize, body: usize, mut linked_items: bool) ->
         }
         if let Some(e) = dom.elem(at) {
             // Not <footer>: blog themes print "Posted on" in the post's own.
-            if e.tag == "aside" {
+            if strict && e.tag == "aside" {
                 return true;
             }
             let cid = dom.nodes[at].class_id.to_ascii_lowercase();
             if cid
                 .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
-                .any(foreign_block)
+                .any(|t| others_block(t) || (strict && side_block(t)))
             {
                 return true;
             }
@@ -603,10 +608,11 @@ impl Patterns {
             .map(|l| (l, true))
             .chain(after.iter().take(8).map(|l| (l, false)));
         for ((i, line), in_body) in tail {
-            if in_foreign_block(p.dom, *i, p.body, true) {
+            if in_foreign_block(p.dom, *i, p.body, false) {
                 continue;
             }
-            let alone = in_body && line.chars().count() <= 16;
+            let alone =
+                in_body && line.chars().count() <= 16 && !in_foreign_block(p.dom, *i, p.body, true);
             if let Some(s) = self
                 .shown_in(line)
                 .into_iter()

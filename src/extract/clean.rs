@@ -765,17 +765,17 @@ impl Renderer<'_> {
             .any(|t| {
                 matches!(
                     t,
+                    // Not `img`/`photo`/`image`: those name credit and
+                    // copyright lines too (`image-copyright`).
                     "caption"
                         | "captions"
                         | "figcaption"
-                        | "pic"
-                        | "picture"
-                        | "img"
-                        | "image"
-                        | "photo"
                         | "tuzhu"
+                        | "tushuo"
                         | "imgtitle"
                         | "pictext"
+                        | "pictitle"
+                        | "imgtxt"
                 )
             });
         let centred = tag == "center"

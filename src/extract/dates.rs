@@ -342,8 +342,8 @@ impl Patterns {
     fn shown_in(&self, line: &str) -> Vec<Shown> {
         let lower = line.to_lowercase();
         let source_line = line.contains("来源");
-        let mut out = Vec::new();
-        let mut prev_end = 0;
+        // (start, end, date) of every date in the line, in any notation.
+        let mut found: Vec<(usize, usize, DateTime<FixedOffset>)> = Vec::new();
         for c in self.date.captures_iter(&lower) {
             let Some(m) = c.get(0) else { continue };
             // `120240512` or `12024-05-12` is a number, not a date.
@@ -354,24 +354,48 @@ impl Patterns {
             {
                 continue;
             }
-            let Some(at) = captured(&c) else { continue };
-            let before = lower[..m.start()].trim_end_matches(|ch: char| {
+            if let Some(at) = captured(&c) {
+                found.push((m.start(), m.end(), at));
+            }
+        }
+        // `Nov. 19, 2019` and `19 November 2019`: (regex, year, month, day).
+        for (re, y, mo, d) in [(&self.date_en, 3, 1, 2), (&self.date_en_dmy, 3, 2, 1)] {
+            for c in re.captures_iter(&lower) {
+                let (Some(m), Some(month)) = (c.get(0), month_of(&c[mo])) else {
+                    continue;
+                };
+                let num = |i: usize| c.get(i).and_then(|x| x.as_str().parse::<u32>().ok());
+                if let (Some(y), Some(d)) = (num(y), num(d))
+                    && let Some(at) = make(y as i32, month, d, 0, 0, 0, None)
+                {
+                    found.push((m.start(), m.end(), at));
+                }
+            }
+        }
+        found.sort_by_key(|f| f.0);
+        let mut out = Vec::new();
+        let mut prev_end = 0;
+        for (start, end, at) in found {
+            if start < prev_end {
+                continue;
+            }
+            let before = lower[..start].trim_end_matches(|ch: char| {
                 ch.is_whitespace()
                     || matches!(
                         ch,
                         '：' | ':' | '[' | '【' | '(' | '（' | '|' | '｜' | '\u{3000}' | '-' | '@'
                     )
             });
-            let after = lower[m.end()..].trim_start_matches(|ch: char| {
+            let after = lower[end..].trim_start_matches(|ch: char| {
                 ch.is_whitespace() || matches!(ch, ']' | '】' | ')' | '）' | '\u{3000}')
             });
             let labelled = source_line
                 || publish_label_before(before)
                 || DATE_SUFFIXES.iter().any(|s| after.starts_with(s))
                 || newspaper_follows(after);
-            let since_prev = &lower[prev_end.min(m.start())..m.start()];
+            let since_prev = &lower[prev_end..start];
             let foreign = FOREIGN_WORDS.iter().any(|w| since_prev.contains(w));
-            prev_end = m.end();
+            prev_end = end;
             out.push(Shown {
                 at,
                 labelled,
@@ -723,6 +747,14 @@ mod tests {
         assert_eq!(
             labelled("最新推荐文章于 2024-05-07 发布"),
             vec![("2024-05-07".into(), true, true)]
+        );
+        assert_eq!(
+            labelled("By Jane Doe | Updated Nov. 19, 2019, 10:02 a.m."),
+            vec![("2019-11-19".into(), true, false)]
+        );
+        assert_eq!(
+            labelled("Published 18 November 2019"),
+            vec![("2019-11-18".into(), true, false)]
         );
         // A longer number is not a date.
         assert!(labelled("编号 120240512 与 12024-05-12").is_empty());

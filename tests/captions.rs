@@ -113,4 +113,8 @@ fn a_feed_fragment_video_is_noted_too() {
         "{}",
         f.text
     );
+    // Nor any source: the note alone, no dangling colon.
+    let f = clean_fragment("<p>说明。</p><video controls></video>", None);
+    assert_eq!(f.text, "说明。\n【视频】请点击原文链接观看");
+    assert_eq!(f.notes.len(), 1);
 }

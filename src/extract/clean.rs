@@ -591,10 +591,17 @@ impl Renderer<'_> {
         };
         let link = self.origin.map(Url::to_string).or_else(own);
         out.videos += 1;
+        // No address at all (a saved page, a player without a source): the
+        // note without the colon that would announce a link.
+        let note = if link.is_some() {
+            VIDEO_NOTE
+        } else {
+            VIDEO_NOTE.trim_end_matches('：')
+        };
         text.push('\n');
-        text.push_str(VIDEO_NOTE);
+        text.push_str(note);
         out.html.push_str("<p>");
-        escape_into(&mut out.html, VIDEO_NOTE);
+        escape_into(&mut out.html, note);
         if let Some(link) = link {
             text.push_str(&link);
             out.html.push_str("<a href=\"");

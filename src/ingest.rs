@@ -449,6 +449,8 @@ pub(crate) struct Content {
     pub(crate) html: String,
     pub(crate) text: String,
     pub(crate) images: Vec<Url>,
+    /// The extractor's notes for the editor (videos replaced by a link).
+    pub(crate) notes: Vec<String>,
 }
 
 pub(crate) struct ObtainError {
@@ -468,6 +470,11 @@ pub(crate) fn fill(item: &mut Item, c: Content) {
     item.html = c.html;
     item.text = c.text;
     item.images = c.images.into_iter().map(|u| u.to_string()).collect();
+    for n in c.notes {
+        if !item.notes.contains(&n) {
+            item.notes.push(n);
+        }
+    }
     item.fingerprint = Some(store::fingerprint(&item.title, &item.text));
 }
 
@@ -492,10 +499,15 @@ pub(crate) async fn obtain(
     e: &Entry,
     any_host: bool,
 ) -> Result<Content, ObtainError> {
+    // The page's own fetch time bounds its publish time.
+    let extract = extract::ExtractOptions {
+        fetched_at: Some(ctx.clock.now().fixed_offset()),
+        ..unit.extract.clone()
+    };
     let whose = Whose {
         id: &unit.id,
         scope: unit.scope(),
-        extract: &unit.extract,
+        extract: &extract,
     };
     obtain_with(&ctx.fetcher, &whose, e, any_host).await
 }
@@ -526,6 +538,7 @@ pub(crate) async fn obtain_with(
                 html: frag.html,
                 text: frag.text,
                 images: frag.images,
+                notes: frag.notes,
             });
         }
     }
@@ -601,6 +614,7 @@ pub(crate) async fn obtain_with(
         html: a.html,
         text: a.text,
         images: a.images,
+        notes: a.notes,
     })
 }
 
@@ -792,5 +806,33 @@ mod tests {
         assert_eq!(backoff(1), chrono::Duration::minutes(5));
         assert_eq!(backoff(2), chrono::Duration::minutes(10));
         assert_eq!(backoff(30), chrono::Duration::hours(6));
+    }
+
+    #[test]
+    fn extraction_notes_reach_the_item_once() {
+        let mut item = Item::new(
+            "u",
+            "https://a.org/1",
+            "list:x",
+            chrono::Utc::now(),
+            State::Queued,
+        );
+        let content = || Content {
+            title: Some("标题".into()),
+            published_at: None,
+            author: None,
+            origin: None,
+            html: "<p>x</p>".into(),
+            text: "x".into(),
+            images: vec![],
+            notes: vec![
+                extract::clean_fragment("<video src=a.mp4></video>", None).notes[0].clone(),
+            ],
+        };
+        fill(&mut item, content());
+        // A fetch retried fills the item again: the note is not repeated.
+        fill(&mut item, content());
+        assert_eq!(item.notes.len(), 1, "{:?}", item.notes);
+        assert!(item.notes[0].contains("1 个视频"), "{:?}", item.notes);
     }
 }

@@ -395,6 +395,8 @@ pub(super) fn check_unit(
         extract: ExtractOptions {
             content_selector: ru.content_selector,
             title_selector: ru.title_selector,
+            // Set per page by whoever fetched it.
+            fetched_at: None,
         },
         sources,
         accounts,

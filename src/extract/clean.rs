@@ -16,12 +16,15 @@ use url::Url;
 
 use super::dom::{Data, Dom, collapse_ws};
 use super::score::{Stats, class_weight, is_block};
+use super::video::{VIDEO_NOTE, VIDEO_TAG};
 
 #[derive(Debug, Default)]
 pub(crate) struct Rendered {
     pub html: String,
     pub text: String,
     pub images: Vec<Url>,
+    /// Videos written out as a note with the original link.
+    pub videos: usize,
 }
 
 /// Schemes a link in the output may have: nothing a browser would run
@@ -261,6 +264,8 @@ pub(crate) struct Renderer<'a> {
     pub title: Option<&'a str>,
     /// When set, every dropped subtree is noted here with the reason.
     pub trace: Option<&'a std::cell::RefCell<Vec<String>>>,
+    /// The article's own address: where a video note sends readers.
+    pub origin: Option<&'a Url>,
 }
 
 #[derive(Clone, Copy)]
@@ -341,6 +346,10 @@ impl Renderer<'_> {
                             continue;
                         }
                         match tag {
+                            VIDEO_TAG => {
+                                self.video_note(i, &mut out, &mut text);
+                                continue;
+                            }
                             "br" => {
                                 text.push('\n');
                                 out.html.push_str("<br>");
@@ -570,6 +579,41 @@ impl Renderer<'_> {
         }
     }
 
+    /// A video, written as a note with the article's link (or, with no
+    /// article address, the video's own).
+    fn video_note(&self, i: usize, out: &mut Rendered, text: &mut String) {
+        let own = || {
+            (i..self.dom.subtree_end(i))
+                .filter_map(|j| self.dom.elem(j))
+                .flat_map(|e| [e.attr("src"), e.attr("data-src")])
+                .flatten()
+                .find_map(|s| self.safe_url(s.trim(), LINK_SCHEMES))
+        };
+        let link = self.origin.map(Url::to_string).or_else(own);
+        out.videos += 1;
+        // No address at all (a saved page, a player without a source): the
+        // note without the colon that would announce a link.
+        let note = if link.is_some() {
+            VIDEO_NOTE
+        } else {
+            VIDEO_NOTE.trim_end_matches('：')
+        };
+        text.push('\n');
+        text.push_str(note);
+        out.html.push_str("<p>");
+        escape_into(&mut out.html, note);
+        if let Some(link) = link {
+            text.push_str(&link);
+            out.html.push_str("<a href=\"");
+            escape_into(&mut out.html, &link);
+            out.html.push_str("\">");
+            escape_into(&mut out.html, &link);
+            out.html.push_str("</a>");
+        }
+        out.html.push_str("</p>");
+        text.push('\n');
+    }
+
     /// Whether the subtree at `i` is boilerplate inside the content.
     /// `title` is the title as [`headline_key`] normalises it.
     fn is_boilerplate(&self, i: usize, total: u32, title: Option<&str>) -> Option<&'static str> {
@@ -577,6 +621,9 @@ impl Renderer<'_> {
         let e = dom.elem(i)?;
         let s = &self.st[i];
         let tag = e.tag.as_str();
+        if self.holds_video(i) || self.is_caption(i) {
+            return None;
+        }
         if matches!(
             tag,
             "nav" | "aside" | "footer" | "header" | "menu" | "figcaption"
@@ -680,6 +727,125 @@ impl Renderer<'_> {
         None
     }
 
+    /// Whether a small subtree holds a video (a player box with no text
+    /// would otherwise go as empty).
+    fn holds_video(&self, i: usize) -> bool {
+        self.dom.subtree_len(i) <= 64
+            && (i..self.dom.subtree_end(i)).any(|j| self.dom.tag(j) == VIDEO_TAG)
+    }
+
+    /// Whether `i` is an image's caption: a `<figcaption>` of a figure with
+    /// an image, or a short line right after an image that is named or
+    /// centred like one or says so (图为…, （摄影 …）). Captions stay with
+    /// their image: no class name, length or tag drops them.
+    fn is_caption(&self, i: usize) -> bool {
+        let dom = self.dom;
+        let s = &self.st[i];
+        if s.chars == 0 || s.chars > 120 || s.link_chars > 0 {
+            return false;
+        }
+        let Some(e) = dom.elem(i) else { return false };
+        let tag = e.tag.as_str();
+        if tag == "figcaption" {
+            let mut n = i;
+            for _ in 0..3 {
+                let p = dom.nodes[n].parent;
+                if p == n {
+                    return false;
+                }
+                if dom.tag(p) == "figure" {
+                    return self.st[p].img > 0;
+                }
+                n = p;
+            }
+            return false;
+        }
+        if !(is_block(tag) || matches!(tag, "span" | "font" | "center" | "td")) {
+            return false;
+        }
+        if !self.after_image(i) {
+            return false;
+        }
+        let cid = &dom.nodes[i].class_id;
+        let named = cid
+            .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+            .any(|t| {
+                matches!(
+                    t,
+                    // Not `img`/`photo`/`image`: those name credit and
+                    // copyright lines too (`image-copyright`).
+                    "caption"
+                        | "captions"
+                        | "figcaption"
+                        | "tuzhu"
+                        | "tushuo"
+                        | "imgtitle"
+                        | "pictext"
+                        | "pictitle"
+                        | "imgtxt"
+                )
+            });
+        let centred = tag == "center"
+            || e.attr("align")
+                .is_some_and(|a| a.eq_ignore_ascii_case("center"))
+            || e.attr("style").is_some_and(|st| {
+                st.to_ascii_lowercase()
+                    .replace(' ', "")
+                    .contains("text-align:center")
+            });
+        if !named && has_token(cid, BOILER_TOKENS) {
+            return false;
+        }
+        let t = dom.text_of(i);
+        let t = t.trim_start_matches(['（', '(', '【', '[', ' ', '\u{3000}']);
+        if BOILER_PREFIXES.iter().any(|p| t.starts_with(p))
+            || WIDGET_PREFIXES.iter().any(|p| t.starts_with(p))
+        {
+            return false;
+        }
+        let says = [
+            "图为",
+            "图：",
+            "图:",
+            "上图",
+            "下图",
+            "图片：",
+            "图片来源",
+            "摄影",
+            "图/",
+        ]
+        .iter()
+        .any(|p| t.starts_with(p))
+            || t.contains("摄影：")
+            || t.contains("摄影:")
+            || t.contains("（摄")
+            || t.contains("(摄");
+        named || says || (centred && s.chars <= 60)
+    }
+
+    /// Whether the element before `i` (whitespace and `<br>` skipped) is or
+    /// holds an image, or `i` itself opens with one.
+    fn after_image(&self, i: usize) -> bool {
+        let dom = self.dom;
+        if self.st[i].img > 0 {
+            return true;
+        }
+        let mut at = i;
+        // A few blank texts and `<br>`s at most lie between.
+        for _ in 0..4 {
+            let Some(c) = previous_sibling(dom, at) else {
+                return false;
+            };
+            match &dom.nodes[c].data {
+                Data::Text(t) if t.trim().is_empty() => at = c,
+                Data::Element(e) if e.tag == "br" => at = c,
+                Data::Element(_) => return self.st[c].img > 0 && self.st[c].chars < 10,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Whether `i` is one of many short link-free lines that together make
     /// up real text (a blog or poem that breaks every phrase), as opposed
     /// to a lone widget label.
@@ -711,6 +877,34 @@ impl Renderer<'_> {
         }
         false
     }
+}
+
+/// The sibling before node `i`, found from the arena's document order
+/// (the node before `i` is that sibling's last descendant) rather than by
+/// searching the parent's children, which would make a parent with many
+/// children quadratic.
+fn previous_sibling(dom: &Dom, i: usize) -> Option<usize> {
+    let parent = dom.nodes[i].parent;
+    if parent == i || i == 0 {
+        return None;
+    }
+    let mut j = i - 1;
+    // Bounded: a sibling nested deeper than this is not an image beside
+    // a caption.
+    for _ in 0..64 {
+        if j == parent {
+            return None;
+        }
+        if dom.nodes[j].parent == parent {
+            return Some(j);
+        }
+        let up = dom.nodes[j].parent;
+        if up == j {
+            return None;
+        }
+        j = up;
+    }
+    None
 }
 
 /// Whether a block's text is the headline again, give or take spacing,

@@ -17,10 +17,12 @@
 
 pub mod bench;
 mod clean;
+mod dates;
 mod dom;
 mod meta;
 mod parse;
 mod score;
+mod video;
 
 use std::io::Read;
 use std::path::Path;
@@ -30,8 +32,9 @@ use serde::Serialize;
 use url::Url;
 
 use self::clean::Renderer;
+use self::dates::{DatePage, Patterns};
 use self::dom::{Dom, ROOT};
-use self::meta::Patterns;
+use self::video::VideoMarker;
 
 /// What an article page yields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -47,6 +50,10 @@ pub struct Article {
     pub html: String,
     /// Absolute image URLs in body order.
     pub images: Vec<Url>,
+    /// What the editor should know about the body (in Chinese): videos
+    /// replaced by a note with the original link.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Per-site overrides (config); empty means "find it automatically".
@@ -54,6 +61,11 @@ pub struct Article {
 pub struct ExtractOptions {
     pub content_selector: Option<String>,
     pub title_selector: Option<String>,
+    /// When the page was fetched: a date later than this is never taken as
+    /// its publish time (a countdown, an event announced for next week, a
+    /// mistyped year). Passed in by the caller — extraction never reads the
+    /// system clock; `None` (pages of unknown age) takes any date.
+    pub fetched_at: Option<DateTime<FixedOffset>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +84,7 @@ pub enum ExtractError {
 pub struct Extractor {
     patterns: Patterns,
     entities: parse::Entities,
+    videos: VideoMarker,
 }
 
 impl Default for Extractor {
@@ -96,6 +109,7 @@ impl Extractor {
         Extractor {
             patterns: Patterns::new(),
             entities: parse::Entities::new(),
+            videos: VideoMarker::new(),
         }
     }
 
@@ -120,6 +134,9 @@ impl Extractor {
         };
         let content_sel = parse_sel(&opts.content_selector);
         let title_sel = parse_sel(&opts.title_selector);
+        // Videos renamed so that the parser keeps them (see `video`).
+        let html = self.videos.mark(html);
+        let html = html.as_ref();
         let dom = if content_sel.is_some() || title_sel.is_some() {
             // Per-site selectors are CSS, matched on scraper's tree.
             let doc = scraper::Html::parse_document(html);
@@ -163,6 +180,7 @@ impl Extractor {
             strip: true,
             title: Some(title.as_str()),
             trace: None,
+            origin: url,
         };
         let mut out = renderer.render(&roots);
         if !has_prose(&out.text) {
@@ -235,6 +253,7 @@ impl Extractor {
         header.truncate(40);
         let inside = meta::lines_between(&dom, first, last_end);
         header.extend(inside.iter().take(4).cloned());
+        // Lines after the body, for a trailing `来源：`.
         let mut tail: Vec<(usize, String)> = inside.iter().rev().take(4).cloned().collect();
         tail.extend(
             meta::lines_between(&dom, last_end, last_end + 200)
@@ -242,7 +261,17 @@ impl Extractor {
                 .take(8),
         );
 
-        let published_at = self.patterns.find_date(&dom, &metas, &header, &tail, url);
+        let published_at = self.patterns.find_date(&DatePage {
+            dom: &dom,
+            metas: &metas,
+            title: &title,
+            title_node,
+            body,
+            first,
+            last_end,
+            url,
+            fetched_at: opts.fetched_at,
+        });
         let source = meta::find_source(&metas, &header, &tail);
         let author = meta::find_author(&dom, &metas, &header, body);
 
@@ -254,6 +283,7 @@ impl Extractor {
             text: out.text,
             html: out.html,
             images: out.images,
+            notes: video_notes(out.videos),
         })
     }
 }
@@ -302,6 +332,7 @@ impl Extractor {
             strip: true,
             title: None,
             trace: Some(&log),
+            origin: None,
         }
         .render(&s.roots);
         for line in log.into_inner() {
@@ -360,10 +391,22 @@ pub struct Fragment {
     pub html: String,
     pub text: String,
     pub images: Vec<Url>,
+    /// As [`Article::notes`].
+    pub notes: Vec<String>,
+}
+
+/// The editor's notes for a body with `videos` videos replaced.
+fn video_notes(videos: usize) -> Vec<String> {
+    if videos == 0 {
+        Vec::new()
+    } else {
+        vec![video::editor_note(videos)]
+    }
 }
 
 pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
-    let doc = scraper::Html::parse_fragment(html);
+    let html = VideoMarker::new().mark(html);
+    let doc = scraper::Html::parse_fragment(&html);
     let dom = Dom::from_html(&doc, None, None);
     let st = score::compute_stats(&dom);
     let out = Renderer {
@@ -374,12 +417,15 @@ pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
         strip: false,
         title: None,
         trace: None,
+        // A feed's fragment is resolved against the article's address.
+        origin: base,
     }
     .render(&[ROOT]);
     Fragment {
         html: out.html,
         text: out.text,
         images: out.images,
+        notes: video_notes(out.videos),
     }
 }
 
@@ -432,15 +478,21 @@ impl Extractor {
     ) -> Result<FileRecord, ExtractError> {
         let bytes = read_page(path)?;
         let (html, _) = crate::charset::decode(&bytes, None);
-        let article = self
-            .extract(&html, base, &ExtractOptions::default())
-            .map_err(|e| match e {
-                ExtractError::NotAnArticle { reason, .. } => ExtractError::NotAnArticle {
-                    url: base.map_or_else(|| path.display().to_string(), |u| u.to_string()),
-                    reason,
-                },
-                other => other,
-            })?;
+        // A saved page was fetched no later than it was written.
+        let opts = ExtractOptions {
+            fetched_at: std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|t| DateTime::<chrono::Utc>::from(t).fixed_offset()),
+            ..ExtractOptions::default()
+        };
+        let article = self.extract(&html, base, &opts).map_err(|e| match e {
+            ExtractError::NotAnArticle { reason, .. } => ExtractError::NotAnArticle {
+                url: base.map_or_else(|| path.display().to_string(), |u| u.to_string()),
+                reason,
+            },
+            other => other,
+        })?;
         Ok(FileRecord {
             file: path.display().to_string(),
             article,
@@ -502,7 +554,7 @@ mod tests {
         );
         let opts = ExtractOptions {
             content_selector: Some("#b".into()),
-            title_selector: None,
+            ..ExtractOptions::default()
         };
         let a = extract(&html, None, &opts).unwrap();
         assert_eq!(a.text, "短的正文，但配置指定了它。");
@@ -514,8 +566,8 @@ mod tests {
             "<html><head><title>网站名称</title></head><body><div class=bt>真正的标题在这里</div><div><p>{PARA}</p></div></body></html>"
         );
         let opts = ExtractOptions {
-            content_selector: None,
             title_selector: Some("div.bt".into()),
+            ..ExtractOptions::default()
         };
         assert_eq!(
             extract(&html, None, &opts).unwrap().title,

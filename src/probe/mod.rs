@@ -282,10 +282,15 @@ impl Prober<'_> {
     }
 
     async fn article(&self, e: &Entry) -> ArticleView {
+        // As a poll would: the fetch time bounds the publish time.
+        let extract = crate::extract::ExtractOptions {
+            fetched_at: Some(chrono::Utc::now().fixed_offset()),
+            ..self.extract.clone()
+        };
         let whose = Whose {
             id: &self.id,
             scope: self.scope.clone(),
-            extract: &self.extract,
+            extract: &extract,
         };
         match obtain_with(self.fetcher, &whose, e, false).await {
             Ok(c) => ArticleView {

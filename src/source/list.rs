@@ -34,6 +34,8 @@
 //! `published_at` in Asia/Shanghai (+08:00); a date without a year takes it
 //! from the article URL (`/2023-11/20/`, `t20231120_…`) or is left out.
 
+mod hidden;
+
 use super::{Entry, SourceError, canonicalize};
 use crate::scope::SiteScope;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
@@ -350,6 +352,15 @@ impl Tree {
     /// candidates (the container), and the child of it on the way to `a`
     /// (the item).
     fn container_of<'a>(&self, a: ElementRef<'a>) -> Option<(ElementRef<'a>, ElementRef<'a>)> {
+        self.container_with(a, 3)
+    }
+
+    /// [`Tree::container_of`] with `min` same-tag children.
+    fn container_with<'a>(
+        &self,
+        a: ElementRef<'a>,
+        min: usize,
+    ) -> Option<(ElementRef<'a>, ElementRef<'a>)> {
         let mut child = a;
         while let Some(parent) = child.parent().and_then(ElementRef::wrap) {
             let tag = child.value().name();
@@ -357,7 +368,7 @@ impl Tree {
                 .child_elements()
                 .filter(|c| c.value().name() == tag && self.has(c.id()))
                 .count();
-            if repeats >= 3 {
+            if repeats >= min {
                 return Some((parent, child));
             }
             child = parent;
@@ -375,15 +386,25 @@ struct Group<'a> {
 }
 
 fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> (Vec<Candidate<'a>>, ListChoice) {
-    let cands = candidates(doc.select(&A_HREF), ctx);
+    // What the page hides is no list a reader sees (see `hidden`).
+    let hidden = hidden::hidden_elements(doc);
+    let cands: Vec<Candidate<'a>> = candidates(doc.select(&A_HREF), ctx)
+        .into_iter()
+        .filter(|c| !hidden::is_hidden(c.anchor, &hidden))
+        .collect();
     let tree = Tree::new(&cands);
 
     // container → (item → best candidate of the item)
     let mut groups: Vec<(ElementRef<'a>, Vec<(NodeId, Candidate<'a>)>)> = Vec::new();
     let mut group_index: HashMap<NodeId, usize> = HashMap::new();
     for c in cands {
-        // A link that repeats nowhere is no list's member.
-        let Some((container, item)) = tree.container_of(c.anchor) else {
+        // A link that repeats nowhere is no list's member; two in a row
+        // can be a short list that is the page's content (a column with
+        // two notices), scored like any other.
+        let Some((container, item)) = tree
+            .container_of(c.anchor)
+            .or_else(|| tree.container_with(c.anchor, 2))
+        else {
             continue;
         };
         let gi = *group_index.entry(container.id()).or_insert_with(|| {
@@ -441,6 +462,7 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> (Vec<Candidate<'a>>, ListChoice)
         return (Vec::new(), ListChoice::NothingListLike { best });
     }
     let best_sig = signature(best.container);
+    let best_tag = best.container.value().name().to_string();
     let best_score = best.score;
     let same = |i: usize, g: &Group| {
         i == 0 || (g.score >= best_score * 0.3 && signature(g.container) == best_sig)
@@ -462,12 +484,24 @@ fn auto_detect<'a>(doc: &'a Html, ctx: &Ctx) -> (Vec<Candidate<'a>>, ListChoice)
         merged,
         runner_up,
     };
-    let mut picked: Vec<Candidate<'a>> = scored
-        .into_iter()
-        .enumerate()
-        .filter(|(i, g)| same(*i, g))
-        .flat_map(|(_, g)| g.items)
-        .collect();
+    let mut picked: Vec<Candidate<'a>> = Vec::new();
+    for (i, g) in scored.into_iter().enumerate() {
+        if same(i, &g) {
+            picked.extend(g.items);
+            continue;
+        }
+        // Broken markup can cut a list apart (a stray `<table>` ends the
+        // table after its first row, which then sits alone in a table of
+        // its own): a link of another group whose ancestor is built
+        // exactly like the winning container belongs to the list.
+        picked.extend(g.items.into_iter().filter(|c| {
+            c.anchor
+                .ancestors()
+                .filter_map(ElementRef::wrap)
+                .take(8)
+                .any(|a| a.value().name() == best_tag && signature(a) == best_sig)
+        }));
+    }
     // Page order: document order of the anchors.
     let order: HashMap<NodeId, usize> = doc
         .root_element()

@@ -1,0 +1,95 @@
+//! List discovery without a selector on the kinds of pages where it went
+//! wrong on unseen government sites (issue 14): a hidden block of links
+//! (inline style, a class hidden by the page's own <style>), a very short
+//! list beside a large menu, and a table whose broken markup puts its first
+//! row in a table of its own.
+
+use autosync::source::{Entry, parse_list};
+use url::Url;
+
+fn list(name: &str, page: &str) -> Vec<Entry> {
+    let path = format!(
+        "{}/tests/fixtures/source/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let html = std::fs::read_to_string(&path).expect("fixture readable");
+    let page = Url::parse(page).expect("test URL parses");
+    parse_list(&html, &page, None).expect("parses")
+}
+
+fn paths(entries: &[Entry]) -> Vec<String> {
+    entries.iter().map(|e| e.url.path().to_string()).collect()
+}
+
+#[test]
+fn a_block_hidden_by_inline_style_never_wins() {
+    let got = list("hidden_inline.html", "http://www.example-kx.cn/kxdt/");
+    assert_eq!(got.len(), 6, "{:?}", paths(&got));
+    assert!(
+        got.iter().all(|e| e.url.path().starts_with("/kxdt/")),
+        "{:?}",
+        paths(&got)
+    );
+    assert_eq!(
+        got[0].title.as_deref(),
+        Some("市科协召开2024年度学会工作会议")
+    );
+}
+
+#[test]
+fn a_block_hidden_by_a_class_rule_in_the_page_never_wins() {
+    let got = list("hidden_by_class.html", "http://www.example-kx.cn/kxdt/");
+    // The visible list, though a mobile-only rule hides it on small
+    // screens; neither the display:none nor the visibility:hidden block.
+    assert_eq!(got.len(), 6, "{:?}", paths(&got));
+    assert!(
+        got.iter().all(|e| e.url.path().starts_with("/kxdt/")),
+        "{:?}",
+        paths(&got)
+    );
+}
+
+#[test]
+fn a_two_item_list_beside_a_large_menu_is_found() {
+    let got = list("short_list.html", "http://www.example-kx.cn/tzgg/");
+    assert_eq!(
+        paths(&got),
+        [
+            "/tzgg/202405/t20240520_501.html",
+            "/tzgg/202403/t20240311_488.html"
+        ]
+    );
+    assert_eq!(
+        got[0].published_at.map(|d| d.to_rfc3339()).as_deref(),
+        Some("2024-05-20T00:00:00+08:00")
+    );
+}
+
+#[test]
+fn a_three_item_list_beside_a_large_menu_is_found() {
+    let got = list("short_list_three.html", "http://www.example-kx.cn/xhgz/");
+    assert_eq!(got.len(), 3, "{:?}", paths(&got));
+    assert!(got.iter().all(|e| e.url.path().starts_with("/xhgz/")));
+}
+
+#[test]
+fn a_table_split_by_broken_markup_keeps_its_first_row() {
+    let got = list(
+        "table_split_first_row.html",
+        "http://www.example-kx.cn/kxdt/",
+    );
+    let ids: Vec<String> = got
+        .iter()
+        .map(|e| e.url.query().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "id=900", "id=899", "id=898", "id=897", "id=896", "id=895", "id=894"
+        ]
+    );
+    assert_eq!(
+        got[0].title.as_deref(),
+        Some("市科协召开2024年度学会工作会议")
+    );
+}

@@ -11,7 +11,6 @@
 //! `every_error_keeps_its_text_line_unit_and_order` in `mod.rs`).
 
 use super::Account;
-use super::error::line_of;
 use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
 use super::{
     ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY,
@@ -34,7 +33,7 @@ const MIN_ARCHIVE_AFTER_DAYS: i64 = 7;
 /// What the checks share: the file (its name for messages, its text for
 /// lines, its directory for relative paths) and the errors found so far.
 pub(super) struct Checker<'a> {
-    text: &'a str,
+    lines: super::error::Lines,
     path: &'a Path,
     base_dir: PathBuf,
     errors: Vec<ConfigError>,
@@ -43,7 +42,7 @@ pub(super) struct Checker<'a> {
 impl<'a> Checker<'a> {
     pub(super) fn new(text: &'a str, path: &'a Path) -> Self {
         Checker {
-            text,
+            lines: super::error::Lines::new(text),
             path,
             base_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             errors: Vec::new(),
@@ -59,8 +58,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn line_of(&self, offset: usize) -> usize {
-        line_of(self.text, offset)
+    pub(super) fn line_of(&self, offset: usize) -> usize {
+        self.lines.line(offset)
     }
 
     /// A problem outside any unit (`[daemon]`, `[fetch]`, `[defaults]`).

@@ -10,9 +10,10 @@
 //! tokens, an editors file others can read, polling more than once a
 //! minute — is a warning (printed, exit 0).
 
-use super::error::line_of;
+use super::error::{Lines, line_of};
 use super::{Config, ConfigError, Unit};
 use crate::credential::Source;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// Tokens with fewer different characters than this are guessable.
@@ -35,19 +36,20 @@ pub struct Findings {
 /// `now` anchors the schedule look-ahead.
 pub fn lint(path: &Path, config: &Config, now: chrono::DateTime<chrono::Utc>) -> Findings {
     let text = std::fs::read_to_string(path).unwrap_or_default();
+    let doc = Doc::new(&text);
     let mut f = Findings::default();
     let at = |line: Option<usize>, unit: Option<&str>, message: String| {
         ConfigError::new(path, line, unit, message)
     };
     for u in &config.units {
-        let region = unit_region(&text, &u.id);
-        secrets(&mut f, &text, region, u, &at);
-        schedules(&mut f, &text, region, u, config.daemon.timezone, now, &at);
+        let region = doc.unit_region(&u.id);
+        secrets(&mut f, &doc, region, u, &at);
+        schedules(&mut f, &doc, region, u, config.daemon.timezone, now, &at);
     }
     let listen = config.daemon.listen;
     if !listen.ip().is_loopback() {
         f.warnings.push(at(
-            key_line(&text, (0, text.len()), "listen", 0),
+            key_line(&doc, (0, text.len()), "listen", 0),
             None,
             format!(
                 "[daemon] listen = \"{listen}\" is not a loopback address: /metrics, /status and the desk's login page are open to that network; keep 127.0.0.1 and put a TLS proxy in front"
@@ -60,34 +62,58 @@ pub fn lint(path: &Path, config: &Config, now: chrono::DateTime<chrono::Utc>) ->
     f
 }
 
-/// The byte range of unit `id`'s table in `text` (from its `[[unit]]` to
-/// the next one); the whole text when it cannot be told.
-fn unit_region(text: &str, id: &str) -> (usize, usize) {
-    let re = regex::Regex::new(&format!(r#"(?m)^\s*id\s*=\s*"{}""#, regex::escape(id)))
-        .expect("escaped regex");
-    let Some(m) = re.find(text) else {
-        return (0, text.len());
-    };
-    let start = text[..m.start()].rfind("[[unit]]").unwrap_or(m.start());
-    let end = text[m.end()..]
-        .find("[[unit]]")
-        .map_or(text.len(), |e| m.end() + e);
-    (start, end)
+/// The config's text with its line starts and each unit's table found once
+/// (per unit, a search from the top made `check` quadratic in the units).
+struct Doc<'a> {
+    text: &'a str,
+    lines: Lines,
+    /// Unit id → the byte range of its table (from its `[[unit]]` to the
+    /// next one).
+    regions: HashMap<String, (usize, usize)>,
+}
+
+impl<'a> Doc<'a> {
+    fn new(text: &'a str) -> Doc<'a> {
+        let header = regex::Regex::new(r"(?m)^[ \t]*\[\[unit\]\]").expect("static regex");
+        let id = regex::Regex::new(r#"(?m)^\s*id\s*=\s*"([^"]*)""#).expect("static regex");
+        let starts: Vec<usize> = header.find_iter(text).map(|m| m.start()).collect();
+        let mut regions = HashMap::new();
+        for (i, &start) in starts.iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            if let Some(c) = id.captures(&text[start..end]) {
+                regions.entry(c[1].to_string()).or_insert((start, end));
+            }
+        }
+        Doc {
+            text,
+            lines: Lines::new(text),
+            regions,
+        }
+    }
+
+    /// The byte range of unit `id`'s table; the whole text when it cannot
+    /// be told.
+    fn unit_region(&self, id: &str) -> (usize, usize) {
+        self.regions
+            .get(id)
+            .copied()
+            .unwrap_or((0, self.text.len()))
+    }
 }
 
 /// The line of the `nth` (from 0) `key =` inside `region` of `text`.
-fn key_line(text: &str, region: (usize, usize), key: &str, nth: usize) -> Option<usize> {
+fn key_line(doc: &Doc, region: (usize, usize), key: &str, nth: usize) -> Option<usize> {
     // At a line's start or inside an inline table; never in a comment.
     let re = regex::Regex::new(&format!(
         r"(?m)(?:^[ \t]*|[{{,][ \t]*)({})[ \t]*=",
         regex::escape(key)
     ))
     .expect("escaped regex");
-    let part = &text[region.0..region.1];
+    let part = &doc.text[region.0..region.1];
     re.captures_iter(part)
         .nth(nth)
         .and_then(|c| c.get(1))
-        .map(|m| line_of(text, region.0 + m.start()))
+        .map(|m| doc.lines.line(region.0 + m.start()))
 }
 
 /// Each account's credential can be read: a cookie file that is missing,
@@ -97,7 +123,7 @@ fn key_line(text: &str, region: (usize, usize), key: &str, nth: usize) -> Option
 /// read.
 fn secrets(
     f: &mut Findings,
-    text: &str,
+    doc: &Doc,
     region: (usize, usize),
     u: &Unit,
     at: &impl Fn(Option<usize>, Option<&str>, String) -> ConfigError,
@@ -109,8 +135,7 @@ fn secrets(
         };
         let option = secret.option();
         let nth = seen.entry(option.clone()).or_default();
-        let line =
-            key_line(text, region, &option, *nth).or_else(|| key_line(text, region, "id", 0));
+        let line = key_line(doc, region, &option, *nth).or_else(|| key_line(doc, region, "id", 0));
         *nth += 1;
         // Where it is read from (for messages) and what it holds.
         let (place, value) = match &secret.source {
@@ -156,7 +181,7 @@ fn secrets(
 #[allow(clippy::too_many_arguments)]
 fn schedules(
     f: &mut Findings,
-    text: &str,
+    doc: &Doc,
     region: (usize, usize),
     u: &Unit,
     tz: chrono_tz::Tz,
@@ -180,11 +205,11 @@ fn schedules(
         };
         if gap < MIN_POLL_GAP {
             let quoted = format!("\"{expr}\"");
-            let line = text[region.0..region.1]
+            let line = doc.text[region.0..region.1]
                 .find(&quoted)
                 .map(|o| region.0 + o)
-                .or_else(|| text.find(&quoted))
-                .map(|o| line_of(text, o));
+                .or_else(|| doc.text.find(&quoted))
+                .map(|o| doc.lines.line(o));
             f.warnings.push(at(
                 line,
                 Some(&u.id),

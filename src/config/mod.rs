@@ -410,7 +410,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         raw_alerting,
         path,
         path.parent().unwrap_or(Path::new(".")),
-        &|offset| error::line_of(text, offset),
+        &|offset| c.line_of(offset),
         &|id| seen.contains_key(id),
     );
     let checked = c.finish(Config {

@@ -9,17 +9,24 @@
 //!
 //! Bounds (see [`super::tree`] for the depth cap): the list keeps at most
 //! [`MAX_ACTIVE`] elements after its last marker (the standard's Noah's Ark
-//! clause already keeps at most three equal ones), and reconstruction
-//! clones at most `Builder::clone_budget` elements over a whole page, so a
-//! page that misnests on purpose cannot make the arena grow faster than
-//! its size (browsers have no such bound and go quadratic there).
+//! clause already keeps at most three equal ones), and reconstruction and
+//! the adoption agency clone at most `Builder::clone_budget` elements plus
+//! attributes over a whole page (one per 16 bytes of input, plus 10,000),
+//! so a page that misnests on purpose cannot make the arena grow faster
+//! than its size (browsers have no such bound and go quadratic there).
 
-use super::super::dom::Data;
+use super::super::dom::{Data, Name};
 use super::tags::is_special;
 use super::tree::{Builder, Fmt};
 
 /// Most formatting elements kept active after the last marker.
 pub(crate) const MAX_ACTIVE: usize = 64;
+
+fn sorted_attrs(a: &[(Name, String)]) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    v.sort_unstable();
+    v
+}
 
 impl Builder<'_> {
     /// Position in the list of the last element named `tag` after the last
@@ -43,9 +50,15 @@ impl Builder<'_> {
     fn same_token(&self, a: usize, b: usize) -> bool {
         match (&self.dom.nodes[a].data, &self.dom.nodes[b].data) {
             (Data::Element(x), Data::Element(y)) => {
-                x.tag == y.tag
-                    && x.attrs.len() == y.attrs.len()
-                    && x.attrs.iter().all(|kv| y.attrs.contains(kv))
+                if x.tag != y.tag || x.attrs.len() != y.attrs.len() {
+                    return false;
+                }
+                if x.attrs.len() <= 8 {
+                    return x.attrs.iter().all(|kv| y.attrs.contains(kv));
+                }
+                // Sorted, so a tag with thousands of attributes is not
+                // quadratic.
+                sorted_attrs(&x.attrs) == sorted_attrs(&y.attrs)
             }
             _ => false,
         }
@@ -106,14 +119,24 @@ impl Builder<'_> {
             let Fmt::Elem(old) = self.afe[pos] else {
                 continue;
             };
-            if self.clone_budget == 0 {
+            let cost = self.clone_cost(old);
+            if self.clone_budget < cost {
                 return;
             }
             let Some(new) = self.insert_clone(old) else {
                 return;
             };
-            self.clone_budget -= 1;
+            self.clone_budget -= cost;
             self.afe[pos] = Fmt::Elem(new);
+        }
+    }
+
+    /// What cloning `idx` takes from the page's clone budget: the element
+    /// and each of its attributes.
+    fn clone_cost(&self, idx: usize) -> usize {
+        match &self.dom.nodes[idx].data {
+            Data::Element(e) => 1 + e.attrs.len(),
+            _ => 1,
         }
     }
 
@@ -152,9 +175,20 @@ impl Builder<'_> {
                 }
                 return false;
             };
-            if fs == 0 {
+            // Out of clone budget (a page misnesting on purpose): close the
+            // element as if no block followed it.
+            let cost: usize = self.stack[fs..=fb_pos]
+                .iter()
+                .map(|o| self.clone_cost(o.idx))
+                .sum();
+            if fs == 0 || self.clone_budget < cost {
+                self.pop_to(fs);
+                if let Some(p) = self.afe_pos(fe) {
+                    self.afe.remove(p);
+                }
                 return false;
             }
+            self.clone_budget -= cost;
             let fb = self.stack[fb_pos].idx;
             let ca_pos = fs - 1;
             let mut bookmark = fa;

@@ -40,6 +40,7 @@ use std::time::Instant;
 
 use super::dom::{Dom, Name};
 use tree::Builder;
+pub(crate) use tree::MAX_DEPTH;
 
 mod formatting;
 mod tags;
@@ -56,7 +57,13 @@ impl Entities {
     }
 
     fn get(&self, name: &str) -> Option<(u32, u32)> {
-        html5ever::data::NAMED_ENTITIES.get(name).copied()
+        // The table also lists every prefix of a name, as (0, 0), for
+        // html5ever's incremental matching: those are not references
+        // (`&prod_id=` is not `&prod;`).
+        html5ever::data::NAMED_ENTITIES
+            .get(name)
+            .copied()
+            .filter(|&(a, _)| a != 0)
     }
 }
 
@@ -188,6 +195,21 @@ fn find_str(s: &str, from: usize, pat: &str) -> Option<usize> {
     s.get(from..)?.find(pat).map(|e| from + e)
 }
 
+/// Where a comment whose text starts at `from` ends: after `-->` or the
+/// `--!>` browsers also accept.
+fn comment_end(s: &str, from: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = from;
+    while let Some(at) = find_str(s, i, "--") {
+        match b.get(at + 2) {
+            Some(b'>') => return Some(at + 3),
+            Some(b'!') if b.get(at + 3) == Some(&b'>') => return Some(at + 4),
+            _ => i = at + 1,
+        }
+    }
+    None
+}
+
 /// CR LF and lone CR become LF, as the tokenizer's input stream does.
 fn normalize_newlines(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains('\r') {
@@ -222,23 +244,128 @@ fn find_end_tag(s: &str, from: usize, name: &str) -> Option<usize> {
     None
 }
 
-/// Whether the doctype puts the page in quirks mode (only the part of the
-/// rule that matters here: `<p>` before `<table>` stays open in quirks).
+/// Public identifiers that put a page in quirks mode (the HTML standard's
+/// list, lower-cased; a prefix match).
+const QUIRKS_PUBLIC_PREFIXES: &[&str] = &[
+    "+//silmaril//dtd html pro v0r11 19970101//",
+    "-//as//dtd html 3.0 aswedit + extensions//",
+    "-//advasoft ltd//dtd html 3.0 aswedit + extensions//",
+    "-//ietf//dtd html 2.0 level 1//",
+    "-//ietf//dtd html 2.0 level 2//",
+    "-//ietf//dtd html 2.0 strict level 1//",
+    "-//ietf//dtd html 2.0 strict level 2//",
+    "-//ietf//dtd html 2.0 strict//",
+    "-//ietf//dtd html 2.0//",
+    "-//ietf//dtd html 2.1e//",
+    "-//ietf//dtd html 3.0//",
+    "-//ietf//dtd html 3.2 final//",
+    "-//ietf//dtd html 3.2//",
+    "-//ietf//dtd html 3//",
+    "-//ietf//dtd html level 0//",
+    "-//ietf//dtd html level 1//",
+    "-//ietf//dtd html level 2//",
+    "-//ietf//dtd html level 3//",
+    "-//ietf//dtd html strict level 0//",
+    "-//ietf//dtd html strict level 1//",
+    "-//ietf//dtd html strict level 2//",
+    "-//ietf//dtd html strict level 3//",
+    "-//ietf//dtd html strict//",
+    "-//ietf//dtd html//",
+    "-//metrius//dtd metrius presentational//",
+    "-//microsoft//dtd internet explorer 2.0 html strict//",
+    "-//microsoft//dtd internet explorer 2.0 html//",
+    "-//microsoft//dtd internet explorer 2.0 tables//",
+    "-//microsoft//dtd internet explorer 3.0 html strict//",
+    "-//microsoft//dtd internet explorer 3.0 html//",
+    "-//microsoft//dtd internet explorer 3.0 tables//",
+    "-//netscape comm. corp.//dtd html//",
+    "-//netscape comm. corp.//dtd strict html//",
+    "-//o'reilly and associates//dtd html 2.0//",
+    "-//o'reilly and associates//dtd html extended 1.0//",
+    "-//o'reilly and associates//dtd html extended relaxed 1.0//",
+    "-//sq//dtd html 2.0 hotmetal + extensions//",
+    "-//softquad software//dtd hotmetal pro 6.0::19990601::extensions to html 4.0//",
+    "-//softquad//dtd hotmetal pro 4.0::19971010::extensions to html 4.0//",
+    "-//spyglass//dtd html 2.0 extended//",
+    "-//sun microsystems corp.//dtd hotjava html//",
+    "-//sun microsystems corp.//dtd hotjava strict html//",
+    "-//w3c//dtd html 3 1995-03-24//",
+    "-//w3c//dtd html 3.2 draft//",
+    "-//w3c//dtd html 3.2 final//",
+    "-//w3c//dtd html 3.2//",
+    "-//w3c//dtd html 3.2s draft//",
+    "-//w3c//dtd html 4.0 frameset//",
+    "-//w3c//dtd html 4.0 transitional//",
+    "-//w3c//dtd html experimental 19960712//",
+    "-//w3c//dtd html experimental 970421//",
+    "-//w3c//dtd w3 html//",
+    "-//w3o//dtd w3 html 3.0//",
+    "-//webtechs//dtd mozilla html 2.0//",
+    "-//webtechs//dtd mozilla html//",
+];
+
+/// Whether the doctype (the text between `<!doctype` and `>`) puts the page
+/// in quirks mode, by the HTML standard's rules. What it changes here: a
+/// `<p>` before a `<table>` stays open in quirks mode (old CMS pages with
+/// HTML 4.0 Transitional doctypes are common).
 fn quirky_doctype(doctype: &str) -> bool {
-    let d = doctype.to_ascii_lowercase();
-    let d = d.trim();
-    if !d.starts_with("html") {
+    let d = doctype.trim_start();
+    let name_end = d.find(|c: char| c.is_ascii_whitespace()).unwrap_or(d.len());
+    if !d[..name_end].eq_ignore_ascii_case("html") {
         return true;
     }
-    if d.contains("public") {
-        let has_system = d.contains("http://") || d.contains("https://");
-        return d.contains("html 3")
-            || d.contains("html 2")
-            || d.contains("-//ietf//")
-            || (!has_system
-                && (d.contains("html 4.01 transitional") || d.contains("html 4.01 frameset")));
+    let rest = d[name_end..].trim_start();
+    // A quoted identifier after `keyword`; `None` when absent, `Err` when
+    // malformed (the standard's force-quirks).
+    let quoted = |s: &str| -> Result<(Option<String>, usize), ()> {
+        let s2 = s.trim_start();
+        let skipped = s.len() - s2.len();
+        match s2.chars().next() {
+            Some(q @ ('"' | '\'')) => match s2[1..].find(q) {
+                Some(end) => Ok((Some(s2[1..1 + end].to_ascii_lowercase()), skipped + end + 2)),
+                None => Err(()),
+            },
+            None => Ok((None, skipped)),
+            Some(_) => Err(()),
+        }
+    };
+    let keyword = |s: &str, k: &str| s.len() >= k.len() && s[..k.len()].eq_ignore_ascii_case(k);
+    let (public, system) = if keyword(rest, "public") {
+        let Ok((public, used)) = quoted(&rest[6..]) else {
+            return true;
+        };
+        if public.is_none() {
+            return true;
+        }
+        let after = &rest[6 + used..];
+        match quoted(after) {
+            Ok((system, _)) => (public, system),
+            Err(()) if after.trim().is_empty() => (public, None),
+            Err(()) => return true,
+        }
+    } else if keyword(rest, "system") {
+        match quoted(&rest[6..]) {
+            Ok((Some(system), _)) => (None, Some(system)),
+            _ => return true,
+        }
+    } else if rest.is_empty() {
+        (None, None)
+    } else {
+        return true;
+    };
+    if system.as_deref() == Some("http://www.ibm.com/data/dtd/v11/ibmxhtml1-transitional.dtd") {
+        return true;
     }
-    false
+    let Some(public) = public else {
+        return false;
+    };
+    matches!(
+        public.as_str(),
+        "-//w3o//dtd w3 html strict 3.0//en//" | "-/w3c/dtd html 4.0 transitional/en" | "html"
+    ) || QUIRKS_PUBLIC_PREFIXES.iter().any(|p| public.starts_with(p))
+        || (system.is_none()
+            && (public.starts_with("-//w3c//dtd html 4.01 frameset//")
+                || public.starts_with("-//w3c//dtd html 4.01 transitional//")))
 }
 
 /// The page took longer than its budget to parse.
@@ -313,13 +440,18 @@ pub(crate) fn parse_document_until(
                         pos = end;
                         if b.body.is_none()
                             && !b.head_open
-                            && !matches!(name.as_str(), "head" | "html" | "body" | "br" | "p")
+                            && !matches!(name.as_str(), "head" | "html" | "body" | "br")
                         {
                             continue;
                         }
                         b.end_tag(&name);
                     }
                     Some(b'>') => pos = lt + 3,
+                    // `</` at the end of input is text.
+                    None => {
+                        b.text("</", false);
+                        pos = len;
+                    }
                     _ => {
                         // Bogus comment.
                         pos = find_char(s, lt, '>').map_or(len, |e| e + 1);
@@ -338,7 +470,7 @@ pub(crate) fn parse_document_until(
                     } else if bytes[body..].starts_with(b"->") {
                         body + 2
                     } else {
-                        find_str(s, body, "-->").map_or(len, |e| e + 3)
+                        comment_end(s, body).unwrap_or(len)
                     };
                 } else {
                     let end = find_char(s, lt + 2, '>').map_or(len, |e| e + 1);
@@ -526,6 +658,7 @@ fn read_start_tag(s: &str, from: usize, ents: &Entities) -> Option<StartTag> {
     }
     let tag = Name::new(&s[from..i]);
     let mut attrs: Vec<(Name, String)> = Vec::new();
+    let mut seen: Option<std::collections::HashSet<String>> = None;
     let mut self_closing = false;
     loop {
         while i < len && (is_ws(b[i]) || b[i] == b'/') {
@@ -574,8 +707,17 @@ fn read_start_tag(s: &str, from: usize, ents: &Entities) -> Option<StartTag> {
             value = unescape(ents, &s[vs..ve], true);
         }
         let name = Name::new(name);
-        if !attrs.iter().any(|(k, _)| *k == name) {
+        // Duplicates: a scan for the usual few attributes, a set past that
+        // (a tag with 100,000 attributes was quadratic: 30 s).
+        let dup = match &mut seen {
+            Some(set) => !set.insert(name.to_string()),
+            None => attrs.iter().any(|(k, _)| *k == name),
+        };
+        if !dup {
             attrs.push((name, value));
+            if seen.is_none() && attrs.len() > 16 {
+                seen = Some(attrs.iter().map(|(k, _)| k.to_string()).collect());
+            }
         }
     }
 }

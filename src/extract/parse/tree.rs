@@ -958,8 +958,9 @@ impl<'a> Builder<'a> {
             _ => {}
         }
         if self.body.is_none() {
-            // `</p>` and `</br>` before the body open it.
-            if matches!(tag, "p" | "br") {
+            // Before the body only `</br>` does something: it opens the
+            // body and is read as `<br>`.
+            if tag == "br" {
                 self.ensure_body(Vec::new());
             } else {
                 return;

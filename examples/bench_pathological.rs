@@ -2,7 +2,7 @@
 //! attribute runs, many unclosed or misnested formatting elements, stray
 //! table content. The parser must stay linear on all of them (issue 14).
 //!
-//! `cargo run --release --example bench_pathological [-- --html5ever]`
+//! `cargo run --release --example bench_pathological [-- --html5ever | --write DIR]`
 //! prints a Markdown table (BENCHMARKS.md, "Pathological pages"): page
 //! size, the extractor's time (parse, score, clean, metadata: the path the
 //! daemon uses), and with `--html5ever` the time html5ever (through
@@ -132,7 +132,23 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 }
 
 fn main() {
-    let with_html5ever = std::env::args().any(|a| a == "--html5ever");
+    let args: Vec<String> = std::env::args().collect();
+    let with_html5ever = args.iter().any(|a| a == "--html5ever");
+    // `--write DIR`: save the pages (NN.html) to time another build on them,
+    // e.g. `autosync extract DIR/NN.html` of an older commit.
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
+        std::fs::create_dir_all(dir).expect("create the output directory");
+        for (i, (name, html)) in cases().into_iter().enumerate() {
+            let path = std::path::Path::new(dir).join(format!("{i:02}.html"));
+            std::fs::write(&path, html).expect("write a page");
+            println!("{} {name}", path.display());
+        }
+        return;
+    }
     let ex = autosync::extract::Extractor::new();
     let opts = autosync::extract::ExtractOptions::default();
     println!(

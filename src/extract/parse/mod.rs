@@ -304,6 +304,68 @@ const QUIRKS_PUBLIC_PREFIXES: &[&str] = &[
     "-//webtechs//dtd mozilla html//",
 ];
 
+/// Where a script's content ends: its `</script>`, except that inside an
+/// escaped `<!--` section a nested `<script>` is "double escaped" and its
+/// `</script>` does not end the outer one (the standard's script data
+/// escape states; `document.write('<!--<script>…</script>-->')` would
+/// otherwise end the script early and show the rest as text).
+fn find_script_end(s: &str, from: usize) -> Option<usize> {
+    let plain = find_end_tag(s, from, "script");
+    // Nearly every script has no `<!--` before its end: one search.
+    let stop = plain.unwrap_or(s.len());
+    if find_str(&s[..stop], from, "<!--").is_none() {
+        return plain;
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum St {
+        Data,
+        Escaped(u8),
+        Double(u8),
+    }
+    let b = s.as_bytes();
+    let tag_at = |i: usize, close: bool| {
+        let start = i + if close { 2 } else { 1 };
+        b.len() >= start + 6
+            && b[start..start + 6].eq_ignore_ascii_case(b"script")
+            && b.get(start + 6)
+                .is_some_and(|&c| is_ws(c) || c == b'/' || c == b'>')
+            && (!close || b[i + 1] == b'/')
+    };
+    let mut st = St::Data;
+    let mut i = from;
+    while i < b.len() {
+        let c = b[i];
+        st = match (st, c) {
+            (St::Data, b'<') if tag_at(i, true) => return Some(i),
+            (St::Data, b'<') if b[i..].starts_with(b"<!--") => {
+                i += 4;
+                st = St::Escaped(2);
+                continue;
+            }
+            (St::Data, _) => St::Data,
+            (St::Escaped(_), b'<') if tag_at(i, true) => return Some(i),
+            (St::Escaped(_), b'<') if tag_at(i, false) => {
+                i += 7;
+                st = St::Double(0);
+                continue;
+            }
+            (St::Escaped(d), b'-') => St::Escaped(d.saturating_add(1)),
+            (St::Escaped(d), b'>') if d >= 2 => St::Data,
+            (St::Escaped(_), _) => St::Escaped(0),
+            (St::Double(_), b'<') if tag_at(i, true) => {
+                i += 8;
+                st = St::Escaped(0);
+                continue;
+            }
+            (St::Double(d), b'-') => St::Double(d.saturating_add(1)),
+            (St::Double(d), b'>') if d >= 2 => St::Data,
+            (St::Double(_), _) => St::Double(0),
+        };
+        i += 1;
+    }
+    None
+}
+
 /// Whether the doctype (the text between `<!doctype` and `>`) puts the page
 /// in quirks mode, by the HTML standard's rules. What it changes here: a
 /// `<p>` before a `<table>` stays open in quirks mode (old CMS pages with
@@ -573,7 +635,12 @@ fn handle_start(
     let (content_end, next) = if tag_name == "plaintext" {
         (s.len(), s.len())
     } else {
-        match find_end_tag(s, pos, &tag_name) {
+        let end = if tag_name == "script" {
+            find_script_end(s, pos)
+        } else {
+            find_end_tag(s, pos, &tag_name)
+        };
+        match end {
             Some(at) => {
                 let end = skip_tag_rest(bytes, at + 2 + tag_name.len()).unwrap_or(s.len());
                 (at, end)

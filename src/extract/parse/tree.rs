@@ -410,6 +410,20 @@ impl<'a> Builder<'a> {
         foreign: bool,
     ) -> (usize, bool) {
         let name = Name::new(tag);
+        if tag == "script" && !foreign {
+            // A script never reaches the arena and holds nothing that can
+            // move (its content is raw text, read by the tokenizer): it is
+            // open, as a placeholder on the root, only while its content
+            // is skipped.
+            if self.stack.len() < MAX_DEPTH {
+                self.stack.push(Open {
+                    tag: name,
+                    idx: ROOT,
+                    foreign,
+                });
+            }
+            return (ROOT, true);
+        }
         let idx = self.create(name.clone(), attrs);
         let (parent, before) = self.place_for(self.stack.len() - 1);
         self.attach(idx, parent, before);
@@ -1152,19 +1166,21 @@ fn renumber(dom: &mut Dom, flags: &[u8]) {
         }
         let new = nodes.len();
         let node = &mut old[o];
-        let children = std::mem::take(&mut node.children);
+        let mut children = std::mem::take(&mut node.children);
         let data = std::mem::replace(&mut node.data, Data::Document);
         let class_id = std::mem::take(&mut node.class_id);
+        todo.extend(children.iter().rev().map(|&c| (c, new)));
+        // The old list's allocation holds the new indices.
+        children.clear();
         nodes.push(Node {
             parent,
-            children: Vec::with_capacity(children.len()),
+            children,
             data,
             class_id,
         });
         if new != ROOT {
             nodes[parent].children.push(new);
         }
-        todo.extend(children.into_iter().rev().map(|c| (c, new)));
     }
     dom.nodes = nodes;
 }

@@ -459,7 +459,7 @@ pub(crate) fn parse_document_until(
     let mut seen_doctype = false;
     while pos < len {
         tick = tick.wrapping_add(1);
-        if tick % 256 == 0
+        if tick.is_multiple_of(256)
             && let Some(d) = deadline
             && Instant::now() >= d
         {

@@ -247,19 +247,20 @@ impl<'a> Builder<'a> {
     /// element at stack position `pos` as target: (parent, before).
     pub fn place_for(&self, pos: usize) -> (usize, Option<usize>) {
         let target = &self.stack[pos];
-        if self.foster && !target.foreign && is_table_context(&target.tag) {
-            if let Some(t) = self.stack[..=pos]
+        if self.foster
+            && !target.foreign
+            && is_table_context(&target.tag)
+            && let Some(t) = self.stack[..=pos]
                 .iter()
                 .rposition(|o| o.tag == "table" && !o.foreign)
-            {
-                let table = self.stack[t].idx;
-                let parent = self.dom.nodes[table].parent;
-                if parent != DETACHED {
-                    return (parent, Some(table));
-                }
-                if t > 0 {
-                    return (self.stack[t - 1].idx, None);
-                }
+        {
+            let table = self.stack[t].idx;
+            let parent = self.dom.nodes[table].parent;
+            if parent != DETACHED {
+                return (parent, Some(table));
+            }
+            if t > 0 {
+                return (self.stack[t - 1].idx, None);
             }
         }
         (target.idx, None)

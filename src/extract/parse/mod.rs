@@ -29,7 +29,7 @@
 //! - a depth cap of [`tree::MAX_DEPTH`] open elements, as browsers have, so
 //!   every tag costs a bounded amount of work and no page is quadratic.
 //!
-//! The tokenizer is here, tree construction in [`tree`] and
+//! The tokenizer is here, tree construction in [`tree`], [`table`] and
 //! [`formatting`], the standard's tag classes in [`tags`]. Not followed:
 //! templates' separate content, `<select>`'s own insertion mode, `<frameset>`,
 //! the `<form>` element pointer, MathML/SVG integration points beyond
@@ -43,6 +43,7 @@ use tree::Builder;
 pub(crate) use tree::MAX_DEPTH;
 
 mod formatting;
+mod table;
 mod tags;
 mod tree;
 

@@ -92,7 +92,7 @@ fn is_table_context(tag: &str) -> bool {
     matches!(tag, "table" | "tbody" | "tfoot" | "thead" | "tr")
 }
 
-fn is_table_part(tag: &str) -> bool {
+pub(super) fn is_table_part(tag: &str) -> bool {
     matches!(
         tag,
         "caption" | "col" | "colgroup" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr"
@@ -357,7 +357,7 @@ impl<'a> Builder<'a> {
             .any(|o| scope_boundary(&o.tag, o.foreign, Scope::Default))
     }
 
-    fn close_p(&mut self) {
+    pub(super) fn close_p(&mut self) {
         if self.open_p == 0 {
             return;
         }
@@ -367,7 +367,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Pop until the current node is one of `tags` (or `<html>`).
-    fn clear_back_to(&mut self, tags: &[&str]) {
+    pub(super) fn clear_back_to(&mut self, tags: &[&str]) {
         while self.stack.len() > 1 {
             let top = self.top_tag();
             if top == "html" || top == "template" || tags.contains(&top) {
@@ -664,172 +664,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// One round of a start tag in the current mode; true to reprocess.
-    fn start_in_mode(&mut self, tag: &str, attrs: &mut Vec<(Name, String)>, sc: bool) -> bool {
-        let take = std::mem::take;
-        match self.mode {
-            Mode::Body => self.start_in_body(tag, take(attrs), sc),
-            Mode::Cell | Mode::Caption if is_table_part(tag) => {
-                if self.mode == Mode::Cell {
-                    if self
-                        .in_scope(|t| t == "td" || t == "th", Scope::Table)
-                        .is_none()
-                    {
-                        return false;
-                    }
-                    self.close_cell();
-                } else {
-                    if self.in_scope(|t| t == "caption", Scope::Table).is_none() {
-                        return false;
-                    }
-                    self.close_caption();
-                }
-                return true;
-            }
-            Mode::Cell | Mode::Caption => self.start_in_body(tag, take(attrs), sc),
-            Mode::ColumnGroup => {
-                if tag == "col" {
-                    self.insert(tag, take(attrs), true, false);
-                    return false;
-                }
-                if self.top_tag() != "colgroup" {
-                    return false;
-                }
-                self.pop();
-                self.mode = Mode::Table;
-                return true;
-            }
-            Mode::Row => match tag {
-                "td" | "th" => {
-                    self.clear_back_to(&["tr"]);
-                    if self.insert(tag, take(attrs), false, false).1 {
-                        self.mode = Mode::Cell;
-                        self.afe.push(Fmt::Marker);
-                    }
-                }
-                "caption" | "col" | "colgroup" | "tbody" | "tfoot" | "thead" | "tr" => {
-                    if self.in_scope(|t| t == "tr", Scope::Table).is_none() {
-                        return false;
-                    }
-                    self.clear_back_to(&["tr"]);
-                    self.pop();
-                    self.mode = Mode::TableBody;
-                    return true;
-                }
-                _ => return self.start_in_table(tag, attrs, sc),
-            },
-            Mode::TableBody => match tag {
-                "tr" => {
-                    self.clear_back_to(&["tbody", "thead", "tfoot"]);
-                    if self.insert(tag, take(attrs), false, false).1 {
-                        self.mode = Mode::Row;
-                    }
-                }
-                "td" | "th" => {
-                    self.clear_back_to(&["tbody", "thead", "tfoot"]);
-                    if self.insert("tr", Vec::new(), false, false).1 {
-                        self.mode = Mode::Row;
-                        return true;
-                    }
-                }
-                "caption" | "col" | "colgroup" | "tbody" | "tfoot" | "thead" => {
-                    if self
-                        .in_scope(|t| matches!(t, "tbody" | "thead" | "tfoot"), Scope::Table)
-                        .is_none()
-                    {
-                        return false;
-                    }
-                    self.clear_back_to(&["tbody", "thead", "tfoot"]);
-                    self.pop();
-                    self.mode = Mode::Table;
-                    return true;
-                }
-                _ => return self.start_in_table(tag, attrs, sc),
-            },
-            Mode::Table => return self.start_in_table(tag, attrs, sc),
-        }
-        false
-    }
-
-    /// The "in table" rules for a start tag; true to reprocess.
-    fn start_in_table(&mut self, tag: &str, attrs: &mut Vec<(Name, String)>, sc: bool) -> bool {
-        let take = std::mem::take;
-        match tag {
-            "caption" => {
-                self.clear_back_to(&["table"]);
-                if self.insert(tag, take(attrs), false, false).1 {
-                    self.afe.push(Fmt::Marker);
-                    self.mode = Mode::Caption;
-                }
-            }
-            "colgroup" => {
-                self.clear_back_to(&["table"]);
-                if self.insert(tag, take(attrs), false, false).1 {
-                    self.mode = Mode::ColumnGroup;
-                }
-            }
-            "tbody" | "tfoot" | "thead" | "col" | "td" | "th" | "tr" => {
-                self.clear_back_to(&["table"]);
-                let (wrapper, mode) = match tag {
-                    "col" => ("colgroup", Mode::ColumnGroup),
-                    "td" | "th" | "tr" => ("tbody", Mode::TableBody),
-                    _ => (tag, Mode::TableBody),
-                };
-                let again = wrapper != tag;
-                let attrs = if again { Vec::new() } else { take(attrs) };
-                if self.insert(wrapper, attrs, false, false).1 {
-                    self.mode = mode;
-                    return again;
-                }
-            }
-            "table" => {
-                let Some(pos) = self.in_scope(|t| t == "table", Scope::Table) else {
-                    return false;
-                };
-                self.pop_to(pos);
-                self.reset_mode();
-                return true;
-            }
-            "style" | "script" | "template" => {
-                self.insert(tag, take(attrs), false, false);
-            }
-            "input"
-                if attrs
-                    .iter()
-                    .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("hidden")) =>
-            {
-                self.insert(tag, take(attrs), true, false);
-            }
-            "form" => {
-                self.insert(tag, take(attrs), true, false);
-            }
-            _ => {
-                self.foster = true;
-                self.start_in_body(tag, take(attrs), sc);
-                self.foster = false;
-            }
-        }
-        false
-    }
-
-    fn close_cell(&mut self) {
-        if let Some(pos) = self.in_scope(|t| t == "td" || t == "th", Scope::Table) {
-            self.pop_to(pos);
-            self.clear_afe_to_marker();
-        }
-        self.mode = Mode::Row;
-    }
-
-    fn close_caption(&mut self) {
-        if let Some(pos) = self.in_scope(|t| t == "caption", Scope::Table) {
-            self.pop_to(pos);
-            self.clear_afe_to_marker();
-        }
-        self.mode = Mode::Table;
-    }
-
     /// The "in body" rules for a start tag.
-    fn start_in_body(&mut self, tag: &str, attrs: Vec<(Name, String)>, self_closing: bool) {
+    pub(super) fn start_in_body(
+        &mut self,
+        tag: &str,
+        attrs: Vec<(Name, String)>,
+        self_closing: bool,
+    ) {
         match tag {
             t if is_heading(t) => {
                 self.close_p();
@@ -988,102 +829,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// One round of an end tag in the current mode; true to reprocess.
-    fn end_in_mode(&mut self, tag: &str) -> bool {
-        let in_table_scope = |b: &Self, t: &str| b.in_scope(|x| x == t, Scope::Table).is_some();
-        match self.mode {
-            Mode::Body => self.end_in_body(tag),
-            Mode::Cell => match tag {
-                "td" | "th" => {
-                    if let Some(pos) = self.in_scope(|x| x == tag, Scope::Table) {
-                        self.pop_to(pos);
-                        self.clear_afe_to_marker();
-                        self.mode = Mode::Row;
-                    }
-                }
-                "caption" | "col" | "colgroup" => {}
-                "table" | "tbody" | "tfoot" | "thead" | "tr" => {
-                    if in_table_scope(self, tag) {
-                        self.close_cell();
-                        return true;
-                    }
-                }
-                _ => self.end_in_body(tag),
-            },
-            Mode::Caption => match tag {
-                "caption" | "table" => {
-                    if in_table_scope(self, "caption") {
-                        self.close_caption();
-                        return tag == "table";
-                    }
-                }
-                "col" | "colgroup" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr" => {}
-                _ => self.end_in_body(tag),
-            },
-            Mode::ColumnGroup => {
-                if tag == "col" || self.top_tag() != "colgroup" {
-                    return false;
-                }
-                self.pop();
-                self.mode = Mode::Table;
-                return tag != "colgroup";
-            }
-            Mode::Row => match tag {
-                "tr" | "table" | "tbody" | "tfoot" | "thead" => {
-                    if (matches!(tag, "tr" | "table") || in_table_scope(self, tag))
-                        && in_table_scope(self, "tr")
-                    {
-                        self.clear_back_to(&["tr"]);
-                        self.pop();
-                        self.mode = Mode::TableBody;
-                        return tag != "tr";
-                    }
-                }
-                "caption" | "col" | "colgroup" | "td" | "th" => {}
-                _ => return self.end_in_table(tag),
-            },
-            Mode::TableBody => match tag {
-                "tbody" | "tfoot" | "thead" | "table" => {
-                    let found = if tag == "table" {
-                        self.in_scope(|t| matches!(t, "tbody" | "thead" | "tfoot"), Scope::Table)
-                            .is_some()
-                    } else {
-                        in_table_scope(self, tag)
-                    };
-                    if found {
-                        self.clear_back_to(&["tbody", "thead", "tfoot"]);
-                        self.pop();
-                        self.mode = Mode::Table;
-                        return tag == "table";
-                    }
-                }
-                "caption" | "col" | "colgroup" | "td" | "th" | "tr" => {}
-                _ => return self.end_in_table(tag),
-            },
-            Mode::Table => return self.end_in_table(tag),
-        }
-        false
-    }
-
-    fn end_in_table(&mut self, tag: &str) -> bool {
-        match tag {
-            "table" => {
-                if let Some(pos) = self.in_scope(|t| t == "table", Scope::Table) {
-                    self.pop_to(pos);
-                    self.reset_mode();
-                }
-            }
-            "caption" | "col" | "colgroup" | "tbody" | "td" | "tfoot" | "th" | "thead" | "tr" => {}
-            _ => {
-                self.foster = true;
-                self.end_in_body(tag);
-                self.foster = false;
-            }
-        }
-        false
-    }
-
-    fn end_in_body(&mut self, tag: &str) {
+    pub(super) fn end_in_body(&mut self, tag: &str) {
         match tag {
             "br" => self.start_in_body("br", Vec::new(), false),
             "p" => {

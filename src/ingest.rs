@@ -583,12 +583,20 @@ pub(crate) async fn obtain_with(
             retry: false,
         });
     }
-    let a = EXTRACTOR
-        .extract(&page.text(), Some(&page.url), unit.extract)
-        .map_err(|err| ObtainError {
-            msg: err.to_string(),
-            retry: false,
-        })?;
+    // Off the async workers, within a budget: a page that runs over it
+    // fails like a fetch and is tried again.
+    let a = extract::extract_off_runtime(
+        &EXTRACTOR,
+        page.text(),
+        page.url.clone(),
+        unit.extract.clone(),
+        extract::EXTRACT_BUDGET,
+    )
+    .await
+    .map_err(|err| ObtainError {
+        retry: matches!(err, extract::ExtractError::OverBudget { .. }),
+        msg: err.to_string(),
+    })?;
     let nonempty = |t: &Option<String>| t.clone().filter(|t| !t.trim().is_empty());
     let page_title = Some(a.title).filter(|t| !t.trim().is_empty());
     // A feed's metadata is the publisher's own; the page only fills gaps. A

@@ -90,20 +90,6 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-#[cfg(test)]
-mod lines_tests {
-    use super::*;
-
-    #[test]
-    fn lines_agree_with_counting_from_the_top() {
-        let text = "a\nbc\n\nd\n";
-        let lines = Lines::new(text);
-        for offset in 0..=text.len() + 3 {
-            assert_eq!(lines.line(offset), line_of(text, offset), "offset {offset}");
-        }
-    }
-}
-
 /// `path` could not be read: the one error of its file.
 pub(super) fn unreadable(path: &Path, e: std::io::Error) -> ConfigErrors {
     ConfigErrors(vec![ConfigError::new(
@@ -125,4 +111,18 @@ pub(super) fn not_toml(
     let line = e.span().map(|s| line_of(text, s.start));
     let message = e.message().trim().to_string();
     ConfigErrors(vec![ConfigError::new(path, line, unit, message)])
+}
+
+#[cfg(test)]
+mod lines_tests {
+    use super::*;
+
+    #[test]
+    fn lines_agree_with_counting_from_the_top() {
+        let text = "a\nbc\n\nd\n";
+        let lines = Lines::new(text);
+        for offset in 0..=text.len() + 3 {
+            assert_eq!(lines.line(offset), line_of(text, offset), "offset {offset}");
+        }
+    }
 }

@@ -381,12 +381,15 @@ impl Dom {
             .map(|s| doc.select(s).map(|e| e.id()).collect())
             .unwrap_or_default();
         let mut dom = Dom::empty();
-        // Explicit stack of (scraper node, arena parent) instead of recursion.
+        // Explicit stack of (scraper node, arena parent, depth) instead of
+        // recursion. html5ever does not cap nesting; the copy does, as the
+        // parser does (`parse::tree::MAX_DEPTH`): below the cap, children
+        // become siblings, so no later walk over ancestors is unbounded.
         let mut stack = Vec::with_capacity(64);
         for child in doc.tree.root().children().rev() {
-            stack.push((child, ROOT));
+            stack.push((child, ROOT, 1));
         }
-        while let Some((node, parent)) = stack.pop() {
+        while let Some((node, parent, depth)) = stack.pop() {
             let idx = dom.nodes.len();
             match node.value() {
                 HNode::Text(t) => {
@@ -456,8 +459,13 @@ impl Dom {
                     if title_ids.contains(&node.id()) {
                         dom.marked_title.push(idx);
                     }
+                    let (inner, inner_depth) = if depth >= super::parse::MAX_DEPTH {
+                        (parent, depth)
+                    } else {
+                        (idx, depth + 1)
+                    };
                     for child in node.children().rev() {
-                        stack.push((child, idx));
+                        stack.push((child, inner, inner_depth));
                     }
                 }
                 _ => {}

@@ -17,6 +17,7 @@
 
 pub mod bench;
 mod clean;
+pub mod conformance;
 mod dates;
 mod dom;
 mod meta;
@@ -26,6 +27,7 @@ mod video;
 
 use std::io::Read;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -72,6 +74,13 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error("{url}: not an article page: {reason}")]
     NotAnArticle { url: String, reason: String },
+    /// Extraction ran past its budget ([`EXTRACT_BUDGET`]): a transient
+    /// failure, retried like a failed fetch.
+    #[error("{url}: extraction took longer than {budget:?}; the page is tried again later")]
+    OverBudget {
+        url: String,
+        budget: std::time::Duration,
+    },
     #[error("{path}: cannot read saved page: {source}")]
     Read {
         path: String,
@@ -120,9 +129,44 @@ impl Extractor {
         url: Option<&Url>,
         opts: &ExtractOptions,
     ) -> Result<Article, ExtractError> {
+        self.extract_until(html, url, opts, None)
+    }
+
+    /// [`Extractor::extract`] giving up with [`ExtractError::OverBudget`]
+    /// after `budget` (checked while parsing and between the stages).
+    pub fn extract_within(
+        &self,
+        html: &str,
+        url: Option<&Url>,
+        opts: &ExtractOptions,
+        budget: Duration,
+    ) -> Result<Article, ExtractError> {
+        let deadline = Instant::now().checked_add(budget);
+        self.extract_until(html, url, opts, deadline)
+            .map_err(|e| match e {
+                ExtractError::OverBudget { url, .. } => ExtractError::OverBudget { url, budget },
+                e => e,
+            })
+    }
+
+    fn extract_until(
+        &self,
+        html: &str,
+        url: Option<&Url>,
+        opts: &ExtractOptions,
+        deadline: Option<Instant>,
+    ) -> Result<Article, ExtractError> {
         let url_name = url
             .map(|u| u.to_string())
             .unwrap_or_else(|| "(no url)".into());
+        let over = || ExtractError::OverBudget {
+            url: url_name.clone(),
+            budget: Duration::ZERO,
+        };
+        let check = || match deadline {
+            Some(d) if Instant::now() >= d => Err(over()),
+            _ => Ok(()),
+        };
         let parse_sel = |s: &Option<String>| {
             s.as_deref().and_then(|s| match scraper::Selector::parse(s) {
                 Ok(sel) => Some(sel),
@@ -142,8 +186,9 @@ impl Extractor {
             let doc = scraper::Html::parse_document(html);
             Dom::from_html(&doc, content_sel.as_ref(), title_sel.as_ref())
         } else {
-            parse::parse_document(html, &self.entities)
+            parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?
         };
+        check()?;
         let st = score::compute_stats(&dom);
         let body = dom.by_tag("body").next().unwrap_or(ROOT);
         let metas = meta::collect_metas(&dom);
@@ -171,6 +216,7 @@ impl Extractor {
             (roots, None, Vec::new())
         };
 
+        check()?;
         let base = resolve_base(&dom, url);
         let renderer = Renderer {
             dom: &dom,
@@ -199,6 +245,7 @@ impl Extractor {
             }
         }
 
+        check()?;
         let lower_text = out.text.to_lowercase();
         let lower_title = title.to_lowercase();
         if out.text.chars().count() < 300
@@ -285,6 +332,44 @@ impl Extractor {
             images: out.images,
             notes: video_notes(out.videos),
         })
+    }
+}
+
+/// How long one page's extraction may take in the daemon before it is
+/// given up as [`ExtractError::OverBudget`] (the item then fails like a
+/// fetch and is retried by the usual rules). Extraction is linear in the
+/// page size: a 2.6 MB list page takes ~0.1 s (BENCHMARKS.md,
+/// "Pathological pages"), so 5 s is far above any real page even on a
+/// loaded machine, and short enough that a stuck page is not a stuck unit.
+pub const EXTRACT_BUDGET: Duration = Duration::from_secs(5);
+
+/// Extract on tokio's blocking pool, so a slow page never holds an async
+/// worker (the daemon's timers, the desk and every other unit's polls run
+/// there), within `budget`. The parser checks the budget as it goes; the
+/// html5ever path of per-site selectors cannot be interrupted, so the wait
+/// is also cut off at twice the budget (the thread finishes on its own).
+pub async fn extract_off_runtime(
+    ex: &'static Extractor,
+    html: String,
+    url: Url,
+    opts: ExtractOptions,
+    budget: Duration,
+) -> Result<Article, ExtractError> {
+    let name = url.to_string();
+    let over = || ExtractError::OverBudget {
+        url: name.clone(),
+        budget,
+    };
+    let task =
+        tokio::task::spawn_blocking(move || ex.extract_within(&html, Some(&url), &opts, budget));
+    match tokio::time::timeout(budget.saturating_mul(2), task).await {
+        Ok(Ok(res)) => res,
+        // A panic in extraction: the page, not the daemon, is at fault.
+        Ok(Err(join)) => Err(ExtractError::NotAnArticle {
+            url: name.clone(),
+            reason: format!("extraction failed: {join}"),
+        }),
+        Err(_) => Err(over()),
     }
 }
 
@@ -666,5 +751,78 @@ mod tests {
             "<p>Hello <a href=\"https://blog.example.com/a\">world</a></p><img src=\"https://blog.example.com/post/i.png\">"
         );
         assert_eq!(f.images, vec![url("https://blog.example.com/post/i.png")]);
+    }
+
+    /// A long article page: many paragraphs of prose.
+    fn long_page(paras: usize) -> String {
+        let mut html =
+            String::from("<html><head><title>长文</title></head><body><div class=content>");
+        for i in 0..paras {
+            html.push_str(&format!("<p>第{i}段：{PARA}</p>"));
+        }
+        html.push_str("</div></body></html>");
+        html
+    }
+
+    #[test]
+    fn extraction_over_its_budget_is_a_typed_error_naming_the_url() {
+        let ex = Extractor::new();
+        let u = url("https://www.example.org.cn/a/1.html");
+        let html = long_page(2000);
+        match ex.extract_within(&html, Some(&u), &ExtractOptions::default(), Duration::ZERO) {
+            Err(ExtractError::OverBudget { url, budget }) => {
+                assert_eq!(url, u.to_string());
+                assert_eq!(budget, Duration::ZERO);
+            }
+            other => panic!("expected OverBudget, got {other:?}"),
+        }
+        // Within a generous budget the same page extracts.
+        let a = ex
+            .extract_within(
+                &html,
+                Some(&u),
+                &ExtractOptions::default(),
+                Duration::from_secs(120),
+            )
+            .unwrap();
+        assert!(a.text.contains(PARA));
+    }
+
+    static SHARED: std::sync::LazyLock<Extractor> = std::sync::LazyLock::new(Extractor::new);
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn extraction_runs_off_the_async_worker_within_its_budget() {
+        let u = url("https://www.example.org.cn/a/2.html");
+        let html = long_page(20_000);
+        let started = Instant::now();
+        let task = tokio::spawn(extract_off_runtime(
+            &SHARED,
+            html.clone(),
+            u.clone(),
+            ExtractOptions::default(),
+            Duration::from_secs(300),
+        ));
+        // The runtime has one worker: had extraction run on it, this timer
+        // could not fire before the page was done.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let ticked = started.elapsed();
+        let a = task.await.unwrap().unwrap();
+        let done = started.elapsed();
+        assert!(a.text.contains(PARA));
+        assert!(ticked * 2 < done, "timer {ticked:?}, extraction {done:?}");
+        let err = extract_off_runtime(
+            &SHARED,
+            html,
+            u.clone(),
+            ExtractOptions::default(),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ExtractError::OverBudget { ref url, .. } if *url == u.to_string()));
+        assert!(
+            err.to_string()
+                .contains("https://www.example.org.cn/a/2.html")
+        );
     }
 }

@@ -93,3 +93,25 @@ fn a_table_split_by_broken_markup_keeps_its_first_row() {
         Some("市科协召开2024年度学会工作会议")
     );
 }
+
+/// A list page whose markup never closes its `<div>`s (old CMS templates
+/// that open one per row, or a hostile page): a browser caps the nesting
+/// and so does the parser that list discovery goes through first
+/// (`extract::tame`), so the page is read in linear time and its list is
+/// found. (html5ever alone took 95 s on 200,000 unclosed `<div>`s.)
+#[test]
+fn a_list_page_nested_past_a_browsers_depth_still_lists_its_links() {
+    let rows: String = (1..=8)
+        .map(|i| {
+            format!("<div class=row><a href=\"/kxdt/2024/content_{i}.html\">市科协第{i}期科普讲座走进社区</a><span>2024-05-0{i}</span></div>")
+        })
+        .collect();
+    let html = format!(
+        "<html><head><title>科协动态</title></head><body><div class=list>{rows}</div>{}</body></html>",
+        "<div>".repeat(60_000)
+    );
+    let page = Url::parse("http://www.example-kx.cn/kxdt/").unwrap();
+    let got = parse_list(&html, &page, None).expect("parses");
+    assert_eq!(got.len(), 8, "{:?}", paths(&got));
+    assert_eq!(got[7].url.path(), "/kxdt/2024/content_8.html");
+}

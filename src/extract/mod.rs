@@ -23,6 +23,7 @@ mod dom;
 mod meta;
 mod parse;
 mod score;
+pub mod tame;
 mod video;
 
 use std::io::Read;
@@ -182,8 +183,9 @@ impl Extractor {
         let html = self.videos.mark(html);
         let html = html.as_ref();
         let dom = if content_sel.is_some() || title_sel.is_some() {
-            // Per-site selectors are CSS, matched on scraper's tree.
-            let doc = scraper::Html::parse_document(html);
+            // Per-site selectors are CSS, matched on scraper's tree (after
+            // the linear parser's caps: html5ever is not linear, `tame`).
+            let doc = scraper::Html::parse_document(&tame::for_html5ever(html));
             Dom::from_html(&doc, content_sel.as_ref(), title_sel.as_ref())
         } else {
             parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?
@@ -491,7 +493,9 @@ fn video_notes(videos: usize) -> Vec<String> {
 
 pub fn clean_fragment(html: &str, base: Option<&Url>) -> Fragment {
     let html = VideoMarker::new().mark(html);
-    let doc = scraper::Html::parse_fragment(&html);
+    // A feed's content is a page's worth of markup from outside: capped
+    // like one before html5ever reads it (`tame`).
+    let doc = scraper::Html::parse_fragment(&tame::for_html5ever(&html));
     let dom = Dom::from_html(&doc, None, None);
     let st = score::compute_stats(&dom);
     let out = Renderer {

@@ -270,7 +270,7 @@ static A_HREF: LazyLock<Selector> =
 /// [`MAX_SECTIONS_TRIED`] marked [`Verdict::OverLimit`]. `scope` is the
 /// unit's site: what it may poll.
 pub fn home_candidates(html: &str, page_url: &Url, scope: &SiteScope) -> Home {
-    let doc = Html::parse_document(html);
+    let doc = Html::parse_document(&crate::extract::tame::for_html5ever(html));
     let base = super::list::base_of(&doc, page_url);
     let verdict = |url: &Url| {
         if scope.allows(url) {

@@ -207,7 +207,7 @@ fn item_url(item: &feed_rs::model::Entry, guid: Option<&str>, base: &Url) -> Opt
 fn text_of(t: &feed_rs::model::Text) -> String {
     let raw = t.content.trim();
     let text = if t.content_type.subty() == "html" && raw.contains('<') {
-        scraper::Html::parse_fragment(raw)
+        scraper::Html::parse_fragment(&crate::extract::tame::for_html5ever(raw))
             .root_element()
             .text()
             .collect::<String>()

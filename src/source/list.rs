@@ -110,7 +110,8 @@ pub fn explain_list(
     link_selector: Option<&str>,
 ) -> Result<(Vec<Entry>, ListChoice), SourceError> {
     let html = inline_datastores(html);
-    let doc = Html::parse_document(&html);
+    // Through the linear parser's caps first: html5ever is not linear.
+    let doc = Html::parse_document(&crate::extract::tame::for_html5ever(&html));
     let ctx = Ctx::new(&doc, page_url);
     let (selected, choice): (Vec<Candidate>, ListChoice) = match link_selector {
         Some(sel) => {

@@ -88,6 +88,7 @@ impl Builder<'_> {
             self.afe.remove(pos);
         } else if self.afe.len() - start >= MAX_ACTIVE {
             self.afe.remove(start);
+            self.capped = true;
         }
         self.afe.push(Fmt::Elem(idx));
     }
@@ -121,9 +122,11 @@ impl Builder<'_> {
             };
             let cost = self.clone_cost(old);
             if self.clone_budget < cost {
+                self.capped = true;
                 return;
             }
             let Some(new) = self.insert_clone(old) else {
+                self.capped = true;
                 return;
             };
             self.clone_budget -= cost;
@@ -182,6 +185,7 @@ impl Builder<'_> {
                 .map(|o| self.clone_cost(o.idx))
                 .sum();
             if fs == 0 || self.clone_budget < cost {
+                self.capped |= self.clone_budget < cost;
                 self.pop_to(fs);
                 if let Some(p) = self.afe_pos(fe) {
                     self.afe.remove(p);

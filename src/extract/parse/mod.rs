@@ -45,6 +45,7 @@ pub(crate) use tree::MAX_DEPTH;
 mod formatting;
 mod table;
 mod tags;
+pub(crate) use tags::is_void;
 mod tree;
 
 /// The named character references, looked up by name without the `&`
@@ -450,6 +451,16 @@ pub(crate) fn parse_document_until(
     ents: &Entities,
     deadline: Option<Instant>,
 ) -> Result<Dom, OverBudget> {
+    parse_capped(html, ents, deadline).map(|(dom, _)| dom)
+}
+
+/// [`parse_document_until`], and whether a cap (depth, active formatting
+/// elements, clones) shaped the tree.
+pub(crate) fn parse_capped(
+    html: &str,
+    ents: &Entities,
+    deadline: Option<Instant>,
+) -> Result<(Dom, bool), OverBudget> {
     let mut b = Builder::new(ents, html.len());
     // Checking the clock costs ~25 ns; every 256 tokens keeps it in the noise.
     let mut tick: u32 = 0;
@@ -570,7 +581,8 @@ pub(crate) fn parse_document_until(
     if b.body.is_none() {
         b.ensure_body(Vec::new());
     }
-    Ok(b.finish())
+    let capped = b.capped;
+    Ok((b.finish(), capped))
 }
 
 /// Handle a start tag whose `>` ends at `pos`; returns where parsing

@@ -2,7 +2,7 @@
 //! special, scope boundaries, and the start tags that close a `<p>` or leave
 //! foreign content.
 
-pub(super) fn is_void(tag: &str) -> bool {
+pub(crate) fn is_void(tag: &str) -> bool {
     matches!(
         tag,
         "area"

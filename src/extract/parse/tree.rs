@@ -86,6 +86,10 @@ pub(super) struct Builder<'a> {
     /// Elements the reconstruction of formatting elements may still clone
     /// (see [`super::formatting`]).
     pub clone_budget: usize,
+    /// A cap (depth, active formatting elements, clones) changed the tree
+    /// from what the standard's rules alone would build: the page is one
+    /// that would make an uncapped parser (html5ever) slow.
+    pub capped: bool,
 }
 
 fn is_table_context(tag: &str) -> bool {
@@ -164,6 +168,7 @@ impl<'a> Builder<'a> {
             reorder: false,
             open_p: 0,
             clone_budget: input_len / 16 + 10_000,
+            capped: false,
         }
     }
 
@@ -431,6 +436,8 @@ impl<'a> Builder<'a> {
         let push = !void && self.stack.len() < MAX_DEPTH;
         if push {
             self.push_open(name, idx, foreign);
+        } else if !void {
+            self.capped = true;
         }
         (idx, push)
     }

@@ -212,11 +212,29 @@ pub async fn run_pass_watched(
             .filter(|(_, u)| only.is_none_or(|id| id == u.id))
     };
     watch.begin(picked().count());
+    let mut reports = Vec::new();
+    let mut collect = |r: Result<(usize, UnitReport), tokio::task::JoinError>| match r {
+        Ok(r) => reports.push(r),
+        Err(e) => tracing::error!("a unit's pass panicked: {e}"),
+    };
     for (i, unit) in picked() {
-        let (ctx, unit, sem, watch) = (ctx.clone(), unit.clone(), sem.clone(), watch.clone());
-        let accounts = outboxes.of_unit(&unit);
+        // A unit's task is spawned only once it may run, and finished ones
+        // are reaped as we go: a task holds its whole future (a few KiB)
+        // from spawn until it is joined, so spawning every unit up front
+        // held ~50 MiB at 20,000 units (BENCHMARKS.md, "The whole matrix").
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the pass's semaphore is never closed");
+        while let Some(r) = set.try_join_next() {
+            collect(r);
+        }
+        let (ctx, unit, watch, outboxes) =
+            (ctx.clone(), unit.clone(), watch.clone(), outboxes.clone());
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
+            let _permit = permit;
+            let accounts = outboxes.of_unit(&unit);
             watch.started(&unit.id);
             let report = run_unit(&ctx, &unit, &accounts).await;
             for e in &report.errors {
@@ -226,12 +244,8 @@ pub async fn run_pass_watched(
             (i, report)
         });
     }
-    let mut reports = Vec::new();
     while let Some(r) = set.join_next().await {
-        match r {
-            Ok(r) => reports.push(r),
-            Err(e) => tracing::error!("a unit's pass panicked: {e}"),
-        }
+        collect(r);
     }
     reports.sort_by_key(|(i, _)| *i);
     reports.into_iter().map(|(_, r)| r).collect()

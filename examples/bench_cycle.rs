@@ -332,13 +332,21 @@ fn sub(a: site::Stats, b: site::Stats) -> site::Stats {
 /// One discovery cycle over all units, as the daemon's poll tasks run it:
 /// at most `concurrency` units at once, each unit's sources then its due
 /// article retries (`ingest::discover_unit`). Publishing is not part of it.
-async fn discover_cycle(ctx: &Context, cfg: &Config) -> Vec<UnitReport> {
+async fn discover_cycle(ctx: &Context, cfg: &Config) -> anyhow::Result<Vec<UnitReport>> {
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.daemon.concurrency));
     let mut set = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
     for unit in cfg.units.iter().cloned() {
-        let (ctx, sem) = (ctx.clone(), sem.clone());
+        // Spawned when it may run, finished ones reaped as we go, as
+        // `pipeline::run_pass` does: a task holds its whole future until
+        // joined.
+        let permit = sem.clone().acquire_owned().await?;
+        while let Some(r) = set.try_join_next() {
+            out.extend(r.ok());
+        }
+        let ctx = ctx.clone();
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
+            let _permit = permit;
             let mut r = UnitReport {
                 unit: unit.id.clone(),
                 ..Default::default()
@@ -347,13 +355,10 @@ async fn discover_cycle(ctx: &Context, cfg: &Config) -> Vec<UnitReport> {
             r
         });
     }
-    let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            out.push(r);
-        }
+        out.extend(r.ok());
     }
-    out
+    Ok(out)
 }
 
 fn cycles_main(args: &[String]) -> anyhow::Result<()> {
@@ -380,7 +385,7 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
             let reports = if phase == "publish" {
                 pipeline::run_pass(&ctx, &cfg, None).await
             } else {
-                discover_cycle(&ctx, &cfg).await
+                discover_cycle(&ctx, &cfg).await?
             };
             ctx.store.flush().await?;
             let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_secs(me)? - c0);

@@ -470,6 +470,15 @@ fn load_config(
     })
 }
 
+/// Every unit of the file whatever its shard (an import's duplicates, a
+/// probe, a re-shard's plan), or the printed errors' exit code.
+fn load_whole_config(path: &std::path::Path) -> std::result::Result<config::Config, ExitCode> {
+    config::load_all(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 /// Run an editors' request and print its answer; non-zero exit when refused.
 fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
     let cfg = match load_config(&args.config, None) {
@@ -719,12 +728,11 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         Command::ShardPlan { config, to } => {
-            let cfg = match load_config(&config, None) {
+            let all = match load_whole_config(&config) {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
-            let from = shard.or(cfg.daemon.shard).map_or(1, |s| s.count);
-            let all = config::load_all(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let from = shard.or(all.daemon.shard).map_or(1, |s| s.count);
             let plan = autosync::shard::plan(all.units.iter().map(|u| u.id.as_str()), from, to)?;
             print!("{plan}");
             Ok(ExitCode::SUCCESS)
@@ -982,16 +990,7 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             probe,
         } => {
             // Duplicates are looked for in the whole matrix, every shard's.
-            let existing = match config
-                .as_deref()
-                .map(|p| {
-                    config::load_all(p).map_err(|e| {
-                        eprintln!("{e}");
-                        ExitCode::from(EXIT_CONFIG)
-                    })
-                })
-                .transpose()
-            {
+            let existing = match config.as_deref().map(load_whole_config).transpose() {
                 Ok(c) => c,
                 Err(code) => return Ok(code),
             };
@@ -1163,10 +1162,7 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             // Any unit of the file, whatever the shard: the probe touches
             // no store.
             let cfg = match &config {
-                Some(path) => match config::load_all(path).map_err(|e| {
-                    eprintln!("{e}");
-                    ExitCode::from(EXIT_CONFIG)
-                }) {
+                Some(path) => match load_whole_config(path) {
                     Ok(c) => Some(c),
                     Err(code) => return Ok(code),
                 },

@@ -335,6 +335,14 @@ impl Store {
                 }
             }
         }
+        // The unit's audit entries already here, read once: a second run
+        // must not repeat the history (and one read per entry would make a
+        // long history quadratic).
+        let mut audited: Vec<AuditEntry> = self
+            .audit_log()?
+            .into_iter()
+            .filter(|e| e.unit.as_deref() == Some(unit))
+            .collect();
         for (_, l) in lines {
             match l {
                 Line::Item {
@@ -358,9 +366,9 @@ impl Store {
                         self.put_absent(&tree, key2(unit, &account), encode(&state))?;
                 }
                 Line::Audit { entry } => {
-                    // A second run must not repeat the history.
-                    if !self.audit_log()?.contains(&entry) {
+                    if !audited.contains(&entry) {
                         self.audit(&entry).await?;
+                        audited.push(entry);
                         done.audit += 1;
                     }
                 }

@@ -24,6 +24,11 @@ fn mark_key(unit: &str, subject: &str) -> Vec<u8> {
     k
 }
 
+/// The prefix of every mark of `unit` (what moves with it between shards).
+pub(super) fn marks_of(unit: &str) -> Vec<u8> {
+    mark_key(unit, "")
+}
+
 fn pending_key(id: u64) -> Vec<u8> {
     let mut k = PENDING.to_vec();
     k.extend_from_slice(&id.to_be_bytes());

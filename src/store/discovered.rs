@@ -65,7 +65,7 @@ impl Discovered {
     }
 }
 
-fn discovered_key(unit: &str) -> Vec<u8> {
+pub(super) fn discovered_key(unit: &str) -> Vec<u8> {
     key2("discovered", unit)
 }
 

@@ -66,6 +66,14 @@ enum Line {
     Audit {
         entry: AuditEntry,
     },
+    /// What else the store keeps of the unit in `meta`: the sources site
+    /// discovery chose and why, the alert marks (so the new shard neither
+    /// discovers again at once nor repeats alerts). Key and value as stored,
+    /// hex.
+    Meta {
+        key: String,
+        value: String,
+    },
 }
 
 /// What an export or import moved.
@@ -189,6 +197,14 @@ impl Store {
             })?;
             done.accounts += 1;
         }
+        let discovered = super::discovered::discovered_key(unit);
+        let mut meta: Vec<(sled::IVec, sled::IVec)> = Vec::new();
+        if let Some(v) = trees.meta.get(&discovered)? {
+            meta.push((discovered.into(), v));
+        }
+        for kv in trees.meta.scan_prefix(super::alerts::marks_of(unit)) {
+            meta.push(kv?);
+        }
         let summary = match trees.meta.get(super::upkeep::archived_key(unit))? {
             Some(v) => Some(decode::<serde_json::Value>(b"archived", &v)?),
             None => None,
@@ -206,6 +222,12 @@ impl Store {
                     .collect(),
                 ids: hex::encode(ids),
                 summary,
+            })?;
+        }
+        for (k, v) in meta {
+            put(&Line::Meta {
+                key: hex::encode(k),
+                value: hex::encode(v),
             })?;
         }
         for entry in self.audit_log()? {
@@ -265,13 +287,28 @@ impl Store {
             }
         }
         for (n, l) in &lines {
-            if let Line::Item { record, .. } = l
-                && record.unit != unit
-            {
-                return Err(TransferError::Format {
-                    line: *n,
-                    reason: format!("item {} is of unit {}", record.id, record.unit),
-                });
+            let bad = |reason: String| TransferError::Format { line: *n, reason };
+            match l {
+                Line::Item { record, .. } if record.unit != unit => {
+                    return Err(bad(format!(
+                        "item {} is of unit {}",
+                        record.id, record.unit
+                    )));
+                }
+                // Only what is the unit's own: an export never writes
+                // another unit's entries or the store's own.
+                Line::Meta { key, .. } => {
+                    let key = hex::decode(key).map_err(|e| bad(format!("meta entry: {e}")))?;
+                    if key != super::discovered::discovered_key(unit)
+                        && !key.starts_with(&super::alerts::marks_of(unit))
+                    {
+                        return Err(bad(format!(
+                            "meta entry {:?} is not unit {unit}'s",
+                            String::from_utf8_lossy(&key)
+                        )));
+                    }
+                }
+                _ => {}
             }
         }
         // Refuse to merge histories: every live item of the unit here must
@@ -343,7 +380,7 @@ impl Store {
             .into_iter()
             .filter(|e| e.unit.as_deref() == Some(unit))
             .collect();
-        for (_, l) in lines {
+        for (n, l) in lines {
             match l {
                 Line::Item {
                     record,
@@ -371,6 +408,13 @@ impl Store {
                         audited.push(entry);
                         done.audit += 1;
                     }
+                }
+                Line::Meta { key, value } => {
+                    let bad = |reason: String| TransferError::Format { line: n, reason };
+                    let hex = |h: &str| hex::decode(h).map_err(|e| bad(format!("meta entry: {e}")));
+                    // Checked above: the unit's own.
+                    let tree = self.trees()?.meta.clone();
+                    self.put_absent(&tree, hex(&key)?, hex(&value)?)?;
                 }
                 Line::Header { .. } | Line::Archive { .. } => {}
             }
@@ -514,6 +558,13 @@ mod tests {
         })
         .await
         .unwrap();
+        // What site discovery chose and an alert mark: they move too.
+        let meta = &s.trees().unwrap().meta;
+        meta.insert(super::super::discovered::discovered_key("u"), &b"{}"[..])
+            .unwrap();
+        let mut mark = super::super::alerts::marks_of("u");
+        mark.extend_from_slice(b"acc");
+        meta.insert(mark, &b"{}"[..]).unwrap();
         let other = item("v", "https://v.org/1");
         s.insert_new(&other, std::slice::from_ref(&other.url))
             .await
@@ -588,6 +639,46 @@ mod tests {
             old.account_state(&a).unwrap()
         );
         assert_eq!(new.audit_log().unwrap().len(), 1);
+        let meta = &new.trees().unwrap().meta;
+        assert!(
+            meta.get(super::super::discovered::discovered_key("u"))
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            meta.scan_prefix(super::super::alerts::marks_of("u"))
+                .count(),
+            1
+        );
+    }
+
+    /// An export is outside input: it may only write the unit's own
+    /// entries, never the store's own or another unit's.
+    #[tokio::test]
+    async fn an_export_cannot_write_meta_entries_that_are_not_the_units() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (old, _) = old_shard(a.path()).await;
+        let mut bytes = export(&old, "u");
+        bytes.extend_from_slice(
+            format!(
+                "{{\"kind\":\"meta\",\"key\":\"{}\",\"value\":\"00\"}}\n",
+                hex::encode(b"format")
+            )
+            .as_bytes(),
+        );
+        let new = Store::open(b.path()).unwrap();
+        let err = new
+            .import_unit("u", &mut bytes.as_slice())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransferError::Format { .. }), "{err}");
+        assert!(err.to_string().contains("is not unit u's"), "{err}");
+        // Refused before anything was written.
+        assert!(
+            new.lookup("u", &["https://u.org/1".to_string()])
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -193,7 +193,7 @@ pub struct Shared {
     /// queue.
     pub wakers: admin::Bells,
     /// The web desk's logged-in sessions.
-    pub sessions: Arc<admin::web::Sessions>,
+    pub sessions: Arc<admin::session::Sessions>,
     /// Every account's outbox: the workers' and the desk's are the same.
     pub outboxes: Arc<Outboxes>,
     /// Each account's last update-clock level, to log a crossing once.

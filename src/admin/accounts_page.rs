@@ -23,7 +23,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::Service;
-use super::web::{HasCsrf, back, flash, guarded, logged_in, page};
+use super::layout::{back, flash, page};
+use super::session::{HasCsrf, guarded, logged_in};
 use crate::account_cmd::{self, SetCookieError};
 use crate::config::Editor;
 use crate::credential::Source;

@@ -6,7 +6,9 @@
 pub mod accounts_page;
 pub mod api;
 pub mod client;
+pub mod layout;
 pub mod report_page;
+pub mod session;
 pub mod web;
 
 use crate::config::Config;
@@ -37,7 +39,7 @@ pub struct Service {
     pub ctx: Context,
     pub config: Arc<RwLock<Arc<Config>>>,
     pub metrics: Arc<Metrics>,
-    pub sessions: Arc<web::Sessions>,
+    pub sessions: Arc<session::Sessions>,
     pub outboxes: Arc<Outboxes>,
     /// Each unit's publish worker's bell.
     pub wakers: Bells,
@@ -392,6 +394,7 @@ pub fn router(shared: Service) -> Router {
         .route("/status", get(status_json))
         .merge(api::routes())
         .merge(web::routes())
+        .merge(session::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
 }

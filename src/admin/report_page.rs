@@ -12,7 +12,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::Service;
-use super::web::{logged_in, page};
+use super::layout::page;
+use super::session::logged_in;
 use crate::config::Editor;
 use crate::report::{self, Format, Period, ReportError, Scope};
 use axum::Router;

@@ -1,11 +1,8 @@
 //! The editors' web page under `/desk`: server-rendered HTML, no JavaScript
 //! build step, Chinese interface text.
 //!
-//! Editors log in with their token; the session lives in memory (a restart
-//! logs everyone out, which is fine for a desk) and is carried by an
-//! `HttpOnly`, `SameSite=Strict` cookie. Every state-changing form carries
-//! the session's CSRF token, checked before anything happens. Everything
-//! rendered is escaped; the article preview is shown in a sandboxed iframe
+//! Logging in and the CSRF check are in [`super::session`], the page frame
+//! in [`super::layout`]. Everything rendered is escaped; the article preview is shown in a sandboxed iframe
 //! (`srcdoc`, no scripts), as it will be published.
 
 // Handlers here return an early `Response` as the error of small helpers;
@@ -13,6 +10,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::Service;
+use super::layout::{back, esc, flash, page};
+use super::session::{HasCsrf, guarded, has_csrf, logged_in};
 use crate::config::Editor;
 use crate::desk::{Delivery, DeskError, ItemView};
 use crate::store::Item;
@@ -20,256 +19,17 @@ use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// A session lasts this long without use.
-pub const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
-
-const COOKIE: &str = "autosync_session";
-
-struct Session {
-    editor: String,
-    csrf: String,
-    last_used: Instant,
-}
-
-/// Logged-in editors, by session id.
-#[derive(Default)]
-pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-}
-
-fn random_hex() -> String {
-    use std::io::Read;
-    let mut buf = [0u8; 32];
-    // The kernel's CSPRNG; failing to read it is not something to paper over.
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .expect("reading /dev/urandom");
-    hex::encode(buf)
-}
-
-impl Sessions {
-    pub(crate) fn create(&self, editor: &str) -> (String, String) {
-        let (id, csrf) = (random_hex(), random_hex());
-        let mut map = self.map.lock().expect("sessions lock");
-        map.retain(|_, s| s.last_used.elapsed() < SESSION_IDLE);
-        map.insert(
-            id.clone(),
-            Session {
-                editor: editor.to_string(),
-                csrf: csrf.clone(),
-                last_used: Instant::now(),
-            },
-        );
-        (id, csrf)
-    }
-
-    /// Editor name and CSRF token of a live session.
-    fn get(&self, id: &str) -> Option<(String, String)> {
-        let mut map = self.map.lock().expect("sessions lock");
-        let s = map.get_mut(id)?;
-        if s.last_used.elapsed() >= SESSION_IDLE {
-            map.remove(id);
-            return None;
-        }
-        s.last_used = Instant::now();
-        Some((s.editor.clone(), s.csrf.clone()))
-    }
-
-    fn remove(&self, id: &str) {
-        self.map.lock().expect("sessions lock").remove(id);
-    }
-}
-
-/// Escape text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn state_zh(s: &str) -> &'static str {
     crate::store::StateName::parse(s).map_or("未知", |n| n.label_zh())
 }
 
-pub(super) fn page(title: &str, editor: Option<&str>, body: &str) -> Response {
-    let who = editor
-        .map(|e| {
-            format!(
-                r#"<span>编辑：{}</span> <a href="/desk">稿件</a> <a href="/desk/accounts">账号</a> <a href="/desk/audit">审计日志</a> <a href="/desk/report">报表</a> <form method="post" action="/desk/logout" class="inline"><button>退出</button></form>"#,
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    let html = format!(
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t} - autosync 编辑台</title>
-<style>
-body{{font-family:"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:0;background:#f5f6f8;color:#222}}
-header{{background:#1f4e8c;color:#fff;padding:.6em 1em;display:flex;gap:1em;align-items:center}}
-header a,header span{{color:#fff}} header h1{{font-size:1.1em;margin:0;flex:1}}
-main{{padding:1em;max-width:1100px;margin:auto}}
-table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}}
-.state-held{{color:#b35c00;font-weight:bold}} .state-published{{color:#2a7a2a}} .state-failed,.state-rejected{{color:#b00}}
-.msg{{background:#fff7d6;border:1px solid #e6c200;padding:.5em;margin-bottom:1em}} .err{{background:#fde2e2;border-color:#d33}}
-form.inline{{display:inline}} .actions form{{margin:.3em 0}} iframe{{width:100%;height:480px;border:1px solid #ccc;background:#fff}}
-.hit{{background:#ffe08a}} .banner{{background:#fff3cd;border:1px solid #e0b84c;padding:.3em 1em;margin:.5em 0}} button{{cursor:pointer}}
-</style></head><body><header><h1>autosync 编辑台</h1>{who}</header><main>{body}</main></body></html>"#,
-        t = esc(title)
-    );
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
-}
-
-fn session_id(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies.split(';').find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == COOKIE).then(|| v.to_string())
-    })
-}
-
-/// The logged-in editor and the session's CSRF token, or a redirect to the
-/// login page.
-pub(super) fn logged_in(s: &Service, headers: &HeaderMap) -> Result<(Editor, String), Response> {
-    let to_login = || Redirect::to("/desk/login").into_response();
-    let id = session_id(headers).ok_or_else(to_login)?;
-    let (name, csrf) = s.sessions.get(&id).ok_or_else(to_login)?;
-    // The editor may have been removed by a reload since logging in.
-    let config = s.config();
-    let ed = config
-        .editors
-        .iter()
-        .find(|e| e.name == name)
-        .cloned()
-        .ok_or_else(to_login)?;
-    Ok((ed, csrf))
-}
-
-fn check_csrf(expected: &str, got: Option<&str>) -> Result<(), Response> {
-    match got {
-        Some(g) if !expected.is_empty() && crate::desk::same_token(expected, g) => Ok(()),
-        _ => Err((
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong: reload the page and try again",
-        )
-            .into_response()),
-    }
-}
-
-/// The logged-in editor and the parsed form, once its CSRF token checked
-/// out; else the answer to send.
-pub(super) fn guarded<T: HasCsrf>(
-    s: &Service,
-    headers: &HeaderMap,
-    form: Result<Form<T>, axum::extract::rejection::FormRejection>,
-) -> Result<(Editor, T), Response> {
-    let (ed, csrf) = logged_in(s, headers)?;
-    let Ok(Form(f)) = form else {
-        return Err((StatusCode::BAD_REQUEST, "bad form").into_response());
-    };
-    check_csrf(&csrf, f.csrf())?;
-    Ok((ed, f))
-}
-
-/// Forms that carry the session's CSRF token.
-pub(super) trait HasCsrf {
-    fn csrf(&self) -> Option<&str>;
-}
-
-macro_rules! has_csrf {
-    ($($t:ty),*) => {$(impl HasCsrf for $t {
-        fn csrf(&self) -> Option<&str> {
-            self.csrf.as_deref()
-        }
-    })*};
-}
 has_csrf!(ActionForm, PushForm, BroadcastForm);
-
-pub(super) fn flash(q: &HashMap<String, String>) -> String {
-    let mut out = String::new();
-    if let Some(m) = q.get("msg") {
-        let _ = write!(out, r#"<div class="msg">{}</div>"#, esc(m));
-    }
-    if let Some(m) = q.get("err") {
-        let _ = write!(out, r#"<div class="msg err">{}</div>"#, esc(m));
-    }
-    out
-}
-
-pub(super) fn back(to: &str, r: Result<String, DeskError>) -> Response {
-    let (k, v) = match r {
-        Ok(m) => ("msg", m),
-        Err(e) => ("err", e.to_string()),
-    };
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair(k, &v)
-        .finish();
-    Redirect::to(&format!("{to}?{q}")).into_response()
-}
-
-async fn login_form(Query(q): Query<HashMap<String, String>>) -> Response {
-    let body = format!(
-        r#"{}<h2>登录</h2><form method="post" action="/desk/login"><p><label>令牌（token）：<input type="password" name="token" autocomplete="current-password" required size="40"></label></p><p><button type="submit">登录</button></p></form>"#,
-        flash(&q)
-    );
-    page("登录", None, &body)
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    token: String,
-}
-
-async fn login(
-    State(s): State<Service>,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let Ok(Form(f)) = form else {
-        return (StatusCode::BAD_REQUEST, "bad login form").into_response();
-    };
-    let config = s.config();
-    match crate::desk::authenticate(&config, f.token.trim()) {
-        Ok(ed) => {
-            tracing::info!(editor = %ed.name, "editor logged in to the desk");
-            let (id, _) = s.sessions.create(&ed.name);
-            let cookie = format!(
-                "{COOKIE}={id}; Path=/desk; HttpOnly; SameSite=Strict; Max-Age={}",
-                SESSION_IDLE.as_secs()
-            );
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/desk")).into_response()
-        }
-        Err(e) => {
-            tracing::warn!("desk login refused: {e}");
-            back("/desk/login", Err(e))
-        }
-    }
-}
-
-/// Logging out needs no CSRF token: the worst a forged request can do is
-/// log the editor out.
-async fn logout(State(s): State<Service>, headers: HeaderMap) -> Response {
-    if let Some(id) = session_id(&headers) {
-        s.sessions.remove(&id);
-    }
-    let cookie = format!("{COOKIE}=; Path=/desk; HttpOnly; SameSite=Strict; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/desk/login")).into_response()
-}
 
 /// One row of the item list; times in the daemon's time zone.
 fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
@@ -789,8 +549,6 @@ async fn audit_csv(State(s): State<Service>, headers: HeaderMap) -> Response {
 pub fn routes() -> Router<Service> {
     Router::new()
         .route("/desk", get(index))
-        .route("/desk/login", get(login_form).post(login))
-        .route("/desk/logout", post(logout))
         .route("/desk/item/{id}", get(item_page))
         .route("/desk/item/{id}/{action}", post(item_action))
         .route("/desk/push", post(push))
@@ -799,27 +557,4 @@ pub fn routes() -> Router<Service> {
         .route("/desk/audit.csv", get(audit_csv))
         .merge(super::accounts_page::routes())
         .merge(super::report_page::routes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn esc_escapes_markup_and_quotes() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
-
-    #[test]
-    fn sessions_expire_and_are_removed() {
-        let s = Sessions::default();
-        let (id, csrf) = s.create("王编辑");
-        assert_eq!(s.get(&id), Some(("王编辑".to_string(), csrf)));
-        s.remove(&id);
-        assert_eq!(s.get(&id), None);
-        assert_ne!(random_hex(), random_hex());
-    }
 }

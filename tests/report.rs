@@ -9,7 +9,7 @@ mod common;
 use autosync::config::Config;
 use autosync::model::{DeliveryState, PublishPath};
 use autosync::report::{self, Format, Period, Report, Row, Scope, Verdict};
-use autosync::store::{AuditEntry, DeliveryStep, Item, State, StateName, Store};
+use autosync::store::{AuditAction, AuditEntry, DeliveryStep, Item, State, StateName, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use std::path::Path;
 
@@ -170,7 +170,7 @@ impl Builder<'_> {
     async fn audit(
         &self,
         at: DateTime<Utc>,
-        action: &str,
+        action: AuditAction,
         i: &Item,
         before: &str,
         after: Option<&str>,
@@ -179,7 +179,7 @@ impl Builder<'_> {
             .audit(&AuditEntry {
                 at,
                 editor: "总台编辑".into(),
-                action: action.into(),
+                action,
                 unit: Some(i.unit.clone()),
                 item: Some(i.id.clone()),
                 before: Some(before.into()),
@@ -252,8 +252,14 @@ async fn build_world(store: &Store, config: &Config) {
         )
         .await;
     b.deliver(&copy, nov(17, 10), Broadcast).await;
-    b.audit(nov(17, 10), "broadcast", &bcast, "", Some("prov"))
-        .await;
+    b.audit(
+        nov(17, 10),
+        AuditAction::Broadcast,
+        &bcast,
+        "",
+        Some("prov"),
+    )
+    .await;
     b.post("prov", nov(30, 20), 60, Auto).await;
     // Held: one since October (still waiting), one approved on the 8th, one
     // held only after the period.
@@ -283,8 +289,14 @@ async fn build_world(store: &Store, config: &Config) {
         })
         .await
         .unwrap();
-    b.audit(nov(8, 9), "approve", &approved, "held", Some("queued"))
-        .await;
+    b.audit(
+        nov(8, 9),
+        AuditAction::Approve,
+        &approved,
+        "held",
+        Some("queued"),
+    )
+    .await;
     b.item(
         "prov",
         "feed:x",
@@ -308,7 +320,8 @@ async fn build_world(store: &Store, config: &Config) {
             })
             .await
             .unwrap();
-        b.audit(when, "reject", &r, "held", Some("rejected")).await;
+        b.audit(when, AuditAction::Reject, &r, "held", Some("rejected"))
+            .await;
     }
     // Failed: the platform refused one on the 14th.
     let f = b.item("prov", "feed:x", nov(14, 8), State::Queued).await;

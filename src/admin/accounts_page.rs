@@ -255,7 +255,7 @@ async fn set_cookie(
     let entry = AuditEntry {
         at: s.ctx.clock.now(),
         editor: ed.name.clone(),
-        action: "set-cookie".into(),
+        action: crate::store::AuditAction::SetCookie,
         unit: Some(w.unit.clone()),
         item: None,
         before: None,

@@ -513,7 +513,7 @@ async fn audit_page(State(s): State<Service>, headers: HeaderMap) -> Response {
                 .format("%Y-%m-%d %H:%M:%S %Z")
                 .to_string()),
             esc(&e.editor),
-            esc(&e.action),
+            e.action.label_zh(),
             esc(e.unit.as_deref().unwrap_or("")),
             esc(e.item.as_deref().unwrap_or("")),
             esc(e.before.as_deref().unwrap_or("")),

@@ -9,7 +9,9 @@ use crate::ingest;
 use crate::outbox::{Outboxes, PublishPath, Sent};
 use crate::pipeline::Context;
 use crate::source::{self, Entry};
-use crate::store::{AuditEntry, Inserted, Item, STATE_NAMES, State, StateName, StoreError};
+use crate::store::{
+    AuditAction, AuditEntry, Inserted, Item, STATE_NAMES, State, StateName, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
@@ -396,7 +398,7 @@ impl Desk {
     async fn record(
         &self,
         ed: &Editor,
-        action: &str,
+        action: AuditAction,
         item: Option<&Item>,
         before: Option<String>,
         after: Option<String>,
@@ -405,7 +407,7 @@ impl Desk {
         let entry = AuditEntry {
             at: self.ctx.clock.now(),
             editor: ed.name.clone(),
-            action: action.to_string(),
+            action,
             unit: item.map(|i| i.unit.clone()),
             item: item.map(|i| i.id.clone()),
             before,
@@ -427,7 +429,7 @@ impl Desk {
         &self,
         ed: &Editor,
         id: &str,
-        action: &str,
+        action: AuditAction,
         zh: &str,
         from: &[StateName],
         describe: impl Fn(&Item) -> String,
@@ -463,7 +465,7 @@ impl Desk {
             .act(
                 ed,
                 id,
-                "approve",
+                AuditAction::Approve,
                 "通过审核（只有待审核的稿件可以）",
                 &[StateName::Held],
                 |i| i.state.name().to_string(),
@@ -489,7 +491,7 @@ impl Desk {
             .act(
                 ed,
                 id,
-                "reject",
+                AuditAction::Reject,
                 "驳回",
                 &[StateName::Held, StateName::Queued, StateName::Failed],
                 |i| i.state.name().to_string(),
@@ -511,7 +513,7 @@ impl Desk {
             .act(
                 ed,
                 id,
-                "priority",
+                AuditAction::Priority,
                 "设为优先",
                 &[StateName::Held, StateName::Queued, StateName::Failed],
                 |i| format!("priority={}", i.priority),
@@ -538,7 +540,7 @@ impl Desk {
         self.act(
             ed,
             id,
-            "title",
+            AuditAction::Title,
             "修改标题",
             &[StateName::Held, StateName::Queued, StateName::Failed],
             |i| i.title.clone(),
@@ -589,7 +591,7 @@ impl Desk {
         let ds = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
-            "push",
+            AuditAction::Push,
             Some(&item),
             Some(before.state.name().to_string()),
             Some(summary(&ds)),
@@ -744,7 +746,7 @@ impl Desk {
         let ds = self.deliver(&item, PublishPath::Push).await?;
         self.record(
             ed,
-            "push-url",
+            AuditAction::PushUrl,
             Some(&item),
             None,
             Some(summary(&ds)),
@@ -859,7 +861,7 @@ impl Desk {
             .collect();
         self.record(
             ed,
-            "broadcast",
+            AuditAction::Broadcast,
             Some(&origin),
             None,
             Some(to.to_string()),
@@ -904,7 +906,7 @@ pub fn audit_csv(entries: &[AuditEntry]) -> String {
         let row = [
             e.at.to_rfc3339(),
             e.editor.clone(),
-            e.action.clone(),
+            e.action.as_str().to_string(),
             e.unit.clone().unwrap_or_default(),
             e.item.clone().unwrap_or_default(),
             e.before.clone().unwrap_or_default(),
@@ -934,7 +936,7 @@ mod tests {
         let e = AuditEntry {
             at: chrono::Utc::now(),
             editor: "王\"编辑\"".into(),
-            action: "reject".into(),
+            action: AuditAction::Reject,
             unit: Some("u".into()),
             item: Some("i".into()),
             before: Some("held".into()),

@@ -21,7 +21,7 @@ pub mod totals;
 pub mod xlsx;
 
 use crate::config::{Config, Level, Unit};
-use crate::store::{AuditEntry, Store, StoreError};
+use crate::store::{AuditAction, AuditEntry, Store, StoreError};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -360,7 +360,7 @@ fn period_broadcasts(
     let mut out = Vec::new();
     for e in audit
         .iter()
-        .filter(|e| e.action == "broadcast" && w.holds(e.at))
+        .filter(|e| e.action == AuditAction::Broadcast && w.holds(e.at))
     {
         let (Some(to), Some(origin)) = (&e.after, &e.item) else {
             continue;

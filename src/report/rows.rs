@@ -43,7 +43,7 @@
 use super::{Asked, Verdict, WARN_WITHIN_DAYS, day_start, local_day};
 use crate::config::{Level, Unit};
 use crate::model::{DeliveryState, PublishPath, Stage, State};
-use crate::store::{AuditEntry, Item};
+use crate::store::{AuditAction, AuditEntry, Item};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -163,7 +163,7 @@ pub fn account_row(w: &Window, d: &UnitData, account: &crate::config::Account) -
     let mine = d.audit;
     let pushed: HashSet<&str> = mine
         .iter()
-        .filter(|e| e.action == "push" || e.action == "push-url")
+        .filter(|e| matches!(e.action, AuditAction::Push | AuditAction::PushUrl))
         .filter_map(|e| e.item.as_deref())
         .collect();
     let main = unit.accounts.first().is_some_and(|a| a.name == account);
@@ -315,12 +315,15 @@ fn held_and_rejected(w: &Window, items: &[Item], audit: &[&AuditEntry]) -> (u32,
             continue;
         };
         if e.before.as_deref() == Some("held")
-            && matches!(e.action.as_str(), "approve" | "reject" | "push")
+            && matches!(
+                e.action,
+                AuditAction::Approve | AuditAction::Reject | AuditAction::Push
+            )
             && e.at >= w.start
         {
             released.entry(id).or_insert(e.at);
         }
-        if e.action == "reject" {
+        if e.action == AuditAction::Reject {
             rejected_at.insert(id, e.at);
         }
     }

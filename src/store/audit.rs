@@ -5,15 +5,83 @@ use super::*;
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub editor: String,
-    /// `approve`, `reject`, `priority`, `title`, `push`, `push-url`,
-    /// `broadcast`.
-    pub action: String,
+    pub action: AuditAction,
     pub unit: Option<String>,
     pub item: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
     /// Free text: a reason, a URL, who got a broadcast.
     pub detail: Option<String>,
+}
+
+/// What an editor did. Stored as the kebab-case name (`push-url`), the
+/// same strings the log held before it was typed, so old logs still read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditAction {
+    /// Held → queued.
+    Approve,
+    /// Held → rejected.
+    Reject,
+    /// Marked priority.
+    Priority,
+    /// Title changed.
+    Title,
+    /// An item pushed now.
+    Push,
+    /// A URL fetched and pushed by hand.
+    PushUrl,
+    /// An item sent to a branch of the tree.
+    Broadcast,
+    /// An account's cookie renewed on the desk.
+    SetCookie,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 8] = [
+        AuditAction::Approve,
+        AuditAction::Reject,
+        AuditAction::Priority,
+        AuditAction::Title,
+        AuditAction::Push,
+        AuditAction::PushUrl,
+        AuditAction::Broadcast,
+        AuditAction::SetCookie,
+    ];
+
+    /// The stored and machine-readable name (`push-url`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Approve => "approve",
+            AuditAction::Reject => "reject",
+            AuditAction::Priority => "priority",
+            AuditAction::Title => "title",
+            AuditAction::Push => "push",
+            AuditAction::PushUrl => "push-url",
+            AuditAction::Broadcast => "broadcast",
+            AuditAction::SetCookie => "set-cookie",
+        }
+    }
+
+    /// What an editor reads.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AuditAction::Approve => "通过",
+            AuditAction::Reject => "驳回",
+            AuditAction::Priority => "标为重点",
+            AuditAction::Title => "修改标题",
+            AuditAction::Push => "立即推送",
+            AuditAction::PushUrl => "手动推送网址",
+            AuditAction::Broadcast => "联动推送",
+            AuditAction::SetCookie => "更新账号 Cookie",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Store {
@@ -38,5 +106,20 @@ impl Store {
             out.push(decode(&k, &v)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod audit_action_tests {
+    use super::AuditAction;
+
+    #[test]
+    fn audit_actions_keep_the_names_old_logs_were_written_with() {
+        for a in AuditAction::ALL {
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+            assert_eq!(serde_json::from_str::<AuditAction>(&json).unwrap(), a);
+            assert!(!a.label_zh().is_ascii());
+        }
     }
 }

@@ -65,7 +65,7 @@ use health::{Sled, Trees};
 pub use health::{WriteFailure, WriteTarget};
 
 pub use crate::model::{Item, STATE_NAMES, Stage, State, StateName, fingerprint};
-pub use audit::AuditEntry;
+pub use audit::{AuditAction, AuditEntry};
 use compact::finish_compaction;
 pub use compact::{Compacted, compact};
 pub use deliveries::DeliveryStep;

@@ -727,10 +727,10 @@ async fn an_account_takes_an_item_only_once() {
 #[tokio::test]
 async fn audit_log_keeps_order_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let e = |action: &str| AuditEntry {
+    let e = |action: AuditAction| AuditEntry {
         at: Utc::now(),
         editor: "王编辑".into(),
-        action: action.into(),
+        action,
         unit: Some("u".into()),
         item: Some("i".into()),
         before: Some("held".into()),
@@ -739,8 +739,8 @@ async fn audit_log_keeps_order_and_survives_reopen() {
     };
     {
         let s = Store::open(dir.path()).unwrap();
-        s.audit(&e("approve")).await.unwrap();
-        s.audit(&e("reject")).await.unwrap();
+        s.audit(&e(AuditAction::Approve)).await.unwrap();
+        s.audit(&e(AuditAction::Reject)).await.unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
     let log = s.audit_log().unwrap();

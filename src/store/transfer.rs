@@ -549,7 +549,7 @@ mod tests {
         s.audit(&AuditEntry {
             at: Utc::now(),
             editor: "ed".into(),
-            action: "approve".into(),
+            action: AuditAction::Approve,
             unit: Some("u".into()),
             item: Some(items[2].id.clone()),
             before: None,

@@ -210,7 +210,7 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
         );
     }
     assert!(csv.contains("与上周稿件重复"));
-    assert!(csv.contains("\"held\",\"queued\""), "{csv}");
+    assert!(csv.contains("\"待审核\",\"待发布\""), "{csv}");
     // The city editor sees only the city's entries.
     let (_, city_log, _) = w.run(&["audit", "-c", c, "--token", CITY]);
     assert!(!city_log.contains("demo-province\""), "{city_log}");

@@ -15,6 +15,7 @@ use super::Service;
 use super::layout::{back, page_markup};
 use super::list_page::unit_name;
 use super::session::logged_in;
+use crate::desk::audit_value_zh;
 use crate::desk::search::{self, AuditQuery};
 use crate::store::AuditAction;
 use axum::Router;
@@ -114,8 +115,8 @@ async fn audit_page(
                         td { (e.action.label_zh()) }
                         td { @if let Some(u) = &e.unit { (unit_name(&config, u)) } }
                         td { @if let Some(i) = &e.item { a href={ "/desk/item/" (i) } { (title(i)) } } }
-                        td { (e.before.as_deref().unwrap_or("")) }
-                        td { (e.after.as_deref().unwrap_or("")) }
+                        td { (audit_value_zh(e.before.as_deref().unwrap_or(""))) }
+                        td { (audit_value_zh(e.after.as_deref().unwrap_or(""))) }
                         td { (e.detail.as_deref().unwrap_or("")) }
                     }
                 }

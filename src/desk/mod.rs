@@ -891,6 +891,17 @@ fn summary(ds: &[Delivery]) -> String {
         .join(" ")
 }
 
+/// An audit entry's before or after as an editor reads it: a state by its
+/// Chinese name, the priority flag in words; anything else (a title, a
+/// summary) as it is.
+pub fn audit_value_zh(v: &str) -> String {
+    match v {
+        "priority=true" => "优先".into(),
+        "priority=false" => "普通".into(),
+        v => StateName::parse(v).map_or_else(|| v.to_string(), |s| s.label_zh().to_string()),
+    }
+}
+
 /// The audit log as CSV (RFC 4180), for export: UTF-8 with a byte-order
 /// mark (without it Excel, what the offices open it with, reads the Chinese
 /// as mojibake), Chinese headers and action names, units by name, times in
@@ -923,8 +934,8 @@ pub fn audit_csv(entries: &[AuditEntry], config: &Config) -> String {
             e.action.label_zh().to_string(),
             unit.unwrap_or_default(),
             e.item.clone().unwrap_or_default(),
-            e.before.clone().unwrap_or_default(),
-            e.after.clone().unwrap_or_default(),
+            audit_value_zh(e.before.as_deref().unwrap_or_default()),
+            audit_value_zh(e.after.as_deref().unwrap_or_default()),
             e.detail.clone().unwrap_or_default(),
         ];
         out.push_str(&row.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));

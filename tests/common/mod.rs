@@ -3,6 +3,8 @@
 //! `autosync` binary against them.
 #![allow(dead_code)]
 
+pub mod english;
+
 use assert_cmd::Command;
 use autosync::demo::SampleSite;
 use autosync::publish::toutiao_mock::{self, MockOptions};

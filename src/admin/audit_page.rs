@@ -97,7 +97,7 @@ async fn audit_page(
                     }
                 }
             }
-            " " button { "筛选" } " " a href="/desk/audit" { "清除条件" }
+            " " button type="submit" { "筛选" } " " a href="/desk/audit" { "清除条件" }
             " · " a href={ "/desk/audit.csv?" (export) } { "导出表格（CSV，按当前条件）" }
         }
         @if entries.is_empty() {

@@ -106,7 +106,7 @@ fn filters(config: &Config, ed: &Editor, q: &ListQuery) -> Markup {
             label { "发现日期 从 " input type="date" name="from" value=[day(q.from)]; }
             label { " 至 " input type="date" name="to" value=[day(q.to)]; }
             " （" (tz.name()) " 时间） "
-            button { "筛选" }
+            button type="submit" { "筛选" }
             " "
             a href="/desk" { "清除条件" }
         }

@@ -3,6 +3,7 @@
 //! `autosync` binary against them.
 #![allow(dead_code)]
 
+pub mod desk_world;
 pub mod english;
 
 use assert_cmd::Command;

@@ -580,6 +580,154 @@ mod tests {
         assert!(!passes(&by(ItemOrigin::Broadcast), None, tz, &site));
     }
 
+    /// Two units, one below the other, over a fresh store.
+    fn world(dir: &std::path::Path) -> (Store, Config) {
+        let unit = |id: &str, parent: &str| {
+            format!(
+                "[[unit]]\nid = \"{id}\"\naccount_name = \"{id}号\"\norg_name = \"{id}科协\"\nlevel = \"county\"\n{parent}site = \"https://{id}.example.org/\"\n  [[unit.source]]\n  feed = \"https://{id}.example.org/rss.xml\"\n  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n\n"
+            )
+        };
+        let text = format!(
+            "[daemon]\nstate_dir = \"state\"\n\n{}{}",
+            unit("a", ""),
+            unit("b", "parent = \"a\"\n")
+        );
+        let config = crate::config::parse(&text, &dir.join("autosync.toml")).unwrap();
+        (Store::open(&config.daemon.state_dir).unwrap(), config)
+    }
+
+    fn everyone() -> Editor {
+        Editor {
+            name: "总台".into(),
+            token: crate::secret::Secret::new("0123456789abcdef0123"),
+            units: None,
+            role: Default::default(),
+        }
+    }
+
+    /// The index path (no search word) and the record path (a word every
+    /// item matches) must give the same pages in the same order and the
+    /// same counts: an editor adding a filter must not see items reorder.
+    #[tokio::test]
+    async fn the_index_path_and_the_record_path_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, config) = world(dir.path());
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        for n in 0..130u32 {
+            let unit = if n % 3 == 0 { "a" } else { "b" };
+            let state = match n % 4 {
+                0 => State::Held {
+                    reason: "人工审核".into(),
+                },
+                1 => State::Queued,
+                2 => State::Rejected {
+                    reason: "重复".into(),
+                },
+                _ => State::Published {
+                    remote_id: format!("r{n}"),
+                    remote_url: None,
+                    at: t0 + chrono::Duration::minutes(2 * n as i64 + 1),
+                },
+            };
+            let i = Item {
+                title: format!("稿件{n}"),
+                ..Item::new(
+                    unit,
+                    &format!("https://{unit}.example.org/{n}.html"),
+                    "feed:x",
+                    t0 + chrono::Duration::minutes(n as i64),
+                    state,
+                )
+            };
+            store
+                .insert_new(&i, std::slice::from_ref(&i.url))
+                .await
+                .unwrap();
+        }
+        let ed = everyone();
+        for (unit, subtree, state) in [
+            (None, false, None),
+            (Some("a"), false, None),
+            (Some("a"), true, Some(StateName::Held)),
+            (None, false, Some(StateName::Published)),
+        ] {
+            for page in 1..=3 {
+                let plain = ListQuery {
+                    unit: unit.map(str::to_string),
+                    subtree,
+                    state,
+                    page,
+                    ..Default::default()
+                };
+                let searched = ListQuery {
+                    q: Some("稿件".into()),
+                    ..plain.clone()
+                };
+                let a = list(&store, &config, &ed, &plain).unwrap();
+                let b = list(&store, &config, &ed, &searched).unwrap();
+                let ids = |p: &ListPage| p.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+                assert_eq!(ids(&a), ids(&b), "{plain:?}");
+                assert_eq!(
+                    (a.total, a.pages, &a.counts),
+                    (b.total, b.pages, &b.counts),
+                    "{plain:?}"
+                );
+            }
+        }
+        let all = list(
+            &store,
+            &config,
+            &ed,
+            &ListQuery {
+                page: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((all.total, all.pages, all.items.len()), (130, 3, PAGE_SIZE));
+        let held = all
+            .counts
+            .iter()
+            .find(|(s, _)| *s == StateName::Held)
+            .unwrap()
+            .1;
+        assert_eq!(held, 33);
+        // An editor of `b` only: `a` is out of reach, and not counted.
+        let b_only = Editor {
+            units: Some(vec!["b".into()]),
+            ..everyone()
+        };
+        let mine = list(
+            &store,
+            &config,
+            &b_only,
+            &ListQuery {
+                page: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(mine.total, 86);
+        let refused = ListQuery {
+            unit: Some("a".into()),
+            page: 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            list(&store, &config, &b_only, &refused),
+            Err(DeskError::Forbidden { .. })
+        ));
+        let unknown = ListQuery {
+            unit: Some("zz".into()),
+            page: 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            list(&store, &config, &ed, &unknown),
+            Err(DeskError::NotFound(_))
+        ));
+    }
+
     fn entry(editor: &str, unit: &str, action: AuditAction) -> AuditEntry {
         AuditEntry {
             at: Utc::now(),

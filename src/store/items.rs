@@ -337,9 +337,12 @@ impl Store {
     /// How many of `unit`'s items are in `state`, from the index alone
     /// (archived items not counted: the desk cannot show them).
     pub fn count_in(&self, unit: &str, state: &str) -> Result<usize, StoreError> {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
         let mut n = 0;
-        for id in self.ids_in(unit, state) {
-            id?;
+        // Keys only: nothing decoded or copied.
+        for kv in self.scan_index(prefix) {
+            kv?;
             n += 1;
         }
         Ok(n)

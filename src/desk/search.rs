@@ -708,22 +708,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(mine.total, 86);
-        let refused = ListQuery {
-            unit: Some("a".into()),
+        let of_unit = |u: &str| ListQuery {
+            unit: Some(u.into()),
             page: 1,
             ..Default::default()
         };
         assert!(matches!(
-            list(&store, &config, &b_only, &refused),
+            list(&store, &config, &b_only, &of_unit("a")),
             Err(DeskError::Forbidden { .. })
         ));
-        let unknown = ListQuery {
-            unit: Some("zz".into()),
-            page: 1,
-            ..Default::default()
-        };
         assert!(matches!(
-            list(&store, &config, &ed, &unknown),
+            list(&store, &config, &ed, &of_unit("zz")),
             Err(DeskError::NotFound(_))
         ));
     }

@@ -242,7 +242,56 @@ pub struct Item {
     pub deliveries: BTreeMap<String, DeliveryState>,
 }
 
+/// How an item came into the store: found on its unit's site (or feed),
+/// pushed by hand by an editor, or copied from another unit's item by a
+/// broadcast. Told by the item's `source` key (`push`, `broadcast:<item>`,
+/// or a source of the unit); not the article's own `来源：` line
+/// ([`Item::origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemOrigin {
+    Site,
+    Push,
+    Broadcast,
+}
+
+impl ItemOrigin {
+    pub const ALL: [ItemOrigin; 3] = [ItemOrigin::Site, ItemOrigin::Push, ItemOrigin::Broadcast];
+
+    /// The name in URLs (`origin=site|push|broadcast`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemOrigin::Site => "site",
+            ItemOrigin::Push => "push",
+            ItemOrigin::Broadcast => "broadcast",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ItemOrigin> {
+        ItemOrigin::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// What an editor reads.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ItemOrigin::Site => "网站采集",
+            ItemOrigin::Push => "手动推送",
+            ItemOrigin::Broadcast => "矩阵联动",
+        }
+    }
+}
+
 impl Item {
+    /// How the item came into the store (see [`ItemOrigin`]).
+    pub fn came_from(&self) -> ItemOrigin {
+        if self.source == "push" {
+            ItemOrigin::Push
+        } else if self.source.starts_with("broadcast:") {
+            ItemOrigin::Broadcast
+        } else {
+            ItemOrigin::Site
+        }
+    }
+
     /// What the item's publish-side state is, given its deliveries to
     /// `accounts` (the unit's accounts now): publishing while any account
     /// sends it; queued while any account still has it pending; published

@@ -1,6 +1,8 @@
 //! The editors' web page in a real browser: Debian's headless Chromium,
 //! driven through chromedriver. Log in with a token, open a held item,
-//! approve it, and see the daemon publish it.
+//! approve it, and see the daemon publish it; find items by search, state
+//! and paging, read the counts, open one, read the audit log — every page
+//! checked for English sentences.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Where
 //! they are missing the test says so and passes, except under CI (`CI` set),
@@ -10,6 +12,8 @@
 
 mod common;
 
+use common::desk_world;
+use common::english::assert_no_english;
 use common::*;
 use fantoccini::Locator;
 use std::time::Duration;
@@ -116,4 +120,130 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
         )
     });
     assert_eq!(w.posts().iter().filter(|p| p.title == title).count(), 1);
+}
+
+/// Finding items as an editor does: the counts, a search, a state filter
+/// paged through, an item opened, the audit log. Against an in-process
+/// desk with enough items for three pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_finds_items_by_search_state_and_pages() {
+    let Some(driver) = chromedriver_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = desk_world::service(dir.path(), &desk_world::config_text(""));
+    let store = &s.ctx.store;
+    let now = chrono::Utc::now();
+    for n in 0..120 {
+        let found = now - chrono::Duration::minutes(n as i64 + 10);
+        desk_world::put(
+            store,
+            "county",
+            n,
+            &format!("县科协第{n}期科普简报"),
+            "feed:x",
+            desk_world::held(),
+            found,
+        )
+        .await;
+    }
+    let special = desk_world::put(
+        store,
+        "city",
+        1,
+        "市科协举办全国科普日主场活动",
+        "feed:x",
+        desk_world::held(),
+        now,
+    )
+    .await;
+    store.flush().await.unwrap();
+    let config = s.config();
+    let boss = config
+        .editors
+        .iter()
+        .find(|e| e.name == "总台编辑")
+        .unwrap();
+    s.desk().approve(boss, &special.id).await.unwrap();
+    let base = desk_world::serve(s.clone()).await;
+
+    let browser = Browser::start(&driver, 1280, 1000).await;
+    let c = browser.client.clone();
+    let checked = |what: &'static str, page: String| {
+        assert_no_english(what, &page, &[]);
+        page
+    };
+    let outcome: Result<(), fantoccini::error::CmdError> = async {
+        c.goto(&format!("{base}/desk/login")).await?;
+        checked("login", until(&c, "name=\"token\"").await?);
+        c.find(Locator::Css("input[name=token]"))
+            .await?
+            .send_keys(desk_world::ALL)
+            .await?;
+        c.form(Locator::Css("form[action='/desk/login']"))
+            .await?
+            .submit()
+            .await?;
+        // The counts say what waits, before any filter.
+        let list = checked("list", until(&c, "编辑：总台编辑").await?);
+        let counts = c.find(Locator::Css("p.counts")).await?.text().await?;
+        assert!(
+            counts.contains("待审核 120") && counts.contains("待发布 1"),
+            "{counts}"
+        );
+        assert!(list.contains("第 1 页（共 3 页），共 121 条"), "{list}");
+        shot(&c, "desk-list.png").await;
+        // Search by title words.
+        c.find(Locator::Css("input[name=q]"))
+            .await?
+            .send_keys("科普日")
+            .await?;
+        c.form(Locator::Css("form.filters")).await?.submit().await?;
+        let found = checked("search", until(&c, "共 1 条").await?);
+        assert!(found.contains("市科协举办全国科普日主场活动"), "{found}");
+        shot(&c, "desk-search.png").await;
+        // Clear, filter by state, page through.
+        c.find(Locator::LinkText("清除条件")).await?.click().await?;
+        until(&c, "共 121 条").await?;
+        c.find(Locator::Css("select[name=state]"))
+            .await?
+            .select_by_value("held")
+            .await?;
+        c.form(Locator::Css("form.filters")).await?.submit().await?;
+        checked("held", until(&c, "第 1 页（共 3 页），共 120 条").await?);
+        c.find(Locator::LinkText("下一页")).await?.click().await?;
+        checked("page 2", until(&c, "第 2 页（共 3 页）").await?);
+        c.find(Locator::LinkText("下一页")).await?.click().await?;
+        let last = checked("page 3", until(&c, "第 3 页（共 3 页）").await?);
+        assert!(last.contains("县科协第119期科普简报"), "the oldest is last");
+        assert!(c.find(Locator::LinkText("下一页")).await.is_err());
+        // A count is a link to its state.
+        c.find(Locator::XPath(
+            "//p[@class='counts']/a[contains(., '待发布')]",
+        ))
+        .await?
+        .click()
+        .await?;
+        checked("queued", until(&c, "共 1 条").await?);
+        // Open the item.
+        c.find(Locator::LinkText("市科协举办全国科普日主场活动"))
+            .await?
+            .click()
+            .await?;
+        checked("item", until(&c, "原文链接").await?);
+        assert!(c.current_url().await?.path().ends_with(&special.id));
+        // The audit log shows the approval in words.
+        c.goto(&format!("{base}/desk/audit")).await?;
+        let audit = checked("audit", until(&c, "审计日志").await?);
+        assert!(
+            audit.contains("通过") && audit.contains("示例市科协"),
+            "{audit}"
+        );
+        shot(&c, "desk-audit.png").await;
+        Ok(())
+    }
+    .await;
+    let _ = c.close().await;
+    s.ctx.shutdown.cancel();
+    outcome.unwrap();
 }

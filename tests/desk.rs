@@ -197,18 +197,20 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
     // Every action is in the audit log, with who, what, before and after.
     let (code, csv, _) = w.run(&["audit", "-c", c, "--token", ALL, "--csv"]);
     assert_eq!(code, 0);
+    // UTF-8 with a BOM and Chinese headers, so Excel opens it readable.
     assert!(
-        csv.starts_with("at,editor,action,unit,item,before,after,detail"),
+        csv.starts_with("\u{feff}时间,编辑,操作,单位,稿件,操作前,操作后,说明"),
         "{csv}"
     );
-    for action in ["approve", "reject", "priority", "push-url", "broadcast"] {
+    use autosync::store::AuditAction as A;
+    for action in [A::Approve, A::Reject, A::Priority, A::PushUrl, A::Broadcast] {
         assert!(
-            csv.contains(&format!(",\"{action}\",")),
-            "{action} not audited:\n{csv}"
+            csv.contains(&format!(",\"{}\",", action.label_zh())),
+            "{action:?} not audited:\n{csv}"
         );
     }
     assert!(csv.contains("与上周稿件重复"));
-    assert!(csv.contains("\"held\",\"queued\""), "{csv}");
+    assert!(csv.contains("\"待审核\",\"待发布\""), "{csv}");
     // The city editor sees only the city's entries.
     let (_, city_log, _) = w.run(&["audit", "-c", c, "--token", CITY]);
     assert!(!city_log.contains("demo-province\""), "{city_log}");

@@ -107,7 +107,7 @@ async fn accounts(
             @for u in &status.units {
                 @for a in &u.accounts {
                     tr {
-                        td { (u.unit) }
+                        td { (super::list_page::unit_name(&config, &u.unit)) }
                         td { (a.account) }
                         td { (a.kind) }
                         td {

@@ -207,7 +207,7 @@ async fn audit_export(State(s): State<Service>, headers: HeaderMap) -> Response 
                     "attachment; filename=\"autosync-audit.csv\"",
                 ),
             ],
-            audit_csv(&log),
+            audit_csv(&log, &s.config()),
         )
             .into_response(),
         Err(e) => error_response(&e),

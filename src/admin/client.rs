@@ -197,7 +197,7 @@ async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Ref
             Answer::Json(json!(desk.broadcast(&ed, &item, &to).await?))
         }
         Request::Audit => Answer::Json(json!(desk.audit(&ed)?)),
-        Request::AuditCsv => Answer::Text(audit_csv(&desk.audit(&ed)?)),
+        Request::AuditCsv => Answer::Text(audit_csv(&desk.audit(&ed)?, &desk.config)),
     };
     ctx.store.flush().await.map_err(|e| Refused {
         status: 500,

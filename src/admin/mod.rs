@@ -5,8 +5,10 @@
 
 pub mod accounts_page;
 pub mod api;
+pub mod audit_page;
 pub mod client;
 pub mod layout;
+pub mod list_page;
 pub mod report_page;
 pub mod session;
 pub mod web;
@@ -890,13 +892,9 @@ site = "http://127.0.0.1:9/"
                     .unwrap()
             }
         };
+        // The list links to the hand-push page instead of embedding a form.
         let list = page(format!("{base}/desk")).await;
-        assert!(
-            list.contains(
-                r#"<select name="unit" required><option value="" selected disabled>请选择</option>"#
-            ),
-            "{list}"
-        );
+        assert!(list.contains(r#"href="/desk/push""#), "{list}");
         // A form without an account is refused; nothing is fetched or sent.
         let r = client
             .post(format!("{base}/desk/push"))

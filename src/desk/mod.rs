@@ -4,6 +4,8 @@
 //! and publishes only through the store's check-and-set, so **nothing an
 //! editor does can publish an item twice**.
 
+pub mod search;
+
 use crate::config::{Config, Editor, Unit};
 use crate::ingest;
 use crate::outbox::{Outboxes, PublishPath, Sent};
@@ -889,8 +891,23 @@ fn summary(ds: &[Delivery]) -> String {
         .join(" ")
 }
 
-/// The audit log as CSV (RFC 4180), for export.
-pub fn audit_csv(entries: &[AuditEntry]) -> String {
+/// An audit entry's before or after as an editor reads it: a state by its
+/// Chinese name, the priority flag in words; anything else (a title, a
+/// summary) as it is.
+pub fn audit_value_zh(v: &str) -> String {
+    match v {
+        "priority=true" => "优先".into(),
+        "priority=false" => "普通".into(),
+        v => StateName::parse(v).map_or_else(|| v.to_string(), |s| s.label_zh().to_string()),
+    }
+}
+
+/// The audit log as CSV (RFC 4180), for export: UTF-8 with a byte-order
+/// mark (without it Excel, what the offices open it with, reads the Chinese
+/// as mojibake), Chinese headers and action names, units by name, times in
+/// `[daemon] timezone` with their offset (a spreadsheet has no other way to
+/// tell the zone).
+pub fn audit_csv(entries: &[AuditEntry], config: &Config) -> String {
     fn field(s: &str) -> String {
         // Quote always; a leading =,+,-,@ is defused so spreadsheets do not
         // run it as a formula.
@@ -901,16 +918,24 @@ pub fn audit_csv(entries: &[AuditEntry]) -> String {
         };
         format!("\"{}\"", s.replace('"', "\"\""))
     }
-    let mut out = String::from("at,editor,action,unit,item,before,after,detail\r\n");
+    let tz = config.daemon.timezone;
+    let mut out = String::from("\u{feff}时间,编辑,操作,单位,稿件,操作前,操作后,说明\r\n");
     for e in entries {
+        let unit = e.unit.as_deref().map(|u| {
+            config
+                .unit(u)
+                .map_or_else(|| u.to_string(), |x| x.org_name.clone())
+        });
         let row = [
-            e.at.to_rfc3339(),
+            e.at.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string(),
             e.editor.clone(),
-            e.action.as_str().to_string(),
-            e.unit.clone().unwrap_or_default(),
+            e.action.label_zh().to_string(),
+            unit.unwrap_or_default(),
             e.item.clone().unwrap_or_default(),
-            e.before.clone().unwrap_or_default(),
-            e.after.clone().unwrap_or_default(),
+            audit_value_zh(e.before.as_deref().unwrap_or_default()),
+            audit_value_zh(e.after.as_deref().unwrap_or_default()),
             e.detail.clone().unwrap_or_default(),
         ];
         out.push_str(&row.iter().map(|f| field(f)).collect::<Vec<_>>().join(","));
@@ -943,8 +968,22 @@ mod tests {
             after: Some("rejected".into()),
             detail: Some("=HYPERLINK(\"x\")".into()),
         };
-        let csv = audit_csv(&[e]);
-        assert!(csv.starts_with("at,editor,action,unit,item,before,after,detail\r\n"));
+        let config = crate::config::parse(
+            "[daemon]\nstate_dir = \"state\"\ntimezone = \"Asia/Shanghai\"\n\n[[unit]]\nid = \"u\"\n\
+             account_name = \"测试号\"\norg_name = \"测试县科协\"\nlevel = \"county\"\n\
+             site = \"https://example.org/\"\n  [[unit.source]]\n  feed = \"https://example.org/rss.xml\"\n\
+             \n  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n",
+            std::path::Path::new("/tmp/t.toml"),
+        );
+        let csv = audit_csv(&[e], &config.unwrap());
+        assert!(
+            csv.starts_with("\u{feff}时间,编辑,操作,单位,稿件,操作前,操作后,说明\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\"驳回\"") && csv.contains("+08:00") && csv.contains("\"测试县科协\""),
+            "{csv}"
+        );
         assert!(csv.contains("\"王\"\"编辑\"\"\""), "{csv}");
         assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{csv}");
     }

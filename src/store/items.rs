@@ -313,6 +313,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of `unit`'s items in `state` with the time the index orders
+    /// them by (see [`Store::newest`]), from the index keys alone: what the
+    /// desk's search narrows by unit and state before it reads a record.
+    pub fn index_entries(
+        &self,
+        unit: &str,
+        state: &str,
+    ) -> Result<Vec<(DateTime<Utc>, String)>, StoreError> {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
+        let n = prefix.len();
+        self.scan_index(prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                // The 1-byte class, the 8-byte time, a NUL, then the id.
+                let id = String::from_utf8_lossy(k.get(n + 10..).unwrap_or_default());
+                Ok((key_time(&k, n + 1), id.into_owned()))
+            })
+            .collect()
+    }
+
+    /// How many of `unit`'s items are in `state`, from the index alone
+    /// (archived items not counted: the desk cannot show them).
+    pub fn count_in(&self, unit: &str, state: &str) -> Result<usize, StoreError> {
+        let mut prefix = key2(unit, state);
+        prefix.push(0);
+        let mut n = 0;
+        // Keys only: nothing decoded or copied.
+        for kv in self.scan_index(prefix) {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Is any item of `unit` in state `state`? From the index alone.
     pub fn any_in(&self, unit: &str, state: &str) -> Result<bool, StoreError> {
         self.ids_in(unit, state)

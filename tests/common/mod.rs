@@ -3,6 +3,9 @@
 //! `autosync` binary against them.
 #![allow(dead_code)]
 
+pub mod desk_world;
+pub mod english;
+
 use assert_cmd::Command;
 use autosync::demo::SampleSite;
 use autosync::publish::toutiao_mock::{self, MockOptions};

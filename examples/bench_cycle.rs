@@ -26,6 +26,12 @@
 #[path = "bench_cycle/site.rs"]
 mod site;
 
+#[path = "bench_cycle/due.rs"]
+mod due;
+
+#[path = "bench_cycle/spread.rs"]
+mod spread;
+
 use anyhow::{Context as _, bail};
 use autosync::clock::SystemClock;
 use autosync::config::{self, Config};
@@ -641,38 +647,44 @@ fn store_main(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Months of a daemon that archives (`[daemon] archive_after_days`): each
-/// round is a month of `PER_ROUND` published articles over `UNITS` units,
-/// then the archival pass that moves what is older than 20 days out. After
-/// each round the store is reopened in a child (`--reopen`) for its
-/// resident size; with a fifth argument `keep`, the same without archival.
-/// Prints one line a round: round, items inserted so far,
-/// items archived so far, reopen peak MiB, RSS once open MiB, sled MiB.
+/// round is `ROUND_DAYS` days (30 unless given) of `PER_ROUND` published
+/// articles over `UNITS` units, then the archival pass, as the daemon's
+/// daily upkeep runs it, for what is older than `DAYS` (20 unless given;
+/// `keep`: no archival, for comparison). After each round the store is
+/// reopened in a child (`--reopen`) for its open time and resident size.
+/// Prints one line a round: round, items inserted so far, items archived so
+/// far, reopen peak MiB, RSS once open MiB, sled MiB, open seconds, whole
+/// state directory MiB (`du`: sled, archive and body files).
 fn rotate_main(args: &[String]) -> anyhow::Result<()> {
-    let dir = PathBuf::from(
-        args.first()
-            .context("--rotate DIR UNITS PER_ROUND ROUNDS [keep]")?,
-    );
+    let usage = "--rotate DIR UNITS PER_ROUND ROUNDS [keep|DAYS] [ROUND_DAYS]";
+    let dir = PathBuf::from(args.first().context(usage)?);
     let units: usize = args.get(1).context("UNITS")?.parse()?;
     let per_round: usize = args.get(2).context("PER_ROUND")?.parse()?;
     let rounds: usize = args.get(3).context("ROUNDS")?.parse()?;
-    // `keep`: the same months without archival, for comparison.
-    let archive = args.get(4).is_none_or(|a| a != "keep");
+    let archive_days: Option<i64> = match args.get(4).map(String::as_str) {
+        Some("keep") => None,
+        Some(d) => Some(d.parse().context("DAYS")?),
+        None => Some(20),
+    };
+    let round_days: i64 = args.get(5).map_or(Ok(30), |d| d.parse())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let t0 = chrono::Utc::now();
     let (mut inserted, mut archived) = (0, 0);
     for r in 0..rounds {
-        let now = t0 + chrono::Duration::days(30 * r as i64);
+        let now = t0 + chrono::Duration::days(round_days * r as i64);
         let store = Store::open(&dir)?;
         let mut json = 0;
         let offset = r * (per_round.div_ceil(units) + 1);
         rt.block_on(fill(&store, units, now, per_round, offset, true, &mut json))?;
         inserted += per_round;
-        for u in (0..units).filter(|_| archive) {
-            archived += rt.block_on(
-                store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(20)),
-            )?;
+        if let Some(days) = archive_days {
+            for u in 0..units {
+                archived += rt.block_on(
+                    store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(days)),
+                )?;
+            }
         }
         let db = store.db_size()?;
         drop(store);
@@ -682,11 +694,13 @@ fn rotate_main(args: &[String]) -> anyhow::Result<()> {
         let o = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = o.split_whitespace().collect();
         println!(
-            "{} {inserted} {archived} {} {} {:.1}",
+            "{} {inserted} {archived} {} {} {:.1} {} {:.1}",
             r + 1,
             f.get(1).unwrap_or(&"?"),
             f.get(3).unwrap_or(&"?"),
-            db as f64 / 1048576.0
+            db as f64 / 1048576.0,
+            f.first().unwrap_or(&"?"),
+            mib(dir_size(&dir).1),
         );
         std::io::stdout().flush()?;
     }
@@ -1164,6 +1178,8 @@ fn main() -> anyhow::Result<()> {
         Some("--store") => store_main(&args[1..]),
         Some("--reopen") => reopen_main(&args[1..]),
         Some("--rotate") => rotate_main(&args[1..]),
+        Some("--due") => due::due_main(&args[1..]),
+        Some("--spread") => spread::spread_main(&args[1..]),
         Some("--tree-sizes") => tree_sizes_main(&args[1..]),
         Some("--sled-rss") => sled_rss_main(&args[1..]),
         _ => {

@@ -11,6 +11,13 @@
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
 //! `--skip-store`, `--skip-idle`, `--skip-worst`, `--dir DIR` (where temp stores go).
+//! `--steady N` adds N steady-state cycles to the baseline scenario, each
+//! after the sites' cycle advances: `--changing F` of the sites gain an
+//! article a cycle, `--slow F` answer after 5–20 s, `--failing F` answer 500
+//! or time out, chosen by `--seed S` (`site::Churn`).
+//! Other modes: `--due DIR BACKLOG STEPS` (the outbox step over a backlog,
+//! `bench_cycle/due.rs`), `--spread UNITS OUT.csv` (when polls start,
+//! `bench_cycle/spread.rs`), `--rotate` (months with archival, below).
 //! With `BENCH_CONNECTION_CLOSE=1` the server refuses keep-alive, which
 //! shows how much of the RSS is reqwest's pool of idle connections.
 //!
@@ -59,6 +66,10 @@ struct Opts {
     skip_idle: bool,
     skip_worst: bool,
     dir: PathBuf,
+    /// Steady-state cycles after the baseline's first and unchanged ones,
+    /// with the sites' churn (`site::Churn`).
+    steady: usize,
+    churn: site::Churn,
 }
 
 fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
@@ -75,6 +86,8 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         skip_idle: false,
         skip_worst: false,
         dir: std::env::temp_dir(),
+        steady: 0,
+        churn: site::Churn::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -92,6 +105,11 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
             "--skip-store" => o.skip_store = true,
             "--skip-idle" => o.skip_idle = true,
             "--skip-worst" => o.skip_worst = true,
+            "--steady" => o.steady = val()?.parse()?,
+            "--changing" => o.churn.changing = val()?.parse()?,
+            "--slow" => o.churn.slow = val()?.parse()?,
+            "--failing" => o.churn.failing = val()?.parse()?,
+            "--seed" => o.churn.seed = val()?.parse()?,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -275,8 +293,16 @@ fn free_port() -> anyhow::Result<u16> {
 // ------------------------------------------------------------ --serve
 
 fn serve_main(args: &[String]) -> anyhow::Result<()> {
-    let sites: usize = args.first().context("--serve SITES ITEMS")?.parse()?;
-    let items: usize = args.get(1).context("--serve SITES ITEMS")?.parse()?;
+    let usage = "--serve SITES ITEMS [CHANGING SLOW FAILING SEED]";
+    let sites: usize = args.first().context(usage)?.parse()?;
+    let items: usize = args.get(1).context(usage)?.parse()?;
+    let share = |k: usize| args.get(k).map_or(Ok(0.0), |v| v.parse::<f64>());
+    let churn = site::Churn {
+        changing: share(2)?,
+        slow: share(3)?,
+        failing: share(4)?,
+        seed: args.get(5).map_or(Ok(0), |v| v.parse())?,
+    };
     // The server gets both cores' worth of workers: it must not be the
     // bottleneck of what is measured (the client side).
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -293,7 +319,7 @@ fn serve_main(args: &[String]) -> anyhow::Result<()> {
             std::process::exit(0);
         });
         let close = std::env::var_os("BENCH_CONNECTION_CLOSE").is_some();
-        site::serve(l, sites, items, close).await?;
+        site::serve(l, sites, items, close, churn).await?;
         anyhow::Ok(())
     })
 }
@@ -332,6 +358,7 @@ fn sub(a: site::Stats, b: site::Stats) -> site::Stats {
         article: a.article - b.article,
         not_modified: a.not_modified - b.not_modified,
         not_found: a.not_found - b.not_found,
+        failed: a.failed - b.failed,
     }
 }
 
@@ -370,7 +397,13 @@ async fn discover_cycle(ctx: &Context, cfg: &Config) -> anyhow::Result<Vec<UnitR
 fn cycles_main(args: &[String]) -> anyhow::Result<()> {
     let cfg_path = PathBuf::from(args.first().context("--cycles CONFIG PORT [publish]")?);
     let port: u16 = args.get(1).context("--cycles CONFIG PORT")?.parse()?;
-    let publish = args.get(2).is_some_and(|a| a == "publish");
+    let publish = args.iter().skip(2).any(|a| a == "publish");
+    // `steady=N`: N more cycles, each after telling the sites a cycle began.
+    let steady: usize = args
+        .iter()
+        .skip(2)
+        .find_map(|a| a.strip_prefix("steady="))
+        .map_or(Ok(0), str::parse)?;
     // Two workers: the machine the target is stated for has 2 cores.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -381,11 +414,17 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
         let ctx = Context::open(&cfg, Arc::new(SystemClock), CancellationToken::new())
             .map_err(anyhow::Error::msg)?;
         let me = std::process::id();
-        let mut phases = vec!["first", "unchanged"];
+        let mut phases: Vec<String> = vec!["first".into(), "unchanged".into()];
         if publish {
-            phases.push("publish");
+            phases.push("publish".into());
         }
+        phases.extend((1..=steady).map(|k| format!("steady{k}")));
         for phase in phases {
+            if phase.starts_with("steady") {
+                reqwest::get(format!("http://127.0.0.1:{port}/__cycle"))
+                    .await?
+                    .error_for_status()?;
+            }
             let s0 = server_stats(port).await?;
             let (c0, t0) = (cpu_secs(me)?, Instant::now());
             let reports = if phase == "publish" {
@@ -398,7 +437,7 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
             let s1 = server_stats(port).await?;
             let errors: Vec<&String> = reports.iter().flat_map(|r| &r.errors).collect();
             let res = CycleResult {
-                phase: phase.into(),
+                phase: phase.clone(),
                 wall,
                 cpu,
                 found: reports.iter().map(|r| r.found).sum(),
@@ -809,6 +848,11 @@ fn run_cycles(
     if publish {
         a.push("publish");
     }
+    // The steady-state cycles follow the baseline's.
+    let steady = format!("steady={}", o.steady);
+    if name == "baseline" && o.steady > 0 {
+        a.push(&steady);
+    }
     let mut child = spawn_self(&a)?;
     let mut out = BufReader::new(child.stdout.take().context("stdout")?);
     let mut res = Vec::new();
@@ -826,6 +870,7 @@ fn run_cycles(
             "[{name}] {}: {:.1}s wall, {:.1}s CPU, {} errors",
             r.phase, r.wall, r.cpu, r.errors
         );
+        eprintln!("[{name}] {}", line.trim());
         res.push(r);
         line.clear();
     }
@@ -979,7 +1024,16 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
         .prefix("autosync-bench-cycle-")
         .tempdir_in(&o.dir)?;
     let started = chrono::Utc::now();
-    let mut server = spawn_self(&["--serve", &o.units.to_string(), &o.items.to_string()])?;
+    let c = &o.churn;
+    let mut server = spawn_self(&[
+        "--serve",
+        &o.units.to_string(),
+        &o.items.to_string(),
+        &c.changing.to_string(),
+        &c.slow.to_string(),
+        &c.failing.to_string(),
+        &c.seed.to_string(),
+    ])?;
     let mut sout = BufReader::new(server.stdout.take().context("stdout")?);
     let port: u16 = read_line(&mut sout)?
         .strip_prefix("PORT ")

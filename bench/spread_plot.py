@@ -5,7 +5,7 @@ most 30 s) and after (each unit's stable offset over the whole period).
 
 Input: the CSV `bench_cycle --spread UNITS OUT.csv` writes
 (`second,before,after`). Output: an SVG (standard library only) and, on
-stdout, an ASCII histogram in 30-second bins for the Markdown.
+stdout, an ASCII histogram in one-minute bins for the Markdown.
 
     ./target/release/examples/bench_cycle --spread 20000 /tmp/spread.csv
     python3 bench/spread_plot.py /tmp/spread.csv bench/spread-20000.svg
@@ -57,7 +57,7 @@ svg.append('</svg>')
 with open(out, "w") as f:
     f.write("\n".join(svg) + "\n")
 
-BIN = 30
+BIN = 60
 scale = max(sum(r[1] for r in rows[b:b + BIN]) for b in range(0, period, BIN))
 print(f"polls per {BIN} s bin, {units} units; # = {scale // 50 or 1} polls")
 print(f"{'from':>6}  {'before':>7} {'after':>6}")

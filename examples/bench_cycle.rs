@@ -10,7 +10,7 @@
 //! source, 20), `--idle-secs S` (60 with `--units 2000`, else 10), `--store-items M` (1,000,000 with
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
-//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--dir DIR` (where temp stores go).
+//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--skip-baseline`, `--dir DIR` (where temp stores go).
 //! `--steady N` adds N steady-state cycles to the baseline scenario, each
 //! after the sites' cycle advances: `--changing F` of the sites gain an
 //! article a cycle, `--slow F` answer after 5–20 s, `--failing F` answer 500
@@ -65,6 +65,8 @@ struct Opts {
     skip_store: bool,
     skip_idle: bool,
     skip_worst: bool,
+    /// Only the daemon (and the store): e.g. for a heap profile of it alone.
+    skip_baseline: bool,
     dir: PathBuf,
     /// Steady-state cycles after the baseline's first and unchanged ones,
     /// with the sites' churn (`site::Churn`).
@@ -85,6 +87,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         skip_store: false,
         skip_idle: false,
         skip_worst: false,
+        skip_baseline: false,
         dir: std::env::temp_dir(),
         steady: 0,
         churn: site::Churn::default(),
@@ -105,6 +108,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
             "--skip-store" => o.skip_store = true,
             "--skip-idle" => o.skip_idle = true,
             "--skip-worst" => o.skip_worst = true,
+            "--skip-baseline" => o.skip_baseline = true,
             "--steady" => o.steady = val()?.parse()?,
             "--changing" => o.churn.changing = val()?.parse()?,
             "--slow" => o.churn.slow = val()?.parse()?,
@@ -1044,7 +1048,11 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
         work.path().display()
     );
 
-    let baseline = run_cycles(&o, port, work.path(), "baseline", 0, false)?;
+    let baseline = if o.skip_baseline {
+        Vec::new()
+    } else {
+        run_cycles(&o, port, work.path(), "baseline", 0, false)?
+    };
     let worst = if o.skip_worst {
         Vec::new()
     } else {

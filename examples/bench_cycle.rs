@@ -10,7 +10,14 @@
 //! source, 20), `--idle-secs S` (60 with `--units 2000`, else 10), `--store-items M` (1,000,000 with
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
-//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--dir DIR` (where temp stores go).
+//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--skip-baseline`, `--dir DIR` (where temp stores go).
+//! `--steady N` adds N steady-state cycles to the baseline scenario, each
+//! after the sites' cycle advances: `--changing F` of the sites gain an
+//! article a cycle, `--slow F` answer after 5–20 s, `--failing F` answer 500
+//! or time out, chosen by `--seed S` (`site::Churn`).
+//! Other modes: `--due DIR BACKLOG STEPS` (the outbox step over a backlog,
+//! `bench_cycle/due.rs`), `--spread UNITS OUT.csv` (when polls start,
+//! `bench_cycle/spread.rs`), `--rotate` (months with archival, below).
 //! With `BENCH_CONNECTION_CLOSE=1` the server refuses keep-alive, which
 //! shows how much of the RSS is reqwest's pool of idle connections.
 //!
@@ -25,6 +32,12 @@
 
 #[path = "bench_cycle/site.rs"]
 mod site;
+
+#[path = "bench_cycle/due.rs"]
+mod due;
+
+#[path = "bench_cycle/spread.rs"]
+mod spread;
 
 use anyhow::{Context as _, bail};
 use autosync::clock::SystemClock;
@@ -52,7 +65,13 @@ struct Opts {
     skip_store: bool,
     skip_idle: bool,
     skip_worst: bool,
+    /// Only the daemon (and the store): e.g. for a heap profile of it alone.
+    skip_baseline: bool,
     dir: PathBuf,
+    /// Steady-state cycles after the baseline's first and unchanged ones,
+    /// with the sites' churn (`site::Churn`).
+    steady: usize,
+    churn: site::Churn,
 }
 
 fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
@@ -68,7 +87,10 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         skip_store: false,
         skip_idle: false,
         skip_worst: false,
+        skip_baseline: false,
         dir: std::env::temp_dir(),
+        steady: 0,
+        churn: site::Churn::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -86,6 +108,12 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
             "--skip-store" => o.skip_store = true,
             "--skip-idle" => o.skip_idle = true,
             "--skip-worst" => o.skip_worst = true,
+            "--skip-baseline" => o.skip_baseline = true,
+            "--steady" => o.steady = val()?.parse()?,
+            "--changing" => o.churn.changing = val()?.parse()?,
+            "--slow" => o.churn.slow = val()?.parse()?,
+            "--failing" => o.churn.failing = val()?.parse()?,
+            "--seed" => o.churn.seed = val()?.parse()?,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -269,8 +297,16 @@ fn free_port() -> anyhow::Result<u16> {
 // ------------------------------------------------------------ --serve
 
 fn serve_main(args: &[String]) -> anyhow::Result<()> {
-    let sites: usize = args.first().context("--serve SITES ITEMS")?.parse()?;
-    let items: usize = args.get(1).context("--serve SITES ITEMS")?.parse()?;
+    let usage = "--serve SITES ITEMS [CHANGING SLOW FAILING SEED]";
+    let sites: usize = args.first().context(usage)?.parse()?;
+    let items: usize = args.get(1).context(usage)?.parse()?;
+    let share = |k: usize| args.get(k).map_or(Ok(0.0), |v| v.parse::<f64>());
+    let churn = site::Churn {
+        changing: share(2)?,
+        slow: share(3)?,
+        failing: share(4)?,
+        seed: args.get(5).map_or(Ok(0), |v| v.parse())?,
+    };
     // The server gets both cores' worth of workers: it must not be the
     // bottleneck of what is measured (the client side).
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -287,7 +323,7 @@ fn serve_main(args: &[String]) -> anyhow::Result<()> {
             std::process::exit(0);
         });
         let close = std::env::var_os("BENCH_CONNECTION_CLOSE").is_some();
-        site::serve(l, sites, items, close).await?;
+        site::serve(l, sites, items, close, churn).await?;
         anyhow::Ok(())
     })
 }
@@ -326,6 +362,7 @@ fn sub(a: site::Stats, b: site::Stats) -> site::Stats {
         article: a.article - b.article,
         not_modified: a.not_modified - b.not_modified,
         not_found: a.not_found - b.not_found,
+        failed: a.failed - b.failed,
     }
 }
 
@@ -364,7 +401,13 @@ async fn discover_cycle(ctx: &Context, cfg: &Config) -> anyhow::Result<Vec<UnitR
 fn cycles_main(args: &[String]) -> anyhow::Result<()> {
     let cfg_path = PathBuf::from(args.first().context("--cycles CONFIG PORT [publish]")?);
     let port: u16 = args.get(1).context("--cycles CONFIG PORT")?.parse()?;
-    let publish = args.get(2).is_some_and(|a| a == "publish");
+    let publish = args.iter().skip(2).any(|a| a == "publish");
+    // `steady=N`: N more cycles, each after telling the sites a cycle began.
+    let steady: usize = args
+        .iter()
+        .skip(2)
+        .find_map(|a| a.strip_prefix("steady="))
+        .map_or(Ok(0), str::parse)?;
     // Two workers: the machine the target is stated for has 2 cores.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -375,11 +418,17 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
         let ctx = Context::open(&cfg, Arc::new(SystemClock), CancellationToken::new())
             .map_err(anyhow::Error::msg)?;
         let me = std::process::id();
-        let mut phases = vec!["first", "unchanged"];
+        let mut phases: Vec<String> = vec!["first".into(), "unchanged".into()];
         if publish {
-            phases.push("publish");
+            phases.push("publish".into());
         }
+        phases.extend((1..=steady).map(|k| format!("steady{k}")));
         for phase in phases {
+            if phase.starts_with("steady") {
+                reqwest::get(format!("http://127.0.0.1:{port}/__cycle"))
+                    .await?
+                    .error_for_status()?;
+            }
             let s0 = server_stats(port).await?;
             let (c0, t0) = (cpu_secs(me)?, Instant::now());
             let reports = if phase == "publish" {
@@ -392,7 +441,7 @@ fn cycles_main(args: &[String]) -> anyhow::Result<()> {
             let s1 = server_stats(port).await?;
             let errors: Vec<&String> = reports.iter().flat_map(|r| &r.errors).collect();
             let res = CycleResult {
-                phase: phase.into(),
+                phase: phase.clone(),
                 wall,
                 cpu,
                 found: reports.iter().map(|r| r.found).sum(),
@@ -641,38 +690,44 @@ fn store_main(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Months of a daemon that archives (`[daemon] archive_after_days`): each
-/// round is a month of `PER_ROUND` published articles over `UNITS` units,
-/// then the archival pass that moves what is older than 20 days out. After
-/// each round the store is reopened in a child (`--reopen`) for its
-/// resident size; with a fifth argument `keep`, the same without archival.
-/// Prints one line a round: round, items inserted so far,
-/// items archived so far, reopen peak MiB, RSS once open MiB, sled MiB.
+/// round is `ROUND_DAYS` days (30 unless given) of `PER_ROUND` published
+/// articles over `UNITS` units, then the archival pass, as the daemon's
+/// daily upkeep runs it, for what is older than `DAYS` (20 unless given;
+/// `keep`: no archival, for comparison). After each round the store is
+/// reopened in a child (`--reopen`) for its open time and resident size.
+/// Prints one line a round: round, items inserted so far, items archived so
+/// far, reopen peak MiB, RSS once open MiB, sled MiB, open seconds, whole
+/// state directory MiB (`du`: sled, archive and body files).
 fn rotate_main(args: &[String]) -> anyhow::Result<()> {
-    let dir = PathBuf::from(
-        args.first()
-            .context("--rotate DIR UNITS PER_ROUND ROUNDS [keep]")?,
-    );
+    let usage = "--rotate DIR UNITS PER_ROUND ROUNDS [keep|DAYS] [ROUND_DAYS]";
+    let dir = PathBuf::from(args.first().context(usage)?);
     let units: usize = args.get(1).context("UNITS")?.parse()?;
     let per_round: usize = args.get(2).context("PER_ROUND")?.parse()?;
     let rounds: usize = args.get(3).context("ROUNDS")?.parse()?;
-    // `keep`: the same months without archival, for comparison.
-    let archive = args.get(4).is_none_or(|a| a != "keep");
+    let archive_days: Option<i64> = match args.get(4).map(String::as_str) {
+        Some("keep") => None,
+        Some(d) => Some(d.parse().context("DAYS")?),
+        None => Some(20),
+    };
+    let round_days: i64 = args.get(5).map_or(Ok(30), |d| d.parse())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let t0 = chrono::Utc::now();
     let (mut inserted, mut archived) = (0, 0);
     for r in 0..rounds {
-        let now = t0 + chrono::Duration::days(30 * r as i64);
+        let now = t0 + chrono::Duration::days(round_days * r as i64);
         let store = Store::open(&dir)?;
         let mut json = 0;
         let offset = r * (per_round.div_ceil(units) + 1);
         rt.block_on(fill(&store, units, now, per_round, offset, true, &mut json))?;
         inserted += per_round;
-        for u in (0..units).filter(|_| archive) {
-            archived += rt.block_on(
-                store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(20)),
-            )?;
+        if let Some(days) = archive_days {
+            for u in 0..units {
+                archived += rt.block_on(
+                    store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(days)),
+                )?;
+            }
         }
         let db = store.db_size()?;
         drop(store);
@@ -682,11 +737,13 @@ fn rotate_main(args: &[String]) -> anyhow::Result<()> {
         let o = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = o.split_whitespace().collect();
         println!(
-            "{} {inserted} {archived} {} {} {:.1}",
+            "{} {inserted} {archived} {} {} {:.1} {} {:.1}",
             r + 1,
             f.get(1).unwrap_or(&"?"),
             f.get(3).unwrap_or(&"?"),
-            db as f64 / 1048576.0
+            db as f64 / 1048576.0,
+            f.first().unwrap_or(&"?"),
+            mib(dir_size(&dir).1),
         );
         std::io::stdout().flush()?;
     }
@@ -795,6 +852,11 @@ fn run_cycles(
     if publish {
         a.push("publish");
     }
+    // The steady-state cycles follow the baseline's.
+    let steady = format!("steady={}", o.steady);
+    if name == "baseline" && o.steady > 0 {
+        a.push(&steady);
+    }
     let mut child = spawn_self(&a)?;
     let mut out = BufReader::new(child.stdout.take().context("stdout")?);
     let mut res = Vec::new();
@@ -812,6 +874,7 @@ fn run_cycles(
             "[{name}] {}: {:.1}s wall, {:.1}s CPU, {} errors",
             r.phase, r.wall, r.cpu, r.errors
         );
+        eprintln!("[{name}] {}", line.trim());
         res.push(r);
         line.clear();
     }
@@ -965,7 +1028,16 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
         .prefix("autosync-bench-cycle-")
         .tempdir_in(&o.dir)?;
     let started = chrono::Utc::now();
-    let mut server = spawn_self(&["--serve", &o.units.to_string(), &o.items.to_string()])?;
+    let c = &o.churn;
+    let mut server = spawn_self(&[
+        "--serve",
+        &o.units.to_string(),
+        &o.items.to_string(),
+        &c.changing.to_string(),
+        &c.slow.to_string(),
+        &c.failing.to_string(),
+        &c.seed.to_string(),
+    ])?;
     let mut sout = BufReader::new(server.stdout.take().context("stdout")?);
     let port: u16 = read_line(&mut sout)?
         .strip_prefix("PORT ")
@@ -976,7 +1048,11 @@ fn orchestrate(o: Opts, cmdline: String) -> anyhow::Result<()> {
         work.path().display()
     );
 
-    let baseline = run_cycles(&o, port, work.path(), "baseline", 0, false)?;
+    let baseline = if o.skip_baseline {
+        Vec::new()
+    } else {
+        run_cycles(&o, port, work.path(), "baseline", 0, false)?
+    };
     let worst = if o.skip_worst {
         Vec::new()
     } else {
@@ -1164,6 +1240,8 @@ fn main() -> anyhow::Result<()> {
         Some("--store") => store_main(&args[1..]),
         Some("--reopen") => reopen_main(&args[1..]),
         Some("--rotate") => rotate_main(&args[1..]),
+        Some("--due") => due::due_main(&args[1..]),
+        Some("--spread") => spread::spread_main(&args[1..]),
         Some("--tree-sizes") => tree_sizes_main(&args[1..]),
         Some("--sled-rss") => sled_rss_main(&args[1..]),
         _ => {

@@ -343,9 +343,7 @@ impl Outbox {
         let Some(item) = self
             .ctx
             .store
-            .due_for(&self.unit.id, &self.account.account, now)?
-            .into_iter()
-            .next()
+            .next_due_for(&self.unit.id, &self.account.account, now)?
         else {
             return Ok(Sent::Idle);
         };

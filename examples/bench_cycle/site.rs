@@ -12,6 +12,13 @@
 //! and runs the extractor). Both answer `If-None-Match` with 304, like the
 //! CMS servers in front of real sites. Content is deterministic, ~3–5 KB of
 //! Chinese text an article, distinct per site and article.
+//!
+//! Churn (issue 13's steady state): with a [`Churn`], a fixed share of the
+//! sites, chosen by a seed, gains one article each time the benchmark says
+//! a cycle began (`/__cycle`), another share answers its feed or list page
+//! only after 5–20 s, and another fails it every time (half with a 500,
+//! half by never answering within the fetcher's 30 s timeout). Which site
+//! does what, and how slow, depends only on the seed and the site.
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
@@ -53,6 +60,9 @@ pub struct Stats {
     pub article: u64,
     pub not_modified: u64,
     pub not_found: u64,
+    /// Feed or list requests answered 500 or left hanging (churn).
+    #[serde(default)]
+    pub failed: u64,
 }
 
 #[derive(Default)]
@@ -63,6 +73,7 @@ struct Counters {
     article: AtomicU64,
     not_modified: AtomicU64,
     not_found: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Counters {
@@ -75,6 +86,49 @@ impl Counters {
             article: g(&self.article),
             not_modified: g(&self.not_modified),
             not_found: g(&self.not_found),
+            failed: g(&self.failed),
+        }
+    }
+}
+
+/// Which shares of the sites change, are slow or fail, every cycle.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Churn {
+    pub changing: f64,
+    pub slow: f64,
+    pub failing: f64,
+    pub seed: u64,
+}
+
+/// What a site does every cycle under a [`Churn`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Steady,
+    /// One more article a cycle.
+    Changing,
+    /// Its feed or list page takes this long.
+    Slow(std::time::Duration),
+    /// Its feed or list page answers 500.
+    Error,
+    /// Its feed or list page never answers in time.
+    Hang,
+}
+
+impl Churn {
+    fn role(&self, i: usize) -> Role {
+        let r = (mix(i, self.seed as usize ^ 0xC0FFEE) % 10_000) as f64 / 10_000.0;
+        if r < self.changing {
+            Role::Changing
+        } else if r < self.changing + self.slow {
+            Role::Slow(std::time::Duration::from_secs(5 + (mix(i, 7) % 16) as u64))
+        } else if r < self.changing + self.slow + self.failing {
+            if mix(i, 11).is_multiple_of(2) {
+                Role::Error
+            } else {
+                Role::Hang
+            }
+        } else {
+            Role::Steady
         }
     }
 }
@@ -84,7 +138,30 @@ struct Site {
     items: usize,
     close: bool,
     counters: Counters,
+    churn: Churn,
+    /// Cycles begun (`/__cycle`): how many articles a changing site gained.
+    cycle: AtomicU64,
 }
+
+impl Site {
+    /// The articles site `i` lists now, newest first: what it gained (numbered
+    /// from [`GAINED`] on), then its first ones.
+    fn listed(&self, i: usize) -> Vec<usize> {
+        let gained = match self.churn.role(i) {
+            Role::Changing => self.cycle.load(Ordering::Relaxed) as usize,
+            _ => 0,
+        };
+        (0..gained)
+            .rev()
+            .map(|k| GAINED + k)
+            .chain(0..self.items)
+            .take(self.items)
+            .collect()
+    }
+}
+
+/// Article numbers from here on were gained during the run.
+const GAINED: usize = 1000;
 
 /// Serve `sites` sites of `items` articles each on `listener` (forever).
 pub async fn serve(
@@ -92,12 +169,15 @@ pub async fn serve(
     sites: usize,
     items: usize,
     close: bool,
+    churn: Churn,
 ) -> std::io::Result<()> {
     let st = Arc::new(Site {
         sites,
         items,
         close,
         counters: Counters::default(),
+        churn,
+        cycle: AtomicU64::new(0),
     });
     let app = Router::new().fallback(page).with_state(st);
     axum::serve(
@@ -132,7 +212,8 @@ fn title(i: usize, j: usize) -> String {
 }
 
 fn day(j: usize) -> usize {
-    28 - (j % 20)
+    // Gained articles are the newest.
+    if j >= GAINED { 29 } else { 28 - (j % 20) }
 }
 
 /// ~3–5 KB of UTF-8 body HTML (1,000–1,700 characters).
@@ -165,9 +246,9 @@ fn article_path(i: usize, j: usize) -> String {
     }
 }
 
-fn list_page(i: usize, items: usize) -> String {
+fn list_page(i: usize, listed: &[usize]) -> String {
     let mut lis = String::new();
-    for j in 0..items {
+    for &j in listed {
         let path = article_path(i, j);
         let t = title(i, j);
         lis.push_str(&format!(
@@ -208,9 +289,9 @@ fn trs_article(i: usize, j: usize) -> String {
     )
 }
 
-fn feed(i: usize, base: &str, items: usize) -> String {
+fn feed(i: usize, base: &str, listed: &[usize]) -> String {
     let mut out = String::new();
-    for j in 0..items {
+    for &j in listed {
         let link = format!("{base}{}", article_path(i, j));
         let content = body(i, j).replace("src=\"/", &format!("src=\"{base}/"));
         out.push_str(&format!(
@@ -230,8 +311,8 @@ fn feed(i: usize, base: &str, items: usize) -> String {
 }
 
 /// A validator that never changes: the content is fixed for the whole run.
-fn etag_of(i: usize) -> String {
-    format!("\"site-{i}-v1\"")
+fn etag_of(i: usize, newest: Option<usize>) -> String {
+    format!("\"site-{i}-v1-{}\"", newest.unwrap_or(0))
 }
 
 async fn page(
@@ -274,6 +355,11 @@ async fn answer(
     if path == "/__stats" {
         return axum::Json(c.snapshot()).into_response();
     }
+    if path == "/__cycle" {
+        return (st.cycle.fetch_add(1, Ordering::Relaxed) + 1)
+            .to_string()
+            .into_response();
+    }
     let Some(i) = site_of(host).filter(|i| *i < st.sites) else {
         c.not_found.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::NOT_FOUND, "no such site").into_response();
@@ -284,8 +370,22 @@ async fn answer(
     }
     let base = format!("http://{host}");
     let source = if is_feed(i) { "/rss.xml" } else { "/xwzx/" };
+    let listed = st.listed(i);
     if path == source {
-        let etag = etag_of(i);
+        match st.churn.role(i) {
+            Role::Slow(d) => tokio::time::sleep(d).await,
+            Role::Error => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                return (StatusCode::INTERNAL_SERVER_ERROR, "500").into_response();
+            }
+            Role::Hang => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_secs(45)).await;
+                return (StatusCode::GATEWAY_TIMEOUT, "504").into_response();
+            }
+            Role::Steady | Role::Changing => {}
+        }
+        let etag = etag_of(i, listed.first().copied());
         if headers
             .get(header::IF_NONE_MATCH)
             .is_some_and(|v| v.as_bytes() == etag.as_bytes())
@@ -303,16 +403,16 @@ async fn answer(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/rss+xml"),
             );
-            (h, feed(i, &base, st.items)).into_response()
+            (h, feed(i, &base, &listed)).into_response()
         } else {
             c.list.fetch_add(1, Ordering::Relaxed);
             // Like many CMS servers: no charset in the header, the page says gb2312.
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            (h, gbk(&list_page(i, st.items))).into_response()
+            (h, gbk(&list_page(i, &listed))).into_response()
         };
     }
     if !is_feed(i)
-        && let Some(j) = (0..st.items).find(|j| article_path(i, *j) == path)
+        && let Some(&j) = listed.iter().find(|j| article_path(i, **j) == path)
     {
         c.article.fetch_add(1, Ordering::Relaxed);
         return (

@@ -310,29 +310,67 @@ impl Store {
 
     /// Items of `unit` that `account` has pending and may send at `now`:
     /// approved ones it has not taken, priority first, then oldest. Records
-    /// only.
+    /// only. Reads the whole backlog: for counts and lists; an outbox step
+    /// takes [`Store::next_due_for`].
     pub fn due_for(
         &self,
         unit: &str,
         account: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut due: Vec<Item> = self
-            .due(unit, now)?
-            .into_iter()
-            .filter(|i| !i.deliveries.contains_key(account))
-            .collect();
-        // Items another account is sending may still be pending here. (Not
-        // items every account is done with — published, or failed for good:
-        // an account added to the config later must not get the unit's
-        // old articles.)
-        for item in self.records_in(unit, "publishing")? {
-            if !item.deliveries.contains_key(account) && !due.iter().any(|d| d.id == item.id) {
+        let mut due = self.under_way_elsewhere(unit, account, now)?;
+        for item in super::items::QueueHead::new(self, unit) {
+            let item = item?;
+            if !item.deliveries.contains_key(account) {
                 due.push(item);
             }
         }
         due.sort_by(super::items::queue_order);
         Ok(due)
+    }
+
+    /// The first of [`Store::due_for`], without reading the backlog behind
+    /// it: one outbox step. The queued items are read in queue order up to
+    /// the first one `account` has not taken (so the cost is the items this
+    /// account is ahead of the unit's slowest account, not the backlog);
+    /// the few others that can be due (retries whose time has come, items
+    /// another account is sending) are compared with it.
+    pub fn next_due_for(
+        &self,
+        unit: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut head = None;
+        for item in super::items::QueueHead::new(self, unit) {
+            let item = item?;
+            if !item.deliveries.contains_key(account) {
+                head = Some(item);
+                break;
+            }
+        }
+        Ok(self
+            .under_way_elsewhere(unit, account, now)?
+            .into_iter()
+            .chain(head)
+            .min_by(super::items::queue_order))
+    }
+
+    /// What `account` may send besides the unit's queued items: publish
+    /// retries due at `now` and items another account is sending, which
+    /// stay pending here. (Not items every account is done with —
+    /// published, or failed for good: an account added to the config later
+    /// must not get the unit's old articles.)
+    fn under_way_elsewhere(
+        &self,
+        unit: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = self.retries_due(unit, now)?;
+        out.extend(self.records_in(unit, "publishing")?);
+        out.retain(|i| !i.deliveries.contains_key(account));
+        Ok(out)
     }
 
     /// Stores written before deliveries knew only one account per unit:
@@ -433,5 +471,203 @@ impl Store {
         id: &str,
     ) -> Result<std::collections::BTreeMap<String, DeliveryState>, StoreError> {
         Ok(self.record(id)?.map(|i| i.deliveries).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod due_tests {
+    use super::*;
+    use chrono::Duration;
+
+    const ACCOUNTS: [&str; 2] = ["acc", "other"];
+
+    fn accounts() -> Vec<String> {
+        ACCOUNTS.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn item(n: usize, t0: DateTime<Utc>) -> Item {
+        Item {
+            title: format!("标题{n}"),
+            ..Item::new(
+                "u",
+                &format!("https://a.org/{n}"),
+                "feed:x",
+                t0,
+                State::Queued,
+            )
+        }
+    }
+
+    async fn insert(s: &Store, i: &Item) {
+        s.insert_new(i, std::slice::from_ref(&i.url)).await.unwrap();
+    }
+
+    /// The outbox step over a backlog: it must not decode the items behind
+    /// the head (that made draining a backlog of B items cost B² decodes).
+    /// The backlog's records are made unreadable: a step that reads them
+    /// fails.
+    #[tokio::test]
+    async fn an_outbox_step_reads_the_head_of_the_queue_not_the_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let t0 = Utc::now() - Duration::days(30);
+        let mut ids = Vec::new();
+        for n in 0..300 {
+            let mut i = item(n, t0);
+            i.published_at = Some((t0 + Duration::minutes(n as i64)).fixed_offset());
+            insert(&s, &i).await;
+            ids.push(i.id);
+        }
+        for id in &ids[1..] {
+            s.trees()
+                .unwrap()
+                .items
+                .insert(id.as_bytes(), b"not a record".as_slice())
+                .unwrap();
+        }
+        let now = Utc::now();
+        let head = s.next_due_for("u", "acc", now).unwrap().unwrap();
+        assert_eq!(head.id, ids[0]);
+        // The full list does read them (and says which record is bad).
+        assert!(matches!(
+            s.due_for("u", "acc", now),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    /// Every step takes exactly what the full queue order puts first, over a
+    /// mix of everything that orders or filters the queue: priority, dated
+    /// and undated articles, articles of the same millisecond found at
+    /// different times, retries due and not yet due, items the other
+    /// account is sending (pending here) and items this account already
+    /// has (not again).
+    #[tokio::test]
+    async fn each_outbox_step_takes_the_head_of_the_full_queue_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let day = |d: i64| now - Duration::days(d);
+        let mut n = 0;
+        let mut next = |f: &dyn Fn(&mut Item)| {
+            n += 1;
+            let mut i = item(n, day(40) + Duration::minutes(n as i64));
+            f(&mut i);
+            i
+        };
+        let same_day = day(10).fixed_offset();
+        let mut all = vec![
+            next(&|i| i.published_at = Some(day(20).fixed_offset())),
+            next(&|i| i.published_at = Some(day(30).fixed_offset())),
+            next(&|i| i.discovered_at = day(25)),
+            next(&|i| i.discovered_at = day(1)),
+            next(&|i| {
+                i.priority = true;
+                i.published_at = Some(day(5).fixed_offset());
+            }),
+            next(&|i| i.priority = true),
+            next(&|i| {
+                i.state = State::Failed {
+                    stage: Stage::Publish,
+                    reason: "429".into(),
+                    attempts: 1,
+                    next_retry: Some(now - Duration::minutes(1)),
+                };
+                i.published_at = Some(day(15).fixed_offset());
+            }),
+            next(&|i| {
+                i.state = State::Failed {
+                    stage: Stage::Publish,
+                    reason: "429".into(),
+                    attempts: 1,
+                    next_retry: Some(now + Duration::hours(1)),
+                };
+            }),
+        ];
+        for k in 0..5 {
+            all.push(next(&|i| {
+                i.published_at = Some(same_day);
+                i.discovered_at = day(9) - Duration::seconds(k);
+            }));
+        }
+        for i in &all {
+            insert(&s, i).await;
+        }
+        // The other account is sending one (pending here) and has sent one
+        // (pending here); this account has one under way elsewhere.
+        let acc = accounts();
+        s.deliver(&all[0].id, "other", &acc, now, DeliveryStep::Take)
+            .await
+            .unwrap();
+        s.deliver(&all[1].id, "other", &acc, now, DeliveryStep::Take)
+            .await
+            .unwrap();
+        let sent = DeliveryStep::Published {
+            remote_id: "r".into(),
+            remote_url: None,
+            notes: vec![],
+        };
+        s.deliver(&all[1].id, "other", &acc, now, sent.clone())
+            .await
+            .unwrap();
+        s.deliver(&all[2].id, "acc", &acc, now, DeliveryStep::Take)
+            .await
+            .unwrap();
+
+        let mut taken = Vec::new();
+        loop {
+            let full = s.due_for("u", "acc", now).unwrap();
+            let step = s.next_due_for("u", "acc", now).unwrap();
+            assert_eq!(
+                step.as_ref().map(|i| &i.id),
+                full.first().map(|i| &i.id),
+                "after {taken:?}"
+            );
+            let Some(head) = step else { break };
+            s.deliver(&head.id, "acc", &acc, now, DeliveryStep::Take)
+                .await
+                .unwrap();
+            s.deliver(&head.id, "acc", &acc, now, sent.clone())
+                .await
+                .unwrap();
+            taken.push(head.title);
+        }
+        // Priority first (the undated one by when found: day 40, before
+        // day 5); then oldest by date or, undated, by when found: day 30
+        // (sent on the other account), day 20 (being sent there), the retry
+        // (day 15), the five of day 10 by when found, the one found a day
+        // ago.
+        let expected: Vec<String> = [5, 4, 1, 0, 6, 12, 11, 10, 9, 8, 3]
+            .into_iter()
+            .map(|k| all[k].title.clone())
+            .collect();
+        assert_eq!(taken, expected);
+        // The retry not yet due, and the item this account had under way,
+        // were never taken.
+        assert!(!taken.contains(&all[7].title) && !taken.contains(&all[2].title));
+    }
+
+    /// An account added to the config later never gets the unit's old
+    /// articles, through a step or the list.
+    #[tokio::test]
+    async fn an_account_added_later_gets_no_old_articles_through_a_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        let i = item(1, now);
+        insert(&s, &i).await;
+        let acc = accounts();
+        for a in ACCOUNTS {
+            s.deliver(&i.id, a, &acc, now, DeliveryStep::Take)
+                .await
+                .unwrap();
+            let sent = DeliveryStep::Published {
+                remote_id: format!("r-{a}"),
+                remote_url: None,
+                notes: vec![],
+            };
+            s.deliver(&i.id, a, &acc, now, sent).await.unwrap();
+        }
+        assert!(s.next_due_for("u", "late", now).unwrap().is_none());
+        assert!(s.due_for("u", "late", now).unwrap().is_empty());
     }
 }

@@ -37,14 +37,106 @@ pub enum Inserted {
 /// Counts per state, for summaries and metrics.
 pub type StateCounts = std::collections::BTreeMap<&'static str, usize>;
 
+/// Where an item stands in the publish queue: the article's date, or when
+/// it was found if it has none.
+fn queue_time(item: &Item) -> DateTime<Utc> {
+    item.published_at
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(item.discovered_at)
+}
+
 /// The publish queue's order: priority first, then oldest (by the
-/// article's date, then when it was found).
+/// article's date or, undated, when it was found; then when it was found).
+///
+/// Why the date-or-found time and not the date with undated articles
+/// first: it is the order the `index` keys of queued items are kept in
+/// (see [`index_key`]), so the head of a queue is read from the index
+/// without decoding the backlog behind it ([`QueueHead`]). Keys hold the
+/// time to the millisecond; items within one millisecond are decoded and
+/// sorted by this function.
 pub(super) fn queue_order(a: &Item, b: &Item) -> std::cmp::Ordering {
     b.priority
         .cmp(&a.priority)
-        .then(a.published_at.cmp(&b.published_at))
+        .then(queue_time(a).cmp(&queue_time(b)))
         .then(a.discovered_at.cmp(&b.discovered_at))
         .then(a.id.cmp(&b.id))
+}
+
+/// The queued items of a unit in exact [`queue_order`], read lazily: the
+/// `index` keys come out in order of (priority class, time in
+/// milliseconds); the records of one such group are decoded together and
+/// sorted, and nothing after the group is read until it is used up. So
+/// taking the head of a backlog of B items decodes one group, not B
+/// records (an outbox step over a backlog was O(B) decodes, draining it
+/// O(B²)).
+pub(super) struct QueueHead<'a> {
+    store: &'a Store,
+    keys: std::iter::Peekable<Box<dyn Iterator<Item = Result<sled::IVec, StoreError>>>>,
+    /// Where the (class, time) part of a key starts.
+    at: usize,
+    group: std::collections::VecDeque<Item>,
+}
+
+impl<'a> QueueHead<'a> {
+    pub(super) fn new(store: &'a Store, unit: &str) -> Self {
+        let mut prefix = key2(unit, "queued");
+        prefix.push(0);
+        let at = prefix.len();
+        let keys: Box<dyn Iterator<Item = _>> =
+            Box::new(store.scan_index(prefix).map(|kv| kv.map(|(k, _)| k)));
+        QueueHead {
+            store,
+            keys: keys.peekable(),
+            at,
+            group: Default::default(),
+        }
+    }
+
+    /// Decode the next (class, millisecond) group of keys into `group`.
+    fn fill(&mut self) -> Result<(), StoreError> {
+        let at = self.at;
+        let order = |k: &[u8]| k.get(at..at + 9).map(<[u8]>::to_vec);
+        let Some(first) = self.keys.next().transpose()? else {
+            return Ok(());
+        };
+        let group_of = order(&first);
+        let mut ids = vec![first];
+        while let Some(Ok(next)) = self.keys.peek() {
+            if order(next) != group_of {
+                break;
+            }
+            if let Some(Ok(k)) = self.keys.next() {
+                ids.push(k);
+            }
+        }
+        let mut items = Vec::with_capacity(ids.len());
+        for k in ids {
+            // The id follows the 1-byte class, 8-byte time and a NUL.
+            let id = &k[(at + 10).min(k.len())..];
+            if let Some(v) = self.store.trees()?.items.get(id)? {
+                items.push(decode::<Item>(id, &v)?);
+            }
+        }
+        items.sort_by(queue_order);
+        self.group = items.into();
+        Ok(())
+    }
+}
+
+impl Iterator for QueueHead<'_> {
+    type Item = Result<Item, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // A group whose records are all gone (a race with a transition)
+        // is empty: read on.
+        while self.group.is_empty() {
+            self.keys.peek()?;
+            if let Err(e) = self.fill() {
+                return Some(Err(e));
+            }
+        }
+        self.group.pop_front().map(Ok)
+    }
 }
 
 /// The `index` key of an item: unit, state name, then an order that makes a
@@ -53,12 +145,7 @@ pub(super) fn queue_order(a: &Item, b: &Item) -> std::cmp::Ordering {
 pub(super) fn index_key(item: &Item) -> Vec<u8> {
     let millis = |t: DateTime<Utc>| t.timestamp_millis().max(0) as u64;
     let (class, t) = match &item.state {
-        State::Queued => (
-            u8::from(!item.priority),
-            item.published_at
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(item.discovered_at),
-        ),
+        State::Queued => (u8::from(!item.priority), queue_time(item)),
         State::Failed { next_retry, .. } => (
             u8::from(next_retry.is_none()),
             next_retry.unwrap_or(item.updated_at),
@@ -376,23 +463,44 @@ impl Store {
     /// first, then oldest. Records only: [`Store::begin_publishing`] loads
     /// the body of the one that is taken.
     pub fn due(&self, unit: &str, now: DateTime<Utc>) -> Result<Vec<Item>, StoreError> {
-        let mut due = self.records_in(unit, "queued")?;
-        for item in self.records_in(unit, "failed")? {
+        let mut due = QueueHead::new(self, unit).collect::<Result<Vec<_>, _>>()?;
+        due.extend(self.retries_due(unit, now)?);
+        due.sort_by(queue_order);
+        Ok(due)
+    }
+
+    /// The unit's items whose publish failed and whose retry time has come
+    /// at `now`. Reads only those: failed items are kept by retry time, the
+    /// ones never to be retried last.
+    pub(super) fn retries_due(
+        &self,
+        unit: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut due = Vec::new();
+        for id in self.ids_in(unit, "failed") {
+            let id = id?;
+            let Some(v) = self.trees()?.items.get(id.as_bytes())? else {
+                continue;
+            };
+            let item: Item = decode(id.as_bytes(), &v)?;
             match &item.state {
                 State::Failed {
                     stage: Stage::Publish,
                     next_retry: Some(t),
                     ..
                 } if *t <= now => due.push(item),
-                // Index order is by retry time: the rest are later.
+                // A retry of another stage (not the outbox's) due now.
                 State::Failed {
                     next_retry: Some(t),
                     ..
-                } if *t > now => break,
+                } if *t <= now => {}
+                // Later, or never: so is everything after it.
+                State::Failed { .. } => break,
+                // A record out of step with its key: not due.
                 _ => {}
             }
         }
-        due.sort_by(queue_order);
         Ok(due)
     }
 

@@ -6,6 +6,7 @@
 pub mod accounts_page;
 pub mod api;
 pub mod client;
+pub mod item_page;
 pub mod layout;
 pub mod report_page;
 pub mod session;
@@ -927,7 +928,7 @@ site = "http://127.0.0.1:9/"
         outbox.next().await.unwrap();
         let shown = page(format!("{base}/desk/item/{}", item.id)).await;
         assert!(
-            shown.contains("平台时间") && shown.contains("CST"),
+            shown.contains("平台发布时间") && shown.contains("CST"),
             "{shown}"
         );
         assert!(shown.contains("原文发布时间"), "{shown}");

@@ -11,25 +11,21 @@
 
 use super::Service;
 use super::layout::{back, esc, flash, page};
-use super::session::{HasCsrf, guarded, has_csrf, logged_in};
+use super::session::logged_in;
 use crate::config::Editor;
-use crate::desk::{Delivery, DeskError, ItemView};
+use crate::desk::ItemView;
 use crate::store::Item;
-use axum::Form;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use axum::routing::get;
 use std::collections::HashMap;
 use std::fmt::Write;
 
 fn state_zh(s: &str) -> &'static str {
     crate::store::StateName::parse(s).map_or("未知", |n| n.label_zh())
 }
-
-has_csrf!(ActionForm, PushForm, BroadcastForm);
 
 /// One row of the item list; times in the daemon's time zone.
 fn item_row(i: &Item, tz: chrono_tz::Tz) -> String {
@@ -212,284 +208,6 @@ async fn index(
     page("稿件", Some(&ed.name), &body)
 }
 
-async fn item_page(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let (ed, csrf) = match logged_in(&s, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let item = match s.desk().item(&ed, &id) {
-        Ok(i) => i,
-        Err(e) => return back("/desk", Err(e)),
-    };
-    let config = s.config();
-    let v = ItemView::from(&item);
-    let unit = config.unit(&item.unit);
-    let (shown_title, shortened) = unit
-        .map(|u| u.platform_title(&item.title))
-        .unwrap_or_else(|| (item.title.clone(), false));
-    let mut preview = String::new();
-    if shortened {
-        let _ = write!(preview, "<p>{}</p>", esc(&item.title));
-    }
-    preview.push_str(&item.html);
-    let srcdoc = format!(
-        "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;line-height:1.7;padding:0 1em}}img{{max-width:100%}}</style><h1>{}</h1>{}",
-        esc(&shown_title),
-        preview
-    );
-    let mut body = flash(&q);
-    let _ = write!(
-        body,
-        r#"<h2>{title}</h2><table>
-<tr><th>编号</th><td>{id}</td></tr><tr><th>单位</th><td>{unit}</td></tr>
-<tr><th>状态</th><td class="state-{state}">{state_zh}{prio}</td></tr>
-<tr><th>原因</th><td>{reason}</td></tr>
-<tr><th>原文链接</th><td><a href="{url}" rel="noopener noreferrer" target="_blank">{url}</a></td></tr>
-<tr><th>原文发布时间</th><td>{published}</td></tr>
-<tr><th>平台标题</th><td>{shown}{short}</td></tr>
-<tr><th>备注</th><td>{notes}</td></tr>"#,
-        title = esc(&item.title),
-        id = esc(&item.id),
-        unit = esc(&item.unit),
-        state = esc(&v.state),
-        state_zh = state_zh(&v.state),
-        prio = if item.priority { " ★优先" } else { "" },
-        reason = esc(v.reason.as_deref().unwrap_or("")),
-        url = esc(&item.url),
-        // The source article's own date, in the daemon's zone, named so it
-        // is not taken for when the platform published it (see below).
-        published = esc(&item
-            .published_at
-            .map(|t| {
-                t.with_timezone(&config.daemon.timezone)
-                    .format("%Y-%m-%d %H:%M %Z")
-                    .to_string()
-            })
-            .unwrap_or_else(|| "未知".into())),
-        shown = esc(&shown_title),
-        short = if shortened {
-            "（标题过长已截断，完整标题作为正文第一行）"
-        } else {
-            ""
-        },
-        notes = esc(&item.notes.join("；")),
-    );
-    if let Some(rid) = &v.remote_id {
-        let _ = write!(
-            body,
-            "<tr><th>平台稿件</th><td>{}</td></tr>",
-            esc(v.remote_url.as_deref().unwrap_or(rid))
-        );
-    }
-    for d in &v.deliveries {
-        let _ = write!(
-            body,
-            "<tr><th>各账号</th><td>{}</td></tr>",
-            esc(&d.zh_at(config.daemon.timezone))
-        );
-    }
-    body.push_str("</table>");
-    if !item.review_hits.is_empty() {
-        body.push_str("<h3>审核命中</h3><ul>");
-        for h in &item.review_hits {
-            let ctx = esc(&h.context).replace(
-                &esc(&h.matched),
-                &format!(r#"<mark class="hit">{}</mark>"#, esc(&h.matched)),
-            );
-            let _ = write!(
-                body,
-                "<li>【{}】{}：…{}…</li>",
-                esc(&h.list),
-                esc(&h.term),
-                ctx
-            );
-        }
-        body.push_str("</ul>");
-    }
-    let c = esc(&csrf);
-    let i = esc(&item.id);
-    // Only what the item's state allows is offered (the desk refuses the
-    // rest anyway; a button that is then refused only confuses).
-    use crate::store::StateName as S;
-    let state = item.state.kind();
-    let waiting = matches!(state, S::Held | S::Queued | S::Failed);
-    body.push_str(r#"<h3>操作</h3><div class="actions">"#);
-    if state == S::Held {
-        let _ = write!(
-            body,
-            r#"<form method="post" action="/desk/item/{i}/approve" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="approve">通过审核</button></form>"#
-        );
-    }
-    if waiting {
-        let _ = write!(
-            body,
-            r#"<form method="post" action="/desk/item/{i}/priority" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="priority">设为优先</button></form>"#
-        );
-    }
-    if waiting || state == S::Seen {
-        let _ = write!(
-            body,
-            r#"<form method="post" action="/desk/item/{i}/push" class="inline"><input type="hidden" name="csrf" value="{c}"><button id="push">立即发布</button></form>"#
-        );
-    }
-    if waiting {
-        let _ = write!(
-            body,
-            r#"<form method="post" action="/desk/item/{i}/reject"><input type="hidden" name="csrf" value="{c}"><label>驳回理由 <input name="reason" required maxlength="500" size="40"></label> <button id="reject">驳回</button></form>
-<form method="post" action="/desk/item/{i}/title"><input type="hidden" name="csrf" value="{c}"><label>修改标题 <input name="title" required maxlength="100" size="50" value="{t}"></label> <button id="retitle">保存标题</button></form>"#,
-            t = esc(&item.title)
-        );
-    }
-    let _ = write!(
-        body,
-        r#"<form method="post" action="/desk/broadcast"><input type="hidden" name="csrf" value="{c}"><input type="hidden" name="item" value="{i}"><label>矩阵联动：推送到 <select name="to" required><option value="" selected disabled>请选择</option>"#
-    );
-    for u in config.units.iter().filter(|u| ed.may_act_on(&u.id)) {
-        let _ = write!(
-            body,
-            r#"<option value="{}">{}（{}）及下级</option>"#,
-            esc(&u.id),
-            esc(&u.account_name),
-            esc(&u.id)
-        );
-    }
-    let _ = write!(
-        body,
-        r#"</select></label> <button id="broadcast">联动推送</button></form></div>
-<h3>发布预览</h3><iframe sandbox="" title="发布预览" srcdoc="{}"></iframe>"#,
-        esc(&srcdoc)
-    );
-    page(&item.title, Some(&ed.name), &body)
-}
-
-#[derive(Deserialize)]
-struct ActionForm {
-    csrf: Option<String>,
-    reason: Option<String>,
-    title: Option<String>,
-}
-
-async fn item_action(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    Path((id, action)): Path<(String, String)>,
-    form: Result<Form<ActionForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let (ed, f) = match guarded(&s, &headers, form) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let desk = s.desk();
-    let r = match action.as_str() {
-        "approve" => desk
-            .approve(&ed, &id)
-            .await
-            .map(|_| "已通过审核，进入发布队列".to_string()),
-        "priority" => desk
-            .priority(&ed, &id)
-            .await
-            .map(|_| "已设为优先".to_string()),
-        "reject" => desk
-            .reject(&ed, &id, f.reason.as_deref().unwrap_or(""))
-            .await
-            .map(|_| "已驳回".to_string()),
-        "title" => desk
-            .edit_title(&ed, &id, f.title.as_deref().unwrap_or(""))
-            .await
-            .map(|_| "标题已保存".to_string()),
-        "push" => desk.push_now(&ed, &id).await.map(|ds| deliveries_zh(&ds)),
-        _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
-    };
-    back(&format!("/desk/item/{}", url_path(&id)), r)
-}
-
-fn url_path(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn deliveries_zh(ds: &[Delivery]) -> String {
-    ds.iter().map(delivery_zh).collect::<Vec<_>>().join("；")
-}
-
-fn delivery_zh(d: &Delivery) -> String {
-    format!(
-        "{}（{}）：{} {}",
-        d.account,
-        d.unit,
-        d.outcome.zh(),
-        d.detail
-    )
-}
-
-#[derive(Deserialize)]
-struct PushForm {
-    csrf: Option<String>,
-    url: String,
-    unit: String,
-    force: Option<String>,
-}
-
-async fn push(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    form: Result<Form<PushForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let (ed, f) = match guarded(&s, &headers, form) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    // No default account: a push to the wrong account cannot be undone.
-    if f.unit.trim().is_empty() {
-        return back(
-            "/desk",
-            Err(DeskError::BadInput("请选择推送到哪个单位的账号".into())),
-        );
-    }
-    let r = s
-        .desk()
-        .push_url(&ed, &f.url, &f.unit, f.force.is_some())
-        .await
-        .map(|ds| deliveries_zh(&ds));
-    back("/desk", r)
-}
-
-#[derive(Deserialize)]
-struct BroadcastForm {
-    csrf: Option<String>,
-    item: String,
-    to: String,
-}
-
-async fn broadcast(
-    State(s): State<Service>,
-    headers: HeaderMap,
-    form: Result<Form<BroadcastForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    let (ed, f) = match guarded(&s, &headers, form) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if f.to.trim().is_empty() {
-        return back(
-            &format!("/desk/item/{}", url_path(&f.item)),
-            Err(DeskError::BadInput(
-                "请选择联动推送到哪个单位（及其下级）".into(),
-            )),
-        );
-    }
-    let r = s
-        .desk()
-        .broadcast(&ed, &f.item, &f.to)
-        .await
-        .map(|ds| deliveries_zh(&ds));
-    back(&format!("/desk/item/{}", url_path(&f.item)), r)
-}
-
 async fn audit_page(State(s): State<Service>, headers: HeaderMap) -> Response {
     let (ed, _) = match logged_in(&s, &headers) {
         Ok(x) => x,
@@ -549,12 +267,9 @@ async fn audit_csv(State(s): State<Service>, headers: HeaderMap) -> Response {
 pub fn routes() -> Router<Service> {
     Router::new()
         .route("/desk", get(index))
-        .route("/desk/item/{id}", get(item_page))
-        .route("/desk/item/{id}/{action}", post(item_action))
-        .route("/desk/push", post(push))
-        .route("/desk/broadcast", post(broadcast))
         .route("/desk/audit", get(audit_page))
         .route("/desk/audit.csv", get(audit_csv))
+        .merge(super::item_page::routes())
         .merge(super::accounts_page::routes())
         .merge(super::report_page::routes())
 }

@@ -35,10 +35,16 @@ pub enum AuditAction {
     Broadcast,
     /// An account's cookie renewed on the desk.
     SetCookie,
+    /// A URL fetched for a hand push and shown for confirmation (not sent).
+    PushPreview,
+    /// The body edited before publishing (before and after in the entry).
+    EditBody,
+    /// A reject undone: back to held.
+    Unreject,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Approve,
         AuditAction::Reject,
         AuditAction::Priority,
@@ -47,6 +53,9 @@ impl AuditAction {
         AuditAction::PushUrl,
         AuditAction::Broadcast,
         AuditAction::SetCookie,
+        AuditAction::PushPreview,
+        AuditAction::EditBody,
+        AuditAction::Unreject,
     ];
 
     /// The stored and machine-readable name (`push-url`).
@@ -60,6 +69,9 @@ impl AuditAction {
             AuditAction::PushUrl => "push-url",
             AuditAction::Broadcast => "broadcast",
             AuditAction::SetCookie => "set-cookie",
+            AuditAction::PushPreview => "push-preview",
+            AuditAction::EditBody => "edit-body",
+            AuditAction::Unreject => "unreject",
         }
     }
 
@@ -74,6 +86,9 @@ impl AuditAction {
             AuditAction::PushUrl => "手动推送网址",
             AuditAction::Broadcast => "联动推送",
             AuditAction::SetCookie => "更新账号 Cookie",
+            AuditAction::PushPreview => "预览推送",
+            AuditAction::EditBody => "修改正文",
+            AuditAction::Unreject => "撤销驳回",
         }
     }
 }
@@ -96,6 +111,20 @@ impl Store {
         drop(trees);
         self.wrote(written.map_err(StoreError::from))?;
         self.flush().await
+    }
+
+    /// The audit entries of item `id`, newest first. One pass over the log
+    /// (a key does not name its item): see BENCHMARKS for what that costs.
+    pub fn audit_of(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees()?.audit.iter().rev() {
+            let (k, v) = kv?;
+            let e: AuditEntry = decode(&k, &v)?;
+            if e.item.as_deref() == Some(id) {
+                out.push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// The audit log, oldest first.

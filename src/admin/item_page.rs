@@ -511,3 +511,192 @@ pub fn routes() -> Router<Service> {
         .route("/desk/broadcast", post(broadcast))
         .route("/desk/image/{id}/{n}", get(image))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, RwLock};
+
+    /// One unit over the sample site, publishing to files, and an editor's
+    /// session on its desk.
+    async fn desk() -> (tempfile::TempDir, Service, String, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let site = listener.local_addr().unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let sd = shutdown.clone();
+        let sample = crate::demo::SampleSite::new();
+        tokio::spawn(async move { sample.serve(listener, sd).await });
+        let text = format!(
+            "[daemon]\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n\n[fetch]\nhost_delay_ms = 0\n\n[[unit]]\nid = \"u\"\naccount_name = \"测试号\"\norg_name = \"测试县科协\"\nlevel = \"county\"\nsite = \"http://{site}/\"\n  [[unit.source]]\n  list = \"http://{site}/xwzx/\"\n  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n"
+        );
+        let mut config = crate::config::parse(&text, &dir.path().join("autosync.toml")).unwrap();
+        config.daemon.editors_file = Some(dir.path().join("editors.toml"));
+        config.editors.push(Editor {
+            name: "王编辑".into(),
+            token: crate::secret::Secret::new("0123456789abcdef0123"),
+            units: None,
+            role: Default::default(),
+        });
+        let ctx =
+            crate::pipeline::Context::open(&config, Arc::new(crate::clock::SystemClock), shutdown)
+                .unwrap();
+        let outboxes = Arc::new(crate::outbox::Outboxes::new(
+            ctx.clone(),
+            config.daemon.timezone,
+            None,
+        ));
+        let service = Service {
+            ctx,
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            metrics: Default::default(),
+            sessions: Default::default(),
+            outboxes,
+            wakers: Default::default(),
+        };
+        let (session, csrf) = service.sessions.create("王编辑");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(super::super::serve(listener, service.clone()));
+        let article = format!("http://{site}{}", crate::demo::LIST_ARTICLES[0].path);
+        (
+            dir,
+            service,
+            format!("autosync_session={session}"),
+            csrf,
+            format!("{base}|{article}"),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_push_page_previews_and_only_the_confirm_publishes_once() {
+        let (dir, _service, cookie, csrf, both) = desk().await;
+        let (base, article) = both.split_once('|').unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let get = |path: String| {
+            let (client, cookie) = (client.clone(), cookie.clone());
+            async move {
+                let r = client
+                    .get(path)
+                    .header(header::COOKIE, cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let post = |path: String, form: Vec<(&'static str, String)>| {
+            let (client, cookie) = (client.clone(), cookie.clone());
+            async move {
+                let r = client
+                    .post(path)
+                    .header(header::COOKIE, cookie)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap();
+                r.headers()[header::LOCATION].to_str().unwrap().to_string()
+            }
+        };
+        let posts = || std::fs::read_dir(dir.path().join("out")).map_or(0, |d| d.count());
+        let (_, form) = get(format!("{base}/desk/push")).await;
+        assert!(
+            form.contains(
+                r#"<select name="unit" required><option value="" selected disabled>请选择</option>"#
+            ),
+            "{form}"
+        );
+        let to = post(
+            format!("{base}/desk/push"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("url", article.into()),
+                ("unit", String::new()),
+            ],
+        )
+        .await;
+        assert!(to.starts_with("/desk/push?err="), "{to}");
+        let to = post(
+            format!("{base}/desk/push"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("url", article.into()),
+                ("unit", "u".into()),
+            ],
+        )
+        .await;
+        assert!(to.starts_with("/desk/item/"), "{to}");
+        assert_eq!(posts(), 0, "published before the confirm");
+        let (_, shown) = get(format!("{base}{to}")).await;
+        assert!(
+            shown.contains("尚未发布") && shown.contains(r#"id="confirm-push""#),
+            "{shown}"
+        );
+        assert!(!shown.contains(r#"id="approve""#), "{shown}");
+        assert!(
+            !shown.contains("src=&quot;http"),
+            "the preview loads a site's image: {shown}"
+        );
+        let id = to
+            .trim_start_matches("/desk/item/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        let version = shown
+            .split(r#"name="version" value=""#)
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        let confirm = vec![("csrf", csrf.clone()), ("version", version)];
+        let first = post(
+            format!("{base}/desk/item/{id}/confirm-push"),
+            confirm.clone(),
+        )
+        .await;
+        assert!(first.contains("msg="), "{first}");
+        let again = post(format!("{base}/desk/item/{id}/confirm-push"), confirm).await;
+        assert!(again.contains("err="), "{again}");
+        assert_eq!(posts(), 1);
+        let (_, shown) = get(format!("{base}/desk/item/{id}")).await;
+        for want in [
+            "历史记录",
+            "预览推送",
+            "手动推送网址",
+            "平台发布时间（测试号）",
+            "王编辑 手动推送的链接",
+        ] {
+            assert!(shown.contains(want), "{want}: {shown}");
+        }
+        assert!(!shown.contains(r#"id="confirm-push""#), "{shown}");
+        // The article's image is shown through the desk, as a PNG.
+        assert!(shown.contains("/desk/image/"), "{shown}");
+        let r = client
+            .get(format!("{base}/desk/image/{id}/0"))
+            .header(header::COOKIE, cookie.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "image/png");
+        let (st, _) = get(format!("{base}/desk/image/{id}/7")).await;
+        assert_eq!(st, 404);
+        let r = client
+            .get(format!("{base}/desk/image/{id}/0"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 200, "an image without a session");
+        // The broadcast plan: the only unit has it already, so no confirm.
+        let (_, plan) = get(format!("{base}/desk/item/{id}/broadcast?to=u")).await;
+        assert!(
+            plan.contains("联动推送名单") && plan.contains("已有，不再推送"),
+            "{plan}"
+        );
+        assert!(!plan.contains(r#"id="confirm-broadcast""#), "{plan}");
+    }
+}

@@ -145,7 +145,7 @@ async fn item_page(
             tr { th { "状态" } td class=(format!("state-{}", v.state)) {
                 (state.label_zh()) @if item.priority { " ★优先" }
             } }
-            @if let Some(r) = &v.reason { tr { th { "原因" } td { (r) } } }
+            @if let Some(r) = &v.reason { tr { th { "原因" } td { (crate::desk::reason_zh(r)) } } }
             tr { th { "来源" } td { (origin(&item, &history)) } }
             tr { th { "原文链接" } td {
                 a href=(item.url) rel="noopener noreferrer" target="_blank" { (item.url) }

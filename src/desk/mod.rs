@@ -184,6 +184,25 @@ fn refused(action: &str) -> impl Fn(StoreError) -> DeskError + '_ {
     }
 }
 
+/// A hold or reject reason as an editor reads it: the review's machine
+/// codes (`no-text: 未提取到正文; keyword: …`) dropped, parts joined by
+/// `；`. The one place the desk shows reasons through, so the wording at the
+/// source can change without the desk showing English.
+pub fn reason_zh(reason: &str) -> String {
+    reason
+        .split("; ")
+        .map(|part| match part.split_once(": ") {
+            Some((code, rest))
+                if !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '-') =>
+            {
+                rest.trim_end_matches("（manual review）").to_string()
+            }
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
 /// Compare secrets (tokens, CSRF tokens) in time independent of where they
 /// differ.
 pub fn same_token(a: &str, b: &str) -> bool {
@@ -824,6 +843,19 @@ pub fn audit_csv(entries: &[AuditEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_reasons_are_shown_without_their_machine_codes() {
+        assert_eq!(
+            reason_zh("no-text: 未提取到正文; keyword: 命中敏感词：某（政治）"),
+            "未提取到正文；命中敏感词：某（政治）"
+        );
+        assert_eq!(
+            reason_zh("manual: 需人工审核（manual review）"),
+            "需人工审核"
+        );
+        assert_eq!(reason_zh("待确认推送"), "待确认推送");
+    }
 
     #[test]
     fn token_comparison_needs_the_whole_token() {

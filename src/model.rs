@@ -17,11 +17,12 @@
 //! | published | published (notes, retention) |
 //! | failed | failed, queued, publishing, held, rejected |
 //! | held | held, queued, rejected |
-//! | rejected | rejected (retention) |
+//! | rejected | rejected (retention), held (an editor undoes the reject) |
 //!
-//! **Rejected and published are final**: nothing leads out of them, so a
-//! rejected article can never be published, and a published one never sent
-//! again. The publish-side states (queued → publishing → published | failed)
+//! **Published is final** and a reject nearly so: nothing leads out of
+//! published, so a published article is never sent again; a rejected one
+//! can only go back to held (an editor's undo, for `[daemon]
+//! undo_reject_days`), never straight to the publish queue. The publish-side states (queued → publishing → published | failed)
 //! are those of one delivery; when a unit publishes to several accounts they
 //! become per (item, account), under the same table.
 
@@ -119,7 +120,9 @@ pub const TRANSITIONS: &[(StateName, &[StateName])] = {
         (Published, &[Published]),
         (Failed, &[Failed, Queued, Publishing, Held, Rejected]),
         (Held, &[Held, Queued, Rejected]),
-        (Rejected, &[Rejected]),
+        // An editor may undo a reject for a few days: back to held, where
+        // it needs approving again (`desk::Desk::unreject`).
+        (Rejected, &[Rejected, Held]),
     ]
 };
 
@@ -172,7 +175,9 @@ impl StateName {
             .is_some_and(|(_, tos)| tos.contains(&to))
     }
 
-    /// Final states: nothing leads out of them but edits that keep them.
+    /// Final states: nothing leads out of them but edits that keep them —
+    /// and, for a few days, an editor's undo of a reject (back to held,
+    /// never towards publishing). Retention treats them as done.
     pub fn is_final(self) -> bool {
         matches!(self, StateName::Published | StateName::Rejected)
     }
@@ -631,6 +636,7 @@ mod tests {
             (Held, Queued),
             (Held, Rejected),
             (Rejected, Rejected),
+            (Rejected, Held),
         ];
         for from in StateName::ALL {
             for to in StateName::ALL {
@@ -643,7 +649,9 @@ mod tests {
         }
         for f in StateName::ALL.into_iter().filter(|s| s.is_final()) {
             for to in StateName::ALL {
-                assert_eq!(f.can_become(to), to == f, "{f} -> {to}");
+                // A reject's undo goes back to held, and only there.
+                let undo = (f, to) == (Rejected, Held);
+                assert_eq!(f.can_become(to), to == f || undo, "{f} -> {to}");
             }
         }
         // Only through `publishing` does anything reach `published`.

@@ -237,9 +237,13 @@ async fn a_broadcast_while_the_worker_sends_skips_that_account_and_posts_once() 
     let gate = b.ctx.hooks.arm(Point::OutboxBeforeSend);
     let worker = b.worker_step("city");
     gate.reached().await;
+    let plan = b
+        .desk
+        .broadcast_plan(&b.editor, &origin.id, "prov")
+        .unwrap();
     let deliveries = b
         .desk
-        .broadcast(&b.editor, &origin.id, "prov")
+        .broadcast(&b.editor, &origin.id, "prov", &plan.digest)
         .await
         .unwrap();
     let city = deliveries.iter().find(|d| d.unit == "city").unwrap();

@@ -15,16 +15,24 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-/// An error as JSON: `{"error": "…"}` with the matching status.
+/// An error as JSON: `{"code": "wrong_state", "message": "中文…"}` with the
+/// matching status; scripts read the code, editors the message.
 pub fn error_response(e: &DeskError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(json!({ "error": e.to_string() }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "code": e.code(), "message": e.to_string() })),
+    )
+        .into_response()
 }
 
 fn bad_json(e: JsonRejection) -> Response {
     (
         e.status(),
-        axum::Json(json!({ "error": format!("bad request body: {}", e.body_text()) })),
+        axum::Json(json!({
+            "code": crate::desk::ErrorCode::BadInput,
+            "message": format!("请求内容有误：{}", e.body_text()),
+        })),
     )
         .into_response()
 }
@@ -62,7 +70,7 @@ async fn list(
 ) -> Response {
     let Ok(Query(q)) = q else {
         return error_response(&DeskError::BadInput(
-            "query takes unit, state and limit only".into(),
+            "查询参数只能是 unit、state 和 limit".into(),
         ));
     };
     respond(editor(&s, &headers).and_then(|ed| {
@@ -102,11 +110,13 @@ async fn act(
         match serde_json::from_slice(&body) {
             Ok(v @ serde_json::Value::Object(_)) => v,
             Ok(_) => {
-                return error_response(&DeskError::BadInput(
-                    "the body must be a JSON object".into(),
-                ));
+                return error_response(&DeskError::BadInput("请求内容须为 JSON 对象".into()));
             }
-            Err(e) => return error_response(&DeskError::BadInput(format!("bad JSON body: {e}"))),
+            Err(e) => {
+                return error_response(&DeskError::BadInput(format!(
+                    "请求内容不是有效的 JSON：{e}"
+                )));
+            }
         }
     };
     let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -126,7 +136,7 @@ async fn act(
                 .await
                 .map(|i| json!(ItemView::from(&i))),
             None => Err(DeskError::BadInput(
-                "reject needs {\"reason\": \"…\"}".into(),
+                "驳回须给出理由：{\"reason\": \"…\"}".into(),
             )),
         },
         "title" => match text("title") {
@@ -134,21 +144,48 @@ async fn act(
                 .edit_title(&ed, &id, &t)
                 .await
                 .map(|i| json!(ItemView::from(&i))),
-            None => Err(DeskError::BadInput("title needs {\"title\": \"…\"}".into())),
+            None => Err(DeskError::BadInput(
+                "修改标题须给出：{\"title\": \"…\"}".into(),
+            )),
         },
+        "body" => match text("text") {
+            Some(t) => desk.edit_body(&ed, &id, &t).await.map(
+                |i| json!({ "item": ItemView::from(&i), "text": crate::desk::body::as_text(&i) }),
+            ),
+            None => Err(DeskError::BadInput(
+                "修改正文须给出：{\"text\": \"…\"}".into(),
+            )),
+        },
+        "unreject" => desk
+            .unreject(&ed, &id)
+            .await
+            .map(|i| json!(ItemView::from(&i))),
+        "cancel-push" => desk
+            .push_cancel(&ed, &id)
+            .await
+            .map(|i| json!(ItemView::from(&i))),
         "push" => desk.push_now(&ed, &id).await.map(|d| json!(d)),
-        other => Err(DeskError::NotFound(format!("action {other:?}"))),
+        other => Err(DeskError::NotFound(format!("操作「{other}」"))),
     };
     respond(r)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PushBody {
+struct PushPreviewBody {
     url: String,
     unit: String,
     #[serde(default)]
     force: bool,
+}
+
+/// The confirm of a previewed push: the preview's id, and the version shown
+/// (refused if the item changed since).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    preview: String,
+    version: Option<String>,
 }
 
 /// The editor and the parsed JSON body, or the error answer. (An early
@@ -164,15 +201,40 @@ fn authed<T>(
     Ok((ed, b))
 }
 
+/// `POST /api/push/preview`: fetch, extract and store for confirmation;
+/// nothing is sent.
+async fn push_preview(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    body: Result<axum::Json<PushPreviewBody>, JsonRejection>,
+) -> Response {
+    match authed(&s, &headers, body) {
+        Ok((ed, b)) => respond(s.desk().push_preview(&ed, &b.url, &b.unit, b.force).await),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/push`: publish what `/api/push/preview` showed.
 async fn push(
     State(s): State<Service>,
     headers: HeaderMap,
     body: Result<axum::Json<PushBody>, JsonRejection>,
 ) -> Response {
     match authed(&s, &headers, body) {
-        Ok((ed, b)) => respond(s.desk().push_url(&ed, &b.url, &b.unit, b.force).await),
+        Ok((ed, b)) => respond(
+            s.desk()
+                .push_confirm(&ed, &b.preview, b.version.as_deref())
+                .await,
+        ),
         Err(r) => r,
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    item: String,
+    to: String,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +242,19 @@ async fn push(
 struct BroadcastBody {
     item: String,
     to: String,
+    /// The digest of the plan shown (`/api/broadcast/plan`).
+    digest: String,
+}
+
+async fn broadcast_plan(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    body: Result<axum::Json<PlanBody>, JsonRejection>,
+) -> Response {
+    match authed(&s, &headers, body) {
+        Ok((ed, b)) => respond(s.desk().broadcast_plan(&ed, &b.item, &b.to)),
+        Err(r) => r,
+    }
 }
 
 async fn broadcast(
@@ -188,7 +263,7 @@ async fn broadcast(
     body: Result<axum::Json<BroadcastBody>, JsonRejection>,
 ) -> Response {
     match authed(&s, &headers, body) {
-        Ok((ed, b)) => respond(s.desk().broadcast(&ed, &b.item, &b.to).await),
+        Ok((ed, b)) => respond(s.desk().broadcast(&ed, &b.item, &b.to, &b.digest).await),
         Err(r) => r,
     }
 }
@@ -219,7 +294,9 @@ pub fn routes() -> Router<Service> {
         .route("/api/items", get(list))
         .route("/api/items/{id}", get(show))
         .route("/api/items/{id}/{action}", post(act))
+        .route("/api/push/preview", post(push_preview))
         .route("/api/push", post(push))
+        .route("/api/broadcast/plan", post(broadcast_plan))
         .route("/api/broadcast", post(broadcast))
         .route("/api/audit", get(audit))
         .route("/api/audit.csv", get(audit_export))

@@ -108,16 +108,24 @@ pub async fn call(config: &Config, token: &str, req: Request) -> Result<Answer, 
             format!("/api/items/{}/title", enc(id)),
             Some(json!({ "title": title })),
         ),
-        Request::PushUrl { url, unit, force } => (
-            "POST",
-            "/api/push".into(),
-            Some(json!({ "url": url, "unit": unit, "force": force })),
-        ),
-        Request::Broadcast { item, to } => (
-            "POST",
-            "/api/broadcast".into(),
-            Some(json!({ "item": item, "to": to })),
-        ),
+        // Two steps on the daemon (preview or plan, then its confirm): the
+        // command line is the editor's confirm.
+        Request::PushUrl { url, unit, force } => {
+            let first = json!({ "url": url, "unit": unit, "force": force });
+            let Some(p) = step(&client, &base, token, "/api/push/preview", &first).await? else {
+                return local(config, token, req).await;
+            };
+            let confirm = json!({ "preview": p["preview"], "version": p["version"] });
+            ("POST", "/api/push".into(), Some(confirm))
+        }
+        Request::Broadcast { item, to } => {
+            let first = json!({ "item": item, "to": to });
+            let Some(p) = step(&client, &base, token, "/api/broadcast/plan", &first).await? else {
+                return local(config, token, req).await;
+            };
+            let confirm = json!({ "item": item, "to": to, "digest": p["digest"] });
+            ("POST", "/api/broadcast".into(), Some(confirm))
+        }
         Request::Audit => ("GET", "/api/audit".into(), None),
         Request::AuditCsv => ("GET", "/api/audit.csv".into(), None),
     };
@@ -145,11 +153,10 @@ pub async fn call(config: &Config, token: &str, req: Request) -> Result<Answer, 
                         message: format!("bad answer from the daemon: {e}"),
                     })
             } else {
-                let message = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                    .unwrap_or(text);
-                Err(Refused { status, message })
+                Err(Refused {
+                    status,
+                    message: error_message(text),
+                })
             }
         }
         // No daemon: act on the store directly.
@@ -159,6 +166,57 @@ pub async fn call(config: &Config, token: &str, req: Request) -> Result<Answer, 
             message: format!("{base}: {e}"),
         }),
     }
+}
+
+/// The message of an error answer (`{"code", "message"}`), else its text.
+fn error_message(text: String) -> String {
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|e| e.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or(text)
+}
+
+/// The first of a two-step request: its JSON answer, or `None` when no
+/// daemon answers (the caller acts on the store instead).
+async fn step(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> Result<Option<Value>, Refused> {
+    let resp = match client
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Ok(None),
+        Err(e) => {
+            return Err(Refused {
+                status: 502,
+                message: format!("{base}: {e}"),
+            });
+        }
+    };
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    if !(200..300).contains(&status) {
+        return Err(Refused {
+            status,
+            message: error_message(text),
+        });
+    }
+    serde_json::from_str(&text).map(Some).map_err(|e| Refused {
+        status: 502,
+        message: format!("bad answer from the daemon: {e}"),
+    })
 }
 
 fn enc(s: &str) -> String {
@@ -194,7 +252,8 @@ async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Ref
             Answer::Json(json!(desk.push_url(&ed, &url, &unit, force).await?))
         }
         Request::Broadcast { item, to } => {
-            Answer::Json(json!(desk.broadcast(&ed, &item, &to).await?))
+            let plan = desk.broadcast_plan(&ed, &item, &to)?;
+            Answer::Json(json!(desk.broadcast(&ed, &item, &to, &plan.digest).await?))
         }
         Request::Audit => Answer::Json(json!(desk.audit(&ed)?)),
         Request::AuditCsv => Answer::Text(audit_csv(&desk.audit(&ed)?, &desk.config)),

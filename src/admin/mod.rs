@@ -7,6 +7,7 @@ pub mod accounts_page;
 pub mod api;
 pub mod audit_page;
 pub mod client;
+pub mod item_page;
 pub mod layout;
 pub mod list_page;
 pub mod report_page;
@@ -925,7 +926,7 @@ site = "http://127.0.0.1:9/"
         outbox.next().await.unwrap();
         let shown = page(format!("{base}/desk/item/{}", item.id)).await;
         assert!(
-            shown.contains("平台时间") && shown.contains("CST"),
+            shown.contains("平台发布时间") && shown.contains("CST"),
             "{shown}"
         );
         assert!(shown.contains("原文发布时间"), "{shown}");

@@ -14,8 +14,8 @@ use super::Account;
 use super::raw::{RawDaemon, RawDefaults, RawFetch, RawSource, RawUnit};
 use super::{
     ConfigError, ConfigErrors, DEFAULT_ARCHIVE_AFTER_DAYS, DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_NEW_PER_POLL, Daemon, Limits, MAX_ACCOUNT_NAME_CHARS, PublisherConfig, Silence,
-    Source, SourceKind, Unit,
+    DEFAULT_MAX_NEW_PER_POLL, DEFAULT_UNDO_REJECT_DAYS, Daemon, Limits, MAX_ACCOUNT_NAME_CHARS,
+    PublisherConfig, Silence, Source, SourceKind, Unit,
 };
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
@@ -163,6 +163,9 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
             None | Some(0) => None,
             Some(n) => Some(chrono::Duration::days(i64::from(n))),
         },
+        undo_reject: chrono::Duration::days(i64::from(
+            d.undo_reject_days.unwrap_or(DEFAULT_UNDO_REJECT_DAYS),
+        )),
         archive_after: match d.archive_after_days.unwrap_or(DEFAULT_ARCHIVE_AFTER_DAYS) {
             0 => None,
             n => Some(chrono::Duration::days(i64::from(n))),

@@ -50,6 +50,8 @@ use url::Url;
 /// `[daemon] archive_after_days` when not given: two months of items stay
 /// in the database (editors' lists, reconciliation, reports at hand).
 pub const DEFAULT_ARCHIVE_AFTER_DAYS: u32 = 60;
+/// Days a reject can be undone on the desk when `[daemon] undo_reject_days` is not set.
+pub const DEFAULT_UNDO_REJECT_DAYS: u32 = 7;
 
 /// Days without a post after which an inspection fails an account, when
 /// neither the unit nor `[defaults]` says (some provinces say ten).
@@ -297,6 +299,8 @@ pub struct Daemon {
     /// This daemon serves only the units of this shard (`shard = "I/N"`, or
     /// `--shard`); see [`crate::shard`]. `None`: all of them.
     pub shard: Option<crate::shard::Shard>,
+    /// How long after a reject an editor may undo it (back to held).
+    pub undo_reject: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,8 @@ pub(super) struct RawDaemon {
     pub max_new_per_poll: Option<usize>,
     pub shutdown_timeout_secs: Option<u64>,
     pub keep_bodies_days: Option<u32>,
+    /// Days an editor may undo a reject (desk-act); default 7.
+    pub undo_reject_days: Option<u32>,
     pub archive_after_days: Option<u32>,
     pub shard: Option<Spanned<String>>,
     /// The watch (`crate::alert::config`): how often the summary line is

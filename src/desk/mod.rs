@@ -4,21 +4,18 @@
 //! and publishes only through the store's check-and-set, so **nothing an
 //! editor does can publish an item twice**.
 
+pub mod body;
+pub mod confirm;
+pub mod preview;
 pub mod search;
 
 use crate::config::{Config, Editor, Unit};
-use crate::ingest;
 use crate::outbox::{Outboxes, PublishPath, Sent};
 use crate::pipeline::Context;
-use crate::source::{self, Entry};
-use crate::store::{
-    AuditAction, AuditEntry, Inserted, Item, STATE_NAMES, State, StateName, StoreError,
-};
+use crate::store::{AuditAction, AuditEntry, Item, STATE_NAMES, State, StateName, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use url::Url;
 
-/// Why an action was refused; each maps to an HTTP status.
 /// How many items a list shows when not told, and at most.
 pub const DEFAULT_LIST: usize = 200;
 pub const MAX_LIST: usize = 1000;
@@ -28,21 +25,83 @@ pub fn list_limit(asked: usize) -> usize {
     asked.clamp(1, MAX_LIST)
 }
 
+/// Why an action was refused, as a machine reads it: the JSON API answers
+/// `{"code": …, "message": "中文…"}` so a script never has to match the
+/// Chinese message, and the message can change wording freely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    /// The item is not in a state that allows the action.
+    WrongState,
+    /// The unit already has the article.
+    Duplicate,
+    BadInput,
+    /// What the editor confirmed is no longer what would happen (a
+    /// broadcast's accounts changed, the previewed item changed).
+    Stale,
+    /// Undoing is no longer allowed (too long ago).
+    Expired,
+    Failed,
+    Closed,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::WrongState,
+        ErrorCode::Duplicate,
+        ErrorCode::BadInput,
+        ErrorCode::Stale,
+        ErrorCode::Expired,
+        ErrorCode::Failed,
+        ErrorCode::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::WrongState => "wrong_state",
+            ErrorCode::Duplicate => "duplicate",
+            ErrorCode::BadInput => "bad_input",
+            ErrorCode::Stale => "stale",
+            ErrorCode::Expired => "expired",
+            ErrorCode::Failed => "failed",
+            ErrorCode::Closed => "closed",
+        }
+    }
+}
+
+/// Why an action was refused; each maps to an HTTP status and a machine
+/// code, and reads in Chinese (editors read it on the desk).
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
-    #[error("no valid token")]
+    #[error("未登录或令牌无效")]
     Unauthorized,
-    #[error("editor {editor} may not act on unit {unit}")]
+    /// `unit` is the unit's name as editors know it (see [`Desk::unit_label`]).
+    #[error("编辑「{editor}」无权操作{unit}")]
     Forbidden { editor: String, unit: String },
-    #[error("{0} not found")]
+    #[error("未找到{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    Duplicate(String),
+    #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
+    Stale(String),
+    #[error("{0}")]
+    Expired(String),
+    #[error("{0}")]
     Failed(String),
-    #[error("no editors_file is configured: the desk is closed")]
+    #[error("未配置编辑名单（[daemon] editors_file），编辑台未开放")]
     Closed,
 }
 
@@ -52,12 +111,52 @@ impl DeskError {
             DeskError::Unauthorized => 401,
             DeskError::Forbidden { .. } => 403,
             DeskError::NotFound(_) => 404,
-            DeskError::Conflict(_) => 409,
+            DeskError::Conflict(_) | DeskError::Duplicate(_) | DeskError::Stale(_) => 409,
+            DeskError::Expired(_) => 410,
             DeskError::BadInput(_) => 400,
             DeskError::Failed(_) => 502,
             DeskError::Closed => 503,
         }
     }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DeskError::Unauthorized => ErrorCode::Unauthorized,
+            DeskError::Forbidden { .. } => ErrorCode::Forbidden,
+            DeskError::NotFound(_) => ErrorCode::NotFound,
+            DeskError::Conflict(_) => ErrorCode::WrongState,
+            DeskError::Duplicate(_) => ErrorCode::Duplicate,
+            DeskError::BadInput(_) => ErrorCode::BadInput,
+            DeskError::Stale(_) => ErrorCode::Stale,
+            DeskError::Expired(_) => ErrorCode::Expired,
+            DeskError::Failed(_) => ErrorCode::Failed,
+            DeskError::Closed => ErrorCode::Closed,
+        }
+    }
+}
+
+/// A one-line text an editor typed (a title, a reason): trimmed, 1 to
+/// `max` characters, no control characters (a newline or an invisible
+/// character in a title reaches the platform as is).
+pub fn plain_line<'a>(
+    s: &'a str,
+    what: &str,
+    min: usize,
+    max: usize,
+) -> Result<&'a str, DeskError> {
+    let s = s.trim();
+    if s.chars().any(char::is_control) {
+        return Err(DeskError::BadInput(format!(
+            "{what}不能含控制字符（换行、制表符等）"
+        )));
+    }
+    let n = s.chars().count();
+    if !(min..=max).contains(&n) {
+        return Err(DeskError::BadInput(format!(
+            "{what}须为 {min} 至 {max} 字，现为 {n} 字"
+        )));
+    }
+    Ok(s)
 }
 
 fn store_err(e: impl std::fmt::Display) -> DeskError {
@@ -69,6 +168,14 @@ fn store_err(e: impl std::fmt::Display) -> DeskError {
 /// failure of the store.
 fn refused(action: &str) -> impl Fn(StoreError) -> DeskError + '_ {
     move |e| match e {
+        StoreError::Refused {
+            item,
+            state,
+            reason: Some(why),
+        } => DeskError::Conflict(format!(
+            "稿件 {item}（{}）不能{action}：{why}",
+            state.label_zh()
+        )),
         StoreError::Refused { item, state, .. } => DeskError::Conflict(format!(
             "稿件 {item} 当前状态为「{}」，不能{action}",
             state.label_zh()
@@ -76,6 +183,25 @@ fn refused(action: &str) -> impl Fn(StoreError) -> DeskError + '_ {
         StoreError::NoSuchItem(id) => DeskError::NotFound(format!("稿件 {id}")),
         e => store_err(e),
     }
+}
+
+/// A hold or reject reason as an editor reads it: the review's machine
+/// codes (`no-text: 未提取到正文; keyword: …`) dropped, parts joined by
+/// `；`. The one place the desk shows reasons through, so the wording at the
+/// source can change without the desk showing English.
+pub fn reason_zh(reason: &str) -> String {
+    reason
+        .split("; ")
+        .map(|part| match part.split_once(": ") {
+            Some((code, rest))
+                if !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '-') =>
+            {
+                rest.trim_end_matches("（manual review）").to_string()
+            }
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// Compare secrets (tokens, CSRF tokens) in time independent of where they
@@ -303,15 +429,28 @@ impl Desk {
         }
     }
 
+    /// A unit as editors know it: its organisation and account by name
+    /// (the id only when the unit is not in the config).
+    pub fn unit_label(&self, id: &str) -> String {
+        match self.config.unit(id) {
+            Some(u) => format!("「{}」（账号「{}」）", u.org_name, u.account_name),
+            None => format!("单位 {id}"),
+        }
+    }
+
+    fn forbidden(&self, ed: &Editor, unit: &str) -> DeskError {
+        DeskError::Forbidden {
+            editor: ed.name.clone(),
+            unit: self.unit_label(unit),
+        }
+    }
+
     fn reach(&self, ed: &Editor, unit: &str) -> Result<(), DeskError> {
         if self.config.unit(unit).is_none() {
-            return Err(DeskError::NotFound(format!("unit {unit}")));
+            return Err(DeskError::NotFound(format!("单位 {unit}")));
         }
         if !ed.may_act_on(unit) {
-            return Err(DeskError::Forbidden {
-                editor: ed.name.clone(),
-                unit: unit.to_string(),
-            });
+            return Err(self.forbidden(ed, unit));
         }
         Ok(())
     }
@@ -330,10 +469,7 @@ impl Desk {
                 ))
             })?;
         if !ed.may_act_on(&item.unit) {
-            return Err(DeskError::Forbidden {
-                editor: ed.name.clone(),
-                unit: item.unit.clone(),
-            });
+            return Err(self.forbidden(ed, &item.unit));
         }
         Ok(item)
     }
@@ -370,8 +506,8 @@ impl Desk {
             && !STATE_NAMES.contains(&s)
         {
             return Err(DeskError::BadInput(format!(
-                "unknown state {s:?}; one of {}",
-                STATE_NAMES.join(", ")
+                "没有「{s}」这个状态；可选：{}",
+                STATE_NAMES.join("、")
             )));
         }
         let units: Vec<&str> = self
@@ -485,10 +621,7 @@ impl Desk {
     /// Not to be published, with a reason. Possible in every state before
     /// `publishing`, whatever became of the body.
     pub async fn reject(&self, ed: &Editor, id: &str, reason: &str) -> Result<Item, DeskError> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(DeskError::BadInput("驳回须说明理由（1 至 500 字）".into()));
-        }
+        let reason = plain_line(reason, "驳回理由", 1, 500)?;
         let item = self
             .act(
                 ed,
@@ -532,13 +665,7 @@ impl Desk {
 
     /// Change the title before publishing (never while it is being sent).
     pub async fn edit_title(&self, ed: &Editor, id: &str, title: &str) -> Result<Item, DeskError> {
-        let title = title.trim();
-        let n = title.chars().count();
-        if !(2..=100).contains(&n) {
-            return Err(DeskError::BadInput(format!(
-                "标题须为 2 至 100 字，现为 {n} 字"
-            )));
-        }
+        let title = plain_line(title, "标题", 2, 100)?;
         self.act(
             ed,
             id,
@@ -619,7 +746,7 @@ impl Desk {
             let sent = outbox
                 .send(&item.id, path)
                 .await
-                .map_err(|e| DeskError::Failed(e.to_string()))?;
+                .map_err(|e| DeskError::Failed(format!("账号「{}」发送出错：{e}", account.name)))?;
             out.push(self.delivery(unit, &account.name, item, sent));
         }
         self.woke(&unit.id);
@@ -664,213 +791,6 @@ impl Desk {
             detail,
             item: Some(item.id.clone()),
         }
-    }
-
-    /// Fetch and extract `url` and publish it to `unit`'s account now,
-    /// through the same dedupe: an article the unit already has is refused
-    /// unless `force`.
-    pub async fn push_url(
-        &self,
-        ed: &Editor,
-        url: &str,
-        unit_id: &str,
-        force: bool,
-    ) -> Result<Vec<Delivery>, DeskError> {
-        self.reach(ed, unit_id)?;
-        let unit = self.unit(unit_id)?;
-        let url = Url::parse(url.trim())
-            .map_err(|e| DeskError::BadInput(format!("{url:?} 不是有效的网址：{e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(DeskError::BadInput(format!("{url} 不是 http(s) 网址")));
-        }
-        let url = source::canonicalize(&url);
-        let entry = Entry {
-            url: url.clone(),
-            guid: None,
-            title: None,
-            published_at: None,
-            author: None,
-            content_html: None,
-            summary: None,
-            from_feed: false,
-        };
-        let store = &self.ctx.store;
-        if let Some(id) = store
-            .lookup(unit_id, &ingest::identities(&entry))
-            .map_err(store_err)?
-            && !force
-        {
-            let state = store
-                .record(&id)
-                .map_err(store_err)?
-                .map(|i| i.state.kind().label_zh())
-                .unwrap_or("已归档");
-            return Err(DeskError::Conflict(format!(
-                "单位 {unit_id} 已有该文章（稿件 {id}，{state}）；如确需再次推送，请选择强制推送"
-            )));
-        }
-        let content = ingest::obtain(&self.ctx, unit, &entry, true)
-            .await
-            .map_err(|e| DeskError::Failed(e.msg))?;
-        let now = self.ctx.clock.now();
-        let mut item = ingest::new_item(unit, "push", &entry, now, State::Queued);
-        ingest::fill(&mut item, content);
-        item.priority = true;
-        let fp = format!("fp:{}", item.fingerprint.clone().unwrap_or_default());
-        if let Some(id) = store
-            .lookup(unit_id, std::slice::from_ref(&fp))
-            .map_err(store_err)?
-            && !force
-        {
-            return Err(DeskError::Conflict(format!(
-                "单位 {unit_id} 已有内容相同的文章（稿件 {id}）；如确需再次推送，请选择强制推送"
-            )));
-        }
-        let identities = if force {
-            // A forced push is a new item of its own, known only by itself.
-            item.id = Item::id_for(unit_id, &format!("{url}#push-{}", now.timestamp_millis()));
-            vec![format!("push:{}", item.id)]
-        } else {
-            let mut ids = ingest::identities(&entry);
-            ids.push(fp);
-            ids
-        };
-        if let Inserted::Known(id) = store
-            .insert_new(&item, &identities)
-            .await
-            .map_err(store_err)?
-        {
-            return Err(DeskError::Conflict(format!(
-                "单位 {unit_id} 已有该文章（稿件 {id}）"
-            )));
-        }
-        store.flush().await.map_err(store_err)?;
-        let ds = self.deliver(&item, PublishPath::Push).await?;
-        self.record(
-            ed,
-            AuditAction::PushUrl,
-            Some(&item),
-            None,
-            Some(summary(&ds)),
-            Some(format!("{url}{}", if force { "（强制）" } else { "" })),
-        )
-        .await?;
-        Ok(ds)
-    }
-
-    /// Push one item to every account in `to`'s subtree, each through its
-    /// own outbox and recorded as an item of that unit; an account that
-    /// already has the article (or is sending it) is skipped.
-    pub async fn broadcast(
-        &self,
-        ed: &Editor,
-        id: &str,
-        to: &str,
-    ) -> Result<Vec<Delivery>, DeskError> {
-        let origin = self.item(ed, id)?;
-        self.reach(ed, to)?;
-        let targets = self.config.subtree(to);
-        let outside: Vec<&str> = targets
-            .iter()
-            .filter(|u| !ed.may_act_on(&u.id))
-            .map(|u| u.id.as_str())
-            .collect();
-        if !outside.is_empty() {
-            return Err(DeskError::Forbidden {
-                editor: ed.name.clone(),
-                unit: outside.join(", "),
-            });
-        }
-        if origin.text.trim().is_empty() {
-            return Err(DeskError::Conflict(format!(
-                "稿件 {id} 没有正文，无法联动推送"
-            )));
-        }
-        let url = Url::parse(&origin.url)
-            .map_err(|e| DeskError::Failed(format!("稿件 {id} 的网址有误：{e}")))?;
-        let mut out = Vec::new();
-        for unit in targets {
-            let skip = |detail: String, item: Option<String>| Delivery {
-                unit: unit.id.clone(),
-                account: unit.account_name.clone(),
-                outcome: DeliveryOutcome::Skipped,
-                detail,
-                item,
-            };
-            let mut ids = vec![url.to_string()];
-            if let Some(fp) = &origin.fingerprint {
-                ids.push(format!("fp:{fp}"));
-            }
-            let store = &self.ctx.store;
-            let now = self.ctx.clock.now();
-            let item = match store.lookup(&unit.id, &ids).map_err(store_err)? {
-                // The unit has it but has not published it: publish that
-                // item, if it is still waiting when we get to it.
-                Some(eid) => {
-                    let res = store
-                        .transition(
-                            &eid,
-                            &[StateName::Queued, StateName::Held, StateName::Failed],
-                            now,
-                            |i| {
-                                i.state = State::Queued;
-                                i.priority = true;
-                                Ok(())
-                            },
-                        )
-                        .await;
-                    match res {
-                        Ok(i) => i,
-                        Err(StoreError::Refused { state, .. }) => {
-                            out.push(skip(
-                                format!("已有该文章（{}）", state.label_zh()),
-                                Some(eid),
-                            ));
-                            continue;
-                        }
-                        Err(StoreError::NoSuchItem(_)) => {
-                            out.push(skip("已有该文章（已归档）".into(), Some(eid)));
-                            continue;
-                        }
-                        Err(e) => return Err(store_err(e)),
-                    }
-                }
-                None => {
-                    let mut i = origin.clone();
-                    i.id = Item::id_for(&unit.id, url.as_str());
-                    i.unit = unit.id.clone();
-                    i.source = format!("broadcast:{}", origin.id);
-                    i.state = State::Queued;
-                    i.priority = true;
-                    i.notes = vec![format!("由 {} 联动推送（{}）", origin.unit, ed.name)];
-                    i.discovered_at = now;
-                    i.updated_at = now;
-                    if let Inserted::Known(k) =
-                        store.insert_new(&i, &ids).await.map_err(store_err)?
-                    {
-                        out.push(skip("已有该文章".into(), Some(k)));
-                        continue;
-                    }
-                    store.flush().await.map_err(store_err)?;
-                    i
-                }
-            };
-            out.extend(self.deliver(&item, PublishPath::Broadcast).await?);
-        }
-        let summary: Vec<String> = out
-            .iter()
-            .map(|d| format!("{}:{}", d.unit, d.outcome.zh()))
-            .collect();
-        self.record(
-            ed,
-            AuditAction::Broadcast,
-            Some(&origin),
-            None,
-            Some(to.to_string()),
-            Some(summary.join(" ")),
-        )
-        .await?;
-        Ok(out)
     }
 
     /// The audit log, oldest first.
@@ -947,6 +867,19 @@ pub fn audit_csv(entries: &[AuditEntry], config: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_reasons_are_shown_without_their_machine_codes() {
+        assert_eq!(
+            reason_zh("no-text: 未提取到正文; keyword: 命中敏感词：某（政治）"),
+            "未提取到正文；命中敏感词：某（政治）"
+        );
+        assert_eq!(
+            reason_zh("manual: 需人工审核（manual review）"),
+            "需人工审核"
+        );
+        assert_eq!(reason_zh("待确认推送"), "待确认推送");
+    }
 
     #[test]
     fn token_comparison_needs_the_whole_token() {

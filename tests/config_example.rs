@@ -21,6 +21,8 @@ fn example_config_parses_and_documents_every_unit_field() {
         "shard",
         "listen",
         "editors_file",
+        "desk_secure_cookie",
+        "desk_trusted_proxies",
         "timezone",
         "concurrency",
         "publish_grace_secs",

@@ -297,6 +297,13 @@ pub struct Daemon {
     /// This daemon serves only the units of this shard (`shard = "I/N"`, or
     /// `--shard`); see [`crate::shard`]. `None`: all of them.
     pub shard: Option<crate::shard::Shard>,
+    /// `desk_secure_cookie`: the desk's cookies carry `Secure` and the
+    /// `__Host-` prefix, for a desk served behind TLS.
+    pub desk_secure_cookie: bool,
+    /// `desk_trusted_proxies`: a request from one of these addresses is
+    /// counted, for the login rate limit, by the last address its
+    /// `X-Forwarded-For` names instead.
+    pub desk_trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]

@@ -201,22 +201,8 @@ impl DeskSession {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let resp = client
-            .post(format!("{base}/desk/login"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .expect("logged in")
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let resp = desk_login(&client, base, token).await;
+        let cookie = session_cookie(&resp).expect("logged in");
         DeskSession {
             client,
             base: base.to_string(),

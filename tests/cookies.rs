@@ -372,7 +372,8 @@ fn the_desk_accounts_page_shows_each_account_and_an_admin_renews_its_cookie() {
     assert_eq!(mode, 0o600);
     // Audited, without the value.
     assert!(
-        audit.contains("set-cookie") && audit.contains("管理员"),
+        audit.contains(autosync::store::AuditAction::SetCookie.label_zh())
+            && audit.contains("管理员"),
         "{audit}"
     );
     assert!(!audit.contains(ACCOUNT_SESSION) && !audit.contains(ACCOUNT_CSRF));

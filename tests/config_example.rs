@@ -9,14 +9,20 @@ fn example_config_parses_and_documents_every_unit_field() {
     assert_eq!(cfg.units.len(), 4);
     assert_eq!(cfg.units[1].parent.as_deref(), Some("sx-kx"));
     // The example editors file is loaded and checked with it.
-    assert_eq!(cfg.editors.len(), 2);
+    assert_eq!(cfg.editors.len(), 3);
     assert!(cfg.editors[1].may_act_on("sx-kx") && !cfg.editors[1].may_act_on("other"));
+    // `subtree = true` at the top: the province's editor reaches its cities.
+    assert!(cfg.editors[1].may_act_on("sx-dry-run") && cfg.editors[1].may_act_on("sx-platform"));
+    // `subtree = false` for one editor: exactly its unit.
+    assert!(cfg.editors[2].may_act_on("sx-dry-run") && !cfg.editors[2].may_act_on("sx-kx"));
     let text = std::fs::read_to_string(&path).unwrap();
     for key in [
         "state_dir",
         "shard",
         "listen",
         "editors_file",
+        "desk_secure_cookie",
+        "desk_trusted_proxies",
         "timezone",
         "concurrency",
         "publish_grace_secs",

@@ -201,22 +201,8 @@ impl DeskSession {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let resp = client
-            .post(format!("{base}/desk/login"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .expect("logged in")
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let resp = desk_login(&client, base, token).await;
+        let cookie = session_cookie(&resp).expect("logged in");
         DeskSession {
             client,
             base: base.to_string(),
@@ -394,7 +380,8 @@ fn the_desk_accounts_page_shows_each_account_and_an_admin_renews_its_cookie() {
     assert_eq!(mode, 0o600);
     // Audited, without the value.
     assert!(
-        audit.contains("更新账号 Cookie") && audit.contains("管理员"),
+        audit.contains(autosync::store::AuditAction::SetCookie.label_zh())
+            && audit.contains("管理员"),
         "{audit}"
     );
     assert!(!audit.contains(ACCOUNT_SESSION) && !audit.contains(ACCOUNT_CSRF));

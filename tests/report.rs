@@ -855,17 +855,8 @@ async fn served_world() -> (tempfile::TempDir, std::net::SocketAddr) {
 
 /// Log in to the desk with `token`: the session cookie.
 async fn login(http: &reqwest::Client, addr: std::net::SocketAddr, token: &str) -> String {
-    let resp = http
-        .post(format!("http://{addr}/desk/login"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = resp.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .to_string();
-    cookie.split(';').next().unwrap().to_string()
+    let resp = common::desk_login(http, &format!("http://{addr}"), token).await;
+    common::session_cookie(&resp).expect("logged in")
 }
 
 const NOV: &str = "from=2026-11-01&to=2026-11-30";

@@ -554,7 +554,14 @@ mod tests {
             outboxes,
             wakers: Default::default(),
         };
-        let (session, csrf) = service.sessions.create("王编辑");
+        let editor = service
+            .config()
+            .editors
+            .iter()
+            .find(|e| e.name == "王编辑")
+            .cloned()
+            .expect("the test's editor");
+        let (session, csrf) = service.sessions.create(&service, &editor).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(super::super::serve(listener, service.clone()));

@@ -76,6 +76,10 @@ fn file(r: &report::Report, format: Format, bytes: Vec<u8>, attach: bool) -> Res
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if format == Format::Html && !attach {
+        // The 报表 page shows it in a frame.
+        super::framed_by_the_desk(h);
+    }
     resp
 }
 

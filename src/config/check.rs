@@ -145,8 +145,23 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
                 None
             }
         });
+    let mut desk_trusted_proxies = Vec::new();
+    if let Some(list) = d.desk_trusted_proxies {
+        let l = Some(c.line_of(list.span().start));
+        for a in list.into_inner() {
+            match a.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => desk_trusted_proxies.push(ip),
+                Err(e) => c.file_error(
+                    l,
+                    format!("[daemon] desk_trusted_proxies: {a:?}: {e} (an IP address, no port)"),
+                ),
+            }
+        }
+    }
     let daemon = Daemon {
         shard,
+        desk_secure_cookie: d.desk_secure_cookie.unwrap_or(false),
+        desk_trusted_proxies,
         state_dir: c.resolve(&d.state_dir),
         listen,
         editors_file: d.editors_file.map(|p| c.resolve(&p)),

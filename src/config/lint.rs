@@ -58,6 +58,8 @@ pub fn lint(path: &Path, config: &Config, now: chrono::DateTime<chrono::Utc>) ->
     }
     if let Some(editors) = &config.daemon.editors_file {
         editor_tokens(&mut f, editors, config);
+        f.warnings
+            .extend(super::editors::reach_warnings(editors, config));
     }
     f
 }

@@ -301,6 +301,13 @@ pub struct Daemon {
     pub shard: Option<crate::shard::Shard>,
     /// How long after a reject an editor may undo it (back to held).
     pub undo_reject: chrono::Duration,
+    /// `desk_secure_cookie`: the desk's cookies carry `Secure` and the
+    /// `__Host-` prefix, for a desk served behind TLS.
+    pub desk_secure_cookie: bool,
+    /// `desk_trusted_proxies`: a request from one of these addresses is
+    /// counted, for the login rate limit, by the last address its
+    /// `X-Forwarded-For` names instead.
+    pub desk_trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]

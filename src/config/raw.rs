@@ -42,6 +42,11 @@ pub(super) struct RawDaemon {
     pub undo_reject_days: Option<u32>,
     pub archive_after_days: Option<u32>,
     pub shard: Option<Spanned<String>>,
+    /// The desk's session cookie carries `Secure` (served behind TLS).
+    pub desk_secure_cookie: Option<bool>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (the
+    /// login rate limit counts by client address).
+    pub desk_trusted_proxies: Option<Spanned<Vec<String>>>,
     /// The watch (`crate::alert::config`): how often the summary line is
     /// logged, after how many failed polls a unit is alerted, and the
     /// `[[daemon.alert]]` targets.

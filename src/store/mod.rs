@@ -15,6 +15,7 @@
 //! | `keys` | `unit \0 identity` | item id; identities are canonical URLs, `guid:` ids and `fp:` content fingerprints |
 //! | `sources` | `unit \0 source key` | [`SourceState`] |
 //! | `accounts` | `unit \0 account` | [`crate::model::AccountState`]: paused, rate-limited, verified |
+//! | `meta` | `session \0 sha256(session id)` | [`SessionRecord`]: a desk session (editor, a salted fingerprint of its token, CSRF token, times); never the id or the token |
 //! | `meta` | `alert \0 …` | what the alert watch last alerted and the alerts not yet delivered ([`alerts`](self::alerts)) |
 //! | `audit` | time (ms, big-endian) + sequence | [`AuditEntry`]: every editor action, append-only |
 //! | `dindex` | `unit \0 account \0 state \0 time \0 item id` | empty: each account's deliveries (last post, posts today, under way) |
@@ -55,6 +56,7 @@ mod discovered;
 mod health;
 mod items;
 mod report;
+mod sessions;
 mod sources;
 mod transfer;
 mod transition;
@@ -72,6 +74,7 @@ pub use deliveries::DeliveryStep;
 pub use discovered::{Discovered, Trigger};
 use items::index_key;
 pub use items::{Inserted, StateCounts};
+pub use sessions::SessionRecord;
 pub use sources::SourceState;
 pub use transfer::{TransferError, Transferred};
 

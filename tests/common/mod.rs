@@ -480,3 +480,48 @@ pub async fn until(
         c.current_url().await?
     );
 }
+
+/// Log in to the desk at `base` as a browser does: open the login form
+/// (its CSRF cookie and hidden token), then post the token with both.
+/// The answer to the post (a redirect with the session cookie on success).
+pub async fn desk_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    let form = client
+        .get(format!("{base}/desk/login"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("autosync_login="))
+        .and_then(|c| c.split(';').next())
+        .expect("the login form sets its CSRF cookie")
+        .to_string();
+    let page = form.text().await.unwrap();
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form carries its CSRF token")
+        .to_string();
+    client
+        .post(format!("{base}/desk/login"))
+        .header(reqwest::header::COOKIE, cookie)
+        .form(&[("token", token), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie (`name=value`) a login answer sets.
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("autosync_session=") && !c.contains("Max-Age=0"))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}

@@ -3,6 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
+/// The one way a time is shown to people (editors, `status`, `check
+/// --next`): to the minute, in `[daemon] timezone`, the zone named (`CST`)
+/// so that nobody reads it as UTC or as the server's zone.
+pub fn zoned<Z: chrono::TimeZone>(t: &DateTime<Z>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }

@@ -197,10 +197,7 @@ async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_find
     let Outcome::Published { remote, notes } = t.publish(&p).await else {
         panic!("not published")
     };
-    assert!(
-        notes.iter().any(|n| n.contains("title shortened")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|n| n.contains("标题已缩短")), "{notes:?}");
     let stored = load_articles(mock.dir());
     let sent = &stored[0].title;
     assert!(sent.ends_with('…') && sent.chars().count() <= 30, "{sent}");

@@ -237,6 +237,12 @@ async fn item_page(
         let _ = write!(preview, "<p>{}</p>", esc(&item.title));
     }
     preview.push_str(&item.html);
+    // The source line closing the post, as every platform will get it.
+    if let Some(line) =
+        unit.and_then(|u| crate::publish::source_line::render(u, &item, config.daemon.timezone))
+    {
+        preview.push_str(&line.html);
+    }
     let srcdoc = format!(
         "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;line-height:1.7;padding:0 1em}}img{{max-width:100%}}</style><h1>{}</h1>{}",
         esc(&shown_title),

@@ -10,6 +10,14 @@ pub fn zoned<Z: chrono::TimeZone>(t: &DateTime<Z>, tz: chrono_tz::Tz) -> String 
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
+/// [`zoned`] to the second, with the weekday: for schedules, where a
+/// unit's offset of seconds and the day of the week are the point.
+pub fn zoned_precise<Z: chrono::TimeZone>(t: &DateTime<Z>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %a %Z")
+        .to_string()
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }

@@ -7,47 +7,17 @@ mod common;
 use autosync::publish::toutiao_mock;
 use autosync::publish::webhook::mock as webhook_mock;
 use autosync::publish::wechat::mock as wechat_mock;
-use autosync::secret::Secret;
 use common::*;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const CITY_LINE: &str = "来源：示例市科学技术协会";
 
 /// The city on toutiao, WeChat and a webhook (default line); the province
 /// on toutiao with the line turned off.
-fn three_platforms(w: &World) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let wechat_data = w.dir.path().join("wechat");
-    let hook_data = w.dir.path().join("webhook");
-    std::fs::write(w.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
-    std::fs::write(w.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
-    std::fs::write(w.dir.path().join("hook-secret"), "s3cret-for-the-hook\n").unwrap();
-    let (wechat, hook) = w.rt.block_on(async {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let wechat = l.local_addr().unwrap();
-        let opts = wechat_mock::MockOptions {
-            data_dir: wechat_data.clone(),
-            account_name: "示例市科协".into(),
-            ..Default::default()
-        };
-        tokio::spawn(wechat_mock::serve(l, opts, w.shutdown.clone()));
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hook = l.local_addr().unwrap();
-        let opts = webhook_mock::MockOptions::new(&hook_data, Secret::new("s3cret-for-the-hook"));
-        tokio::spawn(webhook_mock::serve(l, opts, w.shutdown.clone()));
-        (wechat, hook)
-    });
-    let cfg = w.config("", "");
-    let city = format!(
-        "  [unit.publisher]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
-        w.city_account_addr
-    );
-    let three = format!(
-        "  [[unit.publisher]]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"\n  [[unit.publisher]]\n  kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{wechat}\"\n  cover = \"cover.png\"\n  account_name = \"示例市科协公众号\"\n  [[unit.publisher]]\n  kind = \"webhook\"\n  url = \"http://{hook}/in\"\n  secret_file = \"hook-secret\"\n  account_name = \"省科普平台\"",
-        w.city_account_addr
-    );
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    assert!(text.contains(&city), "{text}");
-    let text = text.replace(&city, &three).replace(
+fn three_platforms(w: &World) -> (PathBuf, PathBuf, PathBuf) {
+    let (cfg, wechat_data, hook_data) = w.city_on_three_platforms("");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
         "org_name = \"示例省科学技术协会\"\n",
         "org_name = \"示例省科学技术协会\"\nsource_line = \"\"\n",
     );

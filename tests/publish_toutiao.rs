@@ -146,7 +146,13 @@ async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note()
     let Outcome::Published { remote, notes } = out else {
         panic!("not published: {out:?}")
     };
-    assert!(notes.iter().any(|n| n.contains("missing.jpg")), "{notes:?}");
+    // The note is for editors: in Chinese, naming the image.
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("已删去图片 ") && n.contains("missing.jpg")),
+        "{notes:?}"
+    );
     assert_eq!(notes.len(), 1, "only the broken image is noted: {notes:?}");
 
     let stored = load_articles(mock.dir());

@@ -333,11 +333,14 @@ enum Command {
         json: bool,
     },
     /// Publish an existing item now to its unit's accounts, ahead of the
-    /// queue and its spacing.
+    /// queue and its spacing. One line in words per account.
     PushNow {
         #[command(flatten)]
         desk: DeskArgs,
         id: String,
+        /// Print the deliveries as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch, extract and publish a URL to a unit's account now.
     Push {
@@ -542,7 +545,16 @@ fn desk_call_as(args: DeskArgs, req: Request, lines: bool, words: bool) -> Resul
                 .flatten()
             {
                 writeln!(out, "{line}")?;
-                return Ok(ExitCode::SUCCESS);
+                // A delivery that failed still fails the command.
+                let failed = v.as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some("failed"))
+                });
+                return Ok(if failed {
+                    ExitCode::from(EXIT_UNIT_FAILED)
+                } else {
+                    ExitCode::SUCCESS
+                });
             }
             match (&req, v) {
                 (_, serde_json::Value::Array(rows)) if lines => {
@@ -1019,7 +1031,9 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             title,
             json,
         } => desk_call_as(desk, Request::Title { id, title }, false, !json),
-        Command::PushNow { desk, id } => desk_call(desk, Request::PushItem { id }, false),
+        Command::PushNow { desk, id, json } => {
+            desk_call_as(desk, Request::PushItem { id }, false, !json)
+        }
         Command::Push {
             desk,
             url,

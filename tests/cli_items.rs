@@ -106,7 +106,13 @@ fn actions_take_a_unique_id_prefix_and_print_one_line_in_words() {
     let before = w.posts().len();
     let (code, out, err) = w.run(&["push-now", "-c", c, "--token", ALL, short]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("published"), "{out}");
+    assert_eq!(out.lines().count(), 1, "one account, one line: {out}");
+    assert!(
+        out.starts_with(&format!(
+            "立即发布 稿件 {short}… → 示例省科协：已发布 http://"
+        )),
+        "{out}"
+    );
     assert_eq!(w.posts().len(), before + 1);
     assert!(w.posts().iter().any(|p| p.title == title0));
 

@@ -242,6 +242,7 @@ pub fn said(config: &Config, req: &Request, answer: &Value) -> Option<String> {
         Request::Reject { .. } => "已驳回",
         Request::Priority { .. } => "已设为优先",
         Request::Title { .. } => "已修改标题",
+        Request::PushItem { id } => return said_pushed(config, id, answer),
         _ => return None,
     };
     let v: ItemView = serde_json::from_value(answer.clone()).ok()?;
@@ -255,4 +256,34 @@ pub fn said(config: &Config, req: &Request, answer: &Value) -> Option<String> {
         "{done}：稿件 {short}…「{}」（{unit}），{state}{prio}",
         v.title
     ))
+}
+
+/// Push-now's answer in words: one line per account of the item's unit,
+/// e.g. `立即发布 稿件 3f2a9c… → 示例市科协：已发布 https://…`.
+fn said_pushed(config: &Config, id: &str, answer: &Value) -> Option<String> {
+    let deliveries: Vec<crate::desk::Delivery> = serde_json::from_value(answer.clone()).ok()?;
+    let short: String = id.chars().take(crate::desk::MIN_ID_PREFIX).collect();
+    let lines: Vec<String> = deliveries
+        .iter()
+        .map(|d| {
+            let unit = config
+                .unit(&d.unit)
+                .map_or(d.unit.as_str(), |u| u.account_name.as_str());
+            // The unit only when its name is not the account's own.
+            let unit = if unit == d.account {
+                String::new()
+            } else {
+                format!("（{unit}）")
+            };
+            format!(
+                "立即发布 稿件 {short}… → {}{unit}：{} {}",
+                d.account,
+                d.outcome.zh(),
+                d.detail
+            )
+            .trim_end()
+            .to_string()
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

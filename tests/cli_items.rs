@@ -226,3 +226,45 @@ fn status_and_check_next_show_times_in_the_daemons_zone_named() {
     assert_eq!(times.len(), 2, "{line}");
     assert!(times.iter().all(|t| t.ends_with(" CST")), "{line}");
 }
+
+#[test]
+fn an_ambiguous_prefix_is_refused_with_the_candidates_listed_in_chinese() {
+    let (w, cfg, _) = held_world();
+    let c = cfg.to_str().unwrap();
+    // Two items whose ids share their first 6 characters (real ids are
+    // hashes; the store is written directly, no daemon runs).
+    {
+        use autosync::model::{Item, State};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = autosync::store::Store::open(&w.dir.path().join("state")).unwrap();
+        for n in 1..=2 {
+            let url = format!("http://{}/same/{n}.html", w.site_addr);
+            let held = State::Held {
+                reason: "manual: 需人工审核".into(),
+            };
+            let item = Item {
+                id: format!("3f2a9c000000000{n}"),
+                title: format!("同前缀稿件{n}"),
+                ..Item::new("demo-province", &url, "feed:x", chrono::Utc::now(), held)
+            };
+            rt.block_on(store.insert_new(&item, std::slice::from_ref(&url)))
+                .unwrap();
+        }
+        rt.block_on(store.flush()).unwrap();
+    }
+    let (code, out, err) = w.run(&["approve", "-c", c, "--token", ALL, "3f2a9c"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(
+        err.contains("对应多篇稿件")
+            && err.contains("3f2a9c0000000001")
+            && err.contains("3f2a9c0000000002"),
+        "{err}"
+    );
+    // The whole id (a prefix of itself) names one.
+    let (code, out, err) = w.run(&["approve", "-c", c, "--token", ALL, "3f2a9c0000000002"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("已通过：稿件 3f2a9c…「同前缀稿件2」"),
+        "{out}"
+    );
+}

@@ -298,7 +298,7 @@ pub(crate) mod tests {
         let f = fit_image(&png, 300_000).unwrap();
         assert_eq!(f.format, Format::Jpeg);
         assert!(f.bytes.len() < 300_000, "{}", f.bytes.len());
-        assert!(f.note.unwrap().contains("shrunk from 700×500"));
+        assert!(f.note.unwrap().contains("已从 700×500"));
     }
 
     #[test]

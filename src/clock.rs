@@ -3,6 +3,21 @@
 
 use chrono::{DateTime, Utc};
 
+/// The one way a time is shown to people (editors, `status`, `check
+/// --next`): to the minute, in `[daemon] timezone`, the zone named (`CST`)
+/// so that nobody reads it as UTC or as the server's zone.
+pub fn zoned<Z: chrono::TimeZone>(t: &DateTime<Z>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+/// [`zoned`] to the second, with the weekday: for schedules, where a
+/// unit's offset of seconds and the day of the week are the point.
+pub fn zoned_precise<Z: chrono::TimeZone>(t: &DateTime<Z>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S %a %Z")
+        .to_string()
+}
+
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }

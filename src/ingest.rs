@@ -414,7 +414,7 @@ fn review(ctx: &Context, unit: &Unit, item: &mut Item) {
             // A word list that vanished or broke since the config was
             // checked: hold rather than publish unchecked.
             item.state = State::Held {
-                reason: format!("word lists unreadable: {e}"),
+                reason: format!("敏感词表无法读取：{e}；请管理员检查 word_lists 后再审核"),
             };
             return;
         }
@@ -702,7 +702,7 @@ async fn retry_fetches(ctx: &Context, unit: &Unit, r: &mut UnitReport) -> Result
                     .filter(|id| *id != item.id);
                 if dup.is_some() {
                     fetched.state = State::Rejected {
-                        reason: "same article as another item".into(),
+                        reason: "与另一篇稿件内容相同（重复稿件）".into(),
                     };
                 }
                 let res = ctx

@@ -94,7 +94,7 @@ pub fn schedule_report(
             let times: Vec<String> = s
                 .upcoming_polls(&u.id, u.jitter, after.with_timezone(&tz), n)
                 .into_iter()
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S %a").to_string())
+                .map(|t| clock::zoned_precise(&t, tz))
                 .collect();
             out.push_str(&format!("{}\t{}\t{}\n", u.id, expr, times.join(", ")));
         }

@@ -290,11 +290,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a held item: it joins the publish queue.
+    /// Approve a held item: it joins the publish queue. ID: the item's id
+    /// or a unique prefix of at least 6 characters (as for every item
+    /// command).
     Approve {
         #[command(flatten)]
         desk: DeskArgs,
         id: String,
+        /// Print the item as JSON instead of one line in words.
+        #[arg(long)]
+        json: bool,
     },
     /// Reject an item: it will not be published.
     Reject {
@@ -303,12 +308,39 @@ enum Command {
         id: String,
         #[arg(long)]
         reason: String,
+        /// Print the item as JSON instead of one line in words.
+        #[arg(long)]
+        json: bool,
     },
     /// Mark an item priority: it jumps the publish queue.
     Priority {
         #[command(flatten)]
         desk: DeskArgs,
         id: String,
+        /// Print the item as JSON instead of one line in words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the title of an item not yet published (audited).
+    Title {
+        #[command(flatten)]
+        desk: DeskArgs,
+        id: String,
+        /// The new title.
+        title: String,
+        /// Print the item as JSON instead of one line in words.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish an existing item now to its unit's accounts, ahead of the
+    /// queue and its spacing. One line in words per account.
+    PushNow {
+        #[command(flatten)]
+        desk: DeskArgs,
+        id: String,
+        /// Print the deliveries as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch, extract and publish a URL to a unit's account now.
     Push {
@@ -481,6 +513,12 @@ fn load_whole_config(path: &std::path::Path) -> std::result::Result<config::Conf
 
 /// Run an editors' request and print its answer; non-zero exit when refused.
 fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
+    desk_call_as(args, req, lines, false)
+}
+
+/// [`desk_call`]; with `words`, an action on one item prints one line in
+/// words (`autosync::admin::client::said`) instead of the JSON object.
+fn desk_call_as(args: DeskArgs, req: Request, lines: bool, words: bool) -> Result<ExitCode> {
     let cfg = match load_config(&args.config, None) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -502,6 +540,22 @@ fn desk_call(args: DeskArgs, req: Request, lines: bool) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Ok(Answer::Json(v)) => {
+            if let Some(line) = words
+                .then(|| autosync::admin::client::said(&cfg, &req, &v))
+                .flatten()
+            {
+                writeln!(out, "{line}")?;
+                // A delivery that failed still fails the command.
+                let failed = v.as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some("failed"))
+                });
+                return Ok(if failed {
+                    ExitCode::from(EXIT_UNIT_FAILED)
+                } else {
+                    ExitCode::SUCCESS
+                });
+            }
             match (&req, v) {
                 (_, serde_json::Value::Array(rows)) if lines => {
                     for r in rows {
@@ -766,7 +820,10 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
                 return Ok(ExitCode::SUCCESS);
             }
             println!("# {from}");
-            print!("{}", autosync::admin::format_status(&status));
+            print!(
+                "{}",
+                autosync::admin::format_status_in(&status, cfg.daemon.timezone)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Report {
@@ -956,11 +1013,27 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             limit,
             json,
         } => desk_call(desk, Request::Items { unit, state, limit }, json),
-        Command::Approve { desk, id } => desk_call(desk, Request::Approve { id }, false),
-        Command::Reject { desk, id, reason } => {
-            desk_call(desk, Request::Reject { id, reason }, false)
+        Command::Approve { desk, id, json } => {
+            desk_call_as(desk, Request::Approve { id }, false, !json)
         }
-        Command::Priority { desk, id } => desk_call(desk, Request::Priority { id }, false),
+        Command::Reject {
+            desk,
+            id,
+            reason,
+            json,
+        } => desk_call_as(desk, Request::Reject { id, reason }, false, !json),
+        Command::Priority { desk, id, json } => {
+            desk_call_as(desk, Request::Priority { id }, false, !json)
+        }
+        Command::Title {
+            desk,
+            id,
+            title,
+            json,
+        } => desk_call_as(desk, Request::Title { id, title }, false, !json),
+        Command::PushNow { desk, id, json } => {
+            desk_call_as(desk, Request::PushItem { id }, false, !json)
+        }
         Command::Push {
             desk,
             url,

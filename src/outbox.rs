@@ -397,7 +397,7 @@ impl Outbox {
             .store
             .delivering(&self.unit.id, &self.account.account)?
         {
-            let post = to_post(&item)?;
+            let post = to_post(&item, &self.unit, self.tz)?;
             match publisher.lookup(&post).await {
                 Ok(Some(remote)) => {
                     tracing::info!(unit = %self.unit.id, account = %self.account.account, item = %item.id, url = %item.url, "reconciled: already on the account");
@@ -667,13 +667,15 @@ impl Outbox {
             self.count_failure();
             return Ok(Sent::Failed {
                 item: id.to_string(),
-                reason: format!("body lost ({reason}); its article is fetched again"),
+                reason: format!("正文丢失（{reason}），将重新抓取原文"),
             });
         }
         // Never an empty post. Review holds items without a body, but a body
         // can also have gone since (retention, `[daemon] keep_bodies_days`).
         if item.html.trim().is_empty() && item.text.trim().is_empty() {
-            let reason = "no article body to publish (never extracted, or deleted by retention); push its URL to fetch it again".to_string();
+            let reason =
+                "没有可发布的正文（未提取到，或已按保留期删除）；请重新推送原文链接以再次抓取"
+                    .to_string();
             self.step(
                 &item.id,
                 DeliveryStep::Hold {
@@ -687,7 +689,7 @@ impl Outbox {
                 reason,
             });
         }
-        let post = to_post(&item)?;
+        let post = to_post(&item, &self.unit, self.tz)?;
         self.ctx.hooks.at(Point::OutboxBeforeSend).await;
         let Ok(publisher) = &self.publisher else {
             // The gate pauses an account without a publisher; only a race
@@ -845,12 +847,19 @@ fn same_name(platform: &str, configured: &str) -> bool {
     crate::review::normalize(platform) == crate::review::normalize(configured)
 }
 
-pub fn to_post(item: &Item) -> Result<Post, OutboxError> {
+/// The post every platform gets for `item`: its body closed by the unit's
+/// source line (`publish::source_line`). Rendered from the stored item each
+/// time, so a re-send after a crash carries the line once, like the first.
+pub fn to_post(item: &Item, unit: &Unit, tz: chrono_tz::Tz) -> Result<Post, OutboxError> {
+    let (html, text) = match crate::publish::source_line::render(unit, item, tz) {
+        Some(line) => crate::publish::source_line::append(&item.html, &item.text, &line),
+        None => (item.html.clone(), item.text.clone()),
+    };
     Ok(Post {
         item_id: item.id.clone(),
         title: item.title.clone(),
-        html: item.html.clone(),
-        text: item.text.clone(),
+        html,
+        text,
         source_url: Url::parse(&item.url).map_err(|source| OutboxError::BadUrl {
             item: item.id.clone(),
             source,

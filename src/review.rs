@@ -578,7 +578,7 @@ pub fn review(policy: Policy, draft: &Draft, matcher: Option<&Matcher>) -> Verdi
     let mut hits = Vec::new();
 
     if policy == Policy::Manual {
-        reasons.push(format!("{}: 需人工审核（manual review）", codes::MANUAL));
+        reasons.push(format!("{}: 需人工审核", codes::MANUAL));
     }
 
     // Personal data first: the texts word lists see are redacted, so no

@@ -154,7 +154,11 @@ async fn a_hand_push_is_not_published_until_confirmed_and_a_replayed_confirm_pub
     );
     // The preview the item page shows is the stored item's.
     let item = b.desk.item(&b.editor, &p.preview).unwrap();
-    let shown = autosync::desk::preview::render(b.desk.config.unit("city"), &item);
+    let shown = autosync::desk::preview::render(
+        b.desk.config.unit("city"),
+        &item,
+        b.desk.config.daemon.timezone,
+    );
     assert!(shown.contains(&p.title.replace('"', "&quot;")), "{shown}");
     // A double click: two confirms at once publish once.
     let (x, y) = tokio::join!(
@@ -266,6 +270,7 @@ async fn the_edited_body_is_what_the_platform_receives_and_is_audited() {
     let shown = autosync::desk::preview::render(
         b.desk.config.unit("prov"),
         &b.desk.item(&b.editor, &item.id).unwrap(),
+        b.desk.config.daemon.timezone,
     );
     assert!(
         !shown.contains("12345678") && shown.contains("第三段"),
@@ -425,7 +430,7 @@ async fn api_errors_answer_a_code_and_a_chinese_message() {
     zh(&v);
     let (st, v) = answer(
         client
-            .get(format!("{base}/api/items/nope"))
+            .get(format!("{base}/api/items/no-such-item"))
             .header("Authorization", auth)
             .send()
             .await

@@ -146,7 +146,13 @@ async fn publish_uploads_fetchable_images_and_drops_the_broken_one_with_a_note()
     let Outcome::Published { remote, notes } = out else {
         panic!("not published: {out:?}")
     };
-    assert!(notes.iter().any(|n| n.contains("missing.jpg")), "{notes:?}");
+    // The note is for editors: in Chinese, naming the image.
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("已删去图片 ") && n.contains("missing.jpg")),
+        "{notes:?}"
+    );
     assert_eq!(notes.len(), 1, "only the broken image is noted: {notes:?}");
 
     let stored = load_articles(mock.dir());
@@ -197,10 +203,7 @@ async fn a_long_title_is_shortened_the_full_title_opens_the_body_and_lookup_find
     let Outcome::Published { remote, notes } = t.publish(&p).await else {
         panic!("not published")
     };
-    assert!(
-        notes.iter().any(|n| n.contains("title shortened")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|n| n.contains("标题已缩短")), "{notes:?}");
     let stored = load_articles(mock.dir());
     let sent = &stored[0].title;
     assert!(sent.ends_with('…') && sent.chars().count() <= 30, "{sent}");

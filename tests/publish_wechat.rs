@@ -733,10 +733,7 @@ async fn a_long_title_is_shortened_and_the_full_title_opens_the_body() {
     let Outcome::Published { notes, .. } = out else {
         panic!("{out:?}")
     };
-    assert!(
-        notes.iter().any(|n| n.contains("title shortened")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|n| n.contains("标题已缩短")), "{notes:?}");
     let a = &load_published(mock.dir())[0].articles[0];
     assert!(
         a.title.chars().count() <= 32 && a.title.ends_with('…'),
@@ -765,11 +762,11 @@ async fn gif_and_webp_are_converted_large_images_shrunk_and_broken_ones_dropped_
         panic!("{out:?}")
     };
     let noted = |what: &str, how: &str| notes.iter().any(|n| n.contains(what) && n.contains(how));
-    assert!(noted("anim.gif", "GIF converted to PNG"), "{notes:?}");
-    assert!(noted("pic.webp", "WebP converted to"), "{notes:?}");
-    assert!(noted("huge.png", "shrunk from 1000×800"), "{notes:?}");
+    assert!(noted("anim.gif", "GIF 已转换为 PNG"), "{notes:?}");
+    assert!(noted("pic.webp", "WebP 已转换为"), "{notes:?}");
+    assert!(noted("huge.png", "已从 1000×800"), "{notes:?}");
     assert!(
-        noted("broken.jpg", "dropped") && noted("broken.jpg", "decoded"),
+        noted("broken.jpg", "已删去") && noted("broken.jpg", "decoded"),
         "{notes:?}"
     );
     let a = &load_published(mock.dir())[0].articles[0];

@@ -389,7 +389,7 @@ async fn an_item_without_a_body_is_held_not_published() {
         .await
         .unwrap();
     match b.worker_step("prov").await.unwrap() {
-        Sent::Held { reason, .. } => assert!(reason.contains("body"), "{reason}"),
+        Sent::Held { reason, .. } => assert!(reason.contains("正文"), "{reason}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(b.state(&item.id).kind(), StateName::Held);

@@ -104,6 +104,11 @@ async fn act(
         Ok(e) => e,
         Err(e) => return error_response(&e),
     };
+    // A unique prefix names the item (the CLI's short ids).
+    let id = match s.desk().resolve_id(&id) {
+        Ok(id) => id,
+        Err(e) => return error_response(&e),
+    };
     let body: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -263,7 +268,10 @@ async fn broadcast(
     body: Result<axum::Json<BroadcastBody>, JsonRejection>,
 ) -> Response {
     match authed(&s, &headers, body) {
-        Ok((ed, b)) => respond(s.desk().broadcast(&ed, &b.item, &b.to, &b.digest).await),
+        Ok((ed, b)) => respond(match s.desk().resolve_id(&b.item) {
+            Ok(item) => s.desk().broadcast(&ed, &item, &b.to, &b.digest).await,
+            Err(e) => Err(e),
+        }),
         Err(r) => r,
     }
 }

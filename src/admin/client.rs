@@ -234,6 +234,31 @@ async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Ref
         })?;
     let desk = Desk::new(ctx.clone(), Arc::new(config.clone()));
     let view = |i: crate::store::Item| json!(ItemView::from(&i));
+    // A unique prefix names the item, as through the daemon's API.
+    let req = match req {
+        Request::Approve { id } => Request::Approve {
+            id: desk.resolve_id(&id)?,
+        },
+        Request::Priority { id } => Request::Priority {
+            id: desk.resolve_id(&id)?,
+        },
+        Request::Reject { id, reason } => Request::Reject {
+            id: desk.resolve_id(&id)?,
+            reason,
+        },
+        Request::Title { id, title } => Request::Title {
+            id: desk.resolve_id(&id)?,
+            title,
+        },
+        Request::PushItem { id } => Request::PushItem {
+            id: desk.resolve_id(&id)?,
+        },
+        Request::Broadcast { item, to } => Request::Broadcast {
+            item: desk.resolve_id(&item)?,
+            to,
+        },
+        other => other,
+    };
     let out = match req {
         Request::Items { unit, state, limit } => Answer::Json(json!(
             desk.list(&ed, unit.as_deref(), state.as_deref(), limit)?
@@ -263,4 +288,61 @@ async fn local(config: &Config, token: &str, req: Request) -> Result<Answer, Ref
         message: e.to_string(),
     })?;
     Ok(out)
+}
+
+/// The one line in words an action on one item prints (`--json` prints the
+/// object instead): what was done, the item by its short id, title and
+/// unit (by name), and where it stands now, e.g.
+/// `已通过：稿件 3f2a9c…「标题」（某市科协），待发布`. `None` for answers
+/// that are not one item (lists, deliveries).
+pub fn said(config: &Config, req: &Request, answer: &Value) -> Option<String> {
+    let done = match req {
+        Request::Approve { .. } => "已通过",
+        Request::Reject { .. } => "已驳回",
+        Request::Priority { .. } => "已设为优先",
+        Request::Title { .. } => "已修改标题",
+        Request::PushItem { id } => return said_pushed(config, id, answer),
+        _ => return None,
+    };
+    let v: ItemView = serde_json::from_value(answer.clone()).ok()?;
+    let short: String = v.id.chars().take(crate::desk::MIN_ID_PREFIX).collect();
+    let unit = config
+        .unit(&v.unit)
+        .map_or(v.unit.as_str(), |u| u.account_name.as_str());
+    let state = crate::model::StateName::parse(&v.state).map_or(v.state.as_str(), |s| s.label_zh());
+    let prio = if v.priority { "（优先）" } else { "" };
+    Some(format!(
+        "{done}：稿件 {short}…「{}」（{unit}），{state}{prio}",
+        v.title
+    ))
+}
+
+/// Push-now's answer in words: one line per account of the item's unit,
+/// e.g. `立即发布 稿件 3f2a9c… → 示例市科协：已发布 https://…`.
+fn said_pushed(config: &Config, id: &str, answer: &Value) -> Option<String> {
+    let deliveries: Vec<crate::desk::Delivery> = serde_json::from_value(answer.clone()).ok()?;
+    let short: String = id.chars().take(crate::desk::MIN_ID_PREFIX).collect();
+    let lines: Vec<String> = deliveries
+        .iter()
+        .map(|d| {
+            let unit = config
+                .unit(&d.unit)
+                .map_or(d.unit.as_str(), |u| u.account_name.as_str());
+            // The unit only when its name is not the account's own.
+            let unit = if unit == d.account {
+                String::new()
+            } else {
+                format!("（{unit}）")
+            };
+            format!(
+                "立即发布 稿件 {short}… → {}{unit}：{} {}",
+                d.account,
+                d.outcome.zh(),
+                d.detail
+            )
+            .trim_end()
+            .to_string()
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

@@ -230,7 +230,7 @@ async fn item_page(
             }
         }
         h3 { "发布预览" }
-        iframe sandbox="" title="发布预览" srcdoc=(crate::desk::preview::render(unit, &item)) {}
+        iframe sandbox="" title="发布预览" srcdoc=(crate::desk::preview::render(unit, &item, tz)) {}
         h3 { "历史记录" }
         @if history.is_empty() { p { "暂无编辑操作" } } @else {
             table {

@@ -254,10 +254,16 @@ pub fn status_where(
 }
 
 /// Render a status as `autosync status` prints it: a line for the store,
-/// then a table of the units.
+/// then a table of the units; times in UTC (see [`format_status_in`]).
 pub fn format_status(status: &Status) -> String {
+    format_status_in(status, chrono_tz::UTC)
+}
+
+/// [`format_status`] with its times in `tz` (`[daemon] timezone`), each
+/// with its zone named.
+pub fn format_status_in(status: &Status, tz: chrono_tz::Tz) -> String {
     let t = |v: Option<chrono::DateTime<chrono::Utc>>| {
-        v.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        v.map(|t| crate::clock::zoned(&t, tz))
             .unwrap_or_else(|| "never".into())
     };
     let mut out = match &status.store_write_failure {
@@ -966,6 +972,11 @@ site = "http://127.0.0.1:9/"
         assert!(shown.contains(
             r#"<select name="to" required><option value="" selected disabled>请选择</option>"#
         ));
+        // The preview closes with the unit's source line, as posted.
+        assert!(
+            shown.contains("来源：") && shown.contains("原文链接："),
+            "{shown}"
+        );
         // Published: nothing left to do but broadcast; the platform's time
         // is shown in the daemon's zone, named apart from the article's.
         let outbox = service.outboxes.get(&service.config().units[0], 0);

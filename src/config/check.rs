@@ -19,6 +19,7 @@ use super::{
 };
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;
+use crate::publish::source_line::SourceLine;
 use crate::review::Policy;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -315,6 +316,36 @@ fn check_unit_silence(
     }
 }
 
+/// `[defaults] source_line` parses (reported once here, not per unit).
+pub(super) fn check_default_source_line(c: &mut Checker, d: &RawDefaults) {
+    if let Some(t) = &d.source_line
+        && let Err(e) = SourceLine::parse(t.get_ref())
+    {
+        let line = c.line_of(t.span().start);
+        c.file_error(Some(line), format!("[defaults] {e}"));
+    }
+}
+
+/// The unit's source line: its own template over `[defaults]` over the
+/// built-in one. An unknown placeholder is an error at the unit's line.
+fn check_source_line(
+    c: &mut Checker,
+    id: &str,
+    own: Option<&Spanned<String>>,
+    d: &RawDefaults,
+) -> Option<SourceLine> {
+    match (own, &d.source_line) {
+        (Some(t), _) => SourceLine::parse(t.get_ref()).unwrap_or_else(|e| {
+            let line = c.line_of(t.span().start);
+            c.unit_error(id, line, e);
+            None
+        }),
+        // A bad `[defaults]` line is reported by check_default_source_line.
+        (None, Some(t)) => SourceLine::parse(t.get_ref()).ok().flatten(),
+        (None, None) => Some(SourceLine::default_line()),
+    }
+}
+
 /// `[fetch]` over [`FetchOptions::default`]; the proxy is an http(s) URL.
 pub(super) fn check_fetch(c: &mut Checker, f: RawFetch) -> FetchOptions {
     let mut fetch = FetchOptions::default();
@@ -370,6 +401,7 @@ pub(super) fn check_unit(
         (ru.max_silence_days.as_ref(), ru.silence_warn_days.as_ref()),
         defaults,
     );
+    let source_line = check_source_line(c, &id, ru.source_line.as_ref(), defaults);
     let limits = Limits {
         min_interval: Duration::from_secs(
             ru.min_post_interval_secs
@@ -418,6 +450,7 @@ pub(super) fn check_unit(
         sources,
         accounts,
         silence,
+        source_line,
         line,
     })
 }

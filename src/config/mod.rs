@@ -166,6 +166,9 @@ pub struct Unit {
     /// How long its accounts may stay silent (`max_silence_days`,
     /// `silence_warn_days`).
     pub silence: Silence,
+    /// The line closing each of its posts (`source_line`, else
+    /// `[defaults]`, else the built-in one); `None` when turned off.
+    pub source_line: Option<crate::publish::source_line::SourceLine>,
     /// Line of the unit's `id` in the config file, for messages.
     pub line: usize,
 }
@@ -249,6 +252,7 @@ impl Unit {
             sources,
             accounts,
             silence,
+            source_line,
             line: _,
         } = self;
         *id == other.id
@@ -269,6 +273,7 @@ impl Unit {
             && *sources == other.sources
             && *accounts == other.accounts
             && *silence == other.silence
+            && *source_line == other.source_line
     }
 }
 
@@ -398,6 +403,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let daemon = check::check_daemon(&mut c, raw.daemon);
     let default_schedule = check::check_default_schedule(&mut c, &raw.defaults);
     check::check_default_silence(&mut c, &raw.defaults);
+    check::check_default_source_line(&mut c, &raw.defaults);
     let fetch = check::check_fetch(&mut c, raw.fetch);
     // Every id in the file, with the line of its first unit; units dropped
     // for errors count too, so their children are not told their parent is

@@ -80,6 +80,9 @@ pub(super) struct RawDefaults {
     pub word_lists: Option<Vec<PathBuf>>,
     pub max_silence_days: Option<Spanned<u32>>,
     pub silence_warn_days: Option<Spanned<Vec<u32>>>,
+    /// The line closing every post (`crate::publish::source_line`); `""`
+    /// turns it off.
+    pub source_line: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +104,9 @@ pub(super) struct RawUnit {
     pub word_lists: Option<Vec<PathBuf>>,
     pub max_silence_days: Option<Spanned<u32>>,
     pub silence_warn_days: Option<Spanned<Vec<u32>>>,
+    /// The line closing every post (`crate::publish::source_line`); `""`
+    /// turns it off.
+    pub source_line: Option<Spanned<String>>,
     #[serde(default)]
     pub allow_hosts: Vec<String>,
     pub content_selector: Option<String>,

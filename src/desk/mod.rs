@@ -20,6 +20,9 @@ use std::sync::Arc;
 pub const DEFAULT_LIST: usize = 200;
 pub const MAX_LIST: usize = 1000;
 
+/// The shortest id prefix accepted for an item (ids are 16 hex digits).
+pub const MIN_ID_PREFIX: usize = 6;
+
 /// How many items a list asked for `asked` shows.
 pub fn list_limit(asked: usize) -> usize {
     asked.clamp(1, MAX_LIST)
@@ -474,11 +477,42 @@ impl Desk {
         Ok(item)
     }
 
+    /// The whole id of the item `id` names: a whole id, or a unique prefix
+    /// of at least [`MIN_ID_PREFIX`] characters (typed at the CLI).
+    pub fn resolve_id(&self, id: &str) -> Result<String, DeskError> {
+        use crate::store::Prefix;
+        if id.chars().count() < MIN_ID_PREFIX {
+            return Err(DeskError::BadInput(format!(
+                "稿件编号“{id}”太短：至少输入前 {MIN_ID_PREFIX} 位"
+            )));
+        }
+        match self.ctx.store.resolve_prefix(id).map_err(store_err)? {
+            Prefix::One(whole) => Ok(whole),
+            Prefix::None => Err(DeskError::NotFound(format!(
+                "稿件 {id}（完成超过 archive_after_days 天的稿件已归档）"
+            ))),
+            Prefix::Many(ids) => Err(DeskError::BadInput(format!(
+                "编号前缀“{id}”对应多篇稿件：{}{}；请多输入几位",
+                ids.iter()
+                    .take(crate::store::PREFIX_CANDIDATES)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                if ids.len() > crate::store::PREFIX_CANDIDATES {
+                    " 等"
+                } else {
+                    ""
+                }
+            ))),
+        }
+    }
+
     /// The item with its body, if the editor may act on its unit. A body
     /// file that cannot be read is said in a note, not an error: the editor
     /// can still reject the item.
     pub fn item(&self, ed: &Editor, id: &str) -> Result<Item, DeskError> {
-        let mut item = self.item_record(ed, id)?;
+        let id = self.resolve_id(id)?;
+        let mut item = self.item_record(ed, &id)?;
         if let Err(e) = self.ctx.store.load_body(&mut item) {
             tracing::error!(unit = %item.unit, item = %item.id, url = %item.url, "{e}");
             item.notes

@@ -65,8 +65,10 @@ pub fn rehost_images(html: &str, item: &Item) -> String {
 }
 
 /// The body as the platform gets it: the full title first when the
-/// platform's title is shortened, then the article.
-pub fn body_html(unit: Option<&Unit>, item: &Item) -> String {
+/// platform's title is shortened, then the article, then the unit's source
+/// line (`来源：…`, rendered by the same function the outbox uses), times
+/// in `tz`.
+pub fn body_html(unit: Option<&Unit>, item: &Item, tz: chrono_tz::Tz) -> String {
     let shortened = unit.is_some_and(|u| u.platform_title(&item.title).1);
     let mut out = String::new();
     if shortened {
@@ -76,19 +78,22 @@ pub fn body_html(unit: Option<&Unit>, item: &Item) -> String {
         ));
     }
     out.push_str(&item.html);
+    if let Some(line) = unit.and_then(|u| crate::publish::source_line::render(u, item, tz)) {
+        out.push_str(&line.html);
+    }
     out
 }
 
 /// The whole preview document (for a sandboxed iframe's `srcdoc`): the
 /// title as the platform gets it, the body, images through the desk.
-pub fn render(unit: Option<&Unit>, item: &Item) -> String {
+pub fn render(unit: Option<&Unit>, item: &Item, tz: chrono_tz::Tz) -> String {
     let title = unit
         .map(|u| u.platform_title(&item.title).0)
         .unwrap_or_else(|| item.title.clone());
     format!(
         "<!doctype html><meta charset=utf-8><style>body{{font-family:sans-serif;line-height:1.7;padding:0 1em}}img{{max-width:100%}}.img-missing{{color:#888}}</style><h1>{}</h1>{}",
         crate::admin::layout::esc(&title),
-        rehost_images(&body_html(unit, item), item)
+        rehost_images(&body_html(unit, item, tz), item)
     )
 }
 
@@ -155,7 +160,7 @@ mod tests {
         i.id = "abc".into();
         i.images = vec!["https://example.org/1.jpg?a=1&b=2".into()];
         i.html = r#"<p>x</p><img src="https://example.org/1.jpg?a=1&amp;b=2" alt="y"><IMG SRC='https://evil.example/t.gif'>"#.into();
-        let out = render(None, &i);
+        let out = render(None, &i, chrono_tz::Asia::Shanghai);
         assert!(
             out.contains(r#"<img src="/desk/image/abc/0" alt="">"#),
             "{out}"

@@ -9,6 +9,7 @@ pub mod build;
 pub(crate) mod double;
 pub mod file;
 pub(crate) mod html;
+pub mod source_line;
 pub mod text;
 pub mod toutiao;
 /// The toutiao double (`autosync mock-account`), also under its old name.

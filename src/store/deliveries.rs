@@ -195,7 +195,7 @@ impl Store {
                         if approved(&i.state) {
                             i.state = State::Failed {
                                 stage: Stage::Fetch,
-                                reason: format!("body lost: {reason}"),
+                                reason: format!("正文丢失：{reason}"),
                                 attempts: 0,
                                 next_retry: Some(now),
                             };

@@ -604,3 +604,91 @@ impl Store {
         Ok(counts)
     }
 }
+
+/// What an id prefix names (see [`Store::resolve_prefix`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prefix {
+    /// Exactly one item: its whole id.
+    One(String),
+    /// No live item.
+    None,
+    /// Several items: the first few ids, in key order.
+    Many(Vec<String>),
+}
+
+/// Candidates listed for an ambiguous prefix, at most.
+pub const PREFIX_CANDIDATES: usize = 10;
+
+impl Store {
+    /// The item whose id starts with `prefix` (an editor types the first
+    /// characters of a long id). Only keys are scanned, in order, and at
+    /// most [`PREFIX_CANDIDATES`] + 1 of them: no record is decoded, so it
+    /// costs the same however many items the store holds. A whole id is
+    /// its own prefix. Archived items are not looked up.
+    pub fn resolve_prefix(&self, prefix: &str) -> Result<Prefix, StoreError> {
+        let ids = self
+            .trees()?
+            .items
+            .scan_prefix(prefix.as_bytes())
+            .keys()
+            .take(PREFIX_CANDIDATES + 1)
+            .map(|k| k.map(|k| String::from_utf8_lossy(&k).into_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(match ids.len() {
+            0 => Prefix::None,
+            1 => Prefix::One(ids.into_iter().next().unwrap_or_default()),
+            _ if ids.iter().any(|i| i == prefix) => Prefix::One(prefix.to_string()),
+            _ => Prefix::Many(ids),
+        })
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    async fn with_ids(ids: &[&str]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        for (n, id) in ids.iter().enumerate() {
+            let url = format!("https://e.org/{n}");
+            let item = Item {
+                id: id.to_string(),
+                ..Item::new("u", &url, "feed:x", Utc::now(), State::Queued)
+            };
+            s.insert_new(&item, std::slice::from_ref(&url))
+                .await
+                .unwrap();
+        }
+        (dir, s)
+    }
+
+    #[tokio::test]
+    async fn a_unique_prefix_names_its_item_and_an_ambiguous_one_lists_candidates() {
+        let (_d, s) = with_ids(&["3f2a9c0000000001", "3f2a9c0000000002", "77aa000000000000"]).await;
+        assert_eq!(
+            s.resolve_prefix("77aa00").unwrap(),
+            Prefix::One("77aa000000000000".into())
+        );
+        assert_eq!(
+            s.resolve_prefix("3f2a9c").unwrap(),
+            Prefix::Many(vec!["3f2a9c0000000001".into(), "3f2a9c0000000002".into()])
+        );
+        assert_eq!(
+            s.resolve_prefix("3f2a9c0000000002").unwrap(),
+            Prefix::One("3f2a9c0000000002".into())
+        );
+        assert_eq!(s.resolve_prefix("000000").unwrap(), Prefix::None);
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_prefix_reads_only_a_few_keys() {
+        let ids: Vec<String> = (0..50).map(|n| format!("abcdef{n:010}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let (_d, s) = with_ids(&refs).await;
+        match s.resolve_prefix("abcdef").unwrap() {
+            Prefix::Many(c) => assert_eq!(c.len(), PREFIX_CANDIDATES + 1),
+            other => panic!("{other:?}"),
+        }
+    }
+}

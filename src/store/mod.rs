@@ -73,7 +73,7 @@ pub use compact::{Compacted, compact};
 pub use deliveries::DeliveryStep;
 pub use discovered::{Discovered, Trigger};
 use items::index_key;
-pub use items::{Inserted, StateCounts};
+pub use items::{Inserted, PREFIX_CANDIDATES, Prefix, StateCounts};
 pub use sessions::SessionRecord;
 pub use sources::SourceState;
 pub use transfer::{TransferError, Transferred};

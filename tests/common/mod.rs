@@ -148,6 +148,50 @@ impl World {
         )
     }
 
+    /// The city on three accounts (`[[unit.publisher]]`): its toutiao
+    /// account, a WeChat account (示例市科协公众号) and a webhook (省科普平台,
+    /// with `webhook_extra` lines). The config's path and the WeChat and
+    /// webhook doubles' data folders.
+    pub fn city_on_three_platforms(&self, webhook_extra: &str) -> (PathBuf, PathBuf, PathBuf) {
+        use autosync::publish::webhook::mock as webhook_mock;
+        use autosync::publish::wechat::mock as wechat_mock;
+        use autosync::secret::Secret;
+        let wechat_data = self.dir.path().join("wechat");
+        let hook_data = self.dir.path().join("webhook");
+        std::fs::write(self.dir.path().join("app-secret"), "mock-app-secret\n").unwrap();
+        std::fs::write(self.dir.path().join("cover.png"), autosync::demo::PNG).unwrap();
+        std::fs::write(self.dir.path().join("hook-secret"), "s3cret-for-the-hook\n").unwrap();
+        let (wechat, hook) = self.rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let wechat = l.local_addr().unwrap();
+            let opts = wechat_mock::MockOptions {
+                data_dir: wechat_data.clone(),
+                account_name: "示例市科协".into(),
+                ..Default::default()
+            };
+            tokio::spawn(wechat_mock::serve(l, opts, self.shutdown.clone()));
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let hook = l.local_addr().unwrap();
+            let opts =
+                webhook_mock::MockOptions::new(&hook_data, Secret::new("s3cret-for-the-hook"));
+            tokio::spawn(webhook_mock::serve(l, opts, self.shutdown.clone()));
+            (wechat, hook)
+        });
+        let cfg = self.config("", "");
+        let city = format!(
+            "  [unit.publisher]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"",
+            self.city_account_addr
+        );
+        let three = format!(
+            "  [[unit.publisher]]\n  kind = \"toutiao\"\n  base_url = \"http://{}\"\n  cookie_file = \"cookie\"\n  [[unit.publisher]]\n  kind = \"wechat\"\n  app_id = \"wx0123456789abcdef\"\n  app_secret_file = \"app-secret\"\n  base_url = \"http://{wechat}\"\n  cover = \"cover.png\"\n  account_name = \"示例市科协公众号\"\n  [[unit.publisher]]\n  kind = \"webhook\"\n  url = \"http://{hook}/in\"\n  secret_file = \"hook-secret\"\n  account_name = \"省科普平台\"{webhook_extra}",
+            self.city_account_addr
+        );
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert!(text.contains(&city), "{text}");
+        std::fs::write(&cfg, text.replace(&city, &three)).unwrap();
+        (cfg, wechat_data, hook_data)
+    }
+
     /// Every post on both accounts.
     pub fn posts(&self) -> Vec<toutiao_mock::MockArticle> {
         let mut all = toutiao_mock::load_articles(&self.account_data);

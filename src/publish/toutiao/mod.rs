@@ -246,13 +246,13 @@ impl Toutiao {
             out.push_str(&html[last..tag.start]);
             last = tag.end;
             let Some(src) = tag.source() else {
-                notes.push("dropped an image without a usable src".to_string());
+                notes.push("已删去一张图片：没有可用的图片地址（src）".to_string());
                 continue;
             };
             let abs = match post.source_url.join(&src) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => u,
                 _ => {
-                    notes.push(format!("dropped image {}: not an http(s) URL", short(&src)));
+                    notes.push(format!("已删去图片 {}：不是 http(s) 地址", short(&src)));
                     continue;
                 }
             };
@@ -262,12 +262,12 @@ impl Toutiao {
                 let entry = match got {
                     Ok(u) => Some(u),
                     Err(UploadFailure::Drop(reason)) => {
-                        notes.push(format!("dropped image {abs}: {reason}"));
+                        notes.push(format!("已删去图片 {abs}：{reason}"));
                         None
                     }
                     Err(UploadFailure::Abort(outcome)) => return Err(outcome),
                     Err(UploadFailure::Transient { reason, .. }) => {
-                        notes.push(format!("dropped image {abs}: {reason}"));
+                        notes.push(format!("已删去图片 {abs}：{reason}"));
                         None
                     }
                 };
@@ -540,9 +540,7 @@ impl Publisher for Toutiao {
             Err(outcome) => return outcome,
         };
         if shortened {
-            notes.push(format!(
-                "title shortened to {title:?}; the full title opens the body"
-            ));
+            notes.push(format!("标题已缩短为“{title}”，完整标题放在正文第一行"));
             content = format!(
                 "<p>{}</p>{content}",
                 escape_text(normalise_space(&post.title).as_str())

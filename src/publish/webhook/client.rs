@@ -460,16 +460,14 @@ impl Publisher for Webhook {
 
     async fn publish(&self, post: &Post) -> Outcome {
         match self.send(post).await {
-            Answer::Has { remote, already } => {
-                Outcome::Published {
-                    remote,
-                    notes: if already {
-                        vec!["the webhook receiver already had this post (409): an earlier send arrived".to_string()]
-                    } else {
-                        Vec::new()
-                    },
-                }
-            }
+            Answer::Has { remote, already } => Outcome::Published {
+                remote,
+                notes: if already {
+                    vec!["接收方已有这篇稿件（409）：之前的一次发送已经送达".to_string()]
+                } else {
+                    Vec::new()
+                },
+            },
             Answer::Wait { after, reason } => {
                 self.wait(after);
                 Outcome::RetryLater { after, reason }

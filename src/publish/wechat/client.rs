@@ -618,7 +618,7 @@ impl Wechat {
                 Ok(id) => return Ok((id, false)),
                 Err(ImageFailure::Abort(o)) => return Err(o),
                 Err(ImageFailure::Drop(reason)) => notes.push(format!(
-                    "the first image could not be the cover ({reason}); the default cover is used"
+                    "第一张图片不能用作封面（{reason}），已改用默认封面"
                 )),
             }
         }
@@ -943,9 +943,7 @@ impl Publisher for Wechat {
         }
         let mut notes = Vec::new();
         if shortened {
-            notes.push(format!(
-                "title shortened to {title:?}; the full title opens the body"
-            ));
+            notes.push(format!("标题已缩短为“{title}”，完整标题放在正文第一行"));
         }
         let (author, note) = rules::author(post.author.as_deref());
         notes.extend(note);
@@ -965,20 +963,20 @@ impl Publisher for Wechat {
             let image = match self.fetch_image(&url, &post.source_url).await {
                 Ok(i) => i,
                 Err(reason) => {
-                    notes.push(format!("dropped image {url}: {reason}"));
+                    notes.push(format!("已删去图片 {url}：{reason}"));
                     continue;
                 }
             };
             match self.upload_body_image(&image).await {
                 Ok(u) => {
                     if let Some(n) = &image.note {
-                        notes.push(format!("image {url}: {n}"));
+                        notes.push(format!("图片 {url}：{n}"));
                     }
                     uploaded.insert(url, u);
                     first.get_or_insert(image);
                 }
                 Err(ImageFailure::Drop(reason)) => {
-                    notes.push(format!("dropped image {url}: {reason}"))
+                    notes.push(format!("已删去图片 {url}：{reason}"))
                 }
                 Err(ImageFailure::Abort(outcome)) => return outcome,
             }

@@ -143,10 +143,7 @@ pub fn fit_image(bytes: &[u8], max_bytes: usize) -> Result<Fitted, FitError> {
         return Ok(Fitted {
             bytes: out,
             format: target,
-            note: Some(format!(
-                "{name} converted to {}",
-                target.ext().to_uppercase()
-            )),
+            note: Some(format!("{name} 已转换为 {}", target.ext().to_uppercase())),
         });
     }
     // Too large: JPEG from here on, smaller each round.
@@ -157,10 +154,10 @@ pub fn fit_image(bytes: &[u8], max_bytes: usize) -> Result<Fitted, FitError> {
         let out = encode(&current, Format::Jpeg)?;
         if out.len() < max_bytes {
             let how = if current.width() == w {
-                format!("re-encoded as JPEG ({} → {} bytes)", bytes.len(), out.len())
+                format!("已重新压缩为 JPEG（{} → {} 字节）", bytes.len(), out.len())
             } else {
                 format!(
-                    "shrunk from {w}×{h} ({} bytes) to {}×{} JPEG ({} bytes)",
+                    "已从 {w}×{h}（{} 字节）缩小为 {}×{} 的 JPEG（{} 字节）",
                     bytes.len(),
                     current.width(),
                     current.height(),
@@ -168,7 +165,7 @@ pub fn fit_image(bytes: &[u8], max_bytes: usize) -> Result<Fitted, FitError> {
                 )
             };
             let note = if converted {
-                format!("{name} converted and {how}")
+                format!("{name} 已转换格式，{how}")
             } else {
                 format!("{name} {how}")
             };
@@ -291,7 +288,7 @@ pub(crate) mod tests {
         let f = fit_image(&gif, 1_000_000).unwrap();
         assert_eq!(f.format, Format::Png);
         assert!(f.bytes.starts_with(b"\x89PNG"));
-        assert!(f.note.unwrap().contains("GIF converted to PNG"));
+        assert!(f.note.unwrap().contains("GIF 已转换为 PNG"));
     }
 
     #[test]
@@ -301,7 +298,7 @@ pub(crate) mod tests {
         let f = fit_image(&png, 300_000).unwrap();
         assert_eq!(f.format, Format::Jpeg);
         assert!(f.bytes.len() < 300_000, "{}", f.bytes.len());
-        assert!(f.note.unwrap().contains("shrunk from 700×500"));
+        assert!(f.note.unwrap().contains("已从 700×500"));
     }
 
     #[test]

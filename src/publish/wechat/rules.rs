@@ -207,11 +207,11 @@ pub fn image_urls(html: &str, base: &Url) -> (Vec<Url>, Vec<String>) {
 
 fn resolve(tag: &ImgTag, base: &Url) -> Result<Url, String> {
     let Some(src) = tag.source() else {
-        return Err("dropped an image without a usable src".to_string());
+        return Err("已删去一张图片：没有可用的图片地址（src）".to_string());
     };
     match base.join(&src) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
-        _ => Err(format!("dropped image {}: not an http(s) URL", short(&src))),
+        _ => Err(format!("已删去图片 {}：不是 http(s) 地址", short(&src))),
     }
 }
 

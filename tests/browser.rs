@@ -1,8 +1,9 @@
 //! The editors' web page in a real browser: Debian's headless Chromium,
 //! driven through chromedriver. Log in with a token, open a held item,
 //! approve it, and see the daemon publish it; find items by search, state
-//! and paging, read the counts, open one, read the audit log — every page
-//! checked for English sentences.
+//! and paging, read the counts, open one, read the audit log; push a link
+//! by hand through its preview, edit the body, confirm — every page checked
+//! for English sentences.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Where
 //! they are missing the test says so and passes, except under CI (`CI` set),
@@ -246,4 +247,130 @@ async fn an_editor_finds_items_by_search_state_and_pages() {
     let _ = c.close().await;
     s.ctx.shutdown.cancel();
     outcome.unwrap();
+}
+
+/// Pushing a link by hand as an editor does, in the real daemon: the push
+/// page offers no account until one is chosen, the article is fetched and
+/// shown before anything goes out, the body is edited (a paragraph
+/// removed), and only 确认推送 publishes — the edited body, with the
+/// unit's source line, once. Every page is checked for English.
+#[test]
+fn an_editor_previews_edits_and_confirms_a_hand_push() {
+    let Some(driver) = chromedriver_or_skip() else {
+        return;
+    };
+    let w = World::new(Duration::ZERO);
+    std::fs::write(
+        w.dir.path().join("editors.toml"),
+        format!("[[editor]]\nname = \"王编辑\"\ntoken = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
+    let listen = free_addr();
+    let cfg = w.config(
+        &format!(
+            "listen = \"{listen}\"\neditors_file = \"editors.toml\"\nshutdown_timeout_secs = 5"
+        ),
+        "",
+    );
+    let log = w.dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&cfg, &log);
+    assert!(wait_for(Duration::from_secs(30), || {
+        http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    }));
+    let article = &autosync::demo::LIST_ARTICLES[0];
+    let url = format!("http://{}{}", w.site_addr, article.path);
+    let removed = "各市科协、省级学会负责同志参加会议。";
+    let checked = |what: &'static str, page: String| {
+        assert_no_english(what, &page, &[]);
+        page
+    };
+    // The province publishes its own list unreviewed; only the city's
+    // account, which the push goes to, counts here.
+    let city_posts = || {
+        autosync::publish::toutiao_mock::load_articles(&w.city_account_data)
+            .into_iter()
+            .filter(|p| p.title == article.title)
+            .collect::<Vec<_>>()
+    };
+
+    let result = w.rt.block_on(async {
+        let browser = Browser::start(&driver, 1280, 1000).await;
+        let c = browser.client.clone();
+        let base = format!("http://{listen}");
+        let outcome: Result<(), fantoccini::error::CmdError> = async {
+            c.goto(&format!("{base}/desk/login")).await?;
+            until(&c, "name=\"token\"").await?;
+            c.find(Locator::Css("input[name=token]"))
+                .await?
+                .send_keys(TOKEN)
+                .await?;
+            c.form(Locator::Css("form[action='/desk/login']"))
+                .await?
+                .submit()
+                .await?;
+            until(&c, "编辑：王编辑").await?;
+            // The push page: no account chosen until the editor chooses.
+            c.goto(&format!("{base}/desk/push")).await?;
+            checked("push form", until(&c, "抓取并预览").await?);
+            let chosen = c
+                .find(Locator::Css("select[name=unit] option:checked"))
+                .await?
+                .text()
+                .await?;
+            assert_eq!(chosen, "请选择");
+            c.find(Locator::Css("input[name=url]"))
+                .await?
+                .send_keys(&url)
+                .await?;
+            c.find(Locator::Css("select[name=unit]"))
+                .await?
+                .select_by_value("demo-city")
+                .await?;
+            shot(&c, "desk-push.png").await;
+            c.find(Locator::Id("preview-push")).await?.click().await?;
+            // The preview: fetched and shown, waiting for the confirm.
+            let page = checked("push preview", until(&c, "id=\"confirm-push\"").await?);
+            assert!(page.contains(article.title), "{page}");
+            shot(&c, "desk-push-preview.png").await;
+            assert!(city_posts().is_empty(), "published before the confirm");
+            // Edit the body: open 修改正文, drop the last paragraph.
+            c.find(Locator::XPath("//summary[contains(., '修改正文')]"))
+                .await?
+                .click()
+                .await?;
+            let area = c.find(Locator::Css("textarea[name=text]")).await?;
+            let text = area.prop("value").await?.unwrap_or_default();
+            assert!(text.contains(removed), "{text}");
+            let edited: Vec<&str> = text.lines().filter(|l| !l.contains(removed)).collect();
+            area.clear().await?;
+            area.send_keys(&edited.join("\n")).await?;
+            c.find(Locator::Id("edit-body")).await?.click().await?;
+            checked("body saved", until(&c, "正文已保存").await?);
+            assert!(city_posts().is_empty(), "published on a body edit");
+            // Only the confirm publishes.
+            c.find(Locator::Id("confirm-push")).await?.click().await?;
+            checked("confirmed", until(&c, "已发布").await?);
+            shot(&c, "desk-push-confirmed.png").await;
+            Ok(())
+        }
+        .await;
+        let _ = c.close().await;
+        outcome.map_err(|e| e.to_string())
+    });
+    signal(&daemon, "-TERM");
+    let _ = wait_exit(&mut daemon, Duration::from_secs(20));
+    result.unwrap_or_else(|e| {
+        panic!(
+            "browser: {e}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    let posts = city_posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(!posts[0].content.contains(removed), "{}", posts[0].content);
+    assert!(
+        posts[0].content.contains("来源：示例市科学技术协会"),
+        "{}",
+        posts[0].content
+    );
 }

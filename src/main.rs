@@ -352,6 +352,9 @@ enum Command {
         /// Push even if the unit already has this article.
         #[arg(long)]
         force: bool,
+        /// Print the deliveries as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Push an item to every account in a unit's subtree.
     Broadcast {
@@ -360,6 +363,9 @@ enum Command {
         item: String,
         #[arg(long)]
         to: String,
+        /// Print the deliveries as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Read collective certification forms (.xlsx, .xls, .csv, .docx) into
     /// [[unit]] tables; every row checked, problems printed as a table.
@@ -577,24 +583,16 @@ fn desk_call_as(args: DeskArgs, req: Request, lines: bool, words: bool) -> Resul
                         )?;
                     }
                 }
+                // `--json`: the deliveries as they came; a failed one still
+                // fails the command.
                 (
                     Request::Broadcast { .. } | Request::PushItem { .. } | Request::PushUrl { .. },
                     serde_json::Value::Array(rows),
                 ) => {
-                    let mut failed = false;
-                    for r in rows {
-                        let f =
-                            |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-                        failed |= f("outcome") == "failed";
-                        writeln!(
-                            out,
-                            "{}\t{}\t{}\t{}",
-                            f("unit"),
-                            f("account"),
-                            f("outcome"),
-                            f("detail")
-                        )?;
-                    }
+                    writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                    let failed = rows
+                        .iter()
+                        .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some("failed"));
                     if failed {
                         return Ok(ExitCode::from(EXIT_UNIT_FAILED));
                     }
@@ -1039,10 +1037,14 @@ fn run(cmd: Command, shard: Option<autosync::shard::Shard>) -> Result<ExitCode> 
             url,
             unit,
             force,
-        } => desk_call(desk, Request::PushUrl { url, unit, force }, false),
-        Command::Broadcast { desk, item, to } => {
-            desk_call(desk, Request::Broadcast { item, to }, false)
-        }
+            json,
+        } => desk_call_as(desk, Request::PushUrl { url, unit, force }, false, !json),
+        Command::Broadcast {
+            desk,
+            item,
+            to,
+            json,
+        } => desk_call_as(desk, Request::Broadcast { item, to }, false, !json),
         Command::Audit { desk, csv } => desk_call(
             desk,
             if csv {

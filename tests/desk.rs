@@ -136,7 +136,10 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
     let before = w.posts().len();
     let (code, out, err) = push(&w, c, CITY, &url, "demo-city", &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("published"), "{out}");
+    assert!(
+        out.contains("手动推送 http") && out.contains("已发布"),
+        "{out}"
+    );
     assert_eq!(w.posts().len(), before + 1);
     let (code, _, err) = push(&w, c, CITY, &url, "demo-city", &[]);
     assert_eq!(code, 4, "{err}");
@@ -161,8 +164,8 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
         "demo-province",
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("demo-province\t示例省科协\tskipped"), "{out}");
-    assert!(out.contains("demo-city\t示例市科协\tpublished"), "{out}");
+    assert!(out.contains("→ 示例省科协：跳过"), "{out}");
+    assert!(out.contains("→ 示例市科协：已发布"), "{out}");
     let (code, out, _) = w.run(&[
         "broadcast",
         "-c",
@@ -175,7 +178,7 @@ fn editors_review_push_and_broadcast_with_every_action_audited() {
     ]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("demo-city\t示例市科协\tskipped"),
+        out.contains("→ 示例市科协：跳过"),
         "a second broadcast published again: {out}"
     );
     // The city editor may not broadcast to the province's subtree.

@@ -301,7 +301,17 @@ pub fn said(config: &Config, req: &Request, answer: &Value) -> Option<String> {
         Request::Reject { .. } => "已驳回",
         Request::Priority { .. } => "已设为优先",
         Request::Title { .. } => "已修改标题",
-        Request::PushItem { id } => return said_pushed(config, id, answer),
+        Request::PushItem { id } => {
+            let short: String = id.chars().take(crate::desk::MIN_ID_PREFIX).collect();
+            return said_delivered(config, &format!("立即发布 稿件 {short}…"), answer);
+        }
+        Request::PushUrl { url, .. } => {
+            return said_delivered(config, &format!("手动推送 {url}"), answer);
+        }
+        Request::Broadcast { item, .. } => {
+            let short: String = item.chars().take(crate::desk::MIN_ID_PREFIX).collect();
+            return said_delivered(config, &format!("联动推送 稿件 {short}…"), answer);
+        }
         _ => return None,
     };
     let v: ItemView = serde_json::from_value(answer.clone()).ok()?;
@@ -317,11 +327,10 @@ pub fn said(config: &Config, req: &Request, answer: &Value) -> Option<String> {
     ))
 }
 
-/// Push-now's answer in words: one line per account of the item's unit,
-/// e.g. `立即发布 稿件 3f2a9c… → 示例市科协：已发布 https://…`.
-fn said_pushed(config: &Config, id: &str, answer: &Value) -> Option<String> {
+/// A push's or broadcast's answer in words: one line per account, e.g.
+/// `立即发布 稿件 3f2a9c… → 示例市科协：已发布 https://…`.
+fn said_delivered(config: &Config, what: &str, answer: &Value) -> Option<String> {
     let deliveries: Vec<crate::desk::Delivery> = serde_json::from_value(answer.clone()).ok()?;
-    let short: String = id.chars().take(crate::desk::MIN_ID_PREFIX).collect();
     let lines: Vec<String> = deliveries
         .iter()
         .map(|d| {
@@ -335,7 +344,7 @@ fn said_pushed(config: &Config, id: &str, answer: &Value) -> Option<String> {
                 format!("（{unit}）")
             };
             format!(
-                "立即发布 稿件 {short}… → {}{unit}：{} {}",
+                "{what} → {}{unit}：{} {}",
                 d.account,
                 d.outcome.zh(),
                 d.detail

@@ -40,6 +40,7 @@ pub(super) struct RawDaemon {
     pub keep_bodies_days: Option<u32>,
     pub archive_after_days: Option<u32>,
     pub shard: Option<Spanned<String>>,
+    pub extract_budget_ms: Option<Spanned<u64>>,
     /// The watch (`crate::alert::config`): how often the summary line is
     /// logged, after how many failed polls a unit is alerted, and the
     /// `[[daemon.alert]]` targets.

@@ -75,7 +75,7 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error("{url}: not an article page: {reason}")]
     NotAnArticle { url: String, reason: String },
-    /// Extraction ran past its budget ([`EXTRACT_BUDGET`]): a transient
+    /// Extraction ran past its budget ([`DEFAULT_EXTRACT_BUDGET`], `[daemon] extract_budget_ms`): a transient
     /// failure, retried like a failed fetch.
     #[error("{url}: extraction took longer than {budget:?}; the page is tried again later")]
     OverBudget {
@@ -343,7 +343,14 @@ impl Extractor {
 /// page size: a 2.6 MB list page takes ~0.1 s (BENCHMARKS.md,
 /// "Pathological pages"), so 5 s is far above any real page even on a
 /// loaded machine, and short enough that a stuck page is not a stuck unit.
-pub const EXTRACT_BUDGET: Duration = Duration::from_secs(5);
+/// `[daemon] extract_budget_ms` overrides it.
+pub const DEFAULT_EXTRACT_BUDGET: Duration = Duration::from_secs(5);
+
+/// The bounds of `[daemon] extract_budget_ms`. 10 ms lets a test (or an
+/// operator on a tiny box) force the failure path on a big page; 10 minutes
+/// is beyond any page that is not an attack.
+pub const MIN_EXTRACT_BUDGET_MS: u64 = 10;
+pub const MAX_EXTRACT_BUDGET_MS: u64 = 600_000;
 
 /// Extract on tokio's blocking pool, so a slow page never holds an async
 /// worker (the daemon's timers, the desk and every other unit's polls run

@@ -23,6 +23,7 @@ mod dom;
 mod meta;
 mod parse;
 mod score;
+mod select;
 pub mod tame;
 mod video;
 
@@ -169,7 +170,7 @@ impl Extractor {
             _ => Ok(()),
         };
         let parse_sel = |s: &Option<String>| {
-            s.as_deref().and_then(|s| match scraper::Selector::parse(s) {
+            s.as_deref().and_then(|s| match select::Css::parse(s) {
                 Ok(sel) => Some(sel),
                 Err(e) => {
                     tracing::warn!(url = %url_name, selector = s, error = %e, "ignoring invalid selector");
@@ -182,13 +183,32 @@ impl Extractor {
         // Videos renamed so that the parser keeps them (see `video`).
         let html = self.videos.mark(html);
         let html = html.as_ref();
-        let dom = if content_sel.is_some() || title_sel.is_some() {
-            // Per-site selectors are CSS, matched on scraper's tree (after
-            // the linear parser's caps: html5ever is not linear, `tame`).
+        let sels = [&content_sel, &title_sel];
+        let dom = if sels
+            .iter()
+            .any(|s| s.as_ref().is_some_and(|s| s.sees_siblings()))
+        {
+            // A selector that counts siblings is matched on html5ever's tree
+            // (after the linear parser's caps: html5ever is not linear,
+            // `tame`), where the arena's drops cannot change its count.
             let doc = scraper::Html::parse_document(&tame::for_html5ever(html));
-            Dom::from_html(&doc, content_sel.as_ref(), title_sel.as_ref())
+            Dom::from_html(
+                &doc,
+                content_sel.as_ref().map(select::Css::for_scraper),
+                title_sel.as_ref().map(select::Css::for_scraper),
+            )
         } else {
-            parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?
+            let mut dom =
+                parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?;
+            // Every other selector is matched on the same tree (`select`):
+            // the page is parsed once, by the linear parser.
+            if let Some(sel) = &content_sel {
+                dom.marked_content = sel.select(&dom);
+            }
+            if let Some(sel) = &title_sel {
+                dom.marked_title = sel.select(&dom);
+            }
+            dom
         };
         check()?;
         let st = score::compute_stats(&dom);

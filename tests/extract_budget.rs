@@ -129,11 +129,7 @@ async fn a_page_over_the_extract_budget_fails_its_item_like_a_fetch_and_is_retri
         }
         other => panic!("not a retryable fetch failure: {other:?}"),
     }
-    assert_eq!(
-        published(&cfg.path.parent().unwrap()),
-        0,
-        "nothing went out"
-    );
+    assert_eq!(published(cfg.path.parent().unwrap()), 0, "nothing went out");
     drop(ctx);
 
     // The operator raises the budget; the retry, once due, goes through and
@@ -146,5 +142,5 @@ async fn a_page_over_the_extract_budget_fails_its_item_like_a_fetch_and_is_retri
     assert!(reports[0].errors.is_empty(), "{:?}", reports[0].errors);
     assert!(ctx.store.records_in("slow", "failed").unwrap().is_empty());
     assert_eq!(reports[0].published.len(), 1, "{:?}", reports[0]);
-    assert_eq!(published(&cfg.path.parent().unwrap()), 1);
+    assert_eq!(published(cfg.path.parent().unwrap()), 1);
 }

@@ -508,6 +508,7 @@ pub(crate) async fn obtain(
         id: &unit.id,
         scope: unit.scope(),
         extract: &extract,
+        budget: ctx.extract_budget,
     };
     obtain_with(&ctx.fetcher, &whose, e, any_host).await
 }
@@ -518,6 +519,8 @@ pub(crate) struct Whose<'a> {
     pub(crate) id: &'a str,
     pub(crate) scope: crate::scope::SiteScope,
     pub(crate) extract: &'a extract::ExtractOptions,
+    /// How long extracting one page may take (`[daemon] extract_budget_ms`).
+    pub(crate) budget: std::time::Duration,
 }
 
 /// [`obtain`] through `fetcher`, touching no store.
@@ -590,7 +593,7 @@ pub(crate) async fn obtain_with(
         page.text(),
         page.url.clone(),
         unit.extract.clone(),
-        extract::EXTRACT_BUDGET,
+        unit.budget,
     )
     .await
     .map_err(|err| ObtainError {

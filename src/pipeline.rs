@@ -39,6 +39,8 @@ pub struct Context {
     pub publish_grace: chrono::Duration,
     /// `[daemon] max_new_per_poll`: what one poll of a source takes in.
     pub max_new_per_poll: usize,
+    /// `[daemon] extract_budget_ms`: how long one page's extraction may take.
+    pub extract_budget: std::time::Duration,
     /// Word-list matchers by file set, rebuilt when a file changes.
     pub matchers: Arc<std::sync::Mutex<MatcherCache>>,
     /// Pause points for race tests; empty (no-op) in production.
@@ -169,6 +171,7 @@ impl Context {
             shutdown,
             publish_grace: config.daemon.publish_grace,
             max_new_per_poll: config.daemon.max_new_per_poll,
+            extract_budget: config.daemon.extract_budget,
             matchers: Default::default(),
             hooks: Hooks::default(),
         })

@@ -159,7 +159,9 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
             }
         }
     }
+    let extract_budget = check_extract_budget(c, d.extract_budget_ms);
     let daemon = Daemon {
+        extract_budget,
         shard,
         desk_secure_cookie: d.desk_secure_cookie.unwrap_or(false),
         desk_trusted_proxies,
@@ -189,6 +191,29 @@ pub(super) fn check_daemon(c: &mut Checker, d: RawDaemon) -> Daemon {
     };
     check_retention(c, &daemon);
     daemon
+}
+
+/// `extract_budget_ms`, within bounds: below [`MIN_EXTRACT_BUDGET_MS`] real
+/// pages on a loaded machine would fail for nothing, above
+/// [`MAX_EXTRACT_BUDGET_MS`] a hostile page holds a blocking thread and its
+/// unit for minutes.
+fn check_extract_budget(c: &mut Checker, v: Option<Spanned<u64>>) -> Duration {
+    use crate::extract::{DEFAULT_EXTRACT_BUDGET, MAX_EXTRACT_BUDGET_MS, MIN_EXTRACT_BUDGET_MS};
+    let Some(v) = v else {
+        return DEFAULT_EXTRACT_BUDGET;
+    };
+    let ms = *v.get_ref();
+    if (MIN_EXTRACT_BUDGET_MS..=MAX_EXTRACT_BUDGET_MS).contains(&ms) {
+        return Duration::from_millis(ms);
+    }
+    let line = c.line_of(v.span().start);
+    c.file_error(
+        Some(line),
+        format!(
+            "[daemon] extract_budget_ms = {ms}: between {MIN_EXTRACT_BUDGET_MS} and {MAX_EXTRACT_BUDGET_MS}; a page whose extraction takes longer fails like a fetch and is tried again"
+        ),
+    );
+    DEFAULT_EXTRACT_BUDGET
 }
 
 /// `archive_after_days` is at least [`MIN_ARCHIVE_AFTER_DAYS`] (or never),

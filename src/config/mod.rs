@@ -313,6 +313,10 @@ pub struct Daemon {
     /// counted, for the login rate limit, by the last address its
     /// `X-Forwarded-For` names instead.
     pub desk_trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long one page's extraction may take before the item fails like
+    /// a fetch and is retried (`extract_budget_ms`; see
+    /// [`crate::extract::extract_off_runtime`]).
+    pub extract_budget: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -717,5 +721,34 @@ site = "https://d.example/"
         assert!(u.allows(&Url::parse("https://news.example.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://evil.org/a.html").unwrap()));
         assert!(!u.allows(&Url::parse("https://notexample.org/a.html").unwrap()));
+    }
+
+    #[test]
+    fn extract_budget_is_a_daemon_option_with_bounds_named_at_its_line() {
+        let path = Path::new("/etc/autosync/autosync.toml");
+        let c = parse(MINIMAL, path).unwrap();
+        assert_eq!(
+            c.daemon.extract_budget,
+            crate::extract::DEFAULT_EXTRACT_BUDGET
+        );
+        let with = |v: &str| {
+            MINIMAL.replacen(
+                "state_dir = \"state\"\n",
+                &format!("state_dir = \"state\"\nextract_budget_ms = {v}\n"),
+                1,
+            )
+        };
+        let c = parse(&with("250"), path).unwrap();
+        assert_eq!(c.daemon.extract_budget, Duration::from_millis(250));
+        for bad in ["0", "9", "600001"] {
+            assert_eq!(
+                errs(&with(bad)),
+                [format!(
+                    "/etc/autosync/autosync.toml:4: [daemon] extract_budget_ms = {bad}: between 10 and 600000; a page whose extraction takes longer fails like a fetch and is tried again"
+                )],
+            );
+        }
+        // A negative number is not a budget either (serde refuses it).
+        assert!(!errs(&with("-5")).is_empty());
     }
 }

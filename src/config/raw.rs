@@ -47,6 +47,7 @@ pub(super) struct RawDaemon {
     /// Reverse proxies whose `X-Forwarded-For` names the client (the
     /// login rate limit counts by client address).
     pub desk_trusted_proxies: Option<Spanned<Vec<String>>>,
+    pub extract_budget_ms: Option<Spanned<u64>>,
     /// The watch (`crate::alert::config`): how often the summary line is
     /// logged, after how many failed polls a unit is alerted, and the
     /// `[[daemon.alert]]` targets.

@@ -32,6 +32,42 @@ pub fn shape_html5ever(html: &str) -> String {
     ))
 }
 
+/// What each per-site selector of `sels` picks on `html` through the
+/// daemon's path (our parser, matched by [`super::select`]): each match as
+/// its tag and its collapsed text, in document order. One parse for all.
+pub fn selected_ours(html: &str, sels: &[&str]) -> Result<Vec<Vec<String>>, String> {
+    let dom = parse_document(html, &Entities::new());
+    sels.iter()
+        .map(|s| Ok(picked(&dom, &super::select::Css::parse(s)?.select(&dom))))
+        .collect()
+}
+
+/// The same through the path it replaced: html5ever (after the caps of
+/// [`super::tame`]) and scraper's matcher, copied into the arena.
+pub fn selected_html5ever(html: &str, sels: &[&str]) -> Result<Vec<Vec<String>>, String> {
+    let doc = scraper::Html::parse_document(&super::tame::for_html5ever(html));
+    sels.iter()
+        .map(|s| {
+            let css = scraper::Selector::parse(s).map_err(|e| e.to_string())?;
+            let dom = Dom::from_html(&doc, Some(&css), None);
+            Ok(picked(&dom, &dom.marked_content))
+        })
+        .collect()
+}
+
+/// Whether the extractor matches `sel` on its own tree (else on
+/// html5ever's: a selector that counts siblings, see `select`).
+pub fn matched_on_our_tree(sel: &str) -> Result<bool, String> {
+    Ok(!super::select::Css::parse(sel)?.sees_siblings())
+}
+
+fn picked(dom: &Dom, nodes: &[usize]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|&i| format!("{}: {}", dom.tag(i), dom.text_of(i)))
+        .collect()
+}
+
 /// A tree to project: tag (empty for text), text, children.
 struct Tree {
     tag: String,

@@ -23,6 +23,7 @@ mod dom;
 mod meta;
 mod parse;
 mod score;
+mod select;
 pub mod tame;
 mod video;
 
@@ -75,7 +76,7 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     #[error("{url}: not an article page: {reason}")]
     NotAnArticle { url: String, reason: String },
-    /// Extraction ran past its budget ([`EXTRACT_BUDGET`]): a transient
+    /// Extraction ran past its budget ([`DEFAULT_EXTRACT_BUDGET`], `[daemon] extract_budget_ms`): a transient
     /// failure, retried like a failed fetch.
     #[error("{url}: extraction took longer than {budget:?}; the page is tried again later")]
     OverBudget {
@@ -169,7 +170,7 @@ impl Extractor {
             _ => Ok(()),
         };
         let parse_sel = |s: &Option<String>| {
-            s.as_deref().and_then(|s| match scraper::Selector::parse(s) {
+            s.as_deref().and_then(|s| match select::Css::parse(s) {
                 Ok(sel) => Some(sel),
                 Err(e) => {
                     tracing::warn!(url = %url_name, selector = s, error = %e, "ignoring invalid selector");
@@ -182,13 +183,32 @@ impl Extractor {
         // Videos renamed so that the parser keeps them (see `video`).
         let html = self.videos.mark(html);
         let html = html.as_ref();
-        let dom = if content_sel.is_some() || title_sel.is_some() {
-            // Per-site selectors are CSS, matched on scraper's tree (after
-            // the linear parser's caps: html5ever is not linear, `tame`).
+        let sels = [&content_sel, &title_sel];
+        let dom = if sels
+            .iter()
+            .any(|s| s.as_ref().is_some_and(|s| s.sees_siblings()))
+        {
+            // A selector that counts siblings is matched on html5ever's tree
+            // (after the linear parser's caps: html5ever is not linear,
+            // `tame`), where the arena's drops cannot change its count.
             let doc = scraper::Html::parse_document(&tame::for_html5ever(html));
-            Dom::from_html(&doc, content_sel.as_ref(), title_sel.as_ref())
+            Dom::from_html(
+                &doc,
+                content_sel.as_ref().map(select::Css::for_scraper),
+                title_sel.as_ref().map(select::Css::for_scraper),
+            )
         } else {
-            parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?
+            let mut dom =
+                parse::parse_document_until(html, &self.entities, deadline).map_err(|_| over())?;
+            // Every other selector is matched on the same tree (`select`):
+            // the page is parsed once, by the linear parser.
+            if let Some(sel) = &content_sel {
+                dom.marked_content = sel.select(&dom);
+            }
+            if let Some(sel) = &title_sel {
+                dom.marked_title = sel.select(&dom);
+            }
+            dom
         };
         check()?;
         let st = score::compute_stats(&dom);
@@ -343,7 +363,14 @@ impl Extractor {
 /// page size: a 2.6 MB list page takes ~0.1 s (BENCHMARKS.md,
 /// "Pathological pages"), so 5 s is far above any real page even on a
 /// loaded machine, and short enough that a stuck page is not a stuck unit.
-pub const EXTRACT_BUDGET: Duration = Duration::from_secs(5);
+/// `[daemon] extract_budget_ms` overrides it.
+pub const DEFAULT_EXTRACT_BUDGET: Duration = Duration::from_secs(5);
+
+/// The bounds of `[daemon] extract_budget_ms`. 10 ms lets a test (or an
+/// operator on a tiny box) force the failure path on a big page; 10 minutes
+/// is beyond any page that is not an attack.
+pub const MIN_EXTRACT_BUDGET_MS: u64 = 10;
+pub const MAX_EXTRACT_BUDGET_MS: u64 = 600_000;
 
 /// Extract on tokio's blocking pool, so a slow page never holds an async
 /// worker (the daemon's timers, the desk and every other unit's polls run

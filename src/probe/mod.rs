@@ -291,6 +291,7 @@ impl Prober<'_> {
             id: &self.id,
             scope: self.scope.clone(),
             extract: &extract,
+            budget: crate::extract::DEFAULT_EXTRACT_BUDGET,
         };
         match obtain_with(self.fetcher, &whose, e, false).await {
             Ok(c) => ArticleView {

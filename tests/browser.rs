@@ -332,6 +332,24 @@ fn an_editor_previews_edits_and_confirms_a_hand_push() {
             let page = checked("push preview", until(&c, "id=\"confirm-push\"").await?);
             assert!(page.contains(article.title), "{page}");
             shot(&c, "desk-push-preview.png").await;
+            // The preview's images come through the desk (the page's CSP
+            // allows only its own origin) and do load.
+            c.enter_frame(0).await?;
+            let images = c
+                .execute(
+                    "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);",
+                    vec![],
+                )
+                .await?;
+            c.enter_parent_frame().await?;
+            let images = images.as_array().cloned().unwrap_or_default();
+            assert!(!images.is_empty(), "the preview shows no image");
+            for i in &images {
+                assert!(
+                    i[0].as_str().is_some_and(|s| s.starts_with("/desk/image/")) && i[1] == true,
+                    "a preview image not served and shown by the desk: {images:?}"
+                );
+            }
             assert!(city_posts().is_empty(), "published before the confirm");
             // Edit the body: open 修改正文, drop the last paragraph.
             c.find(Locator::XPath("//summary[contains(., '修改正文')]"))

@@ -230,7 +230,12 @@ async fn item_page(
             }
         }
         h3 { "发布预览" }
-        iframe sandbox="" title="发布预览" srcdoc=(crate::desk::preview::render(unit, &item, tz)) {}
+        // Sandboxed without `allow-scripts` (and the CSP allows no script):
+        // nothing in the article runs. `allow-same-origin` keeps the desk's
+        // origin, so the images' requests to `/desk/image/…` carry the
+        // SameSite=Strict session cookie; from an opaque origin they would
+        // not, and every image would be refused.
+        iframe sandbox="allow-same-origin" title="发布预览" srcdoc=(crate::desk::preview::render(unit, &item, tz)) {}
         h3 { "历史记录" }
         @if history.is_empty() { p { "暂无编辑操作" } } @else {
             table {

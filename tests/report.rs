@@ -323,6 +323,45 @@ async fn build_world(store: &Store, config: &Config) {
         b.audit(when, AuditAction::Reject, &r, "held", Some("rejected"))
             .await;
     }
+    // An editor's own hand pushes: one previewed and cancelled on the 20th,
+    // one still waiting for its confirm. Neither is a site article held
+    // for review, so neither counts as held or rejected.
+    let cancelled = b
+        .item(
+            "prov",
+            "push",
+            nov(20, 9),
+            State::Held {
+                reason: "待确认推送".into(),
+            },
+        )
+        .await;
+    store
+        .transition(&cancelled.id, &[StateName::Held], nov(20, 9), |i| {
+            i.state = State::Rejected {
+                reason: "编辑取消了手动推送".into(),
+            };
+            Ok(())
+        })
+        .await
+        .unwrap();
+    b.audit(
+        nov(20, 9),
+        AuditAction::Reject,
+        &cancelled,
+        "held",
+        Some("rejected"),
+    )
+    .await;
+    b.item(
+        "prov",
+        "push",
+        nov(21, 9),
+        State::Held {
+            reason: "待确认推送".into(),
+        },
+    )
+    .await;
     // Failed: the platform refused one on the 14th.
     let f = b.item("prov", "feed:x", nov(14, 8), State::Queued).await;
     let accounts = b.accounts("prov");

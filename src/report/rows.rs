@@ -28,6 +28,9 @@
 //!   start that were found before the end;
 //! - **rejected**: items rejected in the period (the audit log's reject,
 //!   else the record's last change);
+//! - an editor's own hand push counts in neither: it is held only while
+//!   it waits for that editor's confirm, and "rejected" only when the
+//!   editor cancels it — not a site article kept back by review;
 //! - **failed**: items this account's platform refused for good in the
 //!   period (the failure's time, else the record's last change), and items
 //!   whose article could not be fetched and that wait for an editor, by
@@ -42,7 +45,7 @@
 
 use super::{Asked, Verdict, WARN_WITHIN_DAYS, day_start, local_day};
 use crate::config::{Level, Unit};
-use crate::model::{DeliveryState, PublishPath, Stage, State};
+use crate::model::{DeliveryState, ItemOrigin, PublishPath, Stage, State};
 use crate::store::{AuditAction, AuditEntry, Item};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -329,7 +332,7 @@ fn held_and_rejected(w: &Window, items: &[Item], audit: &[&AuditEntry]) -> (u32,
     }
     let mut held = 0;
     let mut rejected = 0;
-    for i in items {
+    for i in items.iter().filter(|i| i.came_from() != ItemOrigin::Push) {
         let still_held = matches!(i.state, State::Held { .. }) && i.updated_at < w.end;
         let was_held = released.contains_key(i.id.as_str()) && i.discovered_at < w.end;
         if still_held || was_held {

@@ -205,6 +205,10 @@ async fn a_cancelled_push_is_never_published_and_an_empty_account_choice_is_refu
         .push_preview(&b.editor, &b.article(1), "city", false)
         .await
         .unwrap();
+    // Approving the preview would skip the confirm: refused.
+    let e = b.desk.approve(&b.editor, &p.preview).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::WrongState, "{e}");
+    assert!(e.to_string().contains("确认推送"), "{e}");
     b.desk.push_cancel(&b.editor, &p.preview).await.unwrap();
     let e = b
         .desk

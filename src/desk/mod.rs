@@ -643,6 +643,12 @@ impl Desk {
                 |i| i.state.name().to_string(),
                 None,
                 |i| {
+                    // A hand push waiting for its confirm goes out only by
+                    // the confirm (which checks the version shown) or not
+                    // at all: approving it would skip that step.
+                    if confirm::awaiting_confirm(i) {
+                        return Err("这是待确认的手动推送，请在稿件页确认推送或取消".into());
+                    }
                     i.state = State::Queued;
                     Ok(())
                 },

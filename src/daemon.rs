@@ -221,7 +221,7 @@ impl Shared {
 }
 
 struct UnitTasks {
-    unit: Unit,
+    unit: Arc<Unit>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -476,6 +476,10 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
             None => groups.push((expr, vec![s.clone()])),
         }
     }
+    // One copy of the unit shared by its tasks: 20,000 units × four deep
+    // copies of their config was tens of MiB (BENCHMARKS.md).
+    let shared_unit = Arc::new(unit);
+    let unit = &*shared_unit;
     for (i, (expr, sources)) in groups.into_iter().enumerate() {
         let sched = match Schedule::parse(&expr) {
             Ok(s) => s,
@@ -487,7 +491,7 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
         };
         tasks.spawn(poll_loop(
             shared.clone(),
-            unit.clone(),
+            shared_unit.clone(),
             sources,
             sched,
             i == 0,
@@ -499,14 +503,14 @@ fn start_unit(shared: &Shared, unit: Unit) -> UnitTasks {
     for (index, bell) in bells.into_iter().enumerate() {
         tasks.spawn(publish_loop(
             shared.clone(),
-            unit.clone(),
+            shared_unit.clone(),
             index,
             bell,
             cancel.clone(),
         ));
     }
     UnitTasks {
-        unit,
+        unit: shared_unit,
         cancel,
         tasks,
     }
@@ -523,7 +527,7 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 #[allow(clippy::too_many_arguments)]
 async fn poll_loop(
     shared: Shared,
-    unit: Unit,
+    unit: Arc<Unit>,
     sources: Vec<config::Source>,
     sched: Schedule,
     retries_too: bool,
@@ -562,24 +566,32 @@ async fn poll_loop(
         if cancel.is_cancelled() {
             return;
         }
-        let mut r = UnitReport {
-            unit: unit.id.clone(),
-            ..Default::default()
-        };
-        let mut polled = unit.clone();
-        polled.sources = sources.clone();
-        // Boxed: a poll's future (fetch, parse, extract) is large, and an
-        // unboxed one would make every idle unit's task that large too —
-        // thousands of units sleeping between polls (BENCHMARKS.md).
-        Box::pin(ingest::discover_sources(ctx, &polled, &mut r)).await;
-        if retries_too {
-            Box::pin(ingest::retry_due_fetches(ctx, &unit, &mut r)).await;
-        }
-        record_poll(&shared, &unit, &r);
+        // Boxed, with everything a poll holds (its report, the polled copy
+        // of the unit, fetch, parse, extract): a sleeping unit's task keeps
+        // only its schedule and handles — thousands of units sleep between
+        // polls (BENCHMARKS.md).
+        Box::pin(poll_once(&shared, &unit, &sources, retries_too)).await;
         for b in &bells {
             b.notify_one();
         }
     }
+}
+
+/// One poll of `unit`'s `sources` (and its due fetch retries when
+/// `retries_too`), recorded in the metrics and the log.
+async fn poll_once(shared: &Shared, unit: &Unit, sources: &[config::Source], retries_too: bool) {
+    let ctx = &shared.ctx;
+    let mut r = UnitReport {
+        unit: unit.id.clone(),
+        ..Default::default()
+    };
+    let mut polled = unit.clone();
+    polled.sources = sources.to_vec();
+    ingest::discover_sources(ctx, &polled, &mut r).await;
+    if retries_too {
+        ingest::retry_due_fetches(ctx, unit, &mut r).await;
+    }
+    record_poll(shared, unit, &r);
 }
 
 fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
@@ -612,7 +624,7 @@ fn update_gauges(shared: &Shared, unit: &Unit) {
 /// platform's wait, a pause), or until an editor's action or a poll wakes it.
 async fn publish_loop(
     shared: Shared,
-    unit: Unit,
+    unit: Arc<Unit>,
     index: usize,
     wake: Arc<Notify>,
     cancel: CancellationToken,
@@ -632,36 +644,10 @@ async fn publish_loop(
         if cancel.is_cancelled() {
             return;
         }
-        // Taken anew each step: a reload replaces the outboxes (credentials
-        // read again, paused accounts checked again at once).
-        let outbox = shared.outboxes.get(&unit, index);
-        // Boxed: a send's future is large, and idle workers stay small.
-        let step = Box::pin(outbox.next()).await;
-        update_gauges(&shared, &unit);
-        if let Ok(Sent::Published { .. }) = step {
-            shared.summary.published();
-        }
-        let wait = match step {
-            Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
-            | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => continue,
-            // Something under way whose outcome is not known yet: look
-            // again soon, not in a minute.
-            Ok(Sent::Idle) if ctx.store.any_in(&unit.id, "publishing").unwrap_or(false) => {
-                UNSETTLED_RECHECK
-            }
-            Ok(Sent::Idle) => IDLE_RECHECK,
-            Ok(Sent::Waiting { until, why }) => {
-                let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();
-                tracing::debug!(unit = %unit.id, "publishing waits {}s: {why}", wait.as_secs());
-                // At least a moment, at most a while: retries and new items
-                // are looked at again then.
-                wait.clamp(Duration::from_millis(50), IDLE_RECHECK.max(wait))
-            }
-            Ok(Sent::Paused(_)) => PAUSED_RECHECK,
-            Err(e) => {
-                tracing::error!(unit = %unit.id, account = %account, "publish worker: {e}");
-                IDLE_RECHECK
-            }
+        // Boxed, with the step's outbox and answer: an idle worker's task
+        // keeps only its handles and its sleep.
+        let Some(wait) = Box::pin(publish_step(&shared, &unit, index, &account)).await else {
+            continue;
         };
         tokio::select! {
             _ = wake.notified() => {}
@@ -669,6 +655,48 @@ async fn publish_loop(
             _ = cancel.cancelled() => return,
         }
     }
+}
+
+/// One step of `unit`'s account `index`'s outbox; how long to sleep
+/// before the next, or `None` to take the next step at once.
+async fn publish_step(
+    shared: &Shared,
+    unit: &Unit,
+    index: usize,
+    account: &str,
+) -> Option<Duration> {
+    let ctx = &shared.ctx;
+    // Taken anew each step: a reload replaces the outboxes (credentials
+    // read again, paused accounts checked again at once).
+    let outbox = shared.outboxes.get(unit, index);
+    let step = outbox.next().await;
+    update_gauges(shared, unit);
+    if let Ok(Sent::Published { .. }) = step {
+        shared.summary.published();
+    }
+    let wait = match step {
+        Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
+        | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => return None,
+        // Something under way whose outcome is not known yet: look
+        // again soon, not in a minute.
+        Ok(Sent::Idle) if ctx.store.any_in(&unit.id, "publishing").unwrap_or(false) => {
+            UNSETTLED_RECHECK
+        }
+        Ok(Sent::Idle) => IDLE_RECHECK,
+        Ok(Sent::Waiting { until, why }) => {
+            let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();
+            tracing::debug!(unit = %unit.id, "publishing waits {}s: {why}", wait.as_secs());
+            // At least a moment, at most a while: retries and new items
+            // are looked at again then.
+            wait.clamp(Duration::from_millis(50), IDLE_RECHECK.max(wait))
+        }
+        Ok(Sent::Paused(_)) => PAUSED_RECHECK,
+        Err(e) => {
+            tracing::error!(unit = %unit.id, account = %account, "publish worker: {e}");
+            IDLE_RECHECK
+        }
+    };
+    Some(wait)
 }
 
 /// SIGTERM and SIGINT cancel `shutdown`; SIGHUP sends on `reload`.

@@ -596,7 +596,7 @@ fn handle_start(
     self_closing: bool,
 ) -> usize {
     let bytes = s.as_bytes();
-    let foreign = b.in_foreign();
+    let foreign = b.foreign_for_start(&tag);
     let raw = !foreign
         && matches!(
             tag.as_str(),

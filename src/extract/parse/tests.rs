@@ -289,3 +289,44 @@ fn stray_table_content_is_foster_parented() {
         "<table><a href=x>link<tr><td>cell</a>text</table>",
     ]);
 }
+
+#[test]
+fn html_in_svg_and_math_integration_points_stays_inside_them() {
+    // `foreignObject`, `desc`, `title`, MathML text elements and HTML
+    // `annotation-xml` read HTML as HTML but keep it inside: it is dropped
+    // with the `<svg>` instead of breaking out as page text.
+    assert_eq!(
+        body_shape("<div><svg><path><foreignObject><p></div>a"),
+        "<body><div></div></body>"
+    );
+    assert_eq!(body_shape("<svg><desc><div><svg><ul>a"), "<body></body>");
+    assert_eq!(
+        body_shape("<table><tr><td><svg><foreignObject><p><i></p>a"),
+        "<body><table><tbody><tr><td></td></tr></tbody></table></body>"
+    );
+    assert_eq!(
+        body_shape(
+            "<svg><foreignObject><div>foo</div><plaintext></foreignObject></svg><div>bar</div>"
+        ),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape(
+            "<p>foo<math><mtext><i>baz</i></mtext><annotation-xml><svg><desc><b>eggs</b></desc></svg></annotation-xml></math>bar"
+        ),
+        "<body><p>foo<math><mtext><i>baz</i></mtext><annotation-xml></annotation-xml></math>bar</p></body>"
+    );
+    // A breakout tag still leaves foreign content that is no integration
+    // point, and an HTML `annotation-xml` keeps its `<div>`.
+    assert_eq!(body_shape("<svg><g><p>x"), "<body><p>x</p></body>");
+    assert_eq!(
+        body_shape(
+            "<math><annotation-xml encoding=\"text/html\"><div>x</div></annotation-xml></math>y"
+        ),
+        "<body><math><annotation-xml><div>x</div></annotation-xml></math>y</body>"
+    );
+    assert_eq!(
+        body_shape("<math><annotation-xml><div>x</div></annotation-xml></math>y"),
+        "<body><math><annotation-xml></annotation-xml></math><div>x</div>y</body>"
+    );
+}

@@ -54,6 +54,46 @@ pub(super) struct Open {
     /// Arena index.
     pub idx: usize,
     pub foreign: bool,
+    /// In the SVG namespace (else MathML), for a foreign element.
+    pub svg: bool,
+    pub point: Point,
+}
+
+/// Where a foreign element lets HTML back in: the standard's HTML
+/// integration points (`foreignObject`, `desc`, `title` in SVG;
+/// `annotation-xml` with an HTML encoding) and MathML text integration
+/// points (`mi`, `mo`, `mn`, `ms`, `mtext`). HTML inside them stays inside
+/// (and is dropped with the `<svg>`) instead of breaking out into the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Point {
+    /// An HTML element, or a foreign one that is no integration point.
+    None,
+    Html,
+    MathText,
+    /// `annotation-xml` without an HTML encoding: not an integration point,
+    /// but special, a scope boundary, and `<svg>` in it is SVG.
+    Annotation,
+}
+
+impl Open {
+    /// The standard's "special" category, foreign elements included.
+    pub fn special(&self) -> bool {
+        if self.foreign {
+            self.point != Point::None
+        } else {
+            is_special(&self.tag)
+        }
+    }
+
+    /// Whether the element ends a scope: foreign elements end every scope
+    /// at their integration points (and `annotation-xml`) but table scope.
+    pub fn boundary(&self, scope: Scope) -> bool {
+        if self.foreign {
+            scope != Scope::Table && self.point != Point::None
+        } else {
+            scope_boundary(&self.tag, scope)
+        }
+    }
 }
 
 /// An entry of the list of active formatting elements: an arena element
@@ -180,6 +220,28 @@ impl<'a> Builder<'a> {
         self.stack.last().is_some_and(|o| o.foreign)
     }
 
+    /// Whether a start tag goes by the rules for foreign content (the
+    /// standard's tree construction dispatcher): not in an integration
+    /// point, where HTML is read as HTML.
+    pub fn foreign_for_start(&self, tag: &str) -> bool {
+        self.stack.last().is_some_and(|o| {
+            o.foreign
+                && match o.point {
+                    Point::Html => false,
+                    Point::MathText => matches!(tag, "mglyph" | "malignmark"),
+                    Point::Annotation => tag != "svg",
+                    Point::None => true,
+                }
+        })
+    }
+
+    /// Whether text goes by the rules for foreign content.
+    fn foreign_for_text(&self) -> bool {
+        self.stack
+            .last()
+            .is_some_and(|o| o.foreign && matches!(o.point, Point::None | Point::Annotation))
+    }
+
     pub fn on_stack(&self, idx: usize) -> bool {
         self.flags[idx] & ON_STACK != 0
     }
@@ -278,7 +340,24 @@ impl<'a> Builder<'a> {
             self.open_p += 1;
         }
         self.flags[idx] |= ON_STACK;
-        self.stack.push(Open { tag, idx, foreign });
+        // A foreign element is in the namespace of the element it was
+        // opened in, unless it is `<svg>` or `<math>` itself.
+        let svg = foreign
+            && (tag == "svg"
+                || (tag != "math" && self.stack.last().is_some_and(|o| o.foreign && o.svg)));
+        let point = match (foreign, svg, tag.as_str()) {
+            (true, true, "foreignobject" | "desc" | "title") => Point::Html,
+            (true, false, "mi" | "mo" | "mn" | "ms" | "mtext") => Point::MathText,
+            (true, false, "annotation-xml") => Point::Annotation,
+            _ => Point::None,
+        };
+        self.stack.push(Open {
+            tag,
+            idx,
+            foreign,
+            svg,
+            point,
+        });
     }
 
     fn forget(&mut self, o: &Open) {
@@ -323,6 +402,8 @@ impl<'a> Builder<'a> {
                 tag,
                 idx,
                 foreign: false,
+                svg: false,
+                point: Point::None,
             },
         );
     }
@@ -348,7 +429,7 @@ impl<'a> Builder<'a> {
             if !o.foreign && pred(&o.tag) {
                 return Some(pos);
             }
-            if scope_boundary(&o.tag, o.foreign, scope) {
+            if o.boundary(scope) {
                 return None;
             }
         }
@@ -359,7 +440,7 @@ impl<'a> Builder<'a> {
     pub fn pos_in_scope(&self, pos: usize) -> bool {
         !self.stack[pos + 1..]
             .iter()
-            .any(|o| scope_boundary(&o.tag, o.foreign, Scope::Default))
+            .any(|o| o.boundary(Scope::Default))
     }
 
     pub(super) fn close_p(&mut self) {
@@ -426,16 +507,31 @@ impl<'a> Builder<'a> {
                     tag: name,
                     idx: ROOT,
                     foreign,
+                    svg: false,
+                    point: Point::None,
                 });
             }
             return (ROOT, true);
         }
+        let html_encoding = foreign
+            && tag == "annotation-xml"
+            && attrs.iter().any(|(k, v)| {
+                k == "encoding"
+                    && (v.eq_ignore_ascii_case("text/html")
+                        || v.eq_ignore_ascii_case("application/xhtml+xml"))
+            });
         let idx = self.create(name.clone(), attrs);
         let (parent, before) = self.place_for(self.stack.len() - 1);
         self.attach(idx, parent, before);
         let push = !void && self.stack.len() < MAX_DEPTH;
         if push {
             self.push_open(name, idx, foreign);
+            if let Some(o) = self.stack.last_mut()
+                && html_encoding
+                && o.point == Point::Annotation
+            {
+                o.point = Point::Html;
+            }
         } else if !void {
             self.capped = true;
         }
@@ -565,7 +661,7 @@ impl<'a> Builder<'a> {
         if owned.contains('\0') {
             owned.retain(|c| c != '\0');
         }
-        if self.body.is_none() || self.in_foreign() {
+        if self.body.is_none() || self.foreign_for_text() {
             self.insert_text(Cow::Owned(owned));
             return;
         }
@@ -602,14 +698,20 @@ impl<'a> Builder<'a> {
 
     /// A start tag (after the tokenizer's raw-text handling).
     pub fn start_tag(&mut self, tag: &str, attrs: Vec<(Name, String)>, self_closing: bool) {
-        if self.in_foreign() {
+        if self.foreign_for_start(tag) {
             if breaks_foreign(tag)
                 || (tag == "font"
                     && attrs
                         .iter()
                         .any(|(k, _)| matches!(k.as_str(), "color" | "face" | "size")))
             {
-                while self.in_foreign() && self.stack.len() > 1 {
+                // Back to HTML: up to the nearest HTML element or
+                // integration point.
+                while self.stack.len() > 1
+                    && self.stack.last().is_some_and(|o| {
+                        o.foreign && matches!(o.point, Point::None | Point::Annotation)
+                    })
+                {
                     self.pop();
                 }
             } else {
@@ -886,7 +988,7 @@ impl<'a> Builder<'a> {
                 self.pop_to(pos);
                 return;
             }
-            if is_special(&o.tag) {
+            if o.special() {
                 return;
             }
         }

@@ -514,7 +514,10 @@ pub(crate) fn parse_capped(
                         pos = end;
                         if b.body.is_none()
                             && !b.head_open
-                            && !matches!(name.as_str(), "head" | "html" | "body" | "br")
+                            && !matches!(
+                                name.as_str(),
+                                "head" | "html" | "body" | "br" | "frameset"
+                            )
                         {
                             continue;
                         }

@@ -330,3 +330,32 @@ fn html_in_svg_and_math_integration_points_stays_inside_them() {
         "<body><math><annotation-xml></annotation-xml></math><div>x</div>y</body>"
     );
 }
+
+#[test]
+fn a_frameset_before_the_body_makes_a_frames_document_without_text() {
+    for html in [
+        "<!DOCTYPE html><frameset>test",
+        "<frameset></frameset>\nfoo",
+        "<!doctype html><frameset></frameset></html><plaintext>x</plaintext>",
+        "<html><head></head><frameset><frame src=a><p>text</p></frameset>tail",
+    ] {
+        let dom = parse(html);
+        assert_eq!(dom.by_tag("body").count(), 0, "{html}");
+        assert_eq!(shape(&dom, ROOT).contains("text"), false, "{html}");
+        assert!(
+            !shape(&dom, ROOT).contains("foo") && !shape(&dom, ROOT).contains("tail"),
+            "{html}"
+        );
+    }
+    assert_eq!(
+        shape(
+            &parse(
+                "<frameset><frameset><frame></frameset></frameset><noframes>no frames</noframes>x"
+            ),
+            ROOT
+        ),
+        "<html><head></head><frameset><frameset><frame></frame></frameset></frameset><noframes>no frames</noframes></html>"
+    );
+    // After text or an element in the body, `<frameset>` is ignored.
+    assert_eq!(body_shape("<p>a</p><frameset>b"), "<body><p>a</p>b</body>");
+}

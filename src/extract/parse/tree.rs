@@ -114,6 +114,9 @@ pub(super) struct Builder<'a> {
     pub head: Option<usize>,
     pub head_open: bool,
     pub body: Option<usize>,
+    /// A `<frameset>` came before any body: the document is frames, and
+    /// from there on only frames (and `<noframes>`) are read, never text.
+    frameset: bool,
     pub quirks: bool,
     pub mode: Mode,
     /// Set while a token in table context is processed by the in-body
@@ -201,6 +204,7 @@ impl<'a> Builder<'a> {
             afe: Vec::new(),
             head: None,
             head_open: false,
+            frameset: false,
             body: None,
             quirks: true,
             mode: Mode::Body,
@@ -616,7 +620,7 @@ impl<'a> Builder<'a> {
     }
 
     pub fn ensure_body(&mut self, attrs: Vec<(Name, String)>) {
-        if self.body.is_some() {
+        if self.body.is_some() || self.frameset {
             return;
         }
         self.ensure_head();
@@ -661,6 +665,10 @@ impl<'a> Builder<'a> {
         if owned.contains('\0') {
             owned.retain(|c| c != '\0');
         }
+        if self.frameset {
+            // Text in or after a frameset is never shown.
+            return;
+        }
         if self.body.is_none() || self.foreign_for_text() {
             self.insert_text(Cow::Owned(owned));
             return;
@@ -698,6 +706,10 @@ impl<'a> Builder<'a> {
 
     /// A start tag (after the tokenizer's raw-text handling).
     pub fn start_tag(&mut self, tag: &str, attrs: Vec<(Name, String)>, self_closing: bool) {
+        if self.frameset {
+            self.start_in_frameset(tag, attrs);
+            return;
+        }
         if self.foreign_for_start(tag) {
             if breaks_foreign(tag)
                 || (tag == "font"
@@ -733,7 +745,18 @@ impl<'a> Builder<'a> {
                 self.ensure_body(attrs);
                 return;
             }
-            "frameset" => return,
+            "frameset" => {
+                // Before the body it makes a frames document (in the body
+                // it is ignored, as once text or any element is in).
+                if self.body.is_none() {
+                    self.ensure_head();
+                    self.pop_to(1);
+                    self.head_open = false;
+                    self.insert("frameset", attrs, false, false);
+                    self.frameset = true;
+                }
+                return;
+            }
             _ => {}
         }
         if self.body.is_none() {
@@ -770,6 +793,22 @@ impl<'a> Builder<'a> {
             if !self.start_in_mode(tag, &mut attrs, self_closing) {
                 return;
             }
+        }
+    }
+
+    /// The "in frameset" and "after frameset" rules for a start tag: frames
+    /// nest, `<noframes>` (raw text) goes anywhere, everything else is
+    /// ignored.
+    fn start_in_frameset(&mut self, tag: &str, attrs: Vec<(Name, String)>) {
+        let in_frameset = self.top_tag() == "frameset";
+        match tag {
+            "frameset" | "frame" if in_frameset => {
+                self.insert(tag, attrs, tag == "frame", false);
+            }
+            "noframes" => {
+                self.insert(tag, attrs, false, false);
+            }
+            _ => {}
         }
     }
 
@@ -910,6 +949,13 @@ impl<'a> Builder<'a> {
                     return;
                 }
             }
+        }
+        if self.frameset {
+            // `</frameset>` closes a frameset, never the root.
+            if tag == "frameset" && self.top_tag() == "frameset" {
+                self.pop();
+            }
+            return;
         }
         match tag {
             "html" | "body" => return,

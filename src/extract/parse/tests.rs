@@ -359,3 +359,16 @@ fn a_frameset_before_the_body_makes_a_frames_document_without_text() {
     // After text or an element in the body, `<frameset>` is ignored.
     assert_eq!(body_shape("<p>a</p><frameset>b"), "<body><p>a</p>b</body>");
 }
+
+#[test]
+fn ruby_parts_close_the_open_ones_before_them() {
+    assert_eq!(
+        body_shape("<ruby>a<rb>b<rt>c<rp>d<rtc>e<rt>f<rp>g<rb>h</ruby>"),
+        "<body><ruby>a<rb>b</rb><rt>c</rt><rp>d</rp><rtc>e<rt>f</rt><rp>g</rp></rtc><rb>h</rb></ruby></body>"
+    );
+    // Outside a ruby they are ordinary elements that nest.
+    assert_eq!(
+        body_shape("<div><rt>a<rt>b</div>"),
+        "<body><div><rt>a<rt>b</rt></rt></div></body>"
+    );
+}

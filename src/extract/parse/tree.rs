@@ -456,6 +456,21 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The standard's "generate implied end tags", except for `keep`.
+    pub(super) fn implied_end_tags(&mut self, keep: &str) {
+        while self.stack.len() > 1
+            && let Some(o) = self.stack.last()
+            && !o.foreign
+            && o.tag != keep
+            && matches!(
+                o.tag.as_str(),
+                "dd" | "dt" | "li" | "optgroup" | "option" | "p" | "rb" | "rp" | "rt" | "rtc"
+            )
+        {
+            self.pop();
+        }
+    }
+
     /// Pop until the current node is one of `tags` (or `<html>`).
     pub(super) fn clear_back_to(&mut self, tags: &[&str]) {
         while self.stack.len() > 1 {
@@ -922,6 +937,18 @@ impl<'a> Builder<'a> {
                     self.pop();
                 }
                 self.reconstruct();
+            }
+            "rb" | "rtc" | "rp" | "rt" => {
+                // Ruby parts close the open ones before them (`rp` and
+                // `rt` stay inside an `rtc`).
+                if self.in_scope(|t| t == "ruby", Scope::Default).is_some() {
+                    let keep = if matches!(tag, "rp" | "rt") {
+                        "rtc"
+                    } else {
+                        ""
+                    };
+                    self.implied_end_tags(keep);
+                }
             }
             "caption" | "col" | "colgroup" | "frame" | "head" | "tbody" | "td" | "tfoot" | "th"
             | "thead" | "tr" => return,

@@ -372,3 +372,14 @@ fn ruby_parts_close_the_open_ones_before_them() {
         "<body><div><rt>a<rt>b</rt></rt></div></body>"
     );
 }
+
+#[test]
+fn a_select_is_closed_by_a_second_select_or_a_text_control() {
+    // The select is dropped from the arena; what follows it must not be.
+    assert_eq!(body_shape("<select><select>X"), "<body>X</body>");
+    assert_eq!(body_shape("<select><option>a<input>X"), "<body>X</body>");
+    assert_eq!(
+        body_shape("<p><select><option>a<textarea>t</textarea>b"),
+        "<body><p>b</p></body>"
+    );
+}

@@ -938,6 +938,20 @@ impl<'a> Builder<'a> {
                 }
                 self.reconstruct();
             }
+            "select" | "input" | "keygen" | "textarea"
+                if let Some(pos) = self.in_scope(|t| t == "select", Scope::Default) =>
+            {
+                // A select does not nest and holds no text controls: a
+                // second `<select>` closes the first (and is dropped), an
+                // `<input>` closes it and goes after it.
+                self.pop_to(pos);
+                if tag == "select" {
+                    return;
+                }
+                if tag != "textarea" {
+                    self.reconstruct();
+                }
+            }
             "rb" | "rtc" | "rp" | "rt" => {
                 // Ruby parts close the open ones before them (`rp` and
                 // `rt` stay inside an `rtc`).

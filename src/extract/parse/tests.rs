@@ -383,3 +383,13 @@ fn a_select_is_closed_by_a_second_select_or_a_text_control() {
         "<body><p>b</p></body>"
     );
 }
+
+#[test]
+fn nul_in_raw_text_becomes_the_replacement_character() {
+    assert_eq!(
+        body_shape("<plaintext>\0filler\0text"),
+        "<body><plaintext>\u{FFFD}filler\u{FFFD}text</plaintext></body>"
+    );
+    // In body text a NUL is dropped.
+    assert_eq!(body_shape("<p>a\0b"), "<body><p>ab</p></body>");
+}

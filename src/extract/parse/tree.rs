@@ -607,7 +607,11 @@ impl<'a> Builder<'a> {
     }
 
     /// Raw text content of the element just opened (script, title, ...).
-    pub fn raw_text(&mut self, text: String) {
+    pub fn raw_text(&mut self, mut text: String) {
+        // Raw text and RCDATA keep a NUL as U+FFFD (body text drops it).
+        if text.contains('\0') {
+            text = text.replace('\0', "\u{FFFD}");
+        }
         self.insert_text(Cow::Owned(text));
     }
 

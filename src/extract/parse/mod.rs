@@ -549,6 +549,15 @@ pub(crate) fn parse_capped(
                     } else {
                         comment_end(s, body).unwrap_or(len)
                     };
+                } else if rest.starts_with(b"[CDATA[") && b.in_foreign() {
+                    // In SVG and MathML a CDATA section is text, up to
+                    // `]]>` (or the end of input); elsewhere a bogus comment.
+                    let start = lt + 9;
+                    let (stop, next) = s[start..]
+                        .find("]]>")
+                        .map_or((len, len), |e| (start + e, start + e + 3));
+                    b.text(&s[start..stop], false);
+                    pos = next;
                 } else {
                     let end = find_char(s, lt + 2, '>').map_or(len, |e| e + 1);
                     if rest.len() >= 7

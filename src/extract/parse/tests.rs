@@ -393,3 +393,16 @@ fn nul_in_raw_text_becomes_the_replacement_character() {
     // In body text a NUL is dropped.
     assert_eq!(body_shape("<p>a\0b"), "<body><p>ab</p></body>");
 }
+
+#[test]
+fn cdata_in_math_is_text_and_in_html_a_comment() {
+    assert_eq!(
+        body_shape("<math><mi>x</mi><![CDATA[a<b>c]]></math>d"),
+        "<body><math><mi>x</mi>a<b>c</math>d</body>"
+    );
+    assert_eq!(body_shape("<p><![CDATA[a]]>b"), "<body><p>b</p></body>");
+    assert_eq!(
+        body_shape("<math><![CDATA[open"),
+        "<body><math>open</math></body>"
+    );
+}

@@ -406,3 +406,30 @@ fn cdata_in_math_is_text_and_in_html_a_comment() {
         "<body><math>open</math></body>"
     );
 }
+
+#[test]
+fn template_contents_stay_in_the_template_until_it_closes() {
+    // Table parts, tables and plaintext in a template do not open the body.
+    assert_eq!(
+        body_shape("<!DOCTYPE HTML><template><tr><td>cell</td></tr>a</template>"),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape("<template><template><table>Foo"),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape("<!doctype html><template><plaintext>a</template>b"),
+        "<body></body>"
+    );
+    // `</template>` closes it whatever is open inside (an `<object>` too),
+    // and a formatting element in it does not leak out.
+    assert_eq!(
+        body_shape("<template><object></template><body><span>Foo"),
+        "<body><span>Foo</span></body>"
+    );
+    assert_eq!(
+        body_shape("<p><template><b>x</template>y"),
+        "<body><p>y</p></body>"
+    );
+}

@@ -126,6 +126,9 @@ pub(super) struct Builder<'a> {
     reorder: bool,
     /// Open HTML `<p>` elements: every block start asks for one.
     open_p: usize,
+    /// Open HTML `<template>` elements: their contents stay in them (and
+    /// are dropped with them), never opening the body.
+    templates: usize,
     /// Elements the reconstruction of formatting elements may still clone
     /// (see [`super::formatting`]).
     pub clone_budget: usize,
@@ -211,6 +214,7 @@ impl<'a> Builder<'a> {
             foster: false,
             reorder: false,
             open_p: 0,
+            templates: 0,
             clone_budget: input_len / 16 + 10_000,
             capped: false,
         }
@@ -343,6 +347,9 @@ impl<'a> Builder<'a> {
         if tag == "p" && !foreign {
             self.open_p += 1;
         }
+        if tag == "template" && !foreign {
+            self.templates += 1;
+        }
         self.flags[idx] |= ON_STACK;
         // A foreign element is in the namespace of the element it was
         // opened in, unless it is `<svg>` or `<math>` itself.
@@ -367,6 +374,9 @@ impl<'a> Builder<'a> {
     fn forget(&mut self, o: &Open) {
         if o.tag == "p" && !o.foreign {
             self.open_p -= 1;
+        }
+        if o.tag == "template" && !o.foreign {
+            self.templates -= 1;
         }
         self.flags[o.idx] &= !ON_STACK;
     }
@@ -545,6 +555,9 @@ impl<'a> Builder<'a> {
         let push = !void && self.stack.len() < MAX_DEPTH;
         if push {
             self.push_open(name, idx, foreign);
+            if tag == "template" && !foreign {
+                self.afe.push(Fmt::Marker);
+            }
             if let Some(o) = self.stack.last_mut()
                 && html_encoding
                 && o.point == Point::Annotation
@@ -658,7 +671,10 @@ impl<'a> Builder<'a> {
         if raw.is_empty() {
             return;
         }
-        if self.body.is_none() && !(self.head_open && self.top_tag() != "head") {
+        if self.body.is_none()
+            && self.templates == 0
+            && !(self.head_open && self.top_tag() != "head")
+        {
             // Before the body: whitespace stays in the head or, after
             // `</head>`, in `<html>` (dropped before the head); other text
             // starts the body.
@@ -751,6 +767,10 @@ impl<'a> Builder<'a> {
             }
         }
         let tag = if tag == "image" { "img" } else { tag };
+        if self.templates > 0 && matches!(tag, "html" | "head" | "body" | "frameset") {
+            // Inside a template these are ignored.
+            return;
+        }
         match tag {
             "html" => {
                 self.ensure_html();
@@ -778,7 +798,7 @@ impl<'a> Builder<'a> {
             }
             _ => {}
         }
-        if self.body.is_none() {
+        if self.body.is_none() && self.templates == 0 {
             if head_element(tag) {
                 self.ensure_head();
                 if !self.head_open {
@@ -999,6 +1019,20 @@ impl<'a> Builder<'a> {
             // `</frameset>` closes a frameset, never the root.
             if tag == "frameset" && self.top_tag() == "frameset" {
                 self.pop();
+            }
+            return;
+        }
+        if tag == "template" {
+            // Closes the innermost template, whatever is open in it.
+            if self.templates > 0
+                && let Some(pos) = self
+                    .stack
+                    .iter()
+                    .rposition(|o| !o.foreign && o.tag == "template")
+            {
+                self.pop_to(pos);
+                self.clear_afe_to_marker();
+                self.reset_mode();
             }
             return;
         }

@@ -129,6 +129,9 @@ pub(super) struct Builder<'a> {
     /// Open HTML `<template>` elements: their contents stay in them (and
     /// are dropped with them), never opening the body.
     templates: usize,
+    /// Open HTML `<select>` elements, so that a page of `<input>`s outside
+    /// any select does not look for one on every tag.
+    selects: usize,
     /// Elements the reconstruction of formatting elements may still clone
     /// (see [`super::formatting`]).
     pub clone_budget: usize,
@@ -215,6 +218,7 @@ impl<'a> Builder<'a> {
             reorder: false,
             open_p: 0,
             templates: 0,
+            selects: 0,
             clone_budget: input_len / 16 + 10_000,
             capped: false,
         }
@@ -350,6 +354,9 @@ impl<'a> Builder<'a> {
         if tag == "template" && !foreign {
             self.templates += 1;
         }
+        if tag == "select" && !foreign {
+            self.selects += 1;
+        }
         self.flags[idx] |= ON_STACK;
         // A foreign element is in the namespace of the element it was
         // opened in, unless it is `<svg>` or `<math>` itself.
@@ -377,6 +384,9 @@ impl<'a> Builder<'a> {
         }
         if o.tag == "template" && !o.foreign {
             self.templates -= 1;
+        }
+        if o.tag == "select" && !o.foreign {
+            self.selects -= 1;
         }
         self.flags[o.idx] &= !ON_STACK;
     }
@@ -963,7 +973,9 @@ impl<'a> Builder<'a> {
                 self.reconstruct();
             }
             "select" | "input" | "keygen" | "textarea"
-                if let Some(pos) = self.in_scope(|t| t == "select", Scope::Default) =>
+                if let Some(pos) = (self.selects > 0)
+                    .then(|| self.in_scope(|t| t == "select", Scope::Default))
+                    .flatten() =>
             {
                 // A select does not nest and holds no text controls: a
                 // second `<select>` closes the first (and is dropped), an

@@ -433,3 +433,12 @@ fn template_contents_stay_in_the_template_until_it_closes() {
         "<body><p>y</p></body>"
     );
 }
+
+#[test]
+fn end_p_and_br_leave_foreign_content() {
+    assert_eq!(body_shape("<svg><g></p>x"), "<body><p></p>x</body>");
+    assert_eq!(
+        body_shape("<math><mrow></br>x"),
+        "<body><math><mrow></mrow></math><br></br>x</body>"
+    );
+}

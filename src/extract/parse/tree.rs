@@ -762,15 +762,7 @@ impl<'a> Builder<'a> {
                         .iter()
                         .any(|(k, _)| matches!(k.as_str(), "color" | "face" | "size")))
             {
-                // Back to HTML: up to the nearest HTML element or
-                // integration point.
-                while self.stack.len() > 1
-                    && self.stack.last().is_some_and(|o| {
-                        o.foreign && matches!(o.point, Point::None | Point::Annotation)
-                    })
-                {
-                    self.pop();
-                }
+                self.leave_foreign();
             } else {
                 self.insert(tag, attrs, self_closing, true);
                 return;
@@ -842,6 +834,19 @@ impl<'a> Builder<'a> {
             if !self.start_in_mode(tag, &mut attrs, self_closing) {
                 return;
             }
+        }
+    }
+
+    /// Back to HTML from foreign content: pop up to the nearest HTML
+    /// element or integration point.
+    fn leave_foreign(&mut self) {
+        while self.stack.len() > 1
+            && self
+                .stack
+                .last()
+                .is_some_and(|o| o.foreign && matches!(o.point, Point::None | Point::Annotation))
+        {
+            self.pop();
         }
     }
 
@@ -1014,7 +1019,10 @@ impl<'a> Builder<'a> {
 
     /// An end tag.
     pub fn end_tag(&mut self, tag: &str) {
-        if self.in_foreign() {
+        if self.in_foreign() && matches!(tag, "p" | "br") {
+            // Like a breakout start tag: back to HTML, then read as HTML.
+            self.leave_foreign();
+        } else if self.in_foreign() {
             // Close the nearest matching foreign element, if any.
             for pos in (0..self.stack.len()).rev() {
                 let o = &self.stack[pos];

@@ -341,7 +341,7 @@ fn a_frameset_before_the_body_makes_a_frames_document_without_text() {
     ] {
         let dom = parse(html);
         assert_eq!(dom.by_tag("body").count(), 0, "{html}");
-        assert_eq!(shape(&dom, ROOT).contains("text"), false, "{html}");
+        assert!(!shape(&dom, ROOT).contains("text"), "{html}");
         assert!(
             !shape(&dom, ROOT).contains("foo") && !shape(&dom, ROOT).contains("tail"),
             "{html}"

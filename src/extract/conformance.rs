@@ -19,17 +19,22 @@ use super::parse::{Entities, parse_document};
 
 /// The projection of a tree built by this crate's parser.
 pub fn shape_ours(html: &str) -> String {
-    shape_of(&parse_document(html, &Entities::new()))
+    shape_of(&parse_document(html, &Entities::new()), true)
+}
+
+/// The text of this parser's projection alone, element boundaries as `|`:
+/// two trees with the same text differ only in where elements are.
+pub fn text_ours(html: &str) -> String {
+    shape_of(&parse_document(html, &Entities::new()), false)
 }
 
 /// The projection of html5ever's tree (through scraper, as the per-site
 /// selector path parses).
 pub fn shape_html5ever(html: &str) -> String {
-    shape_of(&Dom::from_html(
-        &scraper::Html::parse_document(html),
-        None,
-        None,
-    ))
+    shape_of(
+        &Dom::from_html(&scraper::Html::parse_document(html), None, None),
+        true,
+    )
 }
 
 /// What each per-site selector of `sels` picks on `html` through the
@@ -75,8 +80,9 @@ struct Tree {
     children: Vec<usize>,
 }
 
-/// Serialise `<tag>…</tag>` with joined, collapsed text, without recursion.
-fn serialise(nodes: &[Tree], root: usize) -> String {
+/// Serialise `<tag>…</tag>` with joined, collapsed text, without recursion;
+/// without `tags`, the text pieces alone, each ended by `|`.
+fn serialise(nodes: &[Tree], root: usize, tags: bool) -> String {
     enum Step {
         Enter(usize),
         Close(usize),
@@ -85,10 +91,13 @@ fn serialise(nodes: &[Tree], root: usize) -> String {
     let mut pending = String::new();
     let flush = |pending: &mut String, out: &mut String| {
         let t = collapse_ws(pending);
-        if !t.is_empty() {
+        if !t.is_empty() && tags {
             out.push('"');
             out.push_str(&t);
             out.push('"');
+        } else if !t.is_empty() {
+            out.push_str(&t);
+            out.push('|');
         }
         pending.clear();
     };
@@ -98,17 +107,21 @@ fn serialise(nodes: &[Tree], root: usize) -> String {
             Step::Enter(i) if nodes[i].tag.is_empty() => pending.push_str(&nodes[i].text),
             Step::Enter(i) => {
                 flush(&mut pending, &mut out);
-                out.push('<');
-                out.push_str(&nodes[i].tag);
-                out.push('>');
+                if tags {
+                    out.push('<');
+                    out.push_str(&nodes[i].tag);
+                    out.push('>');
+                }
                 todo.push(Step::Close(i));
                 todo.extend(nodes[i].children.iter().rev().map(|&c| Step::Enter(c)));
             }
             Step::Close(i) => {
                 flush(&mut pending, &mut out);
-                out.push_str("</");
-                out.push_str(&nodes[i].tag);
-                out.push('>');
+                if tags {
+                    out.push_str("</");
+                    out.push_str(&nodes[i].tag);
+                    out.push('>');
+                }
             }
         }
     }
@@ -116,7 +129,7 @@ fn serialise(nodes: &[Tree], root: usize) -> String {
     out
 }
 
-fn shape_of(dom: &Dom) -> String {
+fn shape_of(dom: &Dom, tags: bool) -> String {
     let nodes: Vec<Tree> = dom
         .nodes
         .iter()
@@ -138,12 +151,21 @@ fn shape_of(dom: &Dom) -> String {
             },
         })
         .collect();
-    serialise(&nodes, ROOT)
+    serialise(&nodes, ROOT, tags)
 }
 
 /// The projection of an html5lib expected tree (`#document` section: lines
 /// `| ` + two spaces per level), with the arena's drops applied.
 pub fn shape_expected(tree: &str) -> String {
+    project_expected(tree, true)
+}
+
+/// The text of an expected tree's projection (see [`text_ours`]).
+pub fn text_expected(tree: &str) -> String {
+    project_expected(tree, false)
+}
+
+fn project_expected(tree: &str, tags: bool) -> String {
     let mut nodes = vec![Tree {
         tag: "#document".into(),
         text: String::new(),
@@ -255,7 +277,7 @@ pub fn shape_expected(tree: &str) -> String {
     for n in &mut nodes {
         n.children.retain(|&c| !dropped[c]);
     }
-    serialise(&nodes, 0)
+    serialise(&nodes, 0, tags)
 }
 
 /// One html5lib tree-construction test.

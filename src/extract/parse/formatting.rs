@@ -16,7 +16,6 @@
 //! than its size (browsers have no such bound and go quadratic there).
 
 use super::super::dom::{Data, Name};
-use super::tags::is_special;
 use super::tree::{Builder, Fmt};
 
 /// Most formatting elements kept active after the last marker.
@@ -170,7 +169,7 @@ impl Builder<'_> {
             }
             let Some(mut fb_pos) = (fs + 1..self.stack.len()).find(|&p| {
                 let o = &self.stack[p];
-                !o.foreign && is_special(&o.tag)
+                o.special()
             }) else {
                 self.pop_to(fs);
                 if let Some(p) = self.afe_pos(fe) {

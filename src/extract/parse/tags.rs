@@ -271,13 +271,7 @@ pub(super) enum Scope {
     Table,
 }
 
-pub(super) fn scope_boundary(tag: &str, foreign: bool, scope: Scope) -> bool {
-    if foreign {
-        return matches!(
-            tag,
-            "foreignobject" | "desc" | "title" | "mi" | "mo" | "mn" | "ms" | "mtext"
-        );
-    }
+pub(super) fn scope_boundary(tag: &str, scope: Scope) -> bool {
     match scope {
         Scope::Table => matches!(tag, "html" | "table" | "template"),
         _ => {

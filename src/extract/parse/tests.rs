@@ -289,3 +289,156 @@ fn stray_table_content_is_foster_parented() {
         "<table><a href=x>link<tr><td>cell</a>text</table>",
     ]);
 }
+
+#[test]
+fn html_in_svg_and_math_integration_points_stays_inside_them() {
+    // `foreignObject`, `desc`, `title`, MathML text elements and HTML
+    // `annotation-xml` read HTML as HTML but keep it inside: it is dropped
+    // with the `<svg>` instead of breaking out as page text.
+    assert_eq!(
+        body_shape("<div><svg><path><foreignObject><p></div>a"),
+        "<body><div></div></body>"
+    );
+    assert_eq!(body_shape("<svg><desc><div><svg><ul>a"), "<body></body>");
+    assert_eq!(
+        body_shape("<table><tr><td><svg><foreignObject><p><i></p>a"),
+        "<body><table><tbody><tr><td></td></tr></tbody></table></body>"
+    );
+    assert_eq!(
+        body_shape(
+            "<svg><foreignObject><div>foo</div><plaintext></foreignObject></svg><div>bar</div>"
+        ),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape(
+            "<p>foo<math><mtext><i>baz</i></mtext><annotation-xml><svg><desc><b>eggs</b></desc></svg></annotation-xml></math>bar"
+        ),
+        "<body><p>foo<math><mtext><i>baz</i></mtext><annotation-xml></annotation-xml></math>bar</p></body>"
+    );
+    // A breakout tag still leaves foreign content that is no integration
+    // point, and an HTML `annotation-xml` keeps its `<div>`.
+    assert_eq!(body_shape("<svg><g><p>x"), "<body><p>x</p></body>");
+    assert_eq!(
+        body_shape(
+            "<math><annotation-xml encoding=\"text/html\"><div>x</div></annotation-xml></math>y"
+        ),
+        "<body><math><annotation-xml><div>x</div></annotation-xml></math>y</body>"
+    );
+    assert_eq!(
+        body_shape("<math><annotation-xml><div>x</div></annotation-xml></math>y"),
+        "<body><math><annotation-xml></annotation-xml></math><div>x</div>y</body>"
+    );
+}
+
+#[test]
+fn a_frameset_before_the_body_makes_a_frames_document_without_text() {
+    for html in [
+        "<!DOCTYPE html><frameset>test",
+        "<frameset></frameset>\nfoo",
+        "<!doctype html><frameset></frameset></html><plaintext>x</plaintext>",
+        "<html><head></head><frameset><frame src=a><p>text</p></frameset>tail",
+    ] {
+        let dom = parse(html);
+        assert_eq!(dom.by_tag("body").count(), 0, "{html}");
+        assert!(!shape(&dom, ROOT).contains("text"), "{html}");
+        assert!(
+            !shape(&dom, ROOT).contains("foo") && !shape(&dom, ROOT).contains("tail"),
+            "{html}"
+        );
+    }
+    assert_eq!(
+        shape(
+            &parse(
+                "<frameset><frameset><frame></frameset></frameset><noframes>no frames</noframes>x"
+            ),
+            ROOT
+        ),
+        "<html><head></head><frameset><frameset><frame></frame></frameset></frameset><noframes>no frames</noframes></html>"
+    );
+    // After text or an element in the body, `<frameset>` is ignored.
+    assert_eq!(body_shape("<p>a</p><frameset>b"), "<body><p>a</p>b</body>");
+}
+
+#[test]
+fn ruby_parts_close_the_open_ones_before_them() {
+    assert_eq!(
+        body_shape("<ruby>a<rb>b<rt>c<rp>d<rtc>e<rt>f<rp>g<rb>h</ruby>"),
+        "<body><ruby>a<rb>b</rb><rt>c</rt><rp>d</rp><rtc>e<rt>f</rt><rp>g</rp></rtc><rb>h</rb></ruby></body>"
+    );
+    // Outside a ruby they are ordinary elements that nest.
+    assert_eq!(
+        body_shape("<div><rt>a<rt>b</div>"),
+        "<body><div><rt>a<rt>b</rt></rt></div></body>"
+    );
+}
+
+#[test]
+fn a_select_is_closed_by_a_second_select_or_a_text_control() {
+    // The select is dropped from the arena; what follows it must not be.
+    assert_eq!(body_shape("<select><select>X"), "<body>X</body>");
+    assert_eq!(body_shape("<select><option>a<input>X"), "<body>X</body>");
+    assert_eq!(
+        body_shape("<p><select><option>a<textarea>t</textarea>b"),
+        "<body><p>b</p></body>"
+    );
+}
+
+#[test]
+fn nul_in_raw_text_becomes_the_replacement_character() {
+    assert_eq!(
+        body_shape("<plaintext>\0filler\0text"),
+        "<body><plaintext>\u{FFFD}filler\u{FFFD}text</plaintext></body>"
+    );
+    // In body text a NUL is dropped.
+    assert_eq!(body_shape("<p>a\0b"), "<body><p>ab</p></body>");
+}
+
+#[test]
+fn cdata_in_math_is_text_and_in_html_a_comment() {
+    assert_eq!(
+        body_shape("<math><mi>x</mi><![CDATA[a<b>c]]></math>d"),
+        "<body><math><mi>x</mi>a<b>c</math>d</body>"
+    );
+    assert_eq!(body_shape("<p><![CDATA[a]]>b"), "<body><p>b</p></body>");
+    assert_eq!(
+        body_shape("<math><![CDATA[open"),
+        "<body><math>open</math></body>"
+    );
+}
+
+#[test]
+fn template_contents_stay_in_the_template_until_it_closes() {
+    // Table parts, tables and plaintext in a template do not open the body.
+    assert_eq!(
+        body_shape("<!DOCTYPE HTML><template><tr><td>cell</td></tr>a</template>"),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape("<template><template><table>Foo"),
+        "<body></body>"
+    );
+    assert_eq!(
+        body_shape("<!doctype html><template><plaintext>a</template>b"),
+        "<body></body>"
+    );
+    // `</template>` closes it whatever is open inside (an `<object>` too),
+    // and a formatting element in it does not leak out.
+    assert_eq!(
+        body_shape("<template><object></template><body><span>Foo"),
+        "<body><span>Foo</span></body>"
+    );
+    assert_eq!(
+        body_shape("<p><template><b>x</template>y"),
+        "<body><p>y</p></body>"
+    );
+}
+
+#[test]
+fn end_p_and_br_leave_foreign_content() {
+    assert_eq!(body_shape("<svg><g></p>x"), "<body><p></p>x</body>");
+    assert_eq!(
+        body_shape("<math><mrow></br>x"),
+        "<body><math><mrow></mrow></math><br></br>x</body>"
+    );
+}

@@ -54,6 +54,46 @@ pub(super) struct Open {
     /// Arena index.
     pub idx: usize,
     pub foreign: bool,
+    /// In the SVG namespace (else MathML), for a foreign element.
+    pub svg: bool,
+    pub point: Point,
+}
+
+/// Where a foreign element lets HTML back in: the standard's HTML
+/// integration points (`foreignObject`, `desc`, `title` in SVG;
+/// `annotation-xml` with an HTML encoding) and MathML text integration
+/// points (`mi`, `mo`, `mn`, `ms`, `mtext`). HTML inside them stays inside
+/// (and is dropped with the `<svg>`) instead of breaking out into the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Point {
+    /// An HTML element, or a foreign one that is no integration point.
+    None,
+    Html,
+    MathText,
+    /// `annotation-xml` without an HTML encoding: not an integration point,
+    /// but special, a scope boundary, and `<svg>` in it is SVG.
+    Annotation,
+}
+
+impl Open {
+    /// The standard's "special" category, foreign elements included.
+    pub fn special(&self) -> bool {
+        if self.foreign {
+            self.point != Point::None
+        } else {
+            is_special(&self.tag)
+        }
+    }
+
+    /// Whether the element ends a scope: foreign elements end every scope
+    /// at their integration points (and `annotation-xml`) but table scope.
+    pub fn boundary(&self, scope: Scope) -> bool {
+        if self.foreign {
+            scope != Scope::Table && self.point != Point::None
+        } else {
+            scope_boundary(&self.tag, scope)
+        }
+    }
 }
 
 /// An entry of the list of active formatting elements: an arena element
@@ -74,6 +114,9 @@ pub(super) struct Builder<'a> {
     pub head: Option<usize>,
     pub head_open: bool,
     pub body: Option<usize>,
+    /// A `<frameset>` came before any body: the document is frames, and
+    /// from there on only frames (and `<noframes>`) are read, never text.
+    frameset: bool,
     pub quirks: bool,
     pub mode: Mode,
     /// Set while a token in table context is processed by the in-body
@@ -83,6 +126,12 @@ pub(super) struct Builder<'a> {
     reorder: bool,
     /// Open HTML `<p>` elements: every block start asks for one.
     open_p: usize,
+    /// Open HTML `<template>` elements: their contents stay in them (and
+    /// are dropped with them), never opening the body.
+    templates: usize,
+    /// Open HTML `<select>` elements, so that a page of `<input>`s outside
+    /// any select does not look for one on every tag.
+    selects: usize,
     /// Elements the reconstruction of formatting elements may still clone
     /// (see [`super::formatting`]).
     pub clone_budget: usize,
@@ -161,12 +210,15 @@ impl<'a> Builder<'a> {
             afe: Vec::new(),
             head: None,
             head_open: false,
+            frameset: false,
             body: None,
             quirks: true,
             mode: Mode::Body,
             foster: false,
             reorder: false,
             open_p: 0,
+            templates: 0,
+            selects: 0,
             clone_budget: input_len / 16 + 10_000,
             capped: false,
         }
@@ -178,6 +230,28 @@ impl<'a> Builder<'a> {
 
     pub fn in_foreign(&self) -> bool {
         self.stack.last().is_some_and(|o| o.foreign)
+    }
+
+    /// Whether a start tag goes by the rules for foreign content (the
+    /// standard's tree construction dispatcher): not in an integration
+    /// point, where HTML is read as HTML.
+    pub fn foreign_for_start(&self, tag: &str) -> bool {
+        self.stack.last().is_some_and(|o| {
+            o.foreign
+                && match o.point {
+                    Point::Html => false,
+                    Point::MathText => matches!(tag, "mglyph" | "malignmark"),
+                    Point::Annotation => tag != "svg",
+                    Point::None => true,
+                }
+        })
+    }
+
+    /// Whether text goes by the rules for foreign content.
+    fn foreign_for_text(&self) -> bool {
+        self.stack
+            .last()
+            .is_some_and(|o| o.foreign && matches!(o.point, Point::None | Point::Annotation))
     }
 
     pub fn on_stack(&self, idx: usize) -> bool {
@@ -277,13 +351,42 @@ impl<'a> Builder<'a> {
         if tag == "p" && !foreign {
             self.open_p += 1;
         }
+        if tag == "template" && !foreign {
+            self.templates += 1;
+        }
+        if tag == "select" && !foreign {
+            self.selects += 1;
+        }
         self.flags[idx] |= ON_STACK;
-        self.stack.push(Open { tag, idx, foreign });
+        // A foreign element is in the namespace of the element it was
+        // opened in, unless it is `<svg>` or `<math>` itself.
+        let svg = foreign
+            && (tag == "svg"
+                || (tag != "math" && self.stack.last().is_some_and(|o| o.foreign && o.svg)));
+        let point = match (foreign, svg, tag.as_str()) {
+            (true, true, "foreignobject" | "desc" | "title") => Point::Html,
+            (true, false, "mi" | "mo" | "mn" | "ms" | "mtext") => Point::MathText,
+            (true, false, "annotation-xml") => Point::Annotation,
+            _ => Point::None,
+        };
+        self.stack.push(Open {
+            tag,
+            idx,
+            foreign,
+            svg,
+            point,
+        });
     }
 
     fn forget(&mut self, o: &Open) {
         if o.tag == "p" && !o.foreign {
             self.open_p -= 1;
+        }
+        if o.tag == "template" && !o.foreign {
+            self.templates -= 1;
+        }
+        if o.tag == "select" && !o.foreign {
+            self.selects -= 1;
         }
         self.flags[o.idx] &= !ON_STACK;
     }
@@ -323,6 +426,8 @@ impl<'a> Builder<'a> {
                 tag,
                 idx,
                 foreign: false,
+                svg: false,
+                point: Point::None,
             },
         );
     }
@@ -348,7 +453,7 @@ impl<'a> Builder<'a> {
             if !o.foreign && pred(&o.tag) {
                 return Some(pos);
             }
-            if scope_boundary(&o.tag, o.foreign, scope) {
+            if o.boundary(scope) {
                 return None;
             }
         }
@@ -359,7 +464,7 @@ impl<'a> Builder<'a> {
     pub fn pos_in_scope(&self, pos: usize) -> bool {
         !self.stack[pos + 1..]
             .iter()
-            .any(|o| scope_boundary(&o.tag, o.foreign, Scope::Default))
+            .any(|o| o.boundary(Scope::Default))
     }
 
     pub(super) fn close_p(&mut self) {
@@ -368,6 +473,21 @@ impl<'a> Builder<'a> {
         }
         if let Some(pos) = self.in_scope(|t| t == "p", Scope::Button) {
             self.pop_to(pos);
+        }
+    }
+
+    /// The standard's "generate implied end tags", except for `keep`.
+    pub(super) fn implied_end_tags(&mut self, keep: &str) {
+        while self.stack.len() > 1
+            && let Some(o) = self.stack.last()
+            && !o.foreign
+            && o.tag != keep
+            && matches!(
+                o.tag.as_str(),
+                "dd" | "dt" | "li" | "optgroup" | "option" | "p" | "rb" | "rp" | "rt" | "rtc"
+            )
+        {
+            self.pop();
         }
     }
 
@@ -426,16 +546,34 @@ impl<'a> Builder<'a> {
                     tag: name,
                     idx: ROOT,
                     foreign,
+                    svg: false,
+                    point: Point::None,
                 });
             }
             return (ROOT, true);
         }
+        let html_encoding = foreign
+            && tag == "annotation-xml"
+            && attrs.iter().any(|(k, v)| {
+                k == "encoding"
+                    && (v.eq_ignore_ascii_case("text/html")
+                        || v.eq_ignore_ascii_case("application/xhtml+xml"))
+            });
         let idx = self.create(name.clone(), attrs);
         let (parent, before) = self.place_for(self.stack.len() - 1);
         self.attach(idx, parent, before);
         let push = !void && self.stack.len() < MAX_DEPTH;
         if push {
             self.push_open(name, idx, foreign);
+            if tag == "template" && !foreign {
+                self.afe.push(Fmt::Marker);
+            }
+            if let Some(o) = self.stack.last_mut()
+                && html_encoding
+                && o.point == Point::Annotation
+            {
+                o.point = Point::Html;
+            }
         } else if !void {
             self.capped = true;
         }
@@ -492,7 +630,11 @@ impl<'a> Builder<'a> {
     }
 
     /// Raw text content of the element just opened (script, title, ...).
-    pub fn raw_text(&mut self, text: String) {
+    pub fn raw_text(&mut self, mut text: String) {
+        // Raw text and RCDATA keep a NUL as U+FFFD (body text drops it).
+        if text.contains('\0') {
+            text = text.replace('\0', "\u{FFFD}");
+        }
         self.insert_text(Cow::Owned(text));
     }
 
@@ -520,7 +662,7 @@ impl<'a> Builder<'a> {
     }
 
     pub fn ensure_body(&mut self, attrs: Vec<(Name, String)>) {
-        if self.body.is_some() {
+        if self.body.is_some() || self.frameset {
             return;
         }
         self.ensure_head();
@@ -539,7 +681,10 @@ impl<'a> Builder<'a> {
         if raw.is_empty() {
             return;
         }
-        if self.body.is_none() && !(self.head_open && self.top_tag() != "head") {
+        if self.body.is_none()
+            && self.templates == 0
+            && !(self.head_open && self.top_tag() != "head")
+        {
             // Before the body: whitespace stays in the head or, after
             // `</head>`, in `<html>` (dropped before the head); other text
             // starts the body.
@@ -565,7 +710,11 @@ impl<'a> Builder<'a> {
         if owned.contains('\0') {
             owned.retain(|c| c != '\0');
         }
-        if self.body.is_none() || self.in_foreign() {
+        if self.frameset {
+            // Text in or after a frameset is never shown.
+            return;
+        }
+        if self.body.is_none() || self.foreign_for_text() {
             self.insert_text(Cow::Owned(owned));
             return;
         }
@@ -602,22 +751,28 @@ impl<'a> Builder<'a> {
 
     /// A start tag (after the tokenizer's raw-text handling).
     pub fn start_tag(&mut self, tag: &str, attrs: Vec<(Name, String)>, self_closing: bool) {
-        if self.in_foreign() {
+        if self.frameset {
+            self.start_in_frameset(tag, attrs);
+            return;
+        }
+        if self.foreign_for_start(tag) {
             if breaks_foreign(tag)
                 || (tag == "font"
                     && attrs
                         .iter()
                         .any(|(k, _)| matches!(k.as_str(), "color" | "face" | "size")))
             {
-                while self.in_foreign() && self.stack.len() > 1 {
-                    self.pop();
-                }
+                self.leave_foreign();
             } else {
                 self.insert(tag, attrs, self_closing, true);
                 return;
             }
         }
         let tag = if tag == "image" { "img" } else { tag };
+        if self.templates > 0 && matches!(tag, "html" | "head" | "body" | "frameset") {
+            // Inside a template these are ignored.
+            return;
+        }
         match tag {
             "html" => {
                 self.ensure_html();
@@ -631,10 +786,21 @@ impl<'a> Builder<'a> {
                 self.ensure_body(attrs);
                 return;
             }
-            "frameset" => return,
+            "frameset" => {
+                // Before the body it makes a frames document (in the body
+                // it is ignored, as once text or any element is in).
+                if self.body.is_none() {
+                    self.ensure_head();
+                    self.pop_to(1);
+                    self.head_open = false;
+                    self.insert("frameset", attrs, false, false);
+                    self.frameset = true;
+                }
+                return;
+            }
             _ => {}
         }
-        if self.body.is_none() {
+        if self.body.is_none() && self.templates == 0 {
             if head_element(tag) {
                 self.ensure_head();
                 if !self.head_open {
@@ -668,6 +834,35 @@ impl<'a> Builder<'a> {
             if !self.start_in_mode(tag, &mut attrs, self_closing) {
                 return;
             }
+        }
+    }
+
+    /// Back to HTML from foreign content: pop up to the nearest HTML
+    /// element or integration point.
+    fn leave_foreign(&mut self) {
+        while self.stack.len() > 1
+            && self
+                .stack
+                .last()
+                .is_some_and(|o| o.foreign && matches!(o.point, Point::None | Point::Annotation))
+        {
+            self.pop();
+        }
+    }
+
+    /// The "in frameset" and "after frameset" rules for a start tag: frames
+    /// nest, `<noframes>` (raw text) goes anywhere, everything else is
+    /// ignored.
+    fn start_in_frameset(&mut self, tag: &str, attrs: Vec<(Name, String)>) {
+        let in_frameset = self.top_tag() == "frameset";
+        match tag {
+            "frameset" | "frame" if in_frameset => {
+                self.insert(tag, attrs, tag == "frame", false);
+            }
+            "noframes" => {
+                self.insert(tag, attrs, false, false);
+            }
+            _ => {}
         }
     }
 
@@ -782,6 +977,34 @@ impl<'a> Builder<'a> {
                 }
                 self.reconstruct();
             }
+            "select" | "input" | "keygen" | "textarea"
+                if let Some(pos) = (self.selects > 0)
+                    .then(|| self.in_scope(|t| t == "select", Scope::Default))
+                    .flatten() =>
+            {
+                // A select does not nest and holds no text controls: a
+                // second `<select>` closes the first (and is dropped), an
+                // `<input>` closes it and goes after it.
+                self.pop_to(pos);
+                if tag == "select" {
+                    return;
+                }
+                if tag != "textarea" {
+                    self.reconstruct();
+                }
+            }
+            "rb" | "rtc" | "rp" | "rt" => {
+                // Ruby parts close the open ones before them (`rp` and
+                // `rt` stay inside an `rtc`).
+                if self.in_scope(|t| t == "ruby", Scope::Default).is_some() {
+                    let keep = if matches!(tag, "rp" | "rt") {
+                        "rtc"
+                    } else {
+                        ""
+                    };
+                    self.implied_end_tags(keep);
+                }
+            }
             "caption" | "col" | "colgroup" | "frame" | "head" | "tbody" | "td" | "tfoot" | "th"
             | "thead" | "tr" => return,
             t if closes_p(t) => self.close_p(),
@@ -796,7 +1019,10 @@ impl<'a> Builder<'a> {
 
     /// An end tag.
     pub fn end_tag(&mut self, tag: &str) {
-        if self.in_foreign() {
+        if self.in_foreign() && matches!(tag, "p" | "br") {
+            // Like a breakout start tag: back to HTML, then read as HTML.
+            self.leave_foreign();
+        } else if self.in_foreign() {
             // Close the nearest matching foreign element, if any.
             for pos in (0..self.stack.len()).rev() {
                 let o = &self.stack[pos];
@@ -808,6 +1034,27 @@ impl<'a> Builder<'a> {
                     return;
                 }
             }
+        }
+        if self.frameset {
+            // `</frameset>` closes a frameset, never the root.
+            if tag == "frameset" && self.top_tag() == "frameset" {
+                self.pop();
+            }
+            return;
+        }
+        if tag == "template" {
+            // Closes the innermost template, whatever is open in it.
+            if self.templates > 0
+                && let Some(pos) = self
+                    .stack
+                    .iter()
+                    .rposition(|o| !o.foreign && o.tag == "template")
+            {
+                self.pop_to(pos);
+                self.clear_afe_to_marker();
+                self.reset_mode();
+            }
+            return;
         }
         match tag {
             "html" | "body" => return,
@@ -886,7 +1133,7 @@ impl<'a> Builder<'a> {
                 self.pop_to(pos);
                 return;
             }
-            if is_special(&o.tag) {
+            if o.special() {
                 return;
             }
         }

@@ -21,12 +21,18 @@ use std::time::Duration;
 
 const TOKEN: &str = "tok-browser-0123456789abcdef";
 
-#[test]
-fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
-    let Some(driver) = chromedriver_or_skip() else {
-        return;
-    };
-    let w = World::new(Duration::ZERO);
+/// The demo daemon with one editor (王编辑, [`TOKEN`]) and its desk on a
+/// free port, the province under manual review when `province_review`;
+/// its address, config, log and process, once `/healthz` answers.
+fn desk_daemon(
+    w: &World,
+    province_review: bool,
+) -> (
+    std::net::SocketAddr,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::process::Child,
+) {
     std::fs::write(
         w.dir.path().join("editors.toml"),
         format!("[[editor]]\nname = \"王编辑\"\ntoken = \"{TOKEN}\"\n"),
@@ -39,16 +45,28 @@ fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
         ),
         "",
     );
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "level = \"provincial\"",
-        "level = \"provincial\"\nreview = \"manual\"",
-    );
-    std::fs::write(&cfg, text).unwrap();
+    if province_review {
+        let text = std::fs::read_to_string(&cfg).unwrap().replace(
+            "level = \"provincial\"",
+            "level = \"provincial\"\nreview = \"manual\"",
+        );
+        std::fs::write(&cfg, text).unwrap();
+    }
     let log = w.dir.path().join("daemon.log");
-    let mut daemon = start_daemon(&cfg, &log);
+    let daemon = start_daemon(&cfg, &log);
     assert!(wait_for(Duration::from_secs(30), || {
         http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
     }));
+    (listen, cfg, log, daemon)
+}
+
+#[test]
+fn an_editor_logs_in_approves_a_held_item_and_sees_it_published() {
+    let Some(driver) = chromedriver_or_skip() else {
+        return;
+    };
+    let w = World::new(Duration::ZERO);
+    let (listen, cfg, log, mut daemon) = desk_daemon(&w, true);
     // Wait until the province's articles are held.
     let c = cfg.to_str().unwrap();
     assert!(wait_for(Duration::from_secs(30), || {
@@ -260,23 +278,7 @@ fn an_editor_previews_edits_and_confirms_a_hand_push() {
         return;
     };
     let w = World::new(Duration::ZERO);
-    std::fs::write(
-        w.dir.path().join("editors.toml"),
-        format!("[[editor]]\nname = \"王编辑\"\ntoken = \"{TOKEN}\"\n"),
-    )
-    .unwrap();
-    let listen = free_addr();
-    let cfg = w.config(
-        &format!(
-            "listen = \"{listen}\"\neditors_file = \"editors.toml\"\nshutdown_timeout_secs = 5"
-        ),
-        "",
-    );
-    let log = w.dir.path().join("daemon.log");
-    let mut daemon = start_daemon(&cfg, &log);
-    assert!(wait_for(Duration::from_secs(30), || {
-        http_get(listen, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-    }));
+    let (listen, _, log, mut daemon) = desk_daemon(&w, false);
     let article = &autosync::demo::LIST_ARTICLES[0];
     let url = format!("http://{}{}", w.site_addr, article.path);
     let removed = "各市科协、省级学会负责同志参加会议。";

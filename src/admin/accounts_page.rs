@@ -93,7 +93,7 @@ async fn accounts(
         }
     };
     let tz = config.daemon.timezone;
-    let when = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
+    let when = |t: DateTime<Utc>| crate::clock::zoned(&t, tz);
     let body: Markup = html! {
         (maud::PreEscaped(flash(&q)))
         h2 { "账号" }

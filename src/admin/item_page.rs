@@ -42,7 +42,7 @@ fn item_href(id: &str) -> String {
 
 /// A time in the daemon's zone, the zone named.
 fn when(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    crate::clock::zoned(&t, tz)
 }
 
 /// The answers of a push or broadcast, in Chinese, by account and unit name.

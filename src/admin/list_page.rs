@@ -191,9 +191,7 @@ fn account_banner(s: &Service, config: &Config, ed: &Editor) -> Markup {
         return html! {};
     };
     let tz = config.daemon.timezone;
-    let when = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
-    };
+    let when = |t: chrono::DateTime<chrono::Utc>| crate::clock::zoned(&t, tz);
     // (urgency, line): a pause first, then overdue, warnings, waits.
     let mut lines: Vec<(u8, i64, String)> = Vec::new();
     for u in &status.units {

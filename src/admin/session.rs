@@ -420,9 +420,7 @@ fn back_to_login(err: &str) -> Response {
 
 /// 429 with when to try again, in the daemon's zone.
 fn too_many(config: &Config, until: DateTime<Utc>, now: DateTime<Utc>) -> Response {
-    let at = until
-        .with_timezone(&config.daemon.timezone)
-        .format("%Y-%m-%d %H:%M %Z");
+    let at = crate::clock::zoned(&until, config.daemon.timezone);
     let body = format!(
         r#"<div class="msg err">登录失败次数过多。为防止令牌被猜测，请在 {at} 之后再试。</div><p><a href="/desk/login">返回登录页</a></p>"#
     );

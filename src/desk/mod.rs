@@ -291,12 +291,7 @@ impl DeliveryView {
             .at
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| {
-                format!(
-                    "（平台时间 {}）",
-                    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
-                )
-            })
+            .map(|t| format!("（平台时间 {}）", crate::clock::zoned(&t, tz)))
             .unwrap_or_default();
         format!("{}{at}", self.zh())
     }

@@ -170,8 +170,9 @@ pub struct Store {
     sled: Arc<Sled>,
     bodies: Arc<Bodies>,
     archive: Arc<Archive>,
-    /// One flush at a time (see [`Store::flush`]).
-    flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// One flush at a time (see [`Store::flush`]); counts them (each is an
+    /// fsync: tests hold batch operations to one).
+    flushing: std::sync::Arc<tokio::sync::Mutex<u64>>,
     /// Inserts share it, archival takes it alone (see [`Store::insert_new`]).
     archiving: Arc<tokio::sync::RwLock<()>>,
 }
@@ -332,7 +333,8 @@ impl Store {
     /// test clock waits for blocking work, where it would not for sled's own
     /// threads.)
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let _one = self.flushing.lock().await;
+        let mut one = self.flushing.lock().await;
+        *one += 1;
         let db = self.trees()?.db.clone();
         let flushed = tokio::task::spawn_blocking(move || {
             let flushed = db.flush();
@@ -349,6 +351,12 @@ impl Store {
         .map_err(|e| StoreError::Db(format!("flush task: {e}")))?;
         let flushed = flushed.map(drop).map_err(StoreError::from);
         self.sled.record(WriteTarget::Database, flushed)
+    }
+
+    /// How many flushes this store has made.
+    #[cfg(test)]
+    pub(super) async fn flushes(&self) -> u64 {
+        *self.flushing.lock().await
     }
 
     /// Size of the sled database on disk, in bytes (cheap: no body files).

@@ -582,6 +582,44 @@ async fn retention_drops_old_bodies_and_keeps_records_and_recent_ones() {
     assert_eq!(s.drop_bodies_before("u", days(30), now).await.unwrap(), 0);
 }
 
+/// Retention flushes once for a unit's batch, not once per body: at
+/// 20,000 units the daily pass made one fsync per body (BENCHMARKS.md, "Six
+/// simulated months"), and the first pass after `keep_bodies_days` is set
+/// on a big store drops months of bodies at once. The records are still
+/// durable before any file goes.
+#[tokio::test]
+async fn retention_flushes_once_for_a_units_batch_before_deleting_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(40);
+    for n in 0..12 {
+        let mut i = item("u", &format!("https://a.org/{n}"));
+        i.text = format!("正文{n}");
+        i.state = State::Published {
+            remote_id: n.to_string(),
+            remote_url: None,
+            at: old,
+        };
+        s.insert_new(&i, std::slice::from_ref(&i.url))
+            .await
+            .unwrap();
+    }
+    let before = s.flushes().await;
+    let cutoff = now - chrono::Duration::days(30);
+    assert_eq!(s.drop_bodies_before("u", cutoff, now).await.unwrap(), 12);
+    assert_eq!(s.flushes().await - before, 1, "one flush for 12 bodies");
+    // Nothing to drop: no flush at all.
+    assert_eq!(s.drop_bodies_before("u", cutoff, now).await.unwrap(), 0);
+    assert_eq!(s.flushes().await - before, 1);
+    // Durable: a reopened store has the records without bodies.
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    let records = s.records_in("u", "published").unwrap();
+    assert_eq!(records.len(), 12);
+    assert!(records.iter().all(|r| r.body_version.is_none()));
+}
+
 /// Stores written by format 1 (bodies in a sled tree) are migrated at
 /// open: every body readable afterwards, the tree gone, format 2 stamped.
 #[tokio::test]

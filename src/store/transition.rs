@@ -108,9 +108,10 @@ impl Store {
 
     /// Retention: the record of `id` stops naming its body file `version`
     /// (and says so in a note), if it is still in one of `from` and still
-    /// names that file. Flushed before it returns; the caller deletes the
-    /// file after. `Ok(false)` when the item moved on meanwhile.
-    pub(super) async fn forget_body(
+    /// names that file. Not flushed: the caller flushes (once for a whole
+    /// batch, [`Store::drop_bodies_before`]) before it deletes the file.
+    /// `Ok(false)` when the item moved on meanwhile.
+    pub(super) fn forget_body(
         &self,
         id: &str,
         version: &str,
@@ -129,10 +130,7 @@ impl Store {
             },
         );
         match res {
-            Ok(_) => {
-                self.flush().await?;
-                Ok(true)
-            }
+            Ok(_) => Ok(true),
             Err(e) if e.is_refusal() => Ok(false),
             Err(e) => Err(e),
         }

@@ -138,6 +138,12 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
 
 /// utime + stime of a whole process (all threads), in seconds.
 fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
+    let (u, s) = cpu_user_sys(pid)?;
+    Ok(u + s)
+}
+
+/// utime and stime of a whole process (all threads), in seconds.
+fn cpu_user_sys(pid: u32) -> anyhow::Result<(f64, f64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command (which may hold spaces) start at field 3.
     let rest = stat
@@ -145,9 +151,11 @@ fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
         .map(|(_, r)| r)
         .context("bad /proc stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>()? + f[12].parse::<u64>()?;
-    // CLK_TCK is 100 on every Linux configuration in use.
-    Ok(ticks as f64 / 100.0)
+    Ok((
+        f[11].parse::<u64>()? as f64 / 100.0,
+        f[12].parse::<u64>()? as f64 / 100.0,
+    ))
+    // (CLK_TCK is 100 on every Linux configuration in use.)
 }
 
 /// A `kB` line of /proc/PID/status, in MiB.
@@ -689,47 +697,150 @@ fn store_main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One round of `--rotate`: `per_unit` published articles for each of
+/// `units` units, their times spread evenly over `days` days from `from`,
+/// inserted through `insert_new` as the pipeline does — one unit's batch in
+/// order, then a flush, like one poll — with `inflight` units' batches under
+/// way at once (the daemon polls `[daemon] concurrency` units at once; each
+/// body file is still fsynced with its directory, as in the daemon).
+/// Returns (wall, user CPU, system CPU) seconds.
+async fn fill_round(
+    store: &Store,
+    units: usize,
+    per_unit: usize,
+    offset: usize,
+    from: chrono::DateTime<chrono::Utc>,
+    days: i64,
+    inflight: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
+    use futures::StreamExt as _;
+    let me = std::process::id();
+    let ((u0, s0), t0) = (cpu_user_sys(me)?, Instant::now());
+    let step = chrono::Duration::seconds(days * 86_400 / per_unit.max(1) as i64);
+    let mut batches = futures::stream::iter(0..units)
+        .map(|unit| async move {
+            for j in 0..per_unit {
+                let at = from + step * j as i32;
+                let item = store_item(unit, offset + j, at, true);
+                store.insert_new(&item, &identities_of(&item)).await?;
+            }
+            store.flush().await?;
+            anyhow::Ok(())
+        })
+        .buffer_unordered(inflight.max(1));
+    while let Some(done) = batches.next().await {
+        done?;
+    }
+    let (u1, s1) = cpu_user_sys(me)?;
+    Ok((t0.elapsed().as_secs_f64(), u1 - u0, s1 - s0))
+}
+
 /// Months of a daemon that archives (`[daemon] archive_after_days`): each
 /// round is `ROUND_DAYS` days (30 unless given) of `PER_ROUND` published
-/// articles over `UNITS` units, then the archival pass, as the daemon's
-/// daily upkeep runs it, for what is older than `DAYS` (20 unless given;
-/// `keep`: no archival, for comparison). After each round the store is
-/// reopened in a child (`--reopen`) for its open time and resident size.
-/// Prints one line a round: round, items inserted so far, items archived so
-/// far, reopen peak MiB, RSS once open MiB, sled MiB, open seconds, whole
-/// state directory MiB (`du`: sled, archive and body files).
+/// articles over `UNITS` units (their times spread over the round), then
+/// the daemon's daily upkeep as it runs it, at the round's end: body
+/// retention for what was published more than `--keep-bodies K` days ago
+/// (`[daemon] keep_bodies_days`; not given: bodies kept, the shipped
+/// default), then archival for what is older than `DAYS` (20 unless given;
+/// `keep`: no archival, for comparison). `--inflight N` (1 unless given):
+/// units' batches inserted at once (`fill_round`). After each round (or
+/// each `--reopen-every R`-th, and the last) the store is reopened in a
+/// child (`--reopen`) for its open time and resident size. Prints one line
+/// a reported round: round, items inserted so far, items archived so far,
+/// reopen peak MiB, RSS once open MiB, sled MiB, open seconds, whole state
+/// directory MiB (`du`: sled, archive and body files), then live items,
+/// bodies deleted so far, the round's fill wall / user / system seconds,
+/// the upkeep's seconds (body retention + archival), this process's peak
+/// RSS MiB.
 fn rotate_main(args: &[String]) -> anyhow::Result<()> {
-    let usage = "--rotate DIR UNITS PER_ROUND ROUNDS [keep|DAYS] [ROUND_DAYS]";
-    let dir = PathBuf::from(args.first().context(usage)?);
-    let units: usize = args.get(1).context("UNITS")?.parse()?;
-    let per_round: usize = args.get(2).context("PER_ROUND")?.parse()?;
-    let rounds: usize = args.get(3).context("ROUNDS")?.parse()?;
-    let archive_days: Option<i64> = match args.get(4).map(String::as_str) {
+    let usage = "--rotate DIR UNITS PER_ROUND ROUNDS [keep|DAYS] [ROUND_DAYS] [--keep-bodies K] [--inflight N] [--reopen-every R]";
+    let mut pos = Vec::new();
+    let (mut keep_bodies, mut inflight, mut every) = (None::<i64>, 1usize, 1usize);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| {
+            it.next()
+                .with_context(|| format!("{name} needs a value; {usage}"))
+        };
+        match a.as_str() {
+            "--keep-bodies" => keep_bodies = Some(val("--keep-bodies")?.parse()?),
+            "--inflight" => inflight = val("--inflight")?.parse()?,
+            "--reopen-every" => every = val("--reopen-every")?.parse::<usize>()?.max(1),
+            _ => pos.push(a.clone()),
+        }
+    }
+    let dir = PathBuf::from(pos.first().context(usage)?);
+    let units: usize = pos.get(1).context("UNITS")?.parse()?;
+    let per_round: usize = pos.get(2).context("PER_ROUND")?.parse()?;
+    let rounds: usize = pos.get(3).context("ROUNDS")?.parse()?;
+    let archive_days: Option<i64> = match pos.get(4).map(String::as_str) {
         Some("keep") => None,
         Some(d) => Some(d.parse().context("DAYS")?),
         None => Some(20),
     };
-    let round_days: i64 = args.get(5).map_or(Ok(30), |d| d.parse())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let round_days: i64 = pos.get(5).map_or(Ok(30), |d| d.parse())?;
+    if !per_round.is_multiple_of(units) {
+        bail!("PER_ROUND ({per_round}) must be a multiple of UNITS ({units})");
+    }
+    let per_unit = per_round / units;
+    // Several worker threads, as the daemon has: sled's work and the
+    // blocking body writes run side by side.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     let t0 = chrono::Utc::now();
-    let (mut inserted, mut archived) = (0, 0);
+    let (mut inserted, mut archived, mut dropped) = (0, 0, 0);
+    let mut open: Option<Store> = None;
     for r in 0..rounds {
-        let now = t0 + chrono::Duration::days(round_days * r as i64);
-        let store = Store::open(&dir)?;
-        let mut json = 0;
-        let offset = r * (per_round.div_ceil(units) + 1);
-        rt.block_on(fill(&store, units, now, per_round, offset, true, &mut json))?;
+        let store = match open.take() {
+            Some(s) => s,
+            None => Store::open(&dir)?,
+        };
+        let from = t0 + chrono::Duration::days(round_days * r as i64);
+        let end = from + chrono::Duration::days(round_days);
+        let offset = r * (per_unit + 1);
+        let (wall, user, sys) = rt.block_on(fill_round(
+            &store, units, per_unit, offset, from, round_days, inflight,
+        ))?;
         inserted += per_round;
-        if let Some(days) = archive_days {
+        // The daemon's upkeep (`daemon::upkeep`), unit by unit; its two
+        // passes timed apart.
+        let (mut drop_secs, mut archive_secs) = (0.0, 0.0);
+        rt.block_on(async {
             for u in 0..units {
-                archived += rt.block_on(
-                    store.archive_before(&format!("u{u:05}"), now - chrono::Duration::days(days)),
-                )?;
+                let unit = format!("u{u:05}");
+                let t = Instant::now();
+                if let Some(k) = keep_bodies {
+                    dropped += store
+                        .drop_bodies_before(&unit, end - chrono::Duration::days(k), end)
+                        .await?;
+                }
+                let t2 = Instant::now();
+                if let Some(days) = archive_days {
+                    archived += store
+                        .archive_before(&unit, end - chrono::Duration::days(days))
+                        .await?;
+                }
+                drop_secs += (t2 - t).as_secs_f64();
+                archive_secs += t2.elapsed().as_secs_f64();
             }
+            anyhow::Ok(())
+        })?;
+        let upkeep = format!("{drop_secs:.1}+{archive_secs:.1}");
+        if (r + 1) % every != 0 && r + 1 != rounds {
+            println!(
+                "# round {} filled in {wall:.1} s ({user:.1} user + {sys:.1} sys), upkeep {upkeep} s",
+                r + 1
+            );
+            std::io::stdout().flush()?;
+            open = Some(store);
+            continue;
         }
+        rt.block_on(store.flush())?;
         let db = store.db_size()?;
+        // The child opens the same database: this process lets it go
+        // meanwhile (sled holds a lock on it) and opens it again after.
         drop(store);
         let out = Command::new(std::env::current_exe()?)
             .args(["--reopen", dir.to_str().context("path")?])
@@ -737,13 +848,15 @@ fn rotate_main(args: &[String]) -> anyhow::Result<()> {
         let o = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = o.split_whitespace().collect();
         println!(
-            "{} {inserted} {archived} {} {} {:.1} {} {:.1}",
+            "{} {inserted} {archived} {} {} {:.1} {} {:.1} {} {dropped} {wall:.1} {user:.1} {sys:.1} {upkeep} {:.1}",
             r + 1,
             f.get(1).unwrap_or(&"?"),
             f.get(3).unwrap_or(&"?"),
             db as f64 / 1048576.0,
             f.first().unwrap_or(&"?"),
             mib(dir_size(&dir).1),
+            inserted - archived,
+            status_mib(std::process::id(), "VmHWM")?,
         );
         std::io::stdout().flush()?;
     }

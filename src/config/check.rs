@@ -29,7 +29,7 @@ use url::Url;
 
 /// Shorter archive windows are refused: the daily cap and the editors work
 /// on recent items, which must still be in the database.
-const MIN_ARCHIVE_AFTER_DAYS: i64 = 7;
+pub(super) const MIN_ARCHIVE_AFTER_DAYS: i64 = 7;
 
 /// What the checks share: the file (its name for messages, its text for
 /// lines, its directory for relative paths) and the errors found so far.

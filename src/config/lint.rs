@@ -8,7 +8,8 @@
 //! read is an error, with the file, line and unit; and what is allowed but
 //! probably a mistake — a desk on a public address, the example's editor
 //! tokens, an editors file others can read, polling more than once a
-//! minute — is a warning (printed, exit 0).
+//! minute, a retention that does not fit the number of units (`sizing`) —
+//! is a warning (printed, exit 0).
 
 use super::error::{Lines, line_of};
 use super::{Config, ConfigError, Unit};
@@ -55,6 +56,12 @@ pub fn lint(path: &Path, config: &Config, now: chrono::DateTime<chrono::Utc>) ->
                 "[daemon] listen = \"{listen}\" is not a loopback address: /metrics, /status and the desk's login page are open to that network; keep 127.0.0.1 and put a TLS proxy in front"
             ),
         ));
+    }
+    // Retention that does not fit the units served (`sizing`): at the
+    // option's line when the file sets it.
+    for w in super::store_sizing(config.units.len(), &config.daemon) {
+        let line = key_line(&doc, (0, text.len()), w.option(), 0);
+        f.warnings.push(at(line, None, w.to_string()));
     }
     if let Some(editors) = &config.daemon.editors_file {
         editor_tokens(&mut f, editors, config);
@@ -415,5 +422,56 @@ mod tests {
         );
         std::fs::set_permissions(&editors, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(findings(&path).1.len(), 2);
+    }
+
+    /// `n` units with the `[daemon]` lines `daemon`, file publishers.
+    fn matrix(dir: &Path, daemon: &str, n: usize) -> std::path::PathBuf {
+        use std::fmt::Write as _;
+        let mut text = format!("[daemon]\nstate_dir = \"state\"\n{daemon}\n");
+        for k in 0..n {
+            write!(
+                text,
+                "\n[[unit]]\nid = \"u{k}\"\naccount_name = \"单位{k}\"\norg_name = \"第{k}单位科协\"\nlevel = \"county\"\nsite = \"https://u{k}.example.org/\"\n  [[unit.source]]\n  feed = \"https://u{k}.example.org/rss.xml\"\n  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n"
+            )
+            .unwrap();
+        }
+        let path = dir.join("autosync.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn retention_that_does_not_fit_the_matrix_is_warned_at_its_line_with_what_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = matrix(dir.path(), "archive_after_days = 60", 5_000);
+        let (errors, warnings) = findings(&path);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        // The window at its line (3), with the one that fits 5,000 units.
+        assert!(
+            warnings[0].contains(":3: [daemon] archive_after_days = 60 with 5000 units")
+                && warnings[0].contains("set archive_after_days = 40"),
+            "{warnings:?}"
+        );
+        // Bodies for ever by default: no line to name.
+        assert!(
+            warnings[1].contains("keep_bodies_days = 0 keeps every article body for ever")
+                && warnings[1].contains("set keep_bodies_days = 30"),
+            "{warnings:?}"
+        );
+        // What the warnings say to set silences them.
+        let path = matrix(
+            dir.path(),
+            "archive_after_days = 40\nkeep_bodies_days = 30",
+            5_000,
+        );
+        assert_eq!(findings(&path).1, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_small_config_with_the_default_retention_gets_no_sizing_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = matrix(dir.path(), "", 300);
+        assert_eq!(findings(&path), (vec![], vec![]));
     }
 }

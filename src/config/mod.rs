@@ -29,12 +29,14 @@ mod editors;
 mod error;
 mod lint;
 mod raw;
+mod sizing;
 
 pub use crate::publish::PublisherConfig;
 pub use check::parse_http_url;
 pub use editors::{Editor, MIN_TOKEN_CHARS, Role, load_editors};
 pub use error::{ConfigError, ConfigErrors};
 pub use lint::{Findings, lint};
+pub use sizing::{SizingWarning, store_sizing};
 
 use crate::extract::ExtractOptions;
 use crate::fetch::FetchOptions;

@@ -17,7 +17,9 @@
 //! or time out, chosen by `--seed S` (`site::Churn`).
 //! Other modes: `--due DIR BACKLOG STEPS` (the outbox step over a backlog,
 //! `bench_cycle/due.rs`), `--spread UNITS OUT.csv` (when polls start,
-//! `bench_cycle/spread.rs`), `--rotate` (months with archival, below).
+//! `bench_cycle/spread.rs`), `--rotate` (months with archival, below),
+//! `--big-feed DIR ITEMS MAX_NEW` (a feed that suddenly lists ITEMS items,
+//! `bench_cycle/big_feed.rs`).
 //! With `BENCH_CONNECTION_CLOSE=1` the server refuses keep-alive, which
 //! shows how much of the RSS is reqwest's pool of idle connections.
 //!
@@ -38,6 +40,9 @@ mod due;
 
 #[path = "bench_cycle/spread.rs"]
 mod spread;
+
+#[path = "bench_cycle/big_feed.rs"]
+mod big_feed;
 
 use anyhow::{Context as _, bail};
 use autosync::clock::SystemClock;
@@ -1353,6 +1358,8 @@ fn main() -> anyhow::Result<()> {
         Some("--store") => store_main(&args[1..]),
         Some("--reopen") => reopen_main(&args[1..]),
         Some("--rotate") => rotate_main(&args[1..]),
+        Some("--big-feed") => big_feed::main(&args[1..]),
+        Some("--serve-big-feed") => big_feed::serve_main(&args[1..]),
         Some("--due") => due::due_main(&args[1..]),
         Some("--spread") => spread::spread_main(&args[1..]),
         Some("--tree-sizes") => tree_sizes_main(&args[1..]),

@@ -274,6 +274,7 @@ pub async fn run(
         Some(bell),
     ));
 
+    log_store_sizing(&config);
     let mut running: HashMap<String, UnitTasks> = HashMap::new();
     for u in &config.units {
         running.insert(u.id.clone(), start_unit(&shared, u.clone()));
@@ -353,6 +354,7 @@ pub async fn run(
                             shared.notifier.notify("READY=1\nSTATUS=reload refused: config has errors; old config running");
                         }
                         Ok(new) => {
+                            log_store_sizing(&new);
                             apply(&shared, &mut units, new).await;
                             shared.notifier.notify(&format!("READY=1\nSTATUS=running {} unit(s)", units.len()));
                         }
@@ -389,6 +391,14 @@ pub async fn run(
         .await
         .map_err(|e| DaemonError::Start(format!("final flush: {e}")))?;
     Ok(())
+}
+
+/// A retention that does not fit the units this daemon serves (its
+/// shard's), in the log at start and on reload, as `check` prints it.
+fn log_store_sizing(config: &Config) {
+    for w in config::store_sizing(config.units.len(), &config.daemon) {
+        tracing::warn!(option = w.option(), "{w}");
+    }
 }
 
 /// Apply a new config: stop removed and changed units (compared by their

@@ -555,3 +555,37 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{log_text}");
     assert_eq!(w.posts().len(), all);
 }
+
+/// The daemon logs a retention that does not fit its units at start, as
+/// `check` prints it (README "Sizing the store for the whole matrix"):
+/// ops who never run `check` still see it.
+#[test]
+fn the_daemon_logs_a_retention_that_does_not_fit_its_units_at_start() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, listen) = (dir.path().join("daemon.log"), free_addr());
+    let mut text = format!(
+        "[daemon]\nstate_dir = \"state\"\nlisten = \"{listen}\"\nrun_at_start = false\nshutdown_timeout_secs = 5\n"
+    );
+    // 3,000 units keeping every body: ~10.8 GB after six months.
+    for k in 0..3_000 {
+        write!(
+            text,
+            "\n[[unit]]\nid = \"u{k}\"\naccount_name = \"单位{k}\"\norg_name = \"第{k}单位科协\"\nlevel = \"county\"\nsite = \"http://127.0.0.1:9/\"\nschedule = \"0 3 1 1 *\"\n  [[unit.source]]\n  feed = \"http://127.0.0.1:9/{k}.xml\"\n  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"\n"
+        )
+        .unwrap();
+    }
+    let path = dir.path().join("autosync.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut child = start_daemon(&path, &log);
+    let logged = wait_for(Duration::from_secs(60), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("keep_bodies_days = 0 keeps every article body for ever")
+    });
+    signal(&child, "-TERM");
+    let exit = wait_exit(&mut child, Duration::from_secs(30));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged, "no sizing warning in the log:\n{log_text}");
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{log_text}");
+}

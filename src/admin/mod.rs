@@ -25,13 +25,26 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use tokio::sync::Notify;
+use std::sync::{Arc, RwLock};
 
-/// Each unit's publish workers' bells (one an account), rung when an
-/// editor changes the unit's queue.
-pub type Bells = Arc<Mutex<HashMap<String, Vec<Arc<Notify>>>>>;
+/// Rings a unit's accounts when an editor changes the unit's queue: the
+/// daemon's scheduler takes their turns at once. The default rings
+/// nothing (tests, a desk without a daemon).
+#[derive(Clone, Default)]
+pub struct Bells(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+
+impl Bells {
+    pub fn new(ring: impl Fn(&str) + Send + Sync + 'static) -> Bells {
+        Bells(Some(Arc::new(ring)))
+    }
+
+    /// `unit`'s accounts look at their queues now.
+    pub fn ring(&self, unit: &str) {
+        if let Some(ring) = &self.0 {
+            ring(unit);
+        }
+    }
+}
 
 /// What the HTTP side needs of the process it serves, and nothing of its
 /// tasks: the current config (a reload swaps it), the store and clock, the
@@ -45,7 +58,7 @@ pub struct Service {
     pub metrics: Arc<Metrics>,
     pub sessions: Arc<session::Sessions>,
     pub outboxes: Arc<Outboxes>,
-    /// Each unit's publish worker's bell.
+    /// Rings a unit's accounts.
     pub wakers: Bells,
 }
 
@@ -60,17 +73,7 @@ impl Service {
         let wakers = self.wakers.clone();
         let mut desk = crate::desk::Desk::new(self.ctx.clone(), self.config());
         desk.outboxes = self.outboxes.clone();
-        desk.wake = Some(Arc::new(move |unit: &str| {
-            for n in wakers
-                .lock()
-                .expect("wakers lock")
-                .get(unit)
-                .into_iter()
-                .flatten()
-            {
-                n.notify_one();
-            }
-        }));
+        desk.wake = Some(Arc::new(move |unit: &str| wakers.ring(unit)));
         desk
     }
 }

@@ -31,7 +31,10 @@ use std::sync::{Arc, RwLock};
 /// daemon's scheduler takes their turns at once. The default rings
 /// nothing (tests, a desk without a daemon).
 #[derive(Clone, Default)]
-pub struct Bells(Option<Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Bells(Option<Arc<Ring>>);
+
+/// What ringing a unit does: the daemon hands in its scheduler's ring.
+type Ring = dyn Fn(&str) + Send + Sync;
 
 impl Bells {
     pub fn new(ring: impl Fn(&str) + Send + Sync + 'static) -> Bells {

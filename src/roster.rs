@@ -150,25 +150,28 @@ pub fn level_zh(level: Level) -> &'static str {
 /// file) in file order, each followed by its subtree, children in file
 /// order.
 pub fn tree_order(cfg: &Config) -> Vec<&Unit> {
-    let known = |p: &str| cfg.units.iter().any(|u| u.id == p);
+    // Indexed, not scanned: at 20,000 units a scan per unit is 400 million
+    // comparisons for one roster.
+    let known: std::collections::HashSet<&str> = cfg.units.iter().map(|u| u.id.as_str()).collect();
+    let mut children: std::collections::HashMap<&str, Vec<&Unit>> = Default::default();
+    let mut roots = Vec::new();
+    for u in cfg.units.iter().map(|u| &**u) {
+        match u.parent.as_deref().filter(|p| known.contains(p)) {
+            Some(p) => children.entry(p).or_default().push(u),
+            None => roots.push(u),
+        }
+    }
     let mut out = Vec::with_capacity(cfg.units.len());
-    let mut stack: Vec<&Unit> = cfg
-        .units
-        .iter()
-        .filter(|u| u.parent.as_deref().is_none_or(|p| !known(p)))
-        .rev()
-        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<&Unit> = roots.into_iter().rev().collect();
     while let Some(u) = stack.pop() {
-        if out.iter().any(|o: &&Unit| o.id == u.id) {
+        if !seen.insert(u.id.as_str()) {
             continue;
         }
         out.push(u);
-        stack.extend(
-            cfg.units
-                .iter()
-                .filter(|c| c.parent.as_deref() == Some(u.id.as_str()))
-                .rev(),
-        );
+        if let Some(c) = children.get(u.id.as_str()) {
+            stack.extend(c.iter().rev());
+        }
     }
     out
 }

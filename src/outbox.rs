@@ -153,7 +153,8 @@ pub struct Outbox {
     accounts: Vec<String>,
     /// This account's spacing and daily cap.
     limits: crate::config::Limits,
-    unit: Unit,
+    /// The config's own unit, shared (see `Config::units`).
+    unit: Arc<Unit>,
     publisher: Result<Arc<dyn Publisher>, String>,
     ctx: Context,
     tz: chrono_tz::Tz,
@@ -187,7 +188,7 @@ impl Outboxes {
 
     /// The outbox of `unit`'s account number `index` (its main one is 0),
     /// as configured now.
-    pub fn get(&self, unit: &Unit, index: usize) -> Arc<Outbox> {
+    pub fn get(&self, unit: &Arc<Unit>, index: usize) -> Arc<Outbox> {
         let account = &unit.accounts[index];
         let key = AccountKey {
             unit: unit.id.clone(),
@@ -217,7 +218,7 @@ impl Outboxes {
     }
 
     /// The outboxes of every account of `unit`, its main one first.
-    pub fn of_unit(&self, unit: &Unit) -> Vec<Arc<Outbox>> {
+    pub fn of_unit(&self, unit: &Arc<Unit>) -> Vec<Arc<Outbox>> {
         (0..unit.accounts.len())
             .map(|i| self.get(unit, i))
             .collect()
@@ -259,7 +260,7 @@ impl Outbox {
     /// The outbox of `unit`'s account number `index` (0: its main one).
     pub fn new(
         ctx: Context,
-        unit: Unit,
+        unit: Arc<Unit>,
         index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,
@@ -271,7 +272,7 @@ impl Outbox {
     /// An outbox over a publisher built elsewhere (tests, a platform double).
     pub fn with_publisher(
         ctx: Context,
-        unit: Unit,
+        unit: Arc<Unit>,
         index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,
@@ -282,7 +283,7 @@ impl Outbox {
 
     fn build(
         ctx: Context,
-        unit: Unit,
+        unit: Arc<Unit>,
         index: usize,
         tz: chrono_tz::Tz,
         metrics: Option<Arc<Metrics>>,

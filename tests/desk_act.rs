@@ -155,7 +155,7 @@ async fn a_hand_push_is_not_published_until_confirmed_and_a_replayed_confirm_pub
     // The preview the item page shows is the stored item's.
     let item = b.desk.item(&b.editor, &p.preview).unwrap();
     let shown = autosync::desk::preview::render(
-        b.desk.config.unit("city"),
+        b.desk.config.unit("city").map(|u| &**u),
         &item,
         b.desk.config.daemon.timezone,
     );
@@ -272,7 +272,7 @@ async fn the_edited_body_is_what_the_platform_receives_and_is_audited() {
     assert!(!after.html.contains("12345678"));
     // The preview is the edited version.
     let shown = autosync::desk::preview::render(
-        b.desk.config.unit("prov"),
+        b.desk.config.unit("prov").map(|u| &**u),
         &b.desk.item(&b.editor, &item.id).unwrap(),
         b.desk.config.daemon.timezone,
     );

@@ -340,7 +340,7 @@ async fn credentials_of_another_account_pause_it_and_send_nothing() {
     b.queued("city", "/a/10.html", "市科协召开全委会议").await;
     // The city's dry-run publisher writes into the province's directory and
     // says it is the province's account.
-    let mut unit = b.cfg.unit("city").unwrap().clone();
+    let mut unit = autosync::config::Unit::clone(b.cfg.unit("city").unwrap());
     unit.accounts[0].publisher = b.cfg.unit("prov").unwrap().accounts[0].publisher.clone();
     // A file publisher stands in for whatever account it is told: make it
     // the province's by building it for an account that says so.
@@ -350,7 +350,7 @@ async fn credentials_of_another_account_pause_it_and_send_nothing() {
         autosync::publish::build::build_publisher(&unit, &impostor, &b.ctx.fetcher).unwrap();
     let outbox = autosync::outbox::Outbox::with_publisher(
         b.ctx.clone(),
-        unit,
+        std::sync::Arc::new(unit),
         0,
         b.cfg.daemon.timezone,
         None,

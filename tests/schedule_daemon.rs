@@ -111,7 +111,7 @@ async fn polls_fire_on_the_cron_schedule_and_not_in_between() {
 /// The test unit without `jitter_secs`: its polls spread over the period.
 fn spread_config(dir: &std::path::Path) -> autosync::config::Config {
     let mut cfg = config(dir, "");
-    cfg.units[0].jitter = None;
+    std::sync::Arc::make_mut(&mut cfg.units[0]).jitter = None;
     cfg
 }
 

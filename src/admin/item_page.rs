@@ -235,7 +235,7 @@ async fn item_page(
         // origin, so the images' requests to `/desk/image/…` carry the
         // SameSite=Strict session cookie; from an opaque origin they would
         // not, and every image would be refused.
-        iframe sandbox="allow-same-origin" title="发布预览" srcdoc=(crate::desk::preview::render(unit, &item, tz)) {}
+        iframe sandbox="allow-same-origin" title="发布预览" srcdoc=(crate::desk::preview::render(unit.map(|u| &**u), &item, tz)) {}
         h3 { "历史记录" }
         @if history.is_empty() { p { "暂无编辑操作" } } @else {
             table {

@@ -184,6 +184,7 @@ async fn desk_report(
     let units: Vec<&crate::config::Unit> = config
         .units
         .iter()
+        .map(|u| &**u)
         .filter(|u| ed.may_act_on(&u.id))
         .collect();
     let body = html! {

@@ -1006,7 +1006,7 @@ mod silence_tests {
             .unwrap()
             .units
             .into_iter()
-            .map(|u| u.silence)
+            .map(|u| u.silence.clone())
             .collect()
     }
 

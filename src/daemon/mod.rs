@@ -120,6 +120,8 @@ pub async fn run(
     mut reload: mpsc::UnboundedReceiver<()>,
 ) -> Result<(), DaemonError> {
     let shutdown = ctx.shutdown.clone();
+    // Held once: the units are shared with the scheduler and the outboxes.
+    let config = Arc::new(config);
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
         .map_err(|e| DaemonError::Start(format!("listen {}: {e}", config.daemon.listen)))?;
@@ -128,7 +130,7 @@ pub async fn run(
     let shared = Shared {
         ctx,
         metrics,
-        config: Arc::new(std::sync::RwLock::new(Arc::new(config.clone()))),
+        config: Arc::new(std::sync::RwLock::new(config.clone())),
         notifier: notifier.clone(),
         scheduler: handle,
         sessions: Default::default(),
@@ -168,7 +170,7 @@ pub async fn run(
 
     log_store_sizing(&config);
     for u in &config.units {
-        shared.scheduler.start(Arc::new(u.clone()));
+        shared.scheduler.start(u.clone());
     }
     notifier.notify(&format!(
         "READY=1\nSTATUS=running {} unit(s)",
@@ -299,6 +301,7 @@ async fn apply(shared: &Shared, new: Config) {
     let gone: Vec<&config::Unit> = old
         .units
         .iter()
+        .map(|u| &**u)
         .filter(|u| new.unit(&u.id).is_none_or(|n| !n.same_config(u)))
         .collect();
     shared
@@ -313,8 +316,10 @@ async fn apply(shared: &Shared, new: Config) {
     let mut started = 0;
     for u in &new.units {
         if old.unit(&u.id).is_none_or(|o| !o.same_config(u)) {
-            shared.scheduler.start(Arc::new(u.clone()));
+            shared.scheduler.start(u.clone());
             started += 1;
+        } else {
+            shared.scheduler.renew(u.clone());
         }
     }
     shared.scheduler.ring_all();

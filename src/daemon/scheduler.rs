@@ -77,6 +77,10 @@ enum Key {
 /// What the rest of the daemon asks of the scheduler.
 enum Command {
     Start(Arc<Unit>),
+    /// A reload's copy of a running unit whose configuration did not
+    /// change (only its line moved): held from now on, so the old config's
+    /// copy is freed and the line is the file's.
+    Renew(Arc<Unit>),
     /// Stop the unit; answered once its work in flight has ended.
     Stop(String, oneshot::Sender<()>),
     /// The unit's accounts (every unit's: `None`) look at their queues now.
@@ -93,6 +97,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Start(u) => write!(f, "Start({})", u.id),
+            Command::Renew(u) => write!(f, "Renew({})", u.id),
             Command::Stop(id, _) => write!(f, "Stop({id})"),
             Command::Ring(id) => write!(f, "Ring({id:?})"),
         }
@@ -103,6 +108,12 @@ impl Handle {
     /// Start polling and publishing for `unit`.
     pub fn start(&self, unit: Arc<Unit>) {
         let _ = self.tx.send(Command::Start(unit));
+    }
+
+    /// A reload kept `unit` as it was: hold the new config's copy (the
+    /// running unit's timers and work in flight are left alone).
+    pub fn renew(&self, unit: Arc<Unit>) {
+        let _ = self.tx.send(Command::Renew(unit));
     }
 
     /// Stop these units; returns once their polls and publishing turns in
@@ -270,6 +281,13 @@ impl<W: Work> Scheduler<W> {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Start(unit) => self.start(unit),
+            Command::Renew(unit) => {
+                if let Some(e) = self.units.get_mut(unit.id.as_str())
+                    && e.unit.same_config(&unit)
+                {
+                    e.unit = unit;
+                }
+            }
             Command::Stop(id, done) => self.stop(&id, done),
             Command::Ring(Some(id)) => self.ring(&id),
             Command::Ring(None) => {

@@ -113,7 +113,7 @@ fn seed_update_clock(shared: &Shared, unit: &Unit, index: usize) {
 /// pause, nothing queued) — zero when the turn ended with work left.
 async fn publish_turn(
     shared: &Shared,
-    unit: &Unit,
+    unit: &Arc<Unit>,
     index: usize,
     cancel: &CancellationToken,
 ) -> Duration {
@@ -130,7 +130,7 @@ async fn publish_turn(
 
 /// One step of `unit`'s account `index`'s outbox; how long to sleep
 /// before the next, or `None` to take the next step at once.
-async fn publish_step(shared: &Shared, unit: &Unit, index: usize) -> Option<Duration> {
+async fn publish_step(shared: &Shared, unit: &Arc<Unit>, index: usize) -> Option<Duration> {
     let ctx = &shared.ctx;
     // Taken anew each step: a reload replaces the outboxes (credentials
     // read again, paused accounts checked again at once).

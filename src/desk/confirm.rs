@@ -222,7 +222,7 @@ impl Desk {
             title: unit
                 .map(|u| u.platform_title(&item.title).0)
                 .unwrap_or_else(|| item.title.clone()),
-            html: super::preview::body_html(unit, item, self.config.daemon.timezone),
+            html: super::preview::body_html(unit.map(|u| &**u), item, self.config.daemon.timezone),
             notes: item.notes.clone(),
         }
     }

@@ -717,7 +717,7 @@ impl Desk {
         .await
     }
 
-    fn unit(&self, id: &str) -> Result<&Unit, DeskError> {
+    fn unit(&self, id: &str) -> Result<&std::sync::Arc<Unit>, DeskError> {
         self.config
             .unit(id)
             .ok_or_else(|| DeskError::NotFound(format!("单位 {id}")))

@@ -199,6 +199,7 @@ pub fn units_in_reach<'a>(config: &'a Config, ed: &Editor) -> Vec<&'a Unit> {
     config
         .units
         .iter()
+        .map(|u| &**u)
         .filter(|u| ed.may_act_on(&u.id))
         .collect()
 }
@@ -229,7 +230,7 @@ fn units_of<'a>(
             .filter(|u| ed.may_act_on(&u.id))
             .collect()
     } else {
-        config.unit(id).into_iter().collect()
+        config.unit(id).map(|u| &**u).into_iter().collect()
     })
 }
 

@@ -217,10 +217,12 @@ mod tests {
             .replace("{daemon}", "")
             .replace("{schedule}", "*/10 * * * *")
             .replace("{cookie}", "cookie_file = \"cookie\"");
-        let mut u = crate::config::parse(&text, std::path::Path::new("/x/autosync.toml"))
-            .unwrap()
-            .units
-            .remove(0);
+        let mut u = std::sync::Arc::unwrap_or_clone(
+            crate::config::parse(&text, std::path::Path::new("/x/autosync.toml"))
+                .unwrap()
+                .units
+                .remove(0),
+        );
         u.source_line = template.and_then(|t| SourceLine::parse(t).unwrap());
         u
     }

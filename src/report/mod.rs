@@ -261,7 +261,7 @@ pub fn build(
             }
             config.subtree(id)
         }
-        None => config.units.iter().collect(),
+        None => config.units.iter().map(|u| &**u).collect(),
     };
     let units: Vec<&Unit> = units
         .into_iter()

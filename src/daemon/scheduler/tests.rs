@@ -21,6 +21,8 @@ struct Log {
     polls: Vec<(String, Vec<u16>, Duration)>,
     /// (unit, account, started after)
     turns: Vec<(String, usize, Duration)>,
+    /// The copy of the unit each poll was handed.
+    polled_copies: Vec<Arc<Unit>>,
 }
 
 #[derive(Clone)]
@@ -64,6 +66,7 @@ impl Work for Fake {
             l.polls_max = l.polls_max.max(l.polls_now);
             let at = self.began.elapsed();
             l.polls.push((unit.id.clone(), sources.to_vec(), at));
+            l.polled_copies.push(unit.clone());
         }
         tokio::time::sleep(self.poll_takes).await;
         let mut l = self.log();
@@ -136,7 +139,7 @@ schedule = "*/10 * * * *"
         ));
     }
     let cfg = crate::config::parse(&text, std::path::Path::new("/nowhere/autosync.toml")).unwrap();
-    cfg.units.into_iter().map(Arc::new).collect()
+    cfg.units
 }
 
 fn start(work: &Fake, concurrency: usize, units: &[Arc<Unit>]) -> (Handle, CancellationToken) {
@@ -287,4 +290,37 @@ async fn a_started_unit_polls_at_its_firings_plus_its_offset() {
         .filter(|s| *s < 3600)
         .collect();
     assert_eq!(times, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_kept_a_unit_hands_its_new_copy_to_the_next_poll_without_an_extra_poll() {
+    // The same unit twice over, side by side: one renewed, one not.
+    let (work, control) = (Fake::new(1, 1), Fake::new(1, 1));
+    let old = units(1);
+    let (h, shutdown) = start(&work, 4, &old);
+    let (_c, control_shutdown) = start(&control, 4, &old);
+    run_for(30).await;
+    let before = work.log().polls.len();
+    // The reload's copy (equal configuration, a different allocation), and
+    // one whose configuration changed: that one must be a stop and a start,
+    // never a silent swap.
+    let new = units(1);
+    let mut changed = Unit::clone(&new[0]);
+    changed.schedule = "*/30 * * * *".into();
+    h.renew(Arc::new(changed));
+    h.renew(new[0].clone());
+    run_for(1800).await;
+    shutdown.cancel();
+    control_shutdown.cancel();
+    let l = work.log();
+    assert!(!Arc::ptr_eq(&old[0], &new[0]));
+    let after = &l.polled_copies[before..];
+    assert!(!after.is_empty(), "no poll after the renew");
+    assert!(
+        after.iter().all(|u| Arc::ptr_eq(u, &new[0])),
+        "a poll after the renew was handed another copy"
+    );
+    // Renewing polled nothing by itself and moved no timer.
+    let at = |l: &Log| l.polls.iter().map(|p| p.2.as_secs()).collect::<Vec<u64>>();
+    assert_eq!(at(&l), at(&control.log()));
 }

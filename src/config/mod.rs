@@ -413,7 +413,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let daemon = check::check_daemon(&mut c, raw.daemon);
     let default_schedule = check::check_default_schedule(&mut c, &raw.defaults);
     check::check_default_silence(&mut c, &raw.defaults);
-    check::check_default_source_line(&mut c, &raw.defaults);
+    let default_source_line = check::check_default_source_line(&mut c, &raw.defaults);
     let fetch = check::check_fetch(&mut c, raw.fetch);
     // Every id in the file, with the line of its first unit; units dropped
     // for errors count too, so their children are not told their parent is
@@ -426,6 +426,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             ru,
             &raw.defaults,
             &default_schedule,
+            &default_source_line,
             &mut seen,
         ));
     }
@@ -445,7 +446,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         daemon,
         fetch,
         all_units: units.len(),
-        units: units.into_iter().map(std::sync::Arc::new).collect(),
+        // Not `into_iter().map().collect()`: that reuses the units' own
+        // buffer in place, and 20,000 pointers would keep 16 MiB.
+        units: {
+            let mut shared = Vec::with_capacity(units.len());
+            shared.extend(units.into_iter().map(std::sync::Arc::new));
+            shared
+        },
         editors: Vec::new(),
         alerting,
     });
@@ -646,6 +653,31 @@ site = "https://d.example/"
             c.units[0].accounts[0].publisher,
             PublisherConfig::File(_)
         ));
+    }
+
+    /// What 20,000 units hold for the daemon's life: one parse of the
+    /// default source line, no spare capacity, no buffer kept from parsing.
+    #[test]
+    fn a_parsed_unit_holds_no_spare_room_and_shares_the_default_source_line() {
+        let text = MINIMAL.replace(
+            "  [unit.publisher]\n  kind = \"file\"\n  dir = \"out\"",
+            "  [[unit.publisher]]\n  kind = \"file\"\n  dir = \"out\"\n  [[unit.publisher]]\n  kind = \"webhook\"\n  url = \"https://platform.example.gov.cn/in\"\n  secret_env = \"HOOK_SECRET\"\n  account_name = \"中国科协二\"",
+        );
+        let c = parse(&text, Path::new("/etc/autosync/autosync.toml")).unwrap();
+        assert_eq!(c.units[0].accounts.len(), 2, "the fixture has two accounts");
+        for u in &c.units {
+            assert_eq!(u.accounts.capacity(), u.accounts.len(), "{}", u.id);
+            assert_eq!(u.sources.capacity(), u.sources.len(), "{}", u.id);
+        }
+        assert_eq!(c.units.capacity(), c.units.len());
+        let (a, b) = (
+            c.units[0].source_line.as_ref().unwrap(),
+            c.units[1].source_line.as_ref().unwrap(),
+        );
+        assert!(
+            a.is_shared_with(b),
+            "each unit parsed the default line anew"
+        );
     }
 
     #[test]

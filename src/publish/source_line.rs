@@ -25,7 +25,9 @@ pub const PLACEHOLDERS: &str =
 /// A parsed template: lines of pieces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceLine {
-    lines: Vec<Vec<Piece>>,
+    /// Shared: every unit without a template of its own holds the one
+    /// parsed from `[defaults]` or the built-in one.
+    lines: std::sync::Arc<[Vec<Piece>]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,15 @@ impl SourceLine {
             .lines()
             .map(parse_line)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(SourceLine { lines }))
+        Ok(Some(SourceLine {
+            lines: lines.into(),
+        }))
+    }
+
+    /// Is this the very template `other` holds (one parse, shared)?
+    #[cfg(test)]
+    pub(crate) fn is_shared_with(&self, other: &SourceLine) -> bool {
+        std::sync::Arc::ptr_eq(&self.lines, &other.lines)
     }
 
     /// The built-in template ([`DEFAULT`]).

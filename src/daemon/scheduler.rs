@@ -322,9 +322,10 @@ impl<W: Work> Scheduler<W> {
                 None => groups.push((expr.clone(), vec![i])),
             }
         }
+        // Sized exactly: an entry lives as long as its unit, 20,000 times.
         let mut entry = Entry {
-            groups: Vec::new(),
-            accounts: Vec::new(),
+            groups: Vec::with_capacity(groups.len()),
+            accounts: Vec::with_capacity(unit.accounts.len()),
             polling: false,
             waiting: VecDeque::new(),
             cancel: self.shutdown.child_token(),

@@ -10,7 +10,9 @@
 //! source, 20), `--idle-secs S` (60 with `--units 2000`, else 10), `--store-items M` (1,000,000 with
 //! `--units 2000`, else 20,000), `--published-share F` (0.25), `--publish`
 //! (also time publishing the worst case's items to a `file` account),
-//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--skip-baseline`, `--dir DIR` (where temp stores go).
+//! `--skip-store`, `--skip-idle`, `--skip-worst`, `--skip-baseline`, `--dir DIR` (where temp stores go),
+//! `--daemon-state DIR` (the daemon starts on that store, e.g. months made by `--rotate` for the
+//! same units, instead of an empty one).
 //! `--steady N` adds N steady-state cycles to the baseline scenario, each
 //! after the sites' cycle advances: `--changing F` of the sites gain an
 //! article a cycle, `--slow F` answer after 5–20 s, `--failing F` answer 500
@@ -77,6 +79,10 @@ struct Opts {
     /// with the sites' churn (`site::Churn`).
     steady: usize,
     churn: site::Churn,
+    /// The daemon's state directory, when it should start on a store that
+    /// already has months in it (made with `--rotate` for the same units)
+    /// rather than an empty one.
+    daemon_state: Option<PathBuf>,
 }
 
 fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
@@ -96,6 +102,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
         dir: std::env::temp_dir(),
         steady: 0,
         churn: site::Churn::default(),
+        daemon_state: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -119,6 +126,7 @@ fn parse_opts(args: &[String]) -> anyhow::Result<Opts> {
             "--slow" => o.churn.slow = val()?.parse()?,
             "--failing" => o.churn.failing = val()?.parse()?,
             "--seed" => o.churn.seed = val()?.parse()?,
+            "--daemon-state" => o.daemon_state = Some(PathBuf::from(val()?)),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -1015,7 +1023,10 @@ struct IdleResult {
 }
 
 fn run_idle(o: &Opts, port: u16, work: &Path) -> anyhow::Result<IdleResult> {
-    let state = work.join("state-daemon");
+    let state = o
+        .daemon_state
+        .clone()
+        .unwrap_or_else(|| work.join("state-daemon"));
     let cfg_path = work.join("daemon.toml");
     let listen = format!("127.0.0.1:{}", free_port()?);
     // A schedule that cannot fire during the measurement (1 January): what

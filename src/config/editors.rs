@@ -33,8 +33,9 @@ pub struct Editor {
     pub token: Secret,
     /// The units the editor may act on, resolved at load: the listed
     /// units, with their subtrees when the file or the editor says
-    /// `subtree = true`; all units when `None`.
-    pub units: Option<Vec<String>>,
+    /// `subtree = true`; all units when `None`. A set: a list page asks
+    /// once per unit, and a province's reach is thousands of units.
+    pub units: Option<HashSet<String>>,
     /// What the editor may do besides items (`role = "admin"`: renew the
     /// accounts' cookies on the desk); `editor` when not given.
     pub role: Role,
@@ -59,9 +60,7 @@ impl Editor {
     }
 
     pub fn may_act_on(&self, unit: &str) -> bool {
-        self.units
-            .as_ref()
-            .is_none_or(|u| u.iter().any(|x| x == unit))
+        self.units.as_ref().is_none_or(|u| u.contains(unit))
     }
 }
 
@@ -92,19 +91,13 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// The units `listed` reach in `config`: themselves, and with `subtree`
 /// every unit below them, each once.
-fn reach(config: &Config, listed: &[String], subtree: bool) -> Vec<String> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+fn reach(config: &Config, listed: &[String], subtree: bool) -> HashSet<String> {
+    let mut out = HashSet::new();
     for id in listed {
-        let below: Vec<&str> = if subtree {
-            config.subtree(id).iter().map(|u| u.id.as_str()).collect()
+        if subtree {
+            out.extend(config.subtree(id).iter().map(|u| u.id.clone()));
         } else {
-            vec![id.as_str()]
-        };
-        for u in below {
-            if seen.insert(u) {
-                out.push(u.to_string());
-            }
+            out.insert(id.clone());
         }
     }
     out

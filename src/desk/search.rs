@@ -695,7 +695,7 @@ mod tests {
         assert_eq!(held, 33);
         // An editor of `b` only: `a` is out of reach, and not counted.
         let b_only = Editor {
-            units: Some(vec!["b".into()]),
+            units: Some(["b".to_string()].into()),
             ..everyone()
         };
         let mine = list(

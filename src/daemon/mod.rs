@@ -35,6 +35,7 @@ use crate::metrics::Metrics;
 use crate::outbox::Outboxes;
 use crate::pipeline::Context;
 use crate::systemd::Notifier;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -297,25 +298,32 @@ async fn apply(shared: &Shared, new: Config) {
     if old.daemon.state_dir != new.daemon.state_dir || old.daemon.listen != new.daemon.listen {
         tracing::warn!("[daemon] state_dir and listen take effect only after a restart");
     }
+    // By id, both sides: looking each unit up in a list was 400 million
+    // comparisons a reload at 20,000 units.
+    let by_id = |c: &Config| -> HashMap<String, Arc<config::Unit>> {
+        c.units.iter().map(|u| (u.id.clone(), u.clone())).collect()
+    };
+    let (old_ids, new_ids) = (by_id(&old), by_id(&new));
     // What runs is the old config's units (each started with it).
     let gone: Vec<&config::Unit> = old
         .units
         .iter()
         .map(|u| &**u)
-        .filter(|u| new.unit(&u.id).is_none_or(|n| !n.same_config(u)))
+        .filter(|u| new_ids.get(&u.id).is_none_or(|n| !n.same_config(u)))
         .collect();
     shared
         .scheduler
         .stop(gone.iter().map(|u| u.id.as_str()))
         .await;
-    for u in gone.iter().filter(|u| new.unit(&u.id).is_none()) {
+    for u in gone.iter().filter(|u| !new_ids.contains_key(&u.id)) {
         shared.metrics.remove_unit(&u.id);
     }
-    *shared.config.write().expect("config lock") = Arc::new(new.clone());
+    let new = Arc::new(new);
+    *shared.config.write().expect("config lock") = new.clone();
     shared.outboxes.reset();
     let mut started = 0;
     for u in &new.units {
-        if old.unit(&u.id).is_none_or(|o| !o.same_config(u)) {
+        if old_ids.get(&u.id).is_none_or(|o| !o.same_config(u)) {
             shared.scheduler.start(u.clone());
             started += 1;
         } else {

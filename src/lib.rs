@@ -14,7 +14,7 @@
 //! | review | [`review`] | hold rules: word lists, personal data, missing parts |
 //! | publish | [`outbox`], [`publish`] | the one path to an account (reconcile → gate → binding → take → send); the `Publisher` trait, one file per platform |
 //! | pass | [`pipeline`], [`progress`] | `autosync once`: ingest then the outbox, per unit; the [`pipeline::Context`] every stage is handed; each unit's line as it finishes, a progress bar on a terminal |
-//! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; poll tasks, publish workers, reload, signals; which units this daemon serves |
+//! | run | [`schedule`], [`daemon`], [`shard`] | cron schedules; one scheduler of polls and publishing turns, reload, signals; which units this daemon serves |
 //! | credentials | [`credential`], [`account_cmd`] | where an account's cookie or secret lives, noticing it renewed, `account set-cookie` |
 //! | editors | [`desk`], [`admin`] | approve/reject/push/broadcast; HTTP API, web desk, CLI client, over a narrow [`admin::Service`] |
 //! | registration | [`import`], [`roster`] | certification forms (xlsx, xls, csv, docx) checked and written as `[[unit]]` tables; the matrix as it runs, out as xlsx/csv/json |

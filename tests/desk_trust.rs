@@ -148,6 +148,38 @@ async fn opens_the_desk(base: &str, cookie: &str) -> bool {
     }
 }
 
+/// A client that says, through a trusted proxy's `X-Forwarded-For`, it is
+/// `ip`.
+fn from(ip: &'static str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("x-forwarded-for", ip.parse().unwrap());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
+/// A desk whose requests, all from 127.0.0.1, come through a trusted
+/// proxy: the client each names (see [`from`]) is counted.
+async fn behind_proxy(clock: &Manual) -> (tempfile::TempDir, Desk) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "desk_trusted_proxies = [\"127.0.0.1\"]", COUNTY);
+    let desk = Desk::start(config, clock.clone()).await;
+    (dir, desk)
+}
+
+/// 429, with a Retry-After within the 15-minute window.
+fn assert_refused_for_the_window(r: &reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+}
+
 fn clock() -> Manual {
     Manual(Arc::new(Mutex::new(Utc::now())))
 }
@@ -245,21 +277,8 @@ async fn a_session_ends_when_its_editor_is_removed_or_it_is_idle_too_long() {
 /// the count.
 #[tokio::test]
 async fn login_is_rate_limited_per_address() {
-    let dir = tempfile::tempdir().unwrap();
     let clock = clock();
-    // The test's requests all come from 127.0.0.1: as a trusted proxy, the
-    // client each names is counted.
-    let config = write_config(dir.path(), "desk_trusted_proxies = [\"127.0.0.1\"]", COUNTY);
-    let desk = Desk::start(config, clock.clone()).await;
-    let from = |ip: &'static str| {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert("x-forwarded-for", ip.parse().unwrap());
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(h)
-            .build()
-            .unwrap()
-    };
+    let (dir, desk) = behind_proxy(&clock).await;
     let (a, b) = (from("203.0.113.5"), from("203.0.113.6"));
     // A success, then failures: the success counted for nothing.
     let r = common::desk_login(&a, &desk.base, PROVINCE).await;
@@ -270,13 +289,7 @@ async fn login_is_rate_limited_per_address() {
         assert!(r.headers()[LOCATION].to_str().unwrap().contains("err="));
     }
     let r = common::desk_login(&a, &desk.base, "wrong-token-0000000000").await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: i64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=15 * 60).contains(&retry), "{retry}");
+    assert_refused_for_the_window(&r);
     let page = r.text().await.unwrap();
     assert!(
         page.contains("登录失败次数过多") && page.contains("CST"),
@@ -478,6 +491,70 @@ async fn a_province_editor_sees_its_countys_accounts_on_the_desk() {
     assert!(
         county.contains("<td>sx-qx科协</td>") && !county.contains("<td>sx科协</td>"),
         "{county}"
+    );
+    desk.stop().await;
+}
+
+/// Guessing tokens through the API is limited like guessing them on the
+/// login page, and by the same count: five wrong tokens from an address,
+/// API or login, and both refuse it (429, in Chinese, with Retry-After);
+/// requests without a token guess nothing and count for nothing.
+#[tokio::test]
+async fn wrong_api_tokens_count_with_failed_logins_per_address() {
+    let clock = clock();
+    let (_dir, desk) = behind_proxy(&clock).await;
+    let (a, b) = (from("203.0.113.7"), from("203.0.113.8"));
+    let api = |c: &reqwest::Client, token: Option<&str>| {
+        let mut rb = c.get(format!("{}/api/items", desk.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send()
+    };
+    // No token: 401, and no count however often.
+    for _ in 0..10 {
+        assert_eq!(
+            api(&a, None).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Three wrong tokens through the API, one failed login: four.
+    for _ in 0..3 {
+        let r = api(&a, Some("wrong-token-0000000000")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = common::desk_login(&a, &desk.base, "wrong-token-0000000000").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The fifth, through the API, blocks the address: for the API…
+    let r = api(&a, Some("wrong-token-0000000000")).await.unwrap();
+    assert_refused_for_the_window(&r);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "too_many_failures", "{v}");
+    let m = v["message"].as_str().unwrap();
+    assert!(m.contains("令牌错误次数过多") && m.contains("CST"), "{m}");
+    // …even with the right token, and for the login page.
+    let r = api(&a, Some(PROVINCE)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = common::desk_login(&a, &desk.base, PROVINCE).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address is not held up.
+    assert_eq!(
+        api(&b, Some(PROVINCE)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Fifteen minutes on, the right token works and clears the count.
+    clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(
+        api(&a, Some(PROVINCE)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    for _ in 0..4 {
+        let r = api(&a, Some("wrong-token-0000000000")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        api(&a, Some(PROVINCE)).await.unwrap().status(),
+        StatusCode::OK
     );
     desk.stop().await;
 }

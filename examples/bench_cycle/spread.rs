@@ -1,7 +1,7 @@
 //! `--spread UNITS OUT.csv`: when each unit's poll starts over one
 //! 10-minute period, from the daemon's own schedule code (issue 13).
 //!
-//! The daemon's poll task sleeps until `Schedule::next_poll` (schedule
+//! The daemon's scheduler sets a unit's poll due at `Schedule::next_poll` (schedule
 //! `*/10 * * * *`, the default); that time decides when the unit's requests
 //! start. Before the spread, a unit polled at the firing plus its jitter of
 //! at most `jitter_secs` (30 s): the same code with a 30 s cap. After, no

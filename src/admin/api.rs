@@ -2,6 +2,11 @@
 //! → 401, a unit outside the editor's reach → 403. Bearer tokens are not
 //! sent by browsers on their own, so this API needs no CSRF token (the web
 //! page, which uses a cookie, does).
+//!
+//! Wrong tokens count against the client's address exactly as failed desk
+//! logins do, in the same [`super::login_limit`]: a script guessing tokens
+//! through the API gets no more tries than one guessing them on the login
+//! page, and the two together no more than either.
 
 use super::Service;
 use crate::config::Editor;
@@ -35,6 +40,55 @@ fn bad_json(e: JsonRejection) -> Response {
         })),
     )
         .into_response()
+}
+
+/// The rate limit on wrong tokens, around every API route: refused with
+/// 429 while the address is blocked; a 401 to a request that carried a
+/// token counts as a failure, any other answer to one clears the count (a
+/// request without a token guesses nothing).
+pub(super) async fn limit_guesses(
+    State(s): State<Service>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let config = s.config();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let addr =
+        super::session::client_addr(peer, req.headers(), &config.daemon.desk_trusted_proxies);
+    let shown = addr.map_or("(unknown address)".to_string(), |a| a.to_string());
+    let key = addr.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = s.ctx.clock.now();
+    let refuse = |until: chrono::DateTime<chrono::Utc>| {
+        let at = crate::clock::zoned(&until, config.daemon.timezone);
+        let mut r = error_response(&DeskError::TooManyFailures(at.to_string()));
+        let secs = (until - now).num_seconds().max(1);
+        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        r
+    };
+    if let Some(until) = s.sessions.limit.blocked_until(key, now) {
+        tracing::warn!(address = %shown, %until, "API request refused: too many wrong tokens from this address");
+        return refuse(until);
+    }
+    let with_token = req.headers().contains_key(header::AUTHORIZATION);
+    let r = next.run(req).await;
+    if !with_token {
+        return r;
+    }
+    if r.status() != StatusCode::UNAUTHORIZED {
+        s.sessions.limit.succeeded(key);
+        return r;
+    }
+    tracing::warn!(address = %shown, "API request refused: wrong token");
+    match s.sessions.limit.failed(key, now) {
+        Some(until) => {
+            tracing::warn!(address = %shown, %until, "API requests and desk logins from this address refused until then");
+            refuse(until)
+        }
+        None => r,
+    }
 }
 
 /// The editor behind the request's bearer token.

@@ -408,7 +408,12 @@ pub fn router(shared: Service) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
-        .merge(api::routes())
+        .merge(
+            api::routes().route_layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                api::limit_guesses,
+            )),
+        )
         .merge(web::routes())
         .merge(session::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -49,10 +49,12 @@ pub enum ErrorCode {
     Expired,
     Failed,
     Closed,
+    /// Too many wrong tokens from the address lately (the API's 429).
+    TooManyFailures,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -63,6 +65,7 @@ impl ErrorCode {
         ErrorCode::Expired,
         ErrorCode::Failed,
         ErrorCode::Closed,
+        ErrorCode::TooManyFailures,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +80,7 @@ impl ErrorCode {
             ErrorCode::Expired => "expired",
             ErrorCode::Failed => "failed",
             ErrorCode::Closed => "closed",
+            ErrorCode::TooManyFailures => "too_many_failures",
         }
     }
 }
@@ -106,6 +110,9 @@ pub enum DeskError {
     Failed(String),
     #[error("未配置编辑名单（[daemon] editors_file），编辑台未开放")]
     Closed,
+    /// When the address may try again, in the daemon's zone.
+    #[error("令牌错误次数过多。为防止令牌被猜测，请在 {0} 之后再试")]
+    TooManyFailures(String),
 }
 
 impl DeskError {
@@ -119,6 +126,7 @@ impl DeskError {
             DeskError::BadInput(_) => 400,
             DeskError::Failed(_) => 502,
             DeskError::Closed => 503,
+            DeskError::TooManyFailures(_) => 429,
         }
     }
 
@@ -134,6 +142,7 @@ impl DeskError {
             DeskError::Expired(_) => ErrorCode::Expired,
             DeskError::Failed(_) => ErrorCode::Failed,
             DeskError::Closed => ErrorCode::Closed,
+            DeskError::TooManyFailures(_) => ErrorCode::TooManyFailures,
         }
     }
 }

@@ -136,7 +136,20 @@ async fn publish_step(shared: &Shared, unit: &Arc<Unit>, index: usize) -> Option
     // read again, paused accounts checked again at once).
     let outbox = shared.outboxes.get(unit, index);
     let step = outbox.next().await;
-    update_gauges(shared, unit);
+    // Only a step that moved an item changes the unit's counts or its
+    // update clock. An idle account looks every minute: at 20,000
+    // accounts reading them each time was most of the daemon's idle CPU
+    // (BENCHMARKS.md). Polls refresh them too, and the clock's days.
+    if matches!(
+        step,
+        Ok(Sent::Published { .. }
+            | Sent::Held { .. }
+            | Sent::Failed { .. }
+            | Sent::Skipped { .. }
+            | Sent::Unknown { .. })
+    ) {
+        update_gauges(shared, unit);
+    }
     if let Ok(Sent::Published { .. }) = step {
         shared.summary.published();
     }

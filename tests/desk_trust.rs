@@ -82,11 +82,12 @@ impl Desk {
             config.daemon.timezone,
             None,
         ));
+        let sessions = Arc::new(autosync::admin::session::Sessions::for_store(&ctx.store).await);
         let service = Service {
             ctx,
             config: Arc::new(RwLock::new(Arc::new(config))),
             metrics: Default::default(),
-            sessions: Default::default(),
+            sessions,
             outboxes,
             wakers: Default::default(),
         };
@@ -182,6 +183,23 @@ fn assert_refused_for_the_window(r: &reqwest::Response) {
 
 fn clock() -> Manual {
     Manual(Arc::new(Mutex::new(Utc::now())))
+}
+
+/// A login page opened before a restart (an upgrade while an editor was
+/// typing the token) still logs in after it: the form's signing key is
+/// kept in the store, not made anew by each process.
+#[tokio::test]
+async fn a_login_page_opened_before_a_restart_logs_in_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let desk = Desk::start(write_config(dir.path(), "", COUNTY), clock.clone()).await;
+    let form = common::desk_login_form(&client(), &desk.base).await;
+    desk.stop().await;
+    let desk = Desk::start(write_config(dir.path(), "", COUNTY), clock.clone()).await;
+    let r = common::desk_login_post(&client(), &desk.base, &form, PROVINCE).await;
+    let cookie = common::session_cookie(&r).expect("logged in with the form opened before");
+    assert!(opens_the_desk(&desk.base, &cookie).await);
+    desk.stop().await;
 }
 
 #[tokio::test]

@@ -13,8 +13,9 @@
 //! its hash) nor the token (only a salted fingerprint).
 //!
 //! The login form carries a CSRF token too, before there is a session: a
-//! random value in a cookie set with the form, and its HMAC under a key of
-//! this process in the form (a signed double submit). A page elsewhere
+//! random value in a cookie set with the form, and its HMAC under a key
+//! kept in the store (a signed double submit; kept, so a login page left
+//! open across a restart still works). A page elsewhere
 //! cannot read the cookie nor forge the HMAC, so it cannot log a browser
 //! in to an account of its choosing. Failed logins are counted per client
 //! address ([`super::login_limit`]).
@@ -65,16 +66,41 @@ pub struct Sessions {
     swept: Mutex<Option<DateTime<Utc>>>,
 }
 
+/// A key of this process only (tests, and a store that cannot be read or
+/// written: its login forms then last until a restart).
 impl Default for Sessions {
     fn default() -> Self {
-        let mut login_key = [0u8; 32];
-        hex::decode_to_slice(&random_hex()[..64], &mut login_key).expect("64 hex digits");
+        Sessions::with_login_key(random_key())
+    }
+}
+
+impl Sessions {
+    /// Sessions whose login forms are signed with `store`'s kept key.
+    pub async fn for_store(store: &crate::store::Store) -> Sessions {
+        match store.login_key(random_key).await {
+            Ok(key) => Sessions::with_login_key(key),
+            Err(e) => {
+                tracing::warn!(
+                    "the desk's login key could not be kept in the store ({e}): login pages opened before a restart will ask to log in again"
+                );
+                Sessions::default()
+            }
+        }
+    }
+
+    fn with_login_key(login_key: [u8; 32]) -> Sessions {
         Sessions {
             login_key,
             limit: Default::default(),
             swept: Mutex::new(None),
         }
     }
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&random_hex()[..64], &mut key).expect("64 hex digits");
+    key
 }
 
 fn random_hex() -> String {

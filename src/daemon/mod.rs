@@ -134,7 +134,7 @@ pub async fn run(
         config: Arc::new(std::sync::RwLock::new(config.clone())),
         notifier: notifier.clone(),
         scheduler: handle,
-        sessions: Default::default(),
+        sessions: Arc::new(admin::session::Sessions::for_store(&ctx_for_outboxes.store).await),
         outboxes: Arc::new(Outboxes::new(
             ctx_for_outboxes,
             config.daemon.timezone,

@@ -13,6 +13,8 @@
 use super::*;
 
 const PREFIX: &[u8] = b"session\0";
+/// The key that signs the login form's CSRF token (see `admin::session`).
+const LOGIN_KEY: &[u8] = b"desk login key";
 
 /// One logged-in editor's session as stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,6 +38,27 @@ fn session_key(id_hash: &str) -> Vec<u8> {
 }
 
 impl Store {
+    /// The key that signs the desk's login forms: made with `fresh` the
+    /// first time and kept, so a login page opened before a restart still
+    /// logs in after it. Worth no more than the sessions beside it: whoever
+    /// reads it can sign a login form, not log in (that takes a token).
+    pub async fn login_key(
+        &self,
+        fresh: impl FnOnce() -> [u8; 32],
+    ) -> Result<[u8; 32], StoreError> {
+        let meta = &self.trees()?.meta;
+        if let Some(v) = meta.get(LOGIN_KEY)?
+            && let Ok(k) = <[u8; 32]>::try_from(v.as_ref())
+        {
+            return Ok(k);
+        }
+        let key = fresh();
+        let written = meta.insert(LOGIN_KEY, &key[..]);
+        self.wrote(written.map(drop).map_err(StoreError::from))?;
+        self.flush().await?;
+        Ok(key)
+    }
+
     /// The session stored under `id_hash`, if any.
     pub fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let k = session_key(id_hash);

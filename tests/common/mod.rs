@@ -529,6 +529,18 @@ pub async fn until(
 /// (its CSRF cookie and hidden token), then post the token with both.
 /// The answer to the post (a redirect with the session cookie on success).
 pub async fn desk_login(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    let form = desk_login_form(client, base).await;
+    desk_login_post(client, base, &form, token).await
+}
+
+/// An opened login form: its CSRF cookie (`name=value`) and hidden token.
+pub struct LoginForm {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Open the desk's login form, as a browser does.
+pub async fn desk_login_form(client: &reqwest::Client, base: &str) -> LoginForm {
     let form = client
         .get(format!("{base}/desk/login"))
         .send()
@@ -550,10 +562,20 @@ pub async fn desk_login(client: &reqwest::Client, base: &str, token: &str) -> re
         .and_then(|rest| rest.split('"').next())
         .expect("the login form carries its CSRF token")
         .to_string();
+    LoginForm { cookie, csrf }
+}
+
+/// Post `token` with an opened login form.
+pub async fn desk_login_post(
+    client: &reqwest::Client,
+    base: &str,
+    form: &LoginForm,
+    token: &str,
+) -> reqwest::Response {
     client
         .post(format!("{base}/desk/login"))
-        .header(reqwest::header::COOKIE, cookie)
-        .form(&[("token", token), ("csrf", csrf.as_str())])
+        .header(reqwest::header::COOKIE, &form.cookie)
+        .form(&[("token", token), ("csrf", form.csrf.as_str())])
         .send()
         .await
         .unwrap()

@@ -311,6 +311,36 @@ fn the_daemon_serves_the_desk_api_safely() {
     let published = wait_for(Duration::from_secs(30), || {
         w.posts().iter().any(|p| p.title == title)
     });
+    // A reject moves nothing to publish, so no publishing step refreshes
+    // the gauges: the desk's ring does, at once, not at the next poll.
+    let held_gauge = || {
+        http_get(listen, "/metrics")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("autosync_held_items{unit=\"demo-province\"} "))
+            .map(|v| v.trim().to_string())
+    };
+    let before = (province - 1).to_string();
+    assert!(wait_for(Duration::from_secs(30), || held_gauge()
+        .as_deref()
+        == Some(before.as_str())));
+    let other = held[1]["id"].as_str().unwrap();
+    let (code, _, err) = w.run(&[
+        "reject",
+        "-c",
+        c,
+        "--token",
+        ALL,
+        other,
+        "--reason",
+        "与主题无关",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        held_gauge(),
+        Some((province - 2).to_string()),
+        "held gauge after a reject"
+    );
     signal(&child, "-TERM");
     let exit = wait_exit(&mut child, Duration::from_secs(20));
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -103,8 +103,16 @@ impl Shared {
             sessions: self.sessions.clone(),
             outboxes: self.outboxes.clone(),
             wakers: {
-                let scheduler = self.scheduler.clone();
-                admin::Bells::new(move |unit| scheduler.ring(unit))
+                // An editor changed the unit's queue: its accounts look at
+                // it now, and its gauges (held, queued) say so at once —
+                // an idle turn does not read them (`work::publish_step`).
+                let shared = self.clone();
+                admin::Bells::new(move |unit| {
+                    shared.scheduler.ring(unit);
+                    if let Some(u) = shared.config().unit(unit) {
+                        work::update_gauges(&shared, u);
+                    }
+                })
             },
         }
     }

@@ -83,7 +83,7 @@ fn record_poll(shared: &Shared, unit: &Unit, r: &UnitReport) {
     update_gauges(shared, unit);
 }
 
-fn update_gauges(shared: &Shared, unit: &Unit) {
+pub(super) fn update_gauges(shared: &Shared, unit: &Unit) {
     if let Ok(counts) = shared.ctx.store.unit_counts(&unit.id) {
         let n = |k: &str| counts.get(k).copied().unwrap_or(0);
         shared.metrics.queue(&unit.id, n("queued"), n("held"));
@@ -139,7 +139,8 @@ async fn publish_step(shared: &Shared, unit: &Arc<Unit>, index: usize) -> Option
     // Only a step that moved an item changes the unit's counts or its
     // update clock. An idle account looks every minute: at 20,000
     // accounts reading them each time was most of the daemon's idle CPU
-    // (BENCHMARKS.md). Polls refresh them too, and the clock's days.
+    // (BENCHMARKS.md). Polls refresh them too, and the clock's days, and
+    // so does an editor's action (the desk's ring, `Shared::service`).
     if matches!(
         step,
         Ok(Sent::Published { .. }

@@ -548,6 +548,7 @@ impl Desk {
             },
         )
         .await
+        .inspect(|item| self.woke(&item.unit))
     }
 
     /// When `item` was rejected: its newest reject in the audit log, else

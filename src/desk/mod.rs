@@ -593,6 +593,8 @@ impl Desk {
         self.ctx.store.audit(&entry).await.map_err(store_err)
     }
 
+    /// The unit's queue or its counts changed: its accounts look at the
+    /// queue now, and the daemon's gauges say so at once.
     fn woke(&self, unit: &str) {
         if let Some(w) = &self.wake {
             w(unit);
@@ -683,6 +685,7 @@ impl Desk {
                 },
             )
             .await?;
+        self.woke(&item.unit);
         Ok(item)
     }
 

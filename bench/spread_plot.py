@@ -9,17 +9,27 @@ stdout, an ASCII histogram in one-minute bins for the Markdown.
 
     ./target/release/examples/bench_cycle --spread 20000 /tmp/spread.csv
     python3 bench/spread_plot.py /tmp/spread.csv bench/spread-20000.svg
+
+With a third argument, the CSV `bench_cycle --live-spread UNITS DIR OUT.csv`
+writes (`second,polls`: the real daemon's polls counted at the loopback
+sites), a third panel shows what was measured.
 """
 import csv
 import sys
 
 src, out = sys.argv[1], sys.argv[2]
+live_src = sys.argv[3] if len(sys.argv) > 3 else None
 rows = [(int(r["second"]), int(r["before"]), int(r["after"]))
         for r in csv.DictReader(open(src))]
+if live_src:
+    live = {int(r["second"]): int(r["polls"]) for r in csv.DictReader(open(live_src))}
+    rows = [r + (live.get(r[0], 0),) for r in rows]
 units = sum(r[1] for r in rows)
 period = len(rows)
 
 W, H, PAD_L, PAD_R, PAD_T, PANEL_H, GAP = 760, 420, 60, 20, 30, 150, 50
+if live_src:
+    H += PANEL_H + GAP
 
 
 def panel(y0, col, title, color):
@@ -51,6 +61,9 @@ svg += panel(PAD_T, 1, f"Before: {units} units, polls starting per second "
              f"(firing + jitter ≤ 30 s)", "#c0392b")
 svg += panel(PAD_T + PANEL_H + GAP, 2, "After: stable per-unit offset over "
              "the 10-minute period (y-axis: own scale)", "#2471a3")
+if live_src:
+    svg += panel(PAD_T + 2 * (PANEL_H + GAP), 3, "Measured: the daemon's polls "
+                 "per second at the loopback sites (--live-spread)", "#1e8449")
 svg.append(f'<text x="{W / 2}" y="{H - 6}" font-size="12" text-anchor="middle">'
            f'minutes after the firing</text>')
 svg.append('</svg>')
@@ -60,11 +73,17 @@ with open(out, "w") as f:
 BIN = 60
 scale = max(sum(r[1] for r in rows[b:b + BIN]) for b in range(0, period, BIN))
 print(f"polls per {BIN} s bin, {units} units; # = {scale // 50 or 1} polls")
-print(f"{'from':>6}  {'before':>7} {'after':>6}")
+print(f"{'from':>6}  {'before':>7} {'after':>6}" + (f" {'live':>6}" if live_src else ""))
 for b in range(0, period, BIN):
     bef = sum(r[1] for r in rows[b:b + BIN])
     aft = sum(r[2] for r in rows[b:b + BIN])
+    liv = sum(r[3] for r in rows[b:b + BIN]) if live_src else None
     bar = "#" * round(aft / (scale / 50)) if aft else ""
     bar_b = "#" * round(bef / (scale / 50)) if bef else ""
-    print(f"{b // 60:>3}:{b % 60:02d}  {bef:>7} {aft:>6}  before {bar_b}")
-    print(f"{'':>6}  {'':>7} {'':>6}  after  {bar}")
+    col = f" {liv:>6}" if live_src else ""
+    pad = f" {'':>6}" if live_src else ""
+    print(f"{b // 60:>3}:{b % 60:02d}  {bef:>7} {aft:>6}{col}  before {bar_b}")
+    print(f"{'':>6}  {'':>7} {'':>6}{pad}  after  {bar}")
+    if live_src:
+        bar_l = "#" * round(liv / (scale / 50)) if liv else ""
+        print(f"{'':>6}  {'':>7} {'':>6}{pad}  live   {bar_l}")

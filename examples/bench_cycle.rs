@@ -19,7 +19,9 @@
 //! or time out, chosen by `--seed S` (`site::Churn`).
 //! Other modes: `--due DIR BACKLOG STEPS` (the outbox step over a backlog,
 //! `bench_cycle/due.rs`), `--spread UNITS OUT.csv` (when polls start,
-//! `bench_cycle/spread.rs`), `--rotate` (months with archival, below),
+//! `bench_cycle/spread.rs`), `--live-spread UNITS DIR OUT.csv` (the real daemon's polls over
+//! one period, counted at the sites, `bench_cycle/live_spread.rs`), `--rotate` (months with
+//! archival, below),
 //! `--big-feed DIR ITEMS MAX_NEW` (a feed that suddenly lists ITEMS items,
 //! `bench_cycle/big_feed.rs`).
 //! With `BENCH_CONNECTION_CLOSE=1` the server refuses keep-alive, which
@@ -45,6 +47,9 @@ mod spread;
 
 #[path = "bench_cycle/big_feed.rs"]
 mod big_feed;
+
+#[path = "bench_cycle/live_spread.rs"]
+mod live_spread;
 
 use anyhow::{Context as _, bail};
 use autosync::clock::SystemClock;
@@ -1373,6 +1378,7 @@ fn main() -> anyhow::Result<()> {
         Some("--serve-big-feed") => big_feed::serve_main(&args[1..]),
         Some("--due") => due::due_main(&args[1..]),
         Some("--spread") => spread::spread_main(&args[1..]),
+        Some("--live-spread") => live_spread::main(&args[1..]),
         Some("--tree-sizes") => tree_sizes_main(&args[1..]),
         Some("--sled-rss") => sled_rss_main(&args[1..]),
         _ => {

@@ -136,46 +136,40 @@ async fn publish_step(shared: &Shared, unit: &Arc<Unit>, index: usize) -> Option
     // read again, paused accounts checked again at once).
     let outbox = shared.outboxes.get(unit, index);
     let step = outbox.next().await;
-    // Only a step that moved an item changes the unit's counts or its
-    // update clock. An idle account looks every minute: at 20,000
-    // accounts reading them each time was most of the daemon's idle CPU
-    // (BENCHMARKS.md). Polls refresh them too, and the clock's days, and
-    // so does an editor's action (the desk's ring, `Shared::service`).
-    if matches!(
-        step,
-        Ok(Sent::Published { .. }
-            | Sent::Held { .. }
-            | Sent::Failed { .. }
-            | Sent::Skipped { .. }
-            | Sent::Unknown { .. })
-    ) {
-        update_gauges(shared, unit);
-    }
     if let Ok(Sent::Published { .. }) = step {
         shared.summary.published();
     }
     let wait = match step {
+        // Moved an item: the next step at once.
         Ok(Sent::Published { .. } | Sent::Held { .. } | Sent::Failed { .. })
-        | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => return None,
+        | Ok(Sent::Skipped { .. } | Sent::Unknown { .. }) => None,
         // Something under way whose outcome is not known yet: look
         // again soon, not in a minute.
         Ok(Sent::Idle) if ctx.store.any_in(&unit.id, "publishing").unwrap_or(false) => {
-            UNSETTLED_RECHECK
+            Some(UNSETTLED_RECHECK)
         }
-        Ok(Sent::Idle) => IDLE_RECHECK,
+        Ok(Sent::Idle) => Some(IDLE_RECHECK),
         Ok(Sent::Waiting { until, why }) => {
             let wait = (until - ctx.clock.now()).to_std().unwrap_or_default();
             tracing::debug!(unit = %unit.id, "publishing waits {}s: {why}", wait.as_secs());
             // At least a moment, at most a while: retries and new items
             // are looked at again then.
-            wait.clamp(Duration::from_millis(50), IDLE_RECHECK.max(wait))
+            Some(wait.clamp(Duration::from_millis(50), IDLE_RECHECK.max(wait)))
         }
-        Ok(Sent::Paused(_)) => PAUSED_RECHECK,
+        Ok(Sent::Paused(_)) => Some(PAUSED_RECHECK),
         Err(e) => {
             let account = &unit.accounts[index].name;
             tracing::error!(unit = %unit.id, account = %account, "publish worker: {e}");
-            IDLE_RECHECK
+            Some(IDLE_RECHECK)
         }
     };
-    Some(wait)
+    // Only a step that moved an item changes the unit's counts or its
+    // update clock. An idle account looks every minute: at 20,000
+    // accounts reading them each time was most of the daemon's idle CPU
+    // (BENCHMARKS.md). Polls refresh them too, and the clock's days, and
+    // so does an editor's action (the desk's ring, `Shared::service`).
+    if wait.is_none() {
+        update_gauges(shared, unit);
+    }
+    wait
 }
